@@ -1,0 +1,93 @@
+package history
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Writer appends ops to a JSONL stream as they happen. Each op is written
+// with one write call, so a crashed run keeps every op recorded before the
+// crash. It assigns Index and Time under one lock, so index order and time
+// order agree. It is safe for concurrent use.
+type Writer struct {
+	mu    sync.Mutex
+	w     io.Writer
+	c     io.Closer
+	start time.Time
+	next  int64
+	buf   []byte
+	ops   []Op
+	err   error
+}
+
+// NewWriter records to w. Times are measured from start with the monotonic
+// clock.
+func NewWriter(w io.Writer, start time.Time) *Writer {
+	return &Writer{w: w, start: start}
+}
+
+// Create records to a new file at path.
+func Create(path string, start time.Time) (*Writer, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create history: %w", err)
+	}
+	w := NewWriter(f, start)
+	w.c = f
+	return w, nil
+}
+
+// Start is the instant times are measured from.
+func (w *Writer) Start() time.Time { return w.start }
+
+// Append stamps op with the next index and the time since start, writes it
+// and returns the stamped op. After the first write error every Append
+// returns that error: a history with a hole would mislead the checker.
+func (w *Writer) Append(op Op) (Op, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return op, w.err
+	}
+	op.Index = w.next
+	op.Time = int64(time.Since(w.start))
+	b, err := json.Marshal(op)
+	if err != nil {
+		w.err = fmt.Errorf("encode op %d: %w", op.Index, err)
+		return op, w.err
+	}
+	w.buf = append(append(w.buf[:0], b...), '\n')
+	if _, err := w.w.Write(w.buf); err != nil {
+		w.err = fmt.Errorf("write op %d: %w", op.Index, err)
+		return op, w.err
+	}
+	w.next++
+	w.ops = append(w.ops, op)
+	return op, nil
+}
+
+// Ops returns a copy of everything recorded so far.
+func (w *Writer) Ops() []Op {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Op(nil), w.ops...)
+}
+
+// Close closes the underlying file, if the Writer opened it.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.c == nil {
+		return w.err
+	}
+	err := w.c.Close()
+	w.c = nil
+	if err != nil {
+		return fmt.Errorf("close history: %w", err)
+	}
+	return w.err
+}
