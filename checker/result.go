@@ -1,0 +1,115 @@
+// Package checker decides whether a history could have come from a correct
+// system. It reads only a history (and, for zabnode, the replicas' state
+// dumps), so a stored run can be re-checked without Docker.
+package checker
+
+// Verdict is a checker's conclusion, as in Jepsen.
+type Verdict string
+
+const (
+	// Valid: a correct system could have produced the history.
+	Valid Verdict = "valid"
+	// Invalid: no correct system could have; Explanation says why.
+	Invalid Verdict = "invalid"
+	// Unknown: the checker could not decide (it timed out, or lacked data).
+	Unknown Verdict = "unknown"
+)
+
+// rank orders verdicts for composition: invalid beats unknown, unknown beats
+// valid (Jepsen's compose).
+func (v Verdict) rank() int {
+	switch v {
+	case Valid:
+		return 0
+	case Unknown:
+		return 1
+	case Invalid:
+		return 2
+	}
+	return 1 // an unrecognised verdict is not evidence of validity
+}
+
+// Worst combines verdicts the way Jepsen's compose checker does.
+func Worst(vs ...Verdict) Verdict {
+	w := Valid
+	for _, v := range vs {
+		if v.rank() > w.rank() {
+			w = v
+		}
+	}
+	return w
+}
+
+// ExitCode maps a verdict to Jepsen's exit codes: 0 valid, 1 invalid,
+// 2 unknown.
+func (v Verdict) ExitCode() int {
+	switch v {
+	case Valid:
+		return 0
+	case Invalid:
+		return 1
+	}
+	return 2
+}
+
+// Result is one checker's verdict.
+type Result struct {
+	// Name of the checker: "linearizable", "monotonic-reads", "set",
+	// "lock", "replicas", "stats", ...
+	Name    string  `json:"name"`
+	Verdict Verdict `json:"verdict"`
+	// Explanation is for people: a few sentences that point at the anomaly
+	// (key, ops involved by index, the value no linearization allows).
+	Explanation string `json:"explanation"`
+	// Ops lists the indexes of the history ops the explanation refers to.
+	Ops []int64 `json:"ops,omitempty"`
+	// Files produced by the checker, relative to the run directory (for
+	// example porcupine's visualisation).
+	Files []string `json:"files,omitempty"`
+	// Details holds checker-specific data (counts, lost elements, ...).
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Summary is the content of results.json.
+type Summary struct {
+	Verdict Verdict  `json:"verdict"`
+	Checks  []Result `json:"checks"`
+	Perf    *Perf    `json:"perf,omitempty"`
+}
+
+// Perf is performance data for the report: counts, latency quantiles and
+// throughput per time bucket, and the intervals in which faults were in
+// force. Times are nanoseconds since the test started.
+type Perf struct {
+	BucketNanos int64                     `json:"bucket_nanos"`
+	Buckets     []Bucket                  `json:"buckets"`
+	Counts      map[string]map[string]int `json:"counts"`  // f -> type (ok/fail/info) -> count
+	Latency     map[string]Quantiles      `json:"latency"` // f -> quantiles over the whole run, ok ops only
+	Faults      []FaultInterval           `json:"faults"`
+}
+
+// Bucket aggregates completions whose completion time falls in
+// [Start, Start+BucketNanos).
+type Bucket struct {
+	Start     int64          `json:"start"`
+	Completed map[string]int `json:"completed"` // type (ok/fail/info) -> count
+	Latency   Quantiles      `json:"latency"`   // of ok ops completed in the bucket
+}
+
+// Quantiles of latencies in nanoseconds.
+type Quantiles struct {
+	N   int   `json:"n"`
+	P50 int64 `json:"p50"`
+	P95 int64 `json:"p95"`
+	P99 int64 `json:"p99"`
+	Max int64 `json:"max"`
+}
+
+// FaultInterval is one nemesis fault from its start to its stop (End is the
+// end of the history when it was never stopped).
+type FaultInterval struct {
+	Fault   string   `json:"fault"`
+	Start   int64    `json:"start"`
+	End     int64    `json:"end"`
+	Targets []string `json:"targets,omitempty"`
+}
