@@ -1,0 +1,85 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const good = `# rendered by zabcheck
+tickTime=200
+initLimit=10
+syncLimit=5
+dataDir=%s
+clientPort=2181
+4lw.commands.whitelist=*
+admin.serverPort=8080
+standaloneEnabled=false
+server.1=10.1.0.2:2888:3888
+server.2=10.1.0.3:2888:3888
+server.3=10.1.0.4:2888:3888
+server.4=10.1.0.5:2888:3888:observer
+zabnode.bug=skip-trunc
+`
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	os.WriteFile(cfgPath, []byte(strings.Replace(good, "%s", dir, 1)), 0o644)
+	os.WriteFile(filepath.Join(dir, "myid"), []byte("2\n"), 0o644)
+	c, err := Load(cfgPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MyID != 2 || c.TickTime != 200 || c.SyncLimit != 5 || c.AdminPort != 8080 || !c.Fsync {
+		t.Fatalf("got %+v", c)
+	}
+	if got := c.Me().QuorumAddr(); got != "10.1.0.3:2888" {
+		t.Errorf("quorum addr: got %s", got)
+	}
+	if got, want := len(c.Voters()), 3; got != want {
+		t.Errorf("voters: got %d, want %d", got, want)
+	}
+	if got := c.Observers(); len(got) != 1 || got[0] != 4 {
+		t.Errorf("observers: got %v", got)
+	}
+	if len(c.Bugs) != 1 || c.Bugs[0] != "skip-trunc" {
+		t.Errorf("bugs: got %v", c.Bugs)
+	}
+}
+
+func TestErrorsNameKeyAndFile(t *testing.T) {
+	base := "tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=/d\nserver.1=h:2888:3888\n"
+	for _, tc := range []struct{ name, text, want string }{
+		{"bad tick", strings.Replace(base, "tickTime=200", "tickTime=abc", 1), "zoo.cfg:1: tickTime"},
+		{"missing dataDir", strings.Replace(base, "dataDir=/d\n", "", 1), "missing required keys: dataDir"},
+		{"no equals", base + "garbage\n", "zoo.cfg:6"},
+		{"bad port", base + "server.2=h:99999:3888\n", "server.2"},
+		{"bad role", base + "server.2=h:2888:3888:witness\n", "witness"},
+		{"duplicate", base + "tickTime=300\n", "set twice"},
+		{"no servers", strings.Replace(base, "server.1=h:2888:3888\n", "", 1), "no server.N"},
+		{"only observers", strings.Replace(base, "3888\n", "3888:observer\n", 1), "at least one voter"},
+		{"bad fsync", base + "zabnode.fsync=maybe\n", "zabnode.fsync"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("zoo.cfg", []byte(tc.text), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMyIDErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "zoo.cfg")
+	os.WriteFile(cfgPath, []byte(strings.Replace(good, "%s", dir, 1)), 0o644)
+	if _, err := Load(cfgPath, nil); err == nil || !strings.Contains(err.Error(), "myid") {
+		t.Fatalf("missing myid: got %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "myid"), []byte("9"), 0o644)
+	if _, err := Load(cfgPath, nil); err == nil || !strings.Contains(err.Error(), "no server.9") {
+		t.Fatalf("unknown myid: got %v", err)
+	}
+}
