@@ -1,0 +1,82 @@
+package storage
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+)
+
+// Options configure a Store.
+type Options struct {
+	// NoSync skips every fsync in the log, snapshots and epoch files.
+	// Benchmarks only: nothing is durable with it.
+	NoSync bool
+	// SegmentSize and MaxRecordSize: see LogOptions.
+	SegmentSize   int64
+	MaxRecordSize int
+	// KeepSnapshots: how many snapshots to retain (default 3).
+	KeepSnapshots int
+	Logger        *slog.Logger
+}
+
+// Store is a node's durable state under dataDir/version-2, ZooKeeper's
+// layout: log.<zxid> segments, snapshot.<zxid> files, acceptedEpoch and
+// currentEpoch.
+type Store struct {
+	Dir    string // dataDir/version-2
+	Log    *Log
+	Snaps  *Snapshots
+	Epochs Epochs
+}
+
+// Open opens (or creates) the store and recovers the log. It refuses to open
+// when acceptedEpoch < currentEpoch or an epoch file is garbage.
+func Open(dataDir string, opts Options) (*Store, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	dir := filepath.Join(dataDir, "version-2")
+	ep := Epochs{Dir: dir, NoSync: opts.NoSync}
+	if _, _, err := ep.Load(); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	l, err := OpenLog(dir, LogOptions{
+		SegmentSize: opts.SegmentSize, MaxRecordSize: opts.MaxRecordSize,
+		NoSync: opts.NoSync, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return &Store{
+		Dir:    dir,
+		Log:    l,
+		Snaps:  &Snapshots{Dir: dir, Keep: opts.KeepSnapshots, NoSync: opts.NoSync, Logger: logger},
+		Epochs: ep,
+	}, nil
+}
+
+// SaveSnapshot durably saves a snapshot at zxid, prunes old snapshots and
+// compacts the log up to the oldest snapshot kept, so that falling back to
+// any retained snapshot still finds the log records after it.
+func (s *Store) SaveSnapshot(zxid uint64, data []byte) error {
+	if err := s.Snaps.Save(zxid, data); err != nil {
+		return err
+	}
+	zxids, err := s.Snaps.List()
+	if err != nil {
+		return err
+	}
+	if len(zxids) == 0 {
+		return nil
+	}
+	return s.Log.Compact(zxids[0])
+}
+
+// LatestSnapshot returns the newest valid snapshot (see Snapshots.Latest).
+func (s *Store) LatestSnapshot() (zxid uint64, data []byte, err error) {
+	return s.Snaps.Latest()
+}
+
+// Close closes the log. Unsynced records are lost, as in a crash.
+func (s *Store) Close() error { return s.Log.Close() }
