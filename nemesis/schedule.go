@@ -1,0 +1,369 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// Config describes a fault schedule. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	// Faults to pick from, uniformly (see ParseFaults). Empty: no faults.
+	Faults []string
+	// Interval is the mean time between a start and its stop, and between
+	// a stop and the next start.
+	Interval time.Duration
+	// Jitter spreads each wait uniformly over Interval ± Jitter.
+	Jitter time.Duration
+	// Targets are the target specs kill, stop, pause and packet faults pick
+	// from (see TargetSpecs).
+	Targets []string
+	// Shapes are the partition shapes to pick from (see PartitionShapes).
+	Shapes []string
+	// Seed makes the schedule reproducible.
+	Seed int64
+
+	// Probability of loss, duplication and reordering, in (0, 1].
+	Probability float64
+	// Rate of the bandwidth limit, in tc's units ("1mbit").
+	Rate string
+	// Delay added by the netem delay and reorder faults.
+	Delay time.Duration
+	// Device is the nodes' network device for tc.
+	Device string
+
+	// HealTimeout bounds each heal, and the final heal with its wait for a
+	// quorum.
+	HealTimeout time.Duration
+	// QuorumTimeout bounds the wait for a new leader inside
+	// kill-majority-after-election.
+	QuorumTimeout time.Duration
+	// MaxSteps bounds the number of starts and stops in one run.
+	MaxSteps int
+
+	// Sleep waits for d or until ctx is done. Nil: a real timer. Tests
+	// pass a fake so that nothing sleeps.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultConfig is a schedule with no faults and the default parameters.
+func DefaultConfig() Config {
+	return Config{
+		Interval:      10 * time.Second,
+		Jitter:        0,
+		Targets:       TargetSpecs(),
+		Shapes:        PartitionShapes(),
+		Probability:   0.2,
+		Rate:          "1mbit",
+		Delay:         100 * time.Millisecond,
+		Device:        "eth0",
+		HealTimeout:   2 * time.Minute,
+		QuorumTimeout: time.Minute,
+		MaxSteps:      10000,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.Interval == 0 {
+		c.Interval = d.Interval
+	}
+	if len(c.Targets) == 0 {
+		c.Targets = d.Targets
+	}
+	if len(c.Shapes) == 0 {
+		c.Shapes = d.Shapes
+	}
+	if c.Probability == 0 {
+		c.Probability = d.Probability
+	}
+	if c.Rate == "" {
+		c.Rate = d.Rate
+	}
+	if c.Delay == 0 {
+		c.Delay = d.Delay
+	}
+	if c.Device == "" {
+		c.Device = d.Device
+	}
+	if c.HealTimeout == 0 {
+		c.HealTimeout = d.HealTimeout
+	}
+	if c.QuorumTimeout == 0 {
+		c.QuorumTimeout = d.QuorumTimeout
+	}
+	if c.MaxSteps == 0 {
+		c.MaxSteps = d.MaxSteps
+	}
+	if c.Sleep == nil {
+		c.Sleep = sleep
+	}
+	return c
+}
+
+var tcRate = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$`)
+
+// Validate names every bad value.
+func (c Config) Validate() error {
+	var errs []error
+	for _, f := range c.Faults {
+		if err := checkName(f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("interval %v must be positive", c.Interval))
+	}
+	if c.Jitter < 0 || c.Jitter > c.Interval {
+		errs = append(errs, fmt.Errorf("jitter %v must be between 0 and the interval %v", c.Jitter, c.Interval))
+	}
+	for _, t := range c.Targets {
+		if !slices.Contains(TargetSpecs(), t) {
+			errs = append(errs, fmt.Errorf("unknown target %q (known: %s)", t, strings.Join(TargetSpecs(), ", ")))
+		}
+	}
+	for _, s := range c.Shapes {
+		if !slices.Contains(PartitionShapes(), s) {
+			errs = append(errs, fmt.Errorf("unknown partition shape %q (known: %s)", s, strings.Join(PartitionShapes(), ", ")))
+		}
+	}
+	if !(c.Probability > 0 && c.Probability <= 1) {
+		errs = append(errs, fmt.Errorf("probability %v must be in (0, 1]", c.Probability))
+	}
+	if !tcRate.MatchString(c.Rate) {
+		errs = append(errs, fmt.Errorf("rate %q is not a tc rate like 1mbit", c.Rate))
+	}
+	if c.Delay < time.Millisecond {
+		errs = append(errs, fmt.Errorf("delay %v must be at least 1ms", c.Delay))
+	}
+	if c.Device == "" || strings.ContainsAny(c.Device, " \t/") {
+		errs = append(errs, fmt.Errorf("device %q is not a network device name", c.Device))
+	}
+	if c.HealTimeout <= 0 || c.QuorumTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("heal timeout %v and quorum timeout %v must be positive", c.HealTimeout, c.QuorumTimeout))
+	}
+	if c.MaxSteps <= 0 {
+		errs = append(errs, fmt.Errorf("max steps %d must be positive", c.MaxSteps))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid nemesis config: %w", err)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Step is one start or stop of a fault.
+type Step struct {
+	// Wait before the step.
+	Wait time.Duration
+	// F is history.FStart or history.FStop.
+	F string
+	// ID pairs a start with its stop; ids start at 1.
+	ID    int
+	Fault string // a base fault name
+	// Shape is what the record calls this fault: the partition or packet
+	// shape, the target spec, or the combination it belongs to.
+	Shape string
+	// Kind is the partition or packet shape to inject.
+	Kind string
+	// Target is the target spec for faults other than partitions.
+	Target string
+	// SameAs makes a start reuse the targets of an earlier start of the
+	// same combination.
+	SameAs int
+	// AwaitQuorum asks the runner to wait for a quorum after the step.
+	AwaitQuorum bool
+}
+
+func (s Step) String() string {
+	return fmt.Sprintf("%s %d %s/%s", s.F, s.ID, s.Fault, s.Shape)
+}
+
+// Schedule produces fault steps from a seeded random source. It is not
+// safe for concurrent use; Run owns it.
+type Schedule struct {
+	cfg     Config
+	rng     *rand.Rand
+	faults  map[string]Fault
+	queue   []Step
+	lastID  int
+	steps   int
+	targets map[int][]string
+}
+
+// NewSchedule validates cfg and builds its faults.
+func NewSchedule(cfg Config) (*Schedule, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Schedule{
+		cfg:     cfg,
+		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7a6263686b)),
+		faults:  map[string]Fault{},
+		targets: map[int][]string{},
+	}
+	for _, name := range cfg.Faults {
+		for _, b := range baseFaults(name) {
+			if s.faults[b] != nil {
+				continue
+			}
+			f, err := NewFault(b, cfg)
+			if err != nil {
+				return nil, err
+			}
+			s.faults[b] = f
+		}
+	}
+	return s, nil
+}
+
+// Config is the schedule's configuration with defaults filled in.
+func (s *Schedule) Config() Config { return s.cfg }
+
+// Check asks every fault the schedule uses whether it is available on c.
+func (s *Schedule) Check(ctx context.Context, c Cluster) error {
+	names := make([]string, 0, len(s.faults))
+	for n := range s.faults {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var errs []error
+	for _, n := range names {
+		if err := s.faults[n].Available(ctx, c); err != nil {
+			errs = append(errs, fmt.Errorf("fault %s unavailable: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Next returns the next step, or false when the schedule has no faults or
+// has reached MaxSteps.
+func (s *Schedule) Next() (Step, bool) {
+	if len(s.cfg.Faults) == 0 || s.steps >= s.cfg.MaxSteps {
+		return Step{}, false
+	}
+	if len(s.queue) == 0 {
+		s.queue = s.round()
+	}
+	st := s.queue[0]
+	s.queue = s.queue[1:]
+	s.steps++
+	if st.F == history.FStop {
+		delete(s.targets, st.ID)
+	}
+	return st, true
+}
+
+func (s *Schedule) interval(scale float64) time.Duration {
+	d := s.cfg.Interval
+	if j := s.cfg.Jitter; j > 0 {
+		d += time.Duration(s.rng.Int64N(2*int64(j)+1)) - j
+	}
+	return time.Duration(float64(d) * scale)
+}
+
+func (s *Schedule) id() int { s.lastID++; return s.lastID }
+
+func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
+
+// round plans one fault from start to stop: a pair of steps, or the
+// sequence of a combination.
+func (s *Schedule) round() []Step {
+	name := pick(s.rng, s.cfg.Faults)
+	start := func(id int, wait time.Duration, fault, shape, kind, target string) Step {
+		return Step{Wait: wait, F: history.FStart, ID: id, Fault: fault, Shape: shape, Kind: kind, Target: target}
+	}
+	stop := func(st Step, wait time.Duration) Step {
+		return Step{Wait: wait, F: history.FStop, ID: st.ID, Fault: st.Fault, Shape: st.Shape, Kind: st.Kind}
+	}
+	switch name {
+	case Partition:
+		shape := pick(s.rng, s.cfg.Shapes)
+		a := start(s.id(), s.interval(1), Partition, shape, shape, "")
+		return []Step{a, stop(a, s.interval(1))}
+	case Packet:
+		shape := pick(s.rng, PacketShapes())
+		a := start(s.id(), s.interval(1), Packet, shape, shape, pick(s.rng, s.cfg.Targets))
+		return []Step{a, stop(a, s.interval(1))}
+	case LeaderPartitionThenKill:
+		// Kill the isolated leader soon, before it notices it lost its
+		// quorum, restart it while still isolated, then heal.
+		p := start(s.id(), s.interval(1), Partition, name, ShapeIsolateLeader, "")
+		k := start(s.id(), s.interval(0.25), Kill, name, "", TargetLeader)
+		k.SameAs = p.ID
+		return []Step{p, k, stop(k, s.interval(1)), stop(p, s.interval(1))}
+	case RestartUncommittedTail:
+		// Clients keep writing to the isolated leader, whose proposals
+		// cannot commit; it dies with that uncommitted tail, the rest
+		// move on, and it must truncate the tail when it rejoins.
+		p := start(s.id(), s.interval(1), Partition, name, ShapeIsolateLeader, "")
+		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
+		k.SameAs = p.ID
+		return []Step{p, k, stop(p, s.interval(0.25)), stop(k, s.interval(0.5))}
+	case KillMajorityAfterElection:
+		// Force an election, wait for the new leader, then kill a
+		// majority including it while the new epoch is fresh.
+		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
+		r := stop(k, s.interval(1))
+		r.AwaitQuorum = true
+		m := start(s.id(), s.interval(0.1), Kill, name, "", targetLeaderMajority)
+		return []Step{k, r, m, stop(m, s.interval(1))}
+	}
+	// kill, stop, pause and the netem faults.
+	target := pick(s.rng, s.cfg.Targets)
+	a := start(s.id(), s.interval(1), name, target, "", target)
+	return []Step{a, stop(a, s.interval(1))}
+}
+
+// Resolve fixes the nodes of a start at injection time: the leader is
+// asked now, not when the schedule was planned.
+func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error) {
+	var p Plan
+	var err error
+	switch {
+	case st.SameAs != 0:
+		t, ok := s.targets[st.SameAs]
+		if !ok {
+			return Plan{}, fmt.Errorf("resolve %v: start %d has no targets", st, st.SameAs)
+		}
+		p = Plan{Targets: slices.Clone(t)}
+	case st.Fault == Partition:
+		p, err = partitionPlan(ctx, c, s.rng, st.Kind)
+	default:
+		p, err = resolveTargets(ctx, c, s.rng, st.Target)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Shape = st.Kind
+	s.targets[st.ID] = p.Targets
+	return p, nil
+}
+
+// fault returns the base fault a step injects.
+func (s *Schedule) fault(name string) (Fault, error) {
+	f, ok := s.faults[name]
+	if !ok {
+		return nil, fmt.Errorf("schedule has no fault %q", name)
+	}
+	return f, nil
+}

@@ -1,0 +1,131 @@
+package nemesis
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// Target specs: which nodes a kill, stop, pause or packet fault hits.
+// Minority and majority are counted among the voters, since only voters
+// make quorums.
+const (
+	TargetOne      = "one"      // one random node
+	TargetMinority = "minority" // (voters-1)/2 random voters
+	TargetMajority = "majority" // voters/2+1 random voters
+	TargetAll      = "all"      // every node
+	TargetLeader   = "leader"   // the leader at injection time
+	TargetRandom   = "random"   // a random non-empty subset of the nodes
+
+	// targetLeaderMajority is a majority of voters that includes the
+	// leader; used by kill-majority-after-election.
+	targetLeaderMajority = "leader-majority"
+)
+
+// TargetSpecs lists the selectable target specs.
+func TargetSpecs() []string {
+	return []string{TargetOne, TargetMinority, TargetMajority, TargetAll, TargetLeader, TargetRandom}
+}
+
+// ParseTargets parses a comma-separated list of target specs; "" selects
+// them all.
+func ParseTargets(s string) ([]string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return TargetSpecs(), nil
+	}
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if !slices.Contains(TargetSpecs(), t) {
+			return nil, fmt.Errorf("parse targets %q: unknown target %q (known: %s)", s, t, strings.Join(TargetSpecs(), ", "))
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// leader asks the cluster for its leader. With none it falls back to a
+// random voter and says so in the note.
+func leader(ctx context.Context, c Cluster, r *rand.Rand) (node, note string) {
+	l, err := c.Leader(ctx)
+	if err == nil && l != "" && slices.Contains(c.Nodes(), l) {
+		return l, ""
+	}
+	voters := c.Voters()
+	pick := voters[r.IntN(len(voters))]
+	why := "none reported"
+	if err != nil {
+		why = err.Error()
+	} else if l != "" {
+		why = fmt.Sprintf("unknown node %q reported", l)
+	}
+	return pick, fmt.Sprintf("no leader (%s); chose %s at random", why, pick)
+}
+
+// sample picks k distinct elements of from at random, in the order of from.
+func sample(r *rand.Rand, from []string, k int) []string {
+	perm := r.Perm(len(from))[:k]
+	slices.Sort(perm)
+	out := make([]string, k)
+	for i, p := range perm {
+		out[i] = from[p]
+	}
+	return out
+}
+
+// resolveTargets turns a target spec into nodes.
+func resolveTargets(ctx context.Context, c Cluster, r *rand.Rand, spec string) (Plan, error) {
+	nodes, voters := c.Nodes(), c.Voters()
+	if len(nodes) == 0 || len(voters) == 0 {
+		return Plan{}, fmt.Errorf("resolve targets %q: cluster has no voters", spec)
+	}
+	switch spec {
+	case TargetOne:
+		return Plan{Targets: sample(r, nodes, 1)}, nil
+	case TargetMinority:
+		k := (len(voters) - 1) / 2
+		if k == 0 {
+			return Plan{}, fmt.Errorf("resolve targets %q: %d voters have no non-empty minority", spec, len(voters))
+		}
+		return Plan{Targets: sample(r, voters, k)}, nil
+	case TargetMajority:
+		return Plan{Targets: sample(r, voters, len(voters)/2+1)}, nil
+	case TargetAll:
+		return Plan{Targets: slices.Clone(nodes)}, nil
+	case TargetLeader:
+		l, note := leader(ctx, c, r)
+		return Plan{Targets: []string{l}, Note: note}, nil
+	case TargetRandom:
+		var out []string
+		for _, n := range nodes {
+			if r.IntN(2) == 0 {
+				out = append(out, n)
+			}
+		}
+		if len(out) == 0 {
+			out = sample(r, nodes, 1)
+		}
+		return Plan{Targets: out}, nil
+	case targetLeaderMajority:
+		l, note := leader(ctx, c, r)
+		others := slices.DeleteFunc(slices.Clone(voters), func(n string) bool { return n == l })
+		k := len(voters) / 2 // plus the leader makes a majority
+		if k > len(others) {
+			k = len(others)
+		}
+		picked := sample(r, others, k)
+		out := []string{l}
+		for _, n := range voters {
+			if slices.Contains(picked, n) {
+				out = append(out, n)
+			}
+		}
+		return Plan{Targets: out, Note: note}, nil
+	}
+	return Plan{}, fmt.Errorf("resolve targets: unknown target %q", spec)
+}
