@@ -1,0 +1,190 @@
+package docker
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// Files Collect writes under dir/<node>/.
+const (
+	CollectLogFile  = "container.log"
+	CollectCfgFile  = "zoo.cfg"
+	CollectDataDir  = "data"
+	CollectDumpFile = "dump.json"
+)
+
+// Collect saves, for every node, into dir/<node>/: the container log
+// (stdout and stderr interleaved), the zoo.cfg, the data directory and, for
+// zabnode, the state dump from http://IP:8080/dump. A missing dump is a
+// logged warning; a node whose log or data cannot be read makes the error,
+// after the other nodes were collected. It runs even when ctx is cancelled
+// (bounded by 2 minutes), so a run's cleanup can still collect.
+func (c *Cluster) Collect(ctx context.Context, dir string) error {
+	if c.cli == nil {
+		return errors.New("collect: cluster is closed")
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	for _, n := range c.nodes {
+		if err := c.collectNode(ctx, n, filepath.Join(dir, n.spec.Name)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("collect: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (c *Cluster) collectNode(ctx context.Context, n *node, dir string) error {
+	name := n.spec.Name
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("collect %s: %w", name, err)
+	}
+	var errs []error
+	if err := os.WriteFile(filepath.Join(dir, CollectCfgFile), []byte(n.cfg), 0o644); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.saveLog(ctx, n, filepath.Join(dir, CollectLogFile)); err != nil {
+		errs = append(errs, err)
+	}
+	// A frozen container cannot be read from; thaw it (the fault is over
+	// once a run collects).
+	if _, err := c.unpauseIfPaused(ctx, n); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.saveData(ctx, n, filepath.Join(dir, CollectDataDir)); err != nil {
+		errs = append(errs, err)
+	}
+	if c.cfg.DB == DBZabnode {
+		if err := c.saveDump(ctx, n, filepath.Join(dir, CollectDumpFile)); err != nil {
+			c.log.Warn("no state dump", "node", name, "err", err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("collect %s: %w", name, errors.Join(errs...))
+	}
+	return nil
+}
+
+func (c *Cluster) saveLog(ctx context.Context, n *node, file string) error {
+	rc, err := c.cli.ContainerLogs(ctx, n.ctrID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
+	if err != nil {
+		return fmt.Errorf("read log: %w", err)
+	}
+	defer rc.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return fmt.Errorf("save log: %w", err)
+	}
+	_, err = stdcopy.StdCopy(f, f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("save log: %w", err)
+	}
+	return nil
+}
+
+// saveData copies /data out of the container (which works on a stopped
+// container too) and unpacks it into dest.
+func (c *Cluster) saveData(ctx context.Context, n *node, dest string) error {
+	rc, _, err := c.cli.CopyFromContainer(ctx, n.ctrID, "/data")
+	if err != nil {
+		return fmt.Errorf("copy data dir: %w", err)
+	}
+	defer rc.Close()
+	if err := untarStrip(rc, dest, "data"); err != nil {
+		return fmt.Errorf("copy data dir: %w", err)
+	}
+	return nil
+}
+
+// untarStrip extracts regular files and directories of a tar stream whose
+// entries start with prefix/ into dest, refusing paths that would escape
+// dest. Links and devices are skipped: a data dir holds none.
+func untarStrip(r io.Reader, dest, prefix string) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read tar: %w", err)
+		}
+		name := path.Clean(hdr.Name)
+		if name == prefix || name == "." {
+			continue
+		}
+		rel, ok := strings.CutPrefix(name, prefix+"/")
+		if !ok || rel == "" || path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("unexpected entry %q in tar", hdr.Name)
+		}
+		target := filepath.Join(dest, filepath.FromSlash(rel))
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// saveDump fetches zabnode's state dump (3 s timeout).
+func (c *Cluster) saveDump(ctx context.Context, n *node, file string) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(n.spec.IP.String(), strconv.Itoa(AdminPort)) + "/dump"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("get %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("get %s: %s", url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("get %s: %w", url, err)
+	}
+	return os.WriteFile(file, body, 0o644)
+}

@@ -1,0 +1,18 @@
+// Package docker builds the node images and runs test clusters.
+//
+// Images are built without a registry: debian:bookworm is created with
+// debootstrap from the host's apt mirror when it is missing, and
+// zabcheck-base, zabcheck-zookeeper and zabcheck-zabnode are built from the
+// Dockerfiles embedded under images/, each labelled with the hash of its
+// inputs so that an unchanged image is not rebuilt (BuildImages).
+//
+// A Cluster is one Docker network per test with a fixed /24 and one
+// container per node (hostname n1..nN, voters first) at a static address
+// that survives restarts. Containers are created with testcontainers-go and
+// driven with the Docker client of the same family (kill, pause, exec,
+// copy). Everything carries the labels zabcheck=1, zabcheck.test=<TestID>
+// and zabcheck.node=<name>, so Clean can remove what a crashed run left.
+//
+// Both targets run the same zoo.cfg keys (see renderZooCfg); nodes read it
+// at /conf/zoo.cfg and their data directory is /data (with myid).
+package docker

@@ -1,0 +1,406 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+)
+
+//go:embed images
+var imageFiles embed.FS
+
+// Image names accepted in BuildOptions.Images.
+const (
+	ImageBase      = "base"
+	ImageZooKeeper = "zookeeper"
+	ImageZabnode   = "zabnode"
+)
+
+// Image tags.
+const (
+	DebianTag    = "debian:bookworm"
+	BaseTag      = "zabcheck-base:latest"
+	ZooKeeperTag = "zabcheck-zookeeper:latest"
+	ZabnodeTag   = "zabcheck-zabnode:latest"
+)
+
+// Image labels. The hash label lets a warm BuildImages skip an image whose
+// inputs did not change.
+const (
+	LabelImageName = "zabcheck.image"
+	LabelImageHash = "zabcheck.image.hash"
+)
+
+// imageSpec is one image the harness builds.
+type imageSpec struct {
+	Name   string
+	Tag    string
+	Parent string   // tag of the FROM image
+	Dir    string   // directory under images/ with the Dockerfile and files
+	Exec   []string // context files that must be executable
+}
+
+var imageSpecs = []imageSpec{
+	{Name: ImageBase, Tag: BaseTag, Parent: DebianTag, Dir: "images/base"},
+	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run"}},
+	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode"}},
+}
+
+// TagFor returns the image tag that runs db (DBZabnode or DBZooKeeper).
+func TagFor(db string) string {
+	if db == DBZooKeeper {
+		return ZooKeeperTag
+	}
+	return ZabnodeTag
+}
+
+// BuildOptions selects and configures BuildImages.
+type BuildOptions struct {
+	// Images to build: ImageBase, ImageZooKeeper, ImageZabnode. Empty means
+	// all. A requested image's parents are built first when needed.
+	Images []string
+	// RepoRoot is the module root holding ./cmd/zabnode ("." if empty).
+	RepoRoot string
+	// Mirror overrides the Debian mirror debootstrap uses when
+	// debian:bookworm is missing; empty means the host's apt sources.
+	Mirror string
+	// Force rebuilds images whose input hash is unchanged.
+	Force  bool
+	Logger *slog.Logger
+}
+
+// ImageInfo reports one image after BuildImages.
+type ImageInfo struct {
+	Name     string        `json:"name"`
+	Tag      string        `json:"tag"`
+	ID       string        `json:"id,omitempty"`
+	Hash     string        `json:"hash,omitempty"`
+	Built    bool          `json:"built"` // false: already up to date
+	Duration time.Duration `json:"duration"`
+	Err      error         `json:"-"`
+}
+
+// BuildImages makes sure the requested images exist and are up to date:
+// debian:bookworm (debootstrapped when missing), then each image whose
+// input hash (Dockerfile, context files, zabnode binary, parent image id)
+// differs from the label on the existing image. One failing image does not
+// stop the others that do not depend on it; the error names every failure
+// and the returned list holds an entry per image tried.
+func BuildImages(ctx context.Context, opts BuildOptions) ([]ImageInfo, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	want, err := resolveImages(opts.Images)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := newClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cli.Close()
+	if err := ensureDebian(ctx, cli, opts.Mirror, log); err != nil {
+		return nil, err
+	}
+	root := opts.RepoRoot
+	if root == "" {
+		root = "."
+	}
+	var infos []ImageInfo
+	var errs []error
+	failed := map[string]bool{}
+	for _, spec := range imageSpecs {
+		if !want[spec.Name] {
+			continue
+		}
+		start := time.Now()
+		info := ImageInfo{Name: spec.Name, Tag: spec.Tag}
+		if failed[spec.Parent] {
+			info.Err = fmt.Errorf("build image %s: parent %s failed", spec.Name, spec.Parent)
+		} else {
+			info, err = buildImage(ctx, cli, spec, root, opts.Force, log)
+			info.Err = err
+		}
+		info.Duration = time.Since(start)
+		if info.Err != nil {
+			failed[spec.Tag] = true
+			errs = append(errs, info.Err)
+			log.Error("image failed", "image", spec.Tag, "err", info.Err)
+		} else {
+			log.Info("image ready", "image", spec.Tag, "id", shortID(info.ID), "built", info.Built, "took", info.Duration.Round(time.Millisecond))
+		}
+		infos = append(infos, info)
+	}
+	if len(errs) > 0 {
+		return infos, fmt.Errorf("build images: %d of %d failed: %w", len(errs), len(infos), errors.Join(errs...))
+	}
+	return infos, nil
+}
+
+// resolveImages turns the requested names into the set to build, parents
+// included.
+func resolveImages(names []string) (map[string]bool, error) {
+	want := map[string]bool{}
+	if len(names) == 0 {
+		for _, s := range imageSpecs {
+			want[s.Name] = true
+		}
+		return want, nil
+	}
+	for _, n := range names {
+		found := false
+		for _, s := range imageSpecs {
+			if s.Name == n {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("build images: unknown image %q (want %s, %s or %s)", n, ImageBase, ImageZooKeeper, ImageZabnode)
+		}
+		want[n] = true
+		if n != ImageBase {
+			want[ImageBase] = true // every other image is FROM zabcheck-base
+		}
+	}
+	return want, nil
+}
+
+// buildImage builds spec unless an image with the same input hash exists.
+func buildImage(ctx context.Context, cli *client.Client, spec imageSpec, root string, force bool, log *slog.Logger) (ImageInfo, error) {
+	info := ImageInfo{Name: spec.Name, Tag: spec.Tag}
+	files, err := contextFiles(spec)
+	if err != nil {
+		return info, err
+	}
+	if spec.Name == ImageZabnode {
+		bin, err := buildZabnode(ctx, root, log)
+		if err != nil {
+			return info, err
+		}
+		files["zabnode"] = bin
+	}
+	parent, err := cli.ImageInspect(ctx, spec.Parent)
+	if err != nil {
+		return info, fmt.Errorf("build image %s: inspect parent %s: %w", spec.Name, spec.Parent, err)
+	}
+	info.Hash = contentHash(parent.ID, files)
+	if cur, err := cli.ImageInspect(ctx, spec.Tag); err == nil && !force && cur.Config != nil && cur.Config.Labels[LabelImageHash] == info.Hash {
+		info.ID = cur.ID
+		return info, nil
+	}
+	oldID := ""
+	if cur, err := cli.ImageInspect(ctx, spec.Tag); err == nil {
+		oldID = cur.ID
+	}
+	log.Info("building image", "image", spec.Tag, "hash", info.Hash[:12])
+	tarball, err := contextTar(files, spec.Exec)
+	if err != nil {
+		return info, fmt.Errorf("build image %s: %w", spec.Name, err)
+	}
+	resp, err := cli.ImageBuild(ctx, bytes.NewReader(tarball), build.ImageBuildOptions{
+		Tags:        []string{spec.Tag},
+		Dockerfile:  "Dockerfile",
+		Remove:      true,
+		ForceRemove: true,
+		PullParent:  false,
+		Labels:      map[string]string{LabelImageName: spec.Name, LabelImageHash: info.Hash},
+	})
+	if err != nil {
+		return info, fmt.Errorf("build image %s: %w", spec.Name, err)
+	}
+	defer resp.Body.Close()
+	id, err := readBuildStream(resp.Body, spec.Tag, log)
+	if err != nil {
+		return info, fmt.Errorf("build image %s: %w", spec.Name, err)
+	}
+	if id == "" {
+		img, err := cli.ImageInspect(ctx, spec.Tag)
+		if err != nil {
+			return info, fmt.Errorf("build image %s: inspect result: %w", spec.Name, err)
+		}
+		id = img.ID
+	}
+	info.ID, info.Built = id, true
+	if oldID != "" && oldID != id {
+		// Best effort: the old image is now untagged; it stays if a
+		// container or child image still uses it.
+		if _, err := cli.ImageRemove(ctx, oldID, image.RemoveOptions{}); err != nil {
+			log.Debug("old image kept", "image", shortID(oldID), "err", err)
+		}
+	}
+	return info, nil
+}
+
+// contextFiles reads the embedded build context of spec.
+func contextFiles(spec imageSpec) (map[string][]byte, error) {
+	entries, err := imageFiles.ReadDir(spec.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("read build context %s: %w", spec.Dir, err)
+	}
+	files := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := imageFiles.ReadFile(path.Join(spec.Dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read build context %s: %w", spec.Dir, err)
+		}
+		files[e.Name()] = data
+	}
+	return files, nil
+}
+
+// contentHash identifies an image's inputs: every context file (the
+// Dockerfile carries the package lists) and the parent image id. Map order
+// does not matter; any byte change does.
+func contentHash(parentID string, files map[string][]byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "zabcheck-image-v1\nparent %s\n", parentID)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "file %q %d\n", n, len(files[n]))
+		h.Write(files[n])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// contextTar packs files into a build context with fixed metadata.
+func contextTar(files map[string][]byte, executables []string) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		mode := int64(0o644)
+		if contains(executables, n) {
+			mode = 0o755
+		}
+		hdr := &tar.Header{Name: n, Mode: mode, Size: int64(len(files[n])), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("write build context: %w", err)
+		}
+		if _, err := tw.Write(files[n]); err != nil {
+			return nil, fmt.Errorf("write build context: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("write build context: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// buildMessage is one line of the engine's JSON build stream.
+type buildMessage struct {
+	Stream      string `json:"stream"`
+	Status      string `json:"status"`
+	Error       string `json:"error"`
+	ErrorDetail *struct {
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+	Aux json.RawMessage `json:"aux"`
+}
+
+// readBuildStream logs the build's progress and returns the built image id
+// (if the engine reports it) or the build error with the last output lines.
+func readBuildStream(r io.Reader, tag string, log *slog.Logger) (string, error) {
+	dec := json.NewDecoder(r)
+	var tail []string
+	id := ""
+	for {
+		var m buildMessage
+		if err := dec.Decode(&m); err == io.EOF {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("read build output: %w", err)
+		}
+		if m.Error != "" {
+			return "", fmt.Errorf("%s\n%s", m.Error, strings.Join(tail, "\n"))
+		}
+		if len(m.Aux) > 0 {
+			var aux struct{ ID string }
+			if json.Unmarshal(m.Aux, &aux) == nil && aux.ID != "" {
+				id = aux.ID
+			}
+		}
+		for _, line := range strings.Split(strings.TrimRight(m.Stream, "\n"), "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" {
+				continue
+			}
+			tail = append(tail, line)
+			if len(tail) > 20 {
+				tail = tail[1:]
+			}
+			if strings.HasPrefix(line, "Step ") || strings.HasPrefix(line, "Successfully") {
+				log.Info("build", "image", tag, "line", line)
+			} else {
+				log.Debug("build", "image", tag, "line", line)
+			}
+		}
+	}
+	return id, nil
+}
+
+// buildZabnode compiles ./cmd/zabnode statically and returns the binary.
+// -trimpath and -buildvcs=false keep the bytes stable across checkouts and
+// commits of unrelated files, so the image hash changes only with the code.
+func buildZabnode(ctx context.Context, root string, log *slog.Logger) ([]byte, error) {
+	if _, err := os.Stat(filepath.Join(root, "cmd", "zabnode")); err != nil {
+		return nil, fmt.Errorf("build zabnode: cmd/zabnode: no main package yet (looked in %s): %w", root, err)
+	}
+	dir, err := os.MkdirTemp("", "zabcheck-zabnode-")
+	if err != nil {
+		return nil, fmt.Errorf("build zabnode: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "zabnode")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-o", out, "./cmd/zabnode")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	start := time.Now()
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("build zabnode: go build ./cmd/zabnode: %w\n%s", err, strings.TrimSpace(string(msg)))
+	}
+	log.Info("built zabnode binary", "took", time.Since(start).Round(time.Millisecond))
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return nil, fmt.Errorf("build zabnode: %w", err)
+	}
+	return bin, nil
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
