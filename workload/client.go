@@ -1,0 +1,254 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// Stat is the part of a znode's stat the workload records.
+type Stat struct {
+	Version int32 // data version, +1 per successful setData
+	Mzxid   int64 // zxid of the last change to the data
+	Pzxid   int64 // zxid of the last change to the children
+}
+
+// Client is one ZooKeeper session as a process uses it. Every call honours
+// ctx: when ctx ends first the call returns an error wrapping ErrTimeout and
+// the request may still run on the server. Implementations must be safe for
+// one caller at a time plus a concurrent Close.
+type Client interface {
+	Get(ctx context.Context, path string) ([]byte, Stat, error)
+	Set(ctx context.Context, path string, data []byte, version int32) (Stat, error)
+	// Create makes a znode; flags are zk.FlagEphemeral / zk.FlagSequence.
+	// It returns the created path (with the sequence suffix).
+	Create(ctx context.Context, path string, data []byte, flags int32) (string, error)
+	Delete(ctx context.Context, path string, version int32) error
+	Children(ctx context.Context, path string) ([]string, Stat, error)
+	// Sync makes the server catch up with the leader before the session's
+	// next read.
+	Sync(ctx context.Context, path string) error
+	// ExistsW reports whether path exists and sets a watch; the channel is
+	// closed when the znode changes or the watch is lost.
+	ExistsW(ctx context.Context, path string) (bool, <-chan struct{}, error)
+	// SessionID is the session the client holds now (0 before it has one).
+	SessionID() int64
+	// Lost is closed once the session has lost its connection or expired:
+	// from then on the process cannot trust what it believed (a lock held).
+	Lost() <-chan struct{}
+	// Expired reports whether the session expired or was replaced: the
+	// process must retire, since a new session may read older state.
+	Expired() bool
+	// Close ends the session and waits for every call in flight to return.
+	Close()
+}
+
+// Dialer opens a session to one node and waits until it is established.
+type Dialer func(ctx context.Context, node Node) (Client, error)
+
+// ErrTimeout marks a call that outlived its per-op deadline.
+var ErrTimeout = errors.New("operation timed out")
+
+// zkDialer connects with go-zookeeper to exactly one server, so that a
+// session never moves to another node behind the process's back.
+func zkDialer(sessionTimeout time.Duration, log *slog.Logger) Dialer {
+	return func(ctx context.Context, node Node) (Client, error) {
+		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{})}
+		zlog := zkLogger{log: log.With("node", node.Name)}
+		conn, _, err := zk.Connect([]string{node.Addr}, sessionTimeout,
+			zk.WithLogger(zlog), zk.WithLogInfo(false), zk.WithEventCallback(c.onEvent))
+		if err != nil {
+			return nil, fmt.Errorf("connect to %s: %w", node.Name, err)
+		}
+		c.conn.Store(conn)
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			conn.Close()
+			return nil, fmt.Errorf("connect to %s (%s): no session: %w", node.Name, node.Addr, ctx.Err())
+		}
+		c.session.Store(conn.SessionID())
+		return c, nil
+	}
+}
+
+// zkLogger routes go-zookeeper's printf logging to slog at debug level.
+type zkLogger struct{ log *slog.Logger }
+
+func (l zkLogger) Printf(format string, args ...any) {
+	l.log.Debug("zk client", "msg", fmt.Sprintf(format, args...))
+}
+
+type zkClient struct {
+	conn      atomic.Pointer[zk.Conn]
+	session   atomic.Int64 // the first session id; another one means ours expired
+	expired   atomic.Bool
+	ready     chan struct{}
+	readyOnce sync.Once
+	lost      chan struct{}
+	lostOnce  sync.Once
+	closing   chan struct{} // closed by Close, ends watch goroutines at once
+	calls     sync.WaitGroup
+}
+
+// onEvent runs on go-zookeeper's loop goroutine; it must not block.
+func (c *zkClient) onEvent(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	switch ev.State {
+	case zk.StateHasSession:
+		c.readyOnce.Do(func() { close(c.ready) })
+		// go-zookeeper silently opens a new session after expiry; a new id
+		// means our session (and its ephemerals) is gone.
+		if conn := c.conn.Load(); conn != nil {
+			if first := c.session.Load(); first != 0 && conn.SessionID() != first {
+				c.expired.Store(true)
+				c.markLost()
+			}
+		}
+	case zk.StateExpired:
+		c.expired.Store(true)
+		c.markLost()
+	case zk.StateDisconnected:
+		if c.session.Load() != 0 {
+			c.markLost()
+		}
+	}
+}
+
+func (c *zkClient) markLost() { c.lostOnce.Do(func() { close(c.lost) }) }
+
+// call runs f on its own goroutine so the caller can give up at ctx's
+// deadline: go-zookeeper's calls take no context. The goroutine ends when
+// the server answers or when Close flushes the request.
+func (c *zkClient) call(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	c.calls.Add(1)
+	go func() {
+		defer c.calls.Done()
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	}
+}
+
+func toStat(s *zk.Stat) Stat {
+	if s == nil {
+		return Stat{}
+	}
+	return Stat{Version: s.Version, Mzxid: s.Mzxid, Pzxid: s.Pzxid}
+}
+
+func (c *zkClient) Get(ctx context.Context, path string) ([]byte, Stat, error) {
+	var data []byte
+	var st Stat
+	err := c.call(ctx, func() error {
+		d, s, err := c.conn.Load().Get(path)
+		data, st = d, toStat(s)
+		return err
+	})
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	return data, st, nil
+}
+
+func (c *zkClient) Set(ctx context.Context, path string, data []byte, version int32) (Stat, error) {
+	var st Stat
+	err := c.call(ctx, func() error {
+		s, err := c.conn.Load().Set(path, data, version)
+		st = toStat(s)
+		return err
+	})
+	if err != nil {
+		return Stat{}, err
+	}
+	return st, nil
+}
+
+func (c *zkClient) Create(ctx context.Context, path string, data []byte, flags int32) (string, error) {
+	var created string
+	err := c.call(ctx, func() error {
+		p, err := c.conn.Load().Create(path, data, flags, zk.WorldACL(zk.PermAll))
+		created = p
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return created, nil
+}
+
+func (c *zkClient) Delete(ctx context.Context, path string, version int32) error {
+	return c.call(ctx, func() error { return c.conn.Load().Delete(path, version) })
+}
+
+func (c *zkClient) Children(ctx context.Context, path string) ([]string, Stat, error) {
+	var kids []string
+	var st Stat
+	err := c.call(ctx, func() error {
+		k, s, err := c.conn.Load().Children(path)
+		kids, st = k, toStat(s)
+		return err
+	})
+	if err != nil {
+		return nil, Stat{}, err
+	}
+	return kids, st, nil
+}
+
+func (c *zkClient) Sync(ctx context.Context, path string) error {
+	return c.call(ctx, func() error {
+		_, err := c.conn.Load().Sync(path)
+		return err
+	})
+}
+
+func (c *zkClient) ExistsW(ctx context.Context, path string) (bool, <-chan struct{}, error) {
+	var ok bool
+	var events <-chan zk.Event
+	err := c.call(ctx, func() error {
+		e, _, ch, err := c.conn.Load().ExistsW(path)
+		ok, events = e, ch
+		return err
+	})
+	if err != nil {
+		return false, nil, err
+	}
+	fired := make(chan struct{})
+	c.calls.Add(1)
+	go func() {
+		defer c.calls.Done()
+		select {
+		case <-events:
+			close(fired)
+		case <-c.closing:
+		}
+	}()
+	return ok, fired, nil
+}
+
+func (c *zkClient) SessionID() int64 {
+	return c.conn.Load().SessionID()
+}
+
+func (c *zkClient) Lost() <-chan struct{} { return c.lost }
+
+func (c *zkClient) Expired() bool { return c.expired.Load() }
+
+func (c *zkClient) Close() {
+	close(c.closing)
+	c.conn.Load().Close()
+	c.calls.Wait()
+}

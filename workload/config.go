@@ -1,0 +1,240 @@
+// Package workload drives ZooKeeper clients (github.com/go-zookeeper/zk)
+// against a cluster and records every operation in a Jepsen-style history.
+//
+// Each logical process owns one ZooKeeper session bound to one node, so an
+// operation never silently fails over. Errors are split into definite
+// failures (fail) and indeterminate results (info); a process that gets info
+// is retired and a fresh process id with a fresh session takes its slot.
+// The package checks nothing: it only records what clients saw.
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Node is one server the workload may talk to.
+type Node struct {
+	Name string // as used in history ops and by the nemesis, e.g. "n1"
+	Addr string // client address "ip:2181"
+}
+
+// Workload names.
+const (
+	Register = "register"
+	Set      = "set"
+	Lock     = "lock"
+)
+
+// Read modes.
+const (
+	ReadSync   = "sync"   // sync then getData on the same session: expected linearizable
+	ReadLocal  = "local"  // plain getData: sequentially consistent only
+	ReadLeader = "leader" // every op of a process goes to the current leader
+)
+
+// Config describes one workload run. Zero fields take the defaults of
+// WithDefaults.
+type Config struct {
+	Workload    string        // "register", "set", "lock"
+	ReadMode    string        // "sync", "local", "leader"
+	Concurrency int           // number of logical processes running at once
+	Rate        float64       // target total ops/s across processes (0 = as fast as possible)
+	TimeLimit   time.Duration // how long new ops are invoked
+	OpTimeout   time.Duration // per-op timeout; a timed-out write is info
+	Keys        int           // register: number of active keys at a time; keys rotate
+	Seed        int64
+	Nodes       []Node
+	// Leader returns the current leader's node name; required for ReadMode
+	// "leader".
+	Leader func(ctx context.Context) (string, error)
+	Logger *slog.Logger
+
+	// Mix weights op kinds per workload: register read/write/cas, set
+	// add/read. Nil takes the workload's default mix.
+	Mix map[string]int
+	// OpsPerKey bounds the ops a register key gets before its processes move
+	// on to a fresh key, so each key's history stays small for porcupine.
+	OpsPerKey int
+	// MaxOps stops invoking after this many ops in total (0 = no limit).
+	MaxOps int
+	// SessionTimeout is requested from ZooKeeper for every session.
+	SessionTimeout time.Duration
+	// ConnectTimeout bounds waiting for a new session to be established.
+	ConnectTimeout time.Duration
+	// LockHold is how long a lock holder keeps the lock before releasing.
+	LockHold time.Duration
+	// LeaderRefresh is how often ReadMode "leader" asks who leads.
+	LeaderRefresh time.Duration
+	// FinalTimeout bounds the whole final-read phase.
+	FinalTimeout time.Duration
+	// Root is the parent znode of everything the workload creates.
+	Root string
+}
+
+// Default op mixes (relative weights).
+var defaultMixes = map[string]map[string]int{
+	Register: {"read": 2, "write": 1, "cas": 1},
+	// Full set reads get longer as the set grows, so they are rare.
+	Set:  {"add": 99, "read": 1},
+	Lock: {"acquire": 1},
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.ReadMode == "" {
+		c.ReadMode = ReadSync
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = max(1, 2*len(c.Nodes))
+	}
+	if c.TimeLimit == 0 {
+		c.TimeLimit = time.Minute
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = 5 * time.Second
+	}
+	if c.Keys == 0 {
+		// About three processes per key, like Jepsen's independent tests.
+		c.Keys = max(1, c.Concurrency/3)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Mix == nil {
+		c.Mix = defaultMixes[c.Workload]
+	}
+	if c.OpsPerKey == 0 {
+		c.OpsPerKey = 200
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 10 * time.Second
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = c.OpTimeout
+	}
+	if c.LockHold == 0 {
+		c.LockHold = 10 * time.Millisecond
+	}
+	if c.LeaderRefresh == 0 {
+		c.LeaderRefresh = time.Second
+	}
+	if c.FinalTimeout == 0 {
+		c.FinalTimeout = 60 * time.Second
+	}
+	if c.Root == "" {
+		c.Root = "/zabcheck"
+	}
+	return c
+}
+
+// Validate names every bad field. Call it on a config with defaults.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, ok := defaultMixes[c.Workload]; !ok {
+		bad("workload %q: want register, set or lock", c.Workload)
+	}
+	switch c.ReadMode {
+	case ReadSync, ReadLocal:
+	case ReadLeader:
+		if c.Leader == nil {
+			bad("read mode leader needs Leader (a function naming the current leader)")
+		}
+	default:
+		bad("read mode %q: want sync, local or leader", c.ReadMode)
+	}
+	if c.Concurrency < 1 {
+		bad("concurrency %d: want at least 1", c.Concurrency)
+	}
+	if c.Rate < 0 {
+		bad("rate %g: want 0 (unlimited) or more", c.Rate)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"time limit", c.TimeLimit}, {"op timeout", c.OpTimeout}, {"session timeout", c.SessionTimeout},
+		{"connect timeout", c.ConnectTimeout}, {"lock hold", c.LockHold}, {"leader refresh", c.LeaderRefresh},
+		{"final timeout", c.FinalTimeout},
+	} {
+		if d.v <= 0 {
+			bad("%s %v: want a positive duration", d.name, d.v)
+		}
+	}
+	if c.Keys < 1 {
+		bad("keys %d: want at least 1", c.Keys)
+	}
+	if c.OpsPerKey < 1 {
+		bad("ops per key %d: want at least 1", c.OpsPerKey)
+	}
+	if c.MaxOps < 0 {
+		bad("max ops %d: want 0 (no limit) or more", c.MaxOps)
+	}
+	if len(c.Nodes) == 0 {
+		bad("nodes: want at least one")
+	}
+	names := map[string]bool{}
+	for i, n := range c.Nodes {
+		if n.Name == "" {
+			bad("node %d: empty name", i)
+		} else if names[n.Name] {
+			bad("node %d: duplicate name %q", i, n.Name)
+		}
+		names[n.Name] = true
+		if _, _, err := net.SplitHostPort(n.Addr); err != nil {
+			bad("node %q: address %q is not host:port", n.Name, n.Addr)
+		}
+	}
+	if !strings.HasPrefix(c.Root, "/") || strings.HasSuffix(c.Root, "/") {
+		bad("root %q: want an absolute znode path without a trailing slash", c.Root)
+	}
+	if def, ok := defaultMixes[c.Workload]; ok {
+		total := 0
+		for f, w := range c.Mix {
+			if _, known := def[f]; !known {
+				bad("mix: op %q is not part of the %s workload", f, c.Workload)
+			}
+			if w < 0 {
+				bad("mix: weight %d of %q is negative", w, f)
+			}
+			total += w
+		}
+		if total <= 0 {
+			bad("mix: weights must add up to more than 0")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ParseConcurrency reads a process count: a plain number ("10") or Jepsen's
+// multiple of the node count ("2n").
+func ParseConcurrency(s string, nodes int) (int, error) {
+	in := s
+	s = strings.TrimSpace(s)
+	mult := 1
+	if rest, ok := strings.CutSuffix(s, "n"); ok {
+		if nodes < 1 {
+			return 0, fmt.Errorf("parse concurrency %q: node count %d must be positive", in, nodes)
+		}
+		mult = nodes
+		s = rest
+		if s == "" {
+			s = "1"
+		}
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("parse concurrency %q: want a number or a multiple of n like 2n", in)
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("parse concurrency %q: want at least 1", in)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,276 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// fakeZK is an in-memory, linearizable ZooKeeper shared by fake sessions.
+// inject, when set, can make a call fail, before or after it took effect.
+type fakeZK struct {
+	mu          sync.Mutex
+	zxid        int64
+	nodes       map[string]*fakeZnode
+	nextSession int64
+	watches     map[string][]chan struct{}
+	inject      func(call string, node Node, path string) injected
+	dialErr     func(node Node) error
+	dials       atomic.Int64
+}
+
+// injected says what a faulty call does: return err, having applied the
+// call first when apply is set (an indeterminate failure).
+type injected struct {
+	err   error
+	apply bool
+}
+
+type fakeZnode struct {
+	data     []byte
+	version  int32
+	mzxid    int64
+	pzxid    int64
+	owner    int64
+	seq      int
+	children map[string]bool
+}
+
+func newFakeZK() *fakeZK {
+	return &fakeZK{
+		nodes:   map[string]*fakeZnode{"/": {children: map[string]bool{}}},
+		watches: map[string][]chan struct{}{},
+	}
+}
+
+func (f *fakeZK) dial(_ context.Context, node Node) (Client, error) {
+	f.dials.Add(1)
+	if f.dialErr != nil {
+		if err := f.dialErr(node); err != nil {
+			return nil, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextSession++
+	return &fakeClient{zk: f, node: node, session: 0x1000 + f.nextSession, lost: make(chan struct{})}, nil
+}
+
+type fakeClient struct {
+	zk      *fakeZK
+	node    Node
+	session int64
+	lost    chan struct{}
+	expired atomic.Bool
+	closed  atomic.Bool
+}
+
+func parentOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i == 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+// do runs apply under the lock, honouring injected faults and ctx.
+func (c *fakeClient) do(ctx context.Context, call, path string, apply func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrTimeout, err)
+	}
+	if c.closed.Load() {
+		return zk.ErrClosing
+	}
+	var inj injected
+	if c.zk.inject != nil {
+		inj = c.zk.inject(call, c.node, path)
+	}
+	c.zk.mu.Lock()
+	defer c.zk.mu.Unlock()
+	if inj.err != nil && !inj.apply {
+		return inj.err
+	}
+	err := apply()
+	if inj.err != nil {
+		return inj.err
+	}
+	return err
+}
+
+func (c *fakeClient) fire(path string) {
+	for _, ch := range c.zk.watches[path] {
+		close(ch)
+	}
+	delete(c.zk.watches, path)
+}
+
+func (c *fakeClient) Get(ctx context.Context, path string) ([]byte, Stat, error) {
+	var data []byte
+	var st Stat
+	err := c.do(ctx, "get", path, func() error {
+		n, ok := c.zk.nodes[path]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		data, st = slices.Clone(n.data), Stat{Version: n.version, Mzxid: n.mzxid, Pzxid: n.pzxid}
+		return nil
+	})
+	return data, st, err
+}
+
+func (c *fakeClient) Set(ctx context.Context, path string, data []byte, version int32) (Stat, error) {
+	var st Stat
+	err := c.do(ctx, "set", path, func() error {
+		n, ok := c.zk.nodes[path]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		if version != -1 && version != n.version {
+			return zk.ErrBadVersion
+		}
+		c.zk.zxid++
+		n.data, n.version, n.mzxid = slices.Clone(data), n.version+1, c.zk.zxid
+		st = Stat{Version: n.version, Mzxid: n.mzxid, Pzxid: n.pzxid}
+		c.fire(path)
+		return nil
+	})
+	return st, err
+}
+
+func (c *fakeClient) Create(ctx context.Context, path string, data []byte, flags int32) (string, error) {
+	var created string
+	err := c.do(ctx, "create", path, func() error {
+		parent, ok := c.zk.nodes[parentOf(path)]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		p := path
+		if flags&zk.FlagSequence != 0 {
+			p = fmt.Sprintf("%s%010d", path, parent.seq)
+			parent.seq++
+		}
+		if _, ok := c.zk.nodes[p]; ok {
+			return zk.ErrNodeExists
+		}
+		c.zk.zxid++
+		n := &fakeZnode{data: slices.Clone(data), mzxid: c.zk.zxid, pzxid: c.zk.zxid, children: map[string]bool{}}
+		if flags&zk.FlagEphemeral != 0 {
+			n.owner = c.session
+		}
+		c.zk.nodes[p] = n
+		parent.children[p[strings.LastIndexByte(p, '/')+1:]] = true
+		parent.pzxid = c.zk.zxid
+		created = p
+		c.fire(p)
+		return nil
+	})
+	return created, err
+}
+
+// remove deletes a znode; the caller holds the lock.
+func (c *fakeClient) remove(path string) {
+	delete(c.zk.nodes, path)
+	if parent, ok := c.zk.nodes[parentOf(path)]; ok {
+		delete(parent.children, path[strings.LastIndexByte(path, '/')+1:])
+		c.zk.zxid++
+		parent.pzxid = c.zk.zxid
+	}
+	c.fire(path)
+}
+
+func (c *fakeClient) Delete(ctx context.Context, path string, version int32) error {
+	return c.do(ctx, "delete", path, func() error {
+		n, ok := c.zk.nodes[path]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		if version != -1 && version != n.version {
+			return zk.ErrBadVersion
+		}
+		c.remove(path)
+		return nil
+	})
+}
+
+func (c *fakeClient) Children(ctx context.Context, path string) ([]string, Stat, error) {
+	var kids []string
+	var st Stat
+	err := c.do(ctx, "children", path, func() error {
+		n, ok := c.zk.nodes[path]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		for k := range n.children {
+			kids = append(kids, k)
+		}
+		slices.Sort(kids)
+		st = Stat{Version: n.version, Mzxid: n.mzxid, Pzxid: n.pzxid}
+		return nil
+	})
+	return kids, st, err
+}
+
+func (c *fakeClient) Sync(ctx context.Context, path string) error {
+	return c.do(ctx, "sync", path, func() error { return nil })
+}
+
+func (c *fakeClient) ExistsW(ctx context.Context, path string) (bool, <-chan struct{}, error) {
+	var ok bool
+	ch := make(chan struct{})
+	err := c.do(ctx, "exists", path, func() error {
+		_, ok = c.zk.nodes[path]
+		c.zk.watches[path] = append(c.zk.watches[path], ch)
+		return nil
+	})
+	return ok, ch, err
+}
+
+func (c *fakeClient) SessionID() int64      { return c.session }
+func (c *fakeClient) Lost() <-chan struct{} { return c.lost }
+func (c *fakeClient) Expired() bool         { return c.expired.Load() }
+
+// Close ends the session: its ephemerals go, as when ZooKeeper closes a
+// session.
+func (c *fakeClient) Close() {
+	if c.closed.Swap(true) {
+		return
+	}
+	c.zk.mu.Lock()
+	defer c.zk.mu.Unlock()
+	for p, n := range c.zk.nodes {
+		if n.owner == c.session {
+			c.remove(p)
+		}
+	}
+}
+
+// instantAfter is a clock on which every wait is already over.
+func instantAfter(time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- time.Time{}
+	return ch
+}
+
+// countingLimiter admits every op and counts them.
+type countingLimiter struct {
+	n   atomic.Int64
+	err error
+}
+
+func (l *countingLimiter) Wait(ctx context.Context) error {
+	if l.err != nil {
+		return l.err
+	}
+	l.n.Add(1)
+	return ctx.Err()
+}
+
+func fakeDeps(f *fakeZK) deps {
+	return deps{dial: f.dial, limiter: &countingLimiter{}, after: instantAfter, now: time.Now}
+}

@@ -1,0 +1,262 @@
+package workload
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// opLister is implemented by recorders that can list what they recorded
+// (*history.Writer); FinalReads uses it to pick unused process ids.
+type opLister interface {
+	Ops() []history.Op
+}
+
+// finalProcessBase numbers final-read processes when the recorder cannot
+// list its ops: far above any id a run reaches.
+const finalProcessBase = 1 << 20
+
+// FinalReads runs after the nemesis healed the cluster: it reads every
+// register key (or the whole set) from every node, each node through a
+// fresh session and its own process, and records one read per key per node
+// with Final set. Reads sync first, so a follower that lags catches up
+// before it answers. Each read retries until cfg.FinalTimeout; a node that
+// cannot answer in time gets a fail read, never a hang. The lock workload
+// has nothing to read.
+func FinalReads(ctx context.Context, cfg Config, rec Recorder) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("validate workload config: %w", err)
+	}
+	return finalReads(ctx, cfg, rec, realDeps(cfg))
+}
+
+func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
+	if cfg.Workload == Lock {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
+	defer cancel()
+	base := history.Process(finalProcessBase)
+	if l, ok := rec.(opLister); ok {
+		base = 0
+		for _, op := range l.Ops() {
+			if op.Process >= base {
+				base = op.Process + 1
+			}
+		}
+	}
+	r := &runner{cfg: cfg, rec: rec, d: d, log: cfg.Logger}
+	readers := make([]*finalReader, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		readers[i] = &finalReader{r: r, node: n, id: base + history.Process(i)}
+	}
+	defer func() {
+		for _, fr := range readers {
+			fr.close()
+		}
+	}()
+
+	var keys []string
+	if cfg.Workload == Register {
+		// Key listing gets a third of the budget, so that a node that is
+		// still down leaves time for the reads from the others.
+		lctx, lcancel := context.WithTimeout(ctx, cfg.FinalTimeout/3)
+		keys = listKeys(lctx, readers)
+		lcancel()
+		if len(keys) == 0 {
+			cfg.Logger.Warn("final reads: no node listed any register key")
+		}
+	}
+	var g errgroup.Group
+	for _, fr := range readers {
+		g.Go(func() error {
+			if cfg.Workload == Set {
+				return fr.readSet(ctx)
+			}
+			for _, k := range keys {
+				if err := fr.readKey(ctx, k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("final reads: %w", err)
+	}
+	return nil
+}
+
+// listKeys returns the union of register keys the nodes list, sorted
+// numerically. A key that one node lacks is still read from every node, so
+// a missing znode shows up as a divergent final read.
+func listKeys(ctx context.Context, readers []*finalReader) []string {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for _, fr := range readers {
+		wg.Go(func() {
+			kids := fr.listKeys(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, k := range kids {
+				seen[k] = true
+			}
+		})
+	}
+	wg.Wait()
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		x, errA := strconv.Atoi(a)
+		y, errB := strconv.Atoi(b)
+		if errA == nil && errB == nil && x != y {
+			return x - y
+		}
+		return cmp.Compare(a, b)
+	})
+	return keys
+}
+
+// finalReader is the one process reading from one node in the final phase.
+// Reads have no effect, so its process never crashes and one suffices.
+type finalReader struct {
+	r      *runner
+	node   Node
+	id     history.Process
+	client Client
+}
+
+func (fr *finalReader) close() {
+	if fr.client != nil {
+		fr.client.Close()
+		fr.client = nil
+	}
+}
+
+// attempt runs f on a live session, reconnecting and retrying until ctx
+// ends; it returns f's last error.
+func (fr *finalReader) attempt(ctx context.Context, f func(ctx context.Context, c Client) error) error {
+	cfg := fr.r.cfg
+	var last error
+	for {
+		if fr.client != nil && fr.client.Expired() {
+			fr.close()
+		}
+		if fr.client == nil {
+			dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+			c, err := fr.r.d.dial(dctx, fr.node)
+			cancel()
+			if err == nil {
+				fr.client = c
+			} else {
+				last = err
+			}
+		}
+		if fr.client != nil {
+			octx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
+			before := fr.client.SessionID()
+			err := f(octx, fr.client)
+			cancel()
+			if err == nil && fr.client.SessionID() != before {
+				err = errSessionChanged
+			}
+			if err == nil {
+				return nil
+			}
+			last = err
+		}
+		cfg.Logger.Debug("final read failed; retrying", "node", fr.node.Name, "err", last)
+		if fr.r.d.sleep(ctx, retryPause) != nil {
+			if last == nil {
+				last = ctx.Err()
+			}
+			return fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
+		}
+	}
+}
+
+func (fr *finalReader) listKeys(ctx context.Context) []string {
+	var kids []string
+	parent := fr.r.cfg.Root + "/register"
+	err := fr.attempt(ctx, func(ctx context.Context, c Client) error {
+		if err := c.Sync(ctx, parent); err != nil {
+			return fmt.Errorf("sync: %w", err)
+		}
+		k, _, err := c.Children(ctx, parent)
+		kids = k
+		return err
+	})
+	if err != nil {
+		fr.r.log.Warn("final reads: cannot list keys", "node", fr.node.Name, "err", err)
+	}
+	return kids
+}
+
+// record appends the invocation, runs read, and appends the completion.
+func (fr *finalReader) record(ctx context.Context, key string, read func(ctx context.Context, c Client) error, fill func(*history.Op)) error {
+	sess := ""
+	if fr.client != nil {
+		sess = sessionHex(fr.client.SessionID())
+	}
+	_, err := fr.r.rec.Append(history.Op{Type: history.Invoke, Process: fr.id, F: history.FRead, Key: key,
+		Node: fr.node.Name, Session: sess, Final: true})
+	if err != nil {
+		return fmt.Errorf("record invoke: %w", err)
+	}
+	rerr := fr.attempt(ctx, read)
+	op := history.Op{Type: history.OK, Process: fr.id, F: history.FRead, Key: key, Node: fr.node.Name, Final: true}
+	if fr.client != nil {
+		op.Session = sessionHex(fr.client.SessionID())
+	}
+	if rerr != nil {
+		op.Type, op.Error = classifyRead(rerr), rerr.Error()
+	} else {
+		fill(&op)
+	}
+	if _, err := fr.r.rec.Append(op); err != nil {
+		return fmt.Errorf("record completion: %w", err)
+	}
+	return nil
+}
+
+func (fr *finalReader) readKey(ctx context.Context, key string) error {
+	path := fr.r.cfg.Root + "/register/" + key
+	var v int64
+	var present bool
+	var st Stat
+	return fr.record(ctx, key, func(ctx context.Context, c Client) error {
+		var err error
+		v, present, st, err = readKey(ctx, c, path, true)
+		return err
+	}, func(op *history.Op) {
+		op.Value = nullValue
+		if present {
+			op.Value = history.MustValue(v)
+		}
+		op.Zxid = st.Mzxid
+	})
+}
+
+func (fr *finalReader) readSet(ctx context.Context) error {
+	var vs []int64
+	var st Stat
+	return fr.record(ctx, "", func(ctx context.Context, c Client) error {
+		var err error
+		vs, st, err = readElements(ctx, c, fr.r.cfg.Root+"/set", true)
+		return err
+	}, func(op *history.Op) {
+		op.Value = history.MustValue(vs)
+		op.Zxid = st.Pzxid
+	})
+}

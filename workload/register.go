@@ -1,0 +1,148 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+var nullValue = []byte("null")
+
+// errSessionChanged marks a read that may have run on a replacement
+// session, which can see older state than the process saw before.
+var errSessionChanged = errors.New("session changed during the read")
+
+func (r *runner) execRegister(ctx context.Context, p *process, op planned) (bool, error) {
+	path := r.cfg.Root + "/register/" + op.Key
+	if op.NewKey {
+		r.ensureKey(ctx, p, path)
+	}
+	switch op.F {
+	case history.FWrite:
+		return r.writeRegister(ctx, p, op.Key, path, op.Value)
+	case history.FCas:
+		if k, ok := p.known[op.Key]; ok {
+			return r.casRegister(ctx, p, op.Key, path, k, op.Value)
+		}
+		// With no value observed for this key there is no version to CAS
+		// against, and the history cannot encode "expected null": read.
+	}
+	return false, r.readRegister(ctx, p, op.Key, path)
+}
+
+// ensureKey creates a key's znode (empty data, read as null) before its
+// first use. It is not recorded: creating it or not both leave the register
+// at its initial null value, and the znode is never deleted.
+func (r *runner) ensureKey(ctx context.Context, p *process, path string) {
+	octx, cancel := r.opCtx(ctx)
+	defer cancel()
+	if _, err := p.client.Create(octx, path, nil, 0); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		r.log.Debug("create register key", "path", path, "process", int(p.id), "err", err)
+	}
+}
+
+func (r *runner) readRegister(ctx context.Context, p *process, key, path string) error {
+	inv, err := r.invoke(p, history.FRead, key, nil)
+	if err != nil {
+		return err
+	}
+	octx, cancel := r.opCtx(ctx)
+	before := p.client.SessionID()
+	v, present, st, rerr := readKey(octx, p.client, path, r.cfg.ReadMode == ReadSync)
+	cancel()
+	if rerr == nil && p.client.SessionID() != before {
+		rerr = errSessionChanged
+	}
+	if rerr != nil {
+		return r.complete(p, inv, classifyRead(rerr), rerr, nil)
+	}
+	if present {
+		p.known[key] = known{value: v, version: st.Version}
+	} else {
+		delete(p.known, key)
+	}
+	return r.complete(p, inv, history.OK, nil, func(op *history.Op) {
+		op.Value = nullValue
+		if present {
+			op.Value = history.MustValue(v)
+		}
+		op.Zxid = st.Mzxid
+	})
+}
+
+// readKey reads a register: present is false for a missing znode or empty
+// data (the initial null value). With sync, the session's server first
+// catches up with the leader, which makes the read linearizable in
+// ZooKeeper.
+func readKey(ctx context.Context, c Client, path string, sync bool) (v int64, present bool, st Stat, err error) {
+	if sync {
+		if err := c.Sync(ctx, path); err != nil {
+			return 0, false, Stat{}, fmt.Errorf("sync: %w", err)
+		}
+	}
+	data, st, err := c.Get(ctx, path)
+	if errors.Is(err, zk.ErrNoNode) {
+		return 0, false, Stat{}, nil
+	}
+	if err != nil {
+		return 0, false, Stat{}, fmt.Errorf("get: %w", err)
+	}
+	if len(data) == 0 {
+		return 0, false, st, nil
+	}
+	v, err = strconv.ParseInt(string(data), 10, 64)
+	if err != nil {
+		return 0, false, Stat{}, fmt.Errorf("decode %s: data %q is not an integer", path, data)
+	}
+	return v, true, st, nil
+}
+
+func (r *runner) writeRegister(ctx context.Context, p *process, key, path string, v int64) (bool, error) {
+	inv, err := r.invoke(p, history.FWrite, key, history.MustValue(v))
+	if err != nil {
+		return false, err
+	}
+	octx, cancel := r.opCtx(ctx)
+	st, werr := p.client.Set(octx, path, []byte(strconv.FormatInt(v, 10)), -1)
+	cancel()
+	typ := classifyWrite(werr)
+	if typ == history.OK {
+		p.known[key] = known{value: v, version: st.Version}
+	}
+	return typ == history.Info, r.complete(p, inv, typ, werr, nil)
+}
+
+// casRegister is a read-free compare-and-set of values built on ZooKeeper's
+// compare-and-set of versions: setData(path, next, version).
+//
+// Why a version stands for a value: every successful setData on a znode adds
+// exactly one to its version, so each version names exactly one state of the
+// znode, and the workload writes each value at most once per key (writes and
+// cas draw from one sequence of unique values; the initial state is null).
+// So "the version is still n", where n was paired with value v by a read
+// or by our own successful write, holds exactly when "the value is still
+// v". The server's version check is then the value check [v, next] that the
+// history records, and a BadVersion refusal is a definite cas failure.
+func (r *runner) casRegister(ctx context.Context, p *process, key, path string, k known, next int64) (bool, error) {
+	inv, err := r.invoke(p, history.FCas, key, history.MustValue([2]int64{k.value, next}))
+	if err != nil {
+		return false, err
+	}
+	octx, cancel := r.opCtx(ctx)
+	st, werr := p.client.Set(octx, path, []byte(strconv.FormatInt(next, 10)), k.version)
+	cancel()
+	typ := classifyWrite(werr)
+	switch typ {
+	case history.OK:
+		p.known[key] = known{value: next, version: st.Version}
+	case history.Fail:
+		// The value moved on: the next cas on this key reads first.
+		delete(p.known, key)
+	}
+	return typ == history.Info, r.complete(p, inv, typ, werr, nil)
+}

@@ -1,0 +1,350 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// Recorder stores history ops as they happen; *history.Writer satisfies it.
+type Recorder interface {
+	Append(history.Op) (history.Op, error)
+}
+
+// limiter paces invocations across all processes.
+type limiter interface {
+	Wait(ctx context.Context) error
+}
+
+// deps are the edges of the workload: the network, pacing and time.
+// Tests replace them with fakes.
+type deps struct {
+	dial    Dialer
+	limiter limiter
+	after   func(time.Duration) <-chan time.Time
+	now     func() time.Time
+}
+
+func realDeps(cfg Config) deps {
+	return deps{
+		dial:    zkDialer(cfg.SessionTimeout, cfg.Logger),
+		limiter: newLimiter(cfg),
+		after:   time.After,
+		now:     time.Now,
+	}
+}
+
+// newLimiter shares cfg.Rate among all processes. The burst of one op per
+// process lets every process start at once without exceeding the rate for
+// longer than that first instant.
+func newLimiter(cfg Config) *rate.Limiter {
+	if cfg.Rate <= 0 {
+		return rate.NewLimiter(rate.Inf, 1)
+	}
+	return rate.NewLimiter(rate.Limit(cfg.Rate), max(1, cfg.Concurrency))
+}
+
+// sleep waits d on the injected clock, or until ctx ends.
+func (d deps) sleep(ctx context.Context, dur time.Duration) error {
+	select {
+	case <-d.after(dur):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// retryPause is how long a process waits before retrying a failed connect.
+const retryPause = 250 * time.Millisecond
+
+// Run is the main phase: cfg.Concurrency processes invoke ops until
+// cfg.TimeLimit passes, cfg.MaxOps ops were invoked, or ctx ends. Ops in
+// flight at the time limit run to completion (or their timeout); when ctx
+// ends they are cut short and recorded as indeterminate. Every goroutine has
+// returned when Run returns. The error is about the harness (bad config,
+// set-up impossible, recorder failing), never about the cluster's answers.
+func Run(ctx context.Context, cfg Config, rec Recorder) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("validate workload config: %w", err)
+	}
+	return run(ctx, cfg, rec, realDeps(cfg))
+}
+
+type runner struct {
+	cfg     Config
+	rec     Recorder
+	d       deps
+	log     *slog.Logger
+	nextPID atomic.Int64 // the next unused process id
+	invoked atomic.Int64
+	closers sync.WaitGroup // sessions of retired processes being closed
+
+	leaderMu   sync.Mutex
+	leaderName string
+	leaderAt   time.Time
+}
+
+// process is one logical client: one id, one node, one session.
+type process struct {
+	id     history.Process
+	node   Node
+	client Client
+	// known maps a register key to the (value, version) the process last
+	// observed; see casRegister.
+	known map[string]known
+}
+
+type known struct {
+	value   int64
+	version int32
+}
+
+func run(ctx context.Context, cfg Config, rec Recorder, d deps) error {
+	if err := setup(ctx, cfg, d); err != nil {
+		return err
+	}
+	r := &runner{cfg: cfg, rec: rec, d: d, log: cfg.Logger}
+	r.nextPID.Store(int64(cfg.Concurrency))
+	g, gctx := errgroup.WithContext(ctx)
+	// genCtx stops new invocations; ops already invoked use gctx so that
+	// they finish normally at the time limit.
+	genCtx, cancel := context.WithTimeout(gctx, cfg.TimeLimit)
+	defer cancel()
+	for slot := range cfg.Concurrency {
+		g.Go(func() error { return r.slot(gctx, genCtx, slot) })
+	}
+	err := g.Wait()
+	r.closers.Wait()
+	if err != nil {
+		return fmt.Errorf("run %s workload: %w", cfg.Workload, err)
+	}
+	return nil
+}
+
+// setup creates the parent znodes (and the first register keys) through
+// any node that answers, retrying until cfg.FinalTimeout.
+func setup(ctx context.Context, cfg Config, d deps) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
+	defer cancel()
+	paths := []string{cfg.Root, cfg.Root + "/" + cfg.Workload}
+	if cfg.Workload == Register {
+		for k := range min(cfg.Keys, cfg.Concurrency) {
+			paths = append(paths, cfg.Root+"/register/"+strconv.Itoa(k))
+		}
+	}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		node := cfg.Nodes[attempt%len(cfg.Nodes)]
+		lastErr = createAll(ctx, cfg, d, node, paths)
+		if lastErr == nil {
+			return nil
+		}
+		cfg.Logger.Warn("workload set-up failed; retrying", "node", node.Name, "err", lastErr)
+		if err := d.sleep(ctx, retryPause); err != nil {
+			return fmt.Errorf("set up %s znodes: %w", cfg.Workload, lastErr)
+		}
+	}
+}
+
+func createAll(ctx context.Context, cfg Config, d deps, node Node, paths []string) error {
+	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	c, err := d.dial(dctx, node)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, p := range paths {
+		octx, cancel := context.WithTimeout(ctx, cfg.OpTimeout)
+		_, err := c.Create(octx, p, nil, 0)
+		cancel()
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return fmt.Errorf("create %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// slot runs one concurrency slot: a process at a time, replaced when it
+// retires.
+func (r *runner) slot(ctx, genCtx context.Context, slot int) error {
+	g := newGenerator(r.cfg, slot)
+	pid := history.Process(slot)
+	var p *process
+	defer func() {
+		if p != nil {
+			r.retire(p)
+		}
+	}()
+	for genCtx.Err() == nil {
+		if p == nil {
+			if p = r.start(genCtx, pid); p == nil {
+				return nil
+			}
+			g.reseed(r.cfg.Seed, p.id)
+		}
+		if p.client.Expired() || !r.stillLeader(genCtx, p) {
+			r.retire(p)
+			p, pid = nil, r.newPID()
+			continue
+		}
+		if err := r.d.limiter.Wait(genCtx); err != nil {
+			return nil
+		}
+		if r.cfg.MaxOps > 0 && r.invoked.Add(1) > int64(r.cfg.MaxOps) {
+			return nil
+		}
+		retire, err := r.exec(ctx, p, g.next())
+		if err != nil {
+			return err
+		}
+		if retire {
+			r.retire(p)
+			p, pid = nil, r.newPID()
+		}
+	}
+	return nil
+}
+
+func (r *runner) newPID() history.Process {
+	return history.Process(r.nextPID.Add(1) - 1)
+}
+
+// start opens a session for process pid, retrying until genCtx ends (nil
+// then). Nothing is recorded: an op is invoked only on a live session.
+func (r *runner) start(genCtx context.Context, pid history.Process) *process {
+	for {
+		node, err := r.nodeFor(genCtx, pid)
+		if err == nil {
+			dctx, cancel := context.WithTimeout(genCtx, r.cfg.ConnectTimeout)
+			var c Client
+			c, err = r.d.dial(dctx, node)
+			cancel()
+			if err == nil {
+				return &process{id: pid, node: node, client: c, known: map[string]known{}}
+			}
+		}
+		r.log.Debug("process cannot start; retrying", "process", int(pid), "err", err)
+		if r.d.sleep(genCtx, retryPause) != nil {
+			return nil
+		}
+	}
+}
+
+// nodeFor binds process i to node i mod N, as Jepsen does; in leader read
+// mode to the current leader.
+func (r *runner) nodeFor(ctx context.Context, pid history.Process) (Node, error) {
+	if r.cfg.ReadMode != ReadLeader {
+		return r.cfg.Nodes[int(pid)%len(r.cfg.Nodes)], nil
+	}
+	name, err := r.leader(ctx)
+	if err != nil {
+		return Node{}, err
+	}
+	for _, n := range r.cfg.Nodes {
+		if n.Name == name {
+			return n, nil
+		}
+	}
+	return Node{}, fmt.Errorf("find leader: %q is not a configured node", name)
+}
+
+// leader asks cfg.Leader at most once per LeaderRefresh.
+func (r *runner) leader(ctx context.Context) (string, error) {
+	r.leaderMu.Lock()
+	defer r.leaderMu.Unlock()
+	if r.leaderName != "" && r.d.now().Sub(r.leaderAt) < r.cfg.LeaderRefresh {
+		return r.leaderName, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, r.cfg.OpTimeout)
+	defer cancel()
+	name, err := r.cfg.Leader(lctx)
+	if err != nil {
+		return "", fmt.Errorf("find leader: %w", err)
+	}
+	r.leaderName, r.leaderAt = name, r.d.now()
+	return name, nil
+}
+
+// stillLeader is false when, in leader mode, the process's node no longer
+// leads: the process retires (between ops, recording nothing) and a new one
+// binds to the new leader. When nobody knows the leader it keeps going.
+func (r *runner) stillLeader(ctx context.Context, p *process) bool {
+	if r.cfg.ReadMode != ReadLeader {
+		return true
+	}
+	name, err := r.leader(ctx)
+	return err != nil || name == p.node.Name
+}
+
+// retire closes the process's session in the background: closing can take
+// a second when the node is unreachable, and the slot need not wait.
+func (r *runner) retire(p *process) {
+	r.closers.Go(p.client.Close)
+}
+
+// exec invokes one planned op (two for a lock acquire followed by its
+// release) and records it. retire is true when the process must not invoke
+// again; err only reports a recorder failure.
+func (r *runner) exec(ctx context.Context, p *process, op planned) (retire bool, err error) {
+	switch r.cfg.Workload {
+	case Register:
+		return r.execRegister(ctx, p, op)
+	case Set:
+		return r.execSet(ctx, p, op)
+	default:
+		return r.execLock(ctx, p)
+	}
+}
+
+// invoke records the invocation of an op by p.
+func (r *runner) invoke(p *process, f, key string, value json.RawMessage) (history.Op, error) {
+	op, err := r.rec.Append(history.Op{Type: history.Invoke, Process: p.id, F: f, Key: key, Value: value,
+		Node: p.node.Name, Session: sessionHex(p.client.SessionID())})
+	if err != nil {
+		return op, fmt.Errorf("record invoke: %w", err)
+	}
+	return op, nil
+}
+
+// complete records the completion of inv. opErr, when set, is stored as the
+// op's error.
+func (r *runner) complete(p *process, inv history.Op, typ history.Type, opErr error, fill func(*history.Op)) error {
+	op := history.Op{Type: typ, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value,
+		Node: inv.Node, Session: sessionHex(p.client.SessionID()), Final: inv.Final}
+	if opErr != nil {
+		op.Error = opErr.Error()
+	}
+	if fill != nil {
+		fill(&op)
+	}
+	if _, err := r.rec.Append(op); err != nil {
+		return fmt.Errorf("record completion: %w", err)
+	}
+	return nil
+}
+
+func sessionHex(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return "0x" + strconv.FormatUint(uint64(id), 16)
+}
+
+// opCtx bounds one op; the run's ctx (not the time limit) is its parent.
+func (r *runner) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.OpTimeout)
+}
