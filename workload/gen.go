@@ -32,12 +32,12 @@ type generator struct {
 	total   int
 	counter int64
 
-	keys      int // active keys, at most one group per slot
-	perKey    int // ops this slot runs on one key before moving on
-	keyGen    int
-	onKey     int
-	keyIsNew  bool
-	register  bool // only register ops carry keys
+	keys     int // active keys, at most one group per slot
+	perKey   int // ops this slot runs on one key before moving on
+	keyGen   int
+	onKey    int
+	keyIsNew bool
+	register bool // only register ops carry keys
 }
 
 func newGenerator(cfg Config, slot int) *generator {
