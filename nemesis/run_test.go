@@ -1,0 +1,359 @@
+package nemesis
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// stepSleep is a fake Sleep that lets n waits pass and then ends the run
+// by cancelling it, so Run's loop is bounded without any real waiting.
+func stepSleep(n int, cancel context.CancelFunc) func(context.Context, time.Duration) error {
+	calls := 0
+	return func(ctx context.Context, _ time.Duration) error {
+		calls++
+		if calls > n {
+			cancel()
+			return context.Canceled
+		}
+		return ctx.Err()
+	}
+}
+
+type nemesisOp struct {
+	op history.Op
+	v  Value
+}
+
+// nemesisOps validates the history and decodes every nemesis value.
+func nemesisOps(t *testing.T, w *history.Writer) []nemesisOp {
+	t.Helper()
+	ops := w.Ops()
+	if err := history.Validate(ops); err != nil {
+		t.Fatalf("invalid history: %v", err)
+	}
+	var out []nemesisOp
+	for _, op := range ops {
+		if !op.IsNemesis() {
+			t.Errorf("op %d is not a nemesis op", op.Index)
+		}
+		dec := json.NewDecoder(bytes.NewReader(op.Value))
+		dec.DisallowUnknownFields()
+		var v Value
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("op %d value %s: %v", op.Index, op.Value, err)
+		}
+		if op.Type == history.Invoke && (len(v.Commands) > 0 || v.Error != "") {
+			t.Errorf("invoke %d carries results: %s", op.Index, op.Value)
+		}
+		if op.Type != history.Invoke && op.Type != history.Info {
+			t.Errorf("op %d has type %s, want invoke or info", op.Index, op.Type)
+		}
+		out = append(out, nemesisOp{op, v})
+	}
+	return out
+}
+
+// checkPairs checks that every start id has exactly one stop after it, and
+// that the history ends with the final heal.
+func checkPairs(t *testing.T, ops []nemesisOp) {
+	t.Helper()
+	starts, stops := map[int]int{}, map[int]int{}
+	for _, o := range ops {
+		if o.op.Type != history.Info {
+			continue
+		}
+		switch o.op.F {
+		case history.FStart:
+			starts[o.v.ID]++
+		case history.FStop:
+			if o.v.ID != 0 && starts[o.v.ID] == 0 {
+				t.Errorf("stop %d before its start", o.v.ID)
+			}
+			stops[o.v.ID]++
+		}
+	}
+	for id, n := range starts {
+		if n != 1 || stops[id] != 1 {
+			t.Errorf("id %d: %d starts, %d stops; want one of each", id, n, stops[id])
+		}
+	}
+	last := ops[len(ops)-1]
+	if last.op.F != history.FStop || last.v.Fault != FaultHeal || last.v.ID != 0 {
+		t.Errorf("last op %+v, want the final heal", last.v)
+	}
+}
+
+func newRun(t *testing.T, cfg Config) (*Schedule, *history.Writer) {
+	t.Helper()
+	s, err := NewSchedule(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, history.NewWriter(&bytes.Buffer{}, time.Now())
+}
+
+func TestRunAllFaults(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFake(5, 1)
+	c.leaders = []string{"n1", "n2", "n3", "", "n4", "n5", "n1"}
+	cfg := DefaultConfig()
+	cfg.Faults = append(All(), Delay)
+	cfg.Seed = 5
+	cfg.Sleep = stepSleep(120, cancel)
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	faults := map[string]bool{}
+	for _, o := range ops {
+		if o.op.Type == history.Info && o.op.F == history.FStart {
+			if o.v.Error != "" {
+				t.Errorf("start %d failed: %s", o.v.ID, o.v.Error)
+			}
+			if len(o.v.Commands) == 0 || len(o.v.Targets) == 0 {
+				t.Errorf("start %d %s/%s applied %q to %q", o.v.ID, o.v.Fault, o.v.Shape, o.v.Commands, o.v.Targets)
+			}
+			faults[o.v.Fault+"/"+o.v.Shape] = true
+		}
+		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.Error != "" {
+			t.Errorf("stop %d failed: %s", o.v.ID, o.v.Error)
+		}
+	}
+	if len(faults) < 10 {
+		t.Errorf("only %d fault kinds in 60 rounds: %v", len(faults), faults)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+}
+
+func TestRunCleansNodeHealedWhileDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFake(3, 0)
+	c.leaders = []string{"n2"}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{RestartUncommittedTail}
+	cfg.Sleep = stepSleep(4, cancel)
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	// Order: start partition, start kill, stop partition (n2 is down: its
+	// rules stay), stop kill (restart n2, then clean its rules).
+	var stops []Value
+	for _, o := range ops {
+		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
+			stops = append(stops, o.v)
+		}
+	}
+	if len(stops) != 2 || stops[0].Fault != Partition || stops[1].Fault != Kill {
+		t.Fatalf("stops %+v, want partition then kill", stops)
+	}
+	if slices.ContainsFunc(stops[0].Commands, func(c string) bool { return strings.HasPrefix(c, "n2:") }) {
+		t.Errorf("partition heal ran commands on the killed n2: %q", stops[0].Commands)
+	}
+	if !strings.Contains(stops[0].Note, "n2 down") {
+		t.Errorf("partition heal note %q does not say n2 was down", stops[0].Note)
+	}
+	want := []string{"n2: start", "n2: iptables -w -D INPUT -j ZABCHECK-IN", "n2: iptables -w -F ZABCHECK-IN", "n2: iptables -w -X ZABCHECK-IN"}
+	if !slices.Equal(stops[1].Commands, want) {
+		t.Errorf("restart ran %q, want %q", stops[1].Commands, want)
+	}
+	final := ops[len(ops)-1].v
+	if len(final.Commands) != 0 {
+		t.Errorf("final heal had work left: %q", final.Commands)
+	}
+}
+
+func TestRunHealsFailedStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFake(5, 0)
+	c.leaders = []string{"n1"}
+	c.failExec = func(node string, cmd []string) error {
+		if node == "n4" && slices.Contains(cmd, "-A") {
+			return errors.New("iptables: resource temporarily unavailable")
+		}
+		return nil
+	}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Partition}
+	cfg.Shapes = []string{ShapeHalves, ShapeIsolateLeader}
+	cfg.Sleep = stepSleep(6, cancel)
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	failed := 0
+	for i, o := range ops {
+		if o.op.Type != history.Info || o.op.F != history.FStart || o.v.Error == "" {
+			continue
+		}
+		failed++
+		if !strings.Contains(o.op.Error, "resource temporarily unavailable") {
+			t.Errorf("start %d error %q does not carry the cause", o.v.ID, o.op.Error)
+		}
+		// The heal follows at once: invoke stop, info stop, same id.
+		if i+2 >= len(ops) || ops[i+2].op.F != history.FStop || ops[i+2].v.ID != o.v.ID {
+			t.Errorf("start %d failed but was not healed at once", o.v.ID)
+			continue
+		}
+		if heal := ops[i+2].v; len(heal.Commands) == 0 || heal.Error != "" {
+			t.Errorf("heal of %d ran %q, error %q", o.v.ID, heal.Commands, heal.Error)
+		}
+	}
+	if failed == 0 {
+		t.Fatal("no start failed; the test proves nothing")
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+}
+
+func TestRunHealsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := newFake(3, 0)
+	// Leftovers of a crashed run: a rule, a paused and a killed node.
+	var a Applied
+	if err := ensureChain(context.Background(), c, "n1", &a); err != nil {
+		t.Fatal(err)
+	}
+	c.state["n2"], c.state["n3"] = "paused", "stopped"
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Kill}
+	s, w := newRun(t, cfg)
+	cancel()
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	checkPairs(t, nemesisOps(t, w))
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+}
+
+func TestRunUnavailableFault(t *testing.T) {
+	c := newFake(3, 0)
+	c.netem = false
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Reorder}
+	s, w := newRun(t, cfg)
+	err := Run(context.Background(), c, s, w, nil)
+	if !errors.Is(err, ErrNetemUnsupported) {
+		t.Fatalf("got %v, want ErrNetemUnsupported", err)
+	}
+	ops := nemesisOps(t, w)
+	if len(ops) != 2 || ops[1].v.Fault != FaultHeal {
+		t.Errorf("want only the final heal recorded, got %d ops", len(ops))
+	}
+}
+
+func TestHealAll(t *testing.T) {
+	ctx := context.Background()
+	c := newFake(5, 0)
+	// Faults nobody remembers: a crashed run left them.
+	p := Plan{Grudge: map[string][]string{"n1": {"n2", "n3"}, "n4": {"n1"}}}
+	if _, err := (partitionFault{}).Inject(ctx, c, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (packetFault{name: Packet, cfg: DefaultConfig()}).Inject(ctx, c, Plan{Shape: ShapeBandwidth, Targets: []string{"n5"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.state["n2"], c.state["n3"] = "paused", "stopped"
+	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	if err := HealAll(ctx, c, w, nil); err != nil {
+		t.Fatalf("heal all: %v", err)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after heal: %q", left)
+	}
+	ops := nemesisOps(t, w)
+	got := ops[1].v.Commands
+	for _, want := range []string{"n2: unpause", "n3: start", "n1: iptables -w -X ZABCHECK-IN", "n4: iptables -w -X ZABCHECK-IN", "n5: tc qdisc del dev eth0 root handle 7a0b:"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("heal commands %q miss %q", got, want)
+		}
+	}
+	t.Run("idempotent", func(t *testing.T) {
+		w := history.NewWriter(&bytes.Buffer{}, time.Now())
+		if err := HealAll(ctx, c, w, nil); err != nil {
+			t.Fatalf("heal all again: %v", err)
+		}
+		if got := nemesisOps(t, w)[1].v.Commands; len(got) != 0 {
+			t.Errorf("second heal ran %q, want nothing", got)
+		}
+	})
+	t.Run("without tc", func(t *testing.T) {
+		c := newFake(3, 0)
+		c.noTC = true
+		if err := HealAll(ctx, c, history.NewWriter(&bytes.Buffer{}, time.Now()), nil); err != nil {
+			t.Errorf("heal all on nodes without tc: %v", err)
+		}
+	})
+	t.Run("failure names the node", func(t *testing.T) {
+		c := newFake(3, 0)
+		c.state["n3"] = "stopped"
+		c.failExec = func(node string, _ []string) error {
+			if node == "n3" {
+				return errors.New("container gone")
+			}
+			return nil
+		}
+		w := history.NewWriter(&bytes.Buffer{}, time.Now())
+		err := HealAll(ctx, c, w, nil)
+		var he *HealError
+		if !errors.As(err, &he) || !strings.Contains(err.Error(), "revive n3") || !strings.Contains(err.Error(), "container gone") {
+			t.Fatalf("got %v, want a HealError naming n3 and the cause", err)
+		}
+		if v := nemesisOps(t, w)[1]; !strings.Contains(v.op.Error, "revive n3") {
+			t.Errorf("recorded error %q does not name n3", v.op.Error)
+		}
+	})
+}
+
+func TestRunRecorderFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFake(3, 0)
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Pause}
+	cfg.Sleep = stepSleep(100, cancel)
+	s, err := NewSchedule(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &failingRecorder{after: 3}
+	err = Run(ctx, c, s, rec, nil)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("got %v, want the recorder's error", err)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("a broken history must still leave a healed cluster: %q", left)
+	}
+}
+
+type failingRecorder struct{ after, n int }
+
+func (r *failingRecorder) Append(op history.Op) (history.Op, error) {
+	r.n++
+	if r.n > r.after {
+		return op, errors.New("write history: disk full")
+	}
+	return op, nil
+}
