@@ -1,0 +1,575 @@
+package report
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/history"
+)
+
+//go:embed templates/*.tmpl assets/*
+var embedded embed.FS
+
+// maxRefOps bounds the table of ops cited by checkers.
+const maxRefOps = 1000
+
+// maxNodeFiles bounds the files listed per node directory.
+const maxNodeFiles = 50
+
+// run is everything read from a run directory.
+type run struct {
+	Dir        string
+	Info       TestInfo
+	InfoRaw    []byte
+	HasInfo    bool
+	Summary    checker.Summary
+	HasSummary bool
+	Ops        []history.Op
+	HasHistory bool
+}
+
+// loadRun reads a run directory. Missing files are tolerated (an interrupted
+// run still deserves a report); malformed ones are errors naming the file.
+func loadRun(dir string) (run, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return run{}, fmt.Errorf("open run: %w", err)
+	}
+	if !st.IsDir() {
+		return run{}, fmt.Errorf("open run: %s is not a directory", dir)
+	}
+	r := run{Dir: dir}
+	r.Info, r.InfoRaw, err = ReadTestInfo(dir)
+	switch {
+	case err == nil:
+		r.HasInfo = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return run{}, err
+	}
+	r.Summary, r.HasSummary, err = readSummary(dir)
+	if err != nil {
+		return run{}, err
+	}
+	r.Ops, err = history.ReadFile(filepath.Join(dir, historyFile))
+	switch {
+	case err == nil:
+		r.HasHistory = true
+	case !errors.Is(err, fs.ErrNotExist):
+		return run{}, fmt.Errorf("read history: %w", err)
+	}
+	if !r.HasInfo && !r.HasSummary && !r.HasHistory {
+		return run{}, fmt.Errorf("open run: %s has none of %s, %s, %s", dir, testFile, historyFile, resultsFile)
+	}
+	return r, nil
+}
+
+// Render writes runDir/report.html with latency.svg and rate.svg next to it.
+// It reads test.json, history.jsonl and results.json; any of them may be
+// missing (the report says so), but a malformed one is an error.
+func Render(runDir string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	began := time.Now()
+	r, err := loadRun(runDir)
+	if err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	out, err := buildReport(r)
+	if err != nil {
+		return fmt.Errorf("render report: %w", err)
+	}
+	for name, b := range out.files {
+		if err := writeAtomic(filepath.Join(runDir, name), b); err != nil {
+			return fmt.Errorf("render report: %w", err)
+		}
+	}
+	logger.Info("report written", "path", filepath.Join(runDir, reportFile), "ops", len(r.Ops),
+		"html_bytes", len(out.files[reportFile]), "elapsed", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// rendered is the files of a report, by name inside the run directory.
+type rendered struct {
+	files map[string][]byte
+}
+
+// buildReport is the pure part of Render: a loaded run in, file contents
+// out.
+func buildReport(r run) (rendered, error) {
+	var pairs []history.Pair
+	if r.HasHistory {
+		for _, p := range history.Pairs(r.Ops) {
+			if !p.Invoke.IsNemesis() {
+				pairs = append(pairs, p)
+			}
+		}
+	}
+	var end int64
+	if len(r.Ops) > 0 {
+		end = r.Ops[len(r.Ops)-1].Time
+	}
+	var faults []fault
+	if r.HasHistory {
+		faults = faultsFromHistory(r.Ops)
+	} else {
+		faults = faultsFromPerf(r.Summary.Perf)
+	}
+	if end == 0 {
+		end = perfEnd(r.Summary.Perf, faults)
+	}
+	out := rendered{files: map[string][]byte{}}
+	in := plotInput{Pairs: pairs, Perf: r.Summary.Perf, Faults: faults, End: end}
+	view := newView(r, pairs, faults, end)
+	if len(pairs) > 0 || r.Summary.Perf != nil {
+		lat, note, err := latencyPlot(in)
+		if err != nil {
+			return rendered{}, err
+		}
+		rate, err := ratePlot(in)
+		if err != nil {
+			return rendered{}, err
+		}
+		out.files[latencySVG], out.files[rateSVG] = lat, rate
+		view.LatencySVG, view.RateSVG = latencySVG, rateSVG
+		if note.Shown < note.Total {
+			view.PlotNote = fmt.Sprintf("The latency scatter shows %d of %d operations, evenly thinned per type; the quantile lines cover all.", note.Shown, note.Total)
+		}
+	}
+	td := buildTimeline(pairs, faults, view.refIndexes, end)
+	tj, err := marshalTimeline(td)
+	if err != nil {
+		return rendered{}, err
+	}
+	view.TimelineJSON = template.JS(tj) // json.Marshal escaped <, > and &
+	view.TimelineBytes = len(tj)
+	html, err := executePage("report.html.tmpl", view)
+	if err != nil {
+		return rendered{}, err
+	}
+	out.files[reportFile] = html
+	return out, nil
+}
+
+// perfEnd estimates the end of a run without a history.
+func perfEnd(p *checker.Perf, faults []fault) int64 {
+	var end int64
+	if p != nil && len(p.Buckets) > 0 {
+		end = p.Buckets[len(p.Buckets)-1].Start + p.BucketNanos
+	}
+	for _, f := range faults {
+		end = max(end, f.End)
+	}
+	return end
+}
+
+// writeAtomic replaces path so that a browser or server never sees a half
+// written report.
+func writeAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	_, werr := tmp.Write(b)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func executePage(name string, data any) ([]byte, error) {
+	t, err := template.New(name).Funcs(template.FuncMap{
+		"join":       strings.Join,
+		"verdictCSS": verdictClass,
+	}).ParseFS(embedded, "templates/"+name)
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return nil, fmt.Errorf("execute template %s: %w", name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func asset(name string) string {
+	b, err := embedded.ReadFile("assets/" + name)
+	if err != nil {
+		// The assets are compiled in; a missing one is a build mistake.
+		panic(fmt.Sprintf("report: embedded asset %s missing: %v", name, err))
+	}
+	return string(b)
+}
+
+func verdictClass(v checker.Verdict) string {
+	switch v {
+	case checker.Valid, checker.Invalid, checker.Unknown, Incomplete:
+		return "v-" + string(v)
+	}
+	return "v-unknown"
+}
+
+// reportView is the data of report.html.tmpl.
+type reportView struct {
+	Title         string
+	Dir           string
+	Info          TestInfo
+	HasInfo       bool
+	InfoJSON      string
+	Verdict       checker.Verdict
+	Notes         []string // why the report is partial
+	Checks        []checkView
+	Faults        []faultView
+	FaultRows     []faultRowView
+	FaultLegend   []legendView
+	EndSecs       string
+	LatencySVG    string
+	RateSVG       string
+	PlotNote      string
+	Counts        []countRow
+	Latencies     []latencyRow
+	RefOps        []refOpView
+	RefOpsCut     int
+	ClientOps     int
+	NemesisOps    int
+	Files         []fileLink
+	Nodes         []nodeView
+	TimelineJSON  template.JS
+	TimelineBytes int
+	CSS           template.CSS
+	JS            template.JS
+	refIndexes    []int64
+}
+
+type checkView struct {
+	Name        string
+	Verdict     checker.Verdict
+	Explanation string
+	Ops         []int64
+	Files       []fileLink
+	Details     string
+}
+
+type faultView struct {
+	fault
+	StartS, EndS, DurS string
+	Color              string
+	Left, Width        string // percent of the run, for the bar
+}
+
+type faultRowView struct {
+	Label string
+	Bars  []faultView
+}
+
+type legendView struct{ Name, Color string }
+
+type countRow struct {
+	F              string
+	OK, Fail, Info int
+}
+
+type latencyRow struct {
+	F                  string
+	N                  int
+	P50, P95, P99, Max string
+}
+
+type refOpView struct {
+	Index, InvokeIndex, CompleteIndex int64
+	Process, Type, F, Key, Node       string
+	InvokeValue, CompleteValue, Error string
+	TimeS, LatencyMS                  string
+	Final                             bool
+}
+
+type fileLink struct {
+	Href, Label, Note string
+}
+
+type nodeView struct {
+	Name  string
+	Href  string
+	Files []fileLink
+	More  int
+}
+
+func fmtSecs(ns int64) string { return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) }
+func fmtMS(ns int64) string   { return strconv.FormatFloat(float64(ns)/1e6, 'f', 2, 64) }
+
+func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView {
+	v := reportView{
+		Dir:     r.Dir,
+		Info:    r.Info,
+		HasInfo: r.HasInfo,
+		EndSecs: fmtSecs(end),
+		CSS:     template.CSS(asset("report.css")),
+		JS:      template.JS(asset("report.js")),
+	}
+	v.Title = r.Info.Name
+	if v.Title == "" {
+		v.Title = filepath.Base(r.Dir)
+	}
+	if r.HasInfo {
+		var pretty bytes.Buffer
+		if json.Indent(&pretty, r.InfoRaw, "", "  ") == nil {
+			v.InfoJSON = pretty.String()
+		} else {
+			v.InfoJSON = string(r.InfoRaw)
+		}
+	} else {
+		v.Notes = append(v.Notes, testFile+" is missing: the run's settings are unknown.")
+	}
+	if !r.HasHistory {
+		v.Notes = append(v.Notes, historyFile+" is missing: no timeline and no raw latencies.")
+	}
+	switch {
+	case !r.HasSummary:
+		v.Verdict = Incomplete
+		v.Notes = append(v.Notes, resultsFile+" is missing: the checkers did not run (run with zabcheck check to analyse it).")
+	case r.Info.Incomplete:
+		v.Verdict = Incomplete
+		v.Notes = append(v.Notes, fmt.Sprintf("The run was interrupted; the checkers' verdict on what was recorded is %s.", r.Summary.Verdict))
+	default:
+		v.Verdict = r.Summary.Verdict
+	}
+	if r.Info.Error != "" {
+		v.Notes = append(v.Notes, "Runner error: "+r.Info.Error)
+	}
+	for _, op := range r.Ops {
+		if op.Type == history.Invoke {
+			if op.IsNemesis() {
+				v.NemesisOps++
+			} else {
+				v.ClientOps++
+			}
+		}
+	}
+	v.Checks, v.refIndexes = checkViews(r)
+	v.Faults, v.FaultRows, v.FaultLegend = faultViews(faults, end)
+	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
+	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)
+	v.Files, v.Nodes = runFiles(r)
+	return v
+}
+
+func checkViews(r run) ([]checkView, []int64) {
+	var checks []checkView
+	seen := map[int64]bool{}
+	var refs []int64
+	for _, c := range r.Summary.Checks {
+		cv := checkView{Name: c.Name, Verdict: c.Verdict, Explanation: c.Explanation, Ops: c.Ops}
+		for _, f := range c.Files {
+			cv.Files = append(cv.Files, linkIfExists(r.Dir, f, ""))
+		}
+		if len(c.Details) > 0 {
+			if b, err := json.MarshalIndent(c.Details, "", "  "); err == nil {
+				cv.Details = string(b)
+			}
+		}
+		for _, i := range c.Ops {
+			if !seen[i] {
+				seen[i] = true
+				refs = append(refs, i)
+			}
+		}
+		checks = append(checks, cv)
+	}
+	slices.Sort(refs)
+	return checks, refs
+}
+
+// linkIfExists links a file named by a checker, noting when it is absent.
+func linkIfExists(dir, rel, label string) fileLink {
+	if label == "" {
+		label = rel
+	}
+	l := fileLink{Href: filepath.ToSlash(rel), Label: label}
+	if !filepath.IsLocal(rel) {
+		l.Href, l.Note = "", "not inside the run directory"
+	} else if _, err := os.Stat(filepath.Join(dir, rel)); err != nil {
+		l.Note = "missing"
+	}
+	return l
+}
+
+func faultViews(faults []fault, end int64) ([]faultView, []faultRowView, []legendView) {
+	kinds := faultKinds(faults)
+	var legend []legendView
+	for _, k := range kinds {
+		legend = append(legend, legendView{Name: k, Color: faultColor(kinds, k)})
+	}
+	span := float64(max(end, 1))
+	var views []faultView
+	rowIdx := map[string]int{}
+	var rows []faultRowView
+	for _, f := range faults {
+		fv := faultView{fault: f, StartS: fmtSecs(f.Start), EndS: fmtSecs(f.End), DurS: fmtSecs(f.End - f.Start),
+			Color: faultColor(kinds, f.Kind)}
+		left := min(max(float64(f.Start)/span*100, 0), 100)
+		width := min(max(float64(f.End-f.Start)/span*100, 0.3), 100-left)
+		fv.Left, fv.Width = strconv.FormatFloat(left, 'f', 3, 64), strconv.FormatFloat(width, 'f', 3, 64)
+		views = append(views, fv)
+		i, ok := rowIdx[f.Row()]
+		if !ok {
+			i = len(rows)
+			rowIdx[f.Row()] = i
+			rows = append(rows, faultRowView{Label: f.Row()})
+		}
+		rows[i].Bars = append(rows[i].Bars, fv)
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Label < rows[j].Label })
+	return views, rows, legend
+}
+
+func perfTables(p *checker.Perf) ([]countRow, []latencyRow) {
+	if p == nil {
+		return nil, nil
+	}
+	var counts []countRow
+	for f, byType := range p.Counts {
+		counts = append(counts, countRow{F: f, OK: byType["ok"], Fail: byType["fail"], Info: byType["info"]})
+	}
+	sort.Slice(counts, func(i, j int) bool { return counts[i].F < counts[j].F })
+	var lats []latencyRow
+	for f, q := range p.Latency {
+		lats = append(lats, latencyRow{F: f, N: q.N, P50: fmtMS(q.P50), P95: fmtMS(q.P95), P99: fmtMS(q.P99), Max: fmtMS(q.Max)})
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i].F < lats[j].F })
+	return counts, lats
+}
+
+// refOps describes the ops the checkers cite, with the other half of their
+// pair, so an explanation can be read next to the values involved.
+func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, int) {
+	if len(refs) == 0 {
+		return nil, 0
+	}
+	cut := 0
+	if len(refs) > maxRefOps {
+		cut = len(refs) - maxRefOps
+		refs = refs[:maxRefOps]
+	}
+	byIndex := map[int64]int{}
+	for i, p := range pairs {
+		byIndex[p.Invoke.Index] = i
+		if p.Complete.Index >= 0 {
+			byIndex[p.Complete.Index] = i
+		}
+	}
+	nemesis := map[int64]history.Op{}
+	for _, op := range ops {
+		if op.IsNemesis() {
+			nemesis[op.Index] = op
+		}
+	}
+	var views []refOpView
+	for _, idx := range refs {
+		i, ok := byIndex[idx]
+		if !ok {
+			if op, isNem := nemesis[idx]; isNem {
+				views = append(views, refOpView{Index: idx, InvokeIndex: -1, CompleteIndex: -1, Process: op.Process.String(),
+					Type: string(op.Type), F: op.F, InvokeValue: string(op.Value), Error: op.Error, TimeS: fmtSecs(op.Time)})
+				continue
+			}
+			views = append(views, refOpView{Index: idx, InvokeIndex: -1, CompleteIndex: -1, Error: "not in the history"})
+			continue
+		}
+		p := pairs[i]
+		node := p.Complete.Node
+		if node == "" {
+			node = p.Invoke.Node
+		}
+		views = append(views, refOpView{
+			Index: idx, InvokeIndex: p.Invoke.Index, CompleteIndex: p.Complete.Index,
+			Process: p.Invoke.Process.String(), Type: string(p.Complete.Type), F: p.Invoke.F, Key: p.Invoke.Key, Node: node,
+			InvokeValue: string(p.Invoke.Value), CompleteValue: string(p.Complete.Value), Error: p.Complete.Error,
+			TimeS: fmtSecs(p.Invoke.Time), LatencyMS: fmtMS(p.Complete.Time - p.Invoke.Time), Final: p.Complete.Final || p.Invoke.Final,
+		})
+	}
+	return views, cut
+}
+
+// runFiles lists the run's files worth linking, including each node's
+// directory (logs, dump.json).
+func runFiles(r run) ([]fileLink, []nodeView) {
+	var files []fileLink
+	for _, f := range []struct{ name, label string }{
+		{historyFile, "history (JSONL)"},
+		{resultsFile, "checker results"},
+		{testFile, "test settings"},
+		{logFile, "harness log"},
+	} {
+		files = append(files, linkIfExists(r.Dir, f.name, f.label+": "+f.name))
+	}
+	if extra, err := filepath.Glob(filepath.Join(r.Dir, "linearizability*.html")); err == nil {
+		for _, e := range extra {
+			files = append(files, fileLink{Href: filepath.Base(e), Label: "porcupine visualisation: " + filepath.Base(e)})
+		}
+	}
+	entries, err := os.ReadDir(filepath.Join(r.Dir, nodesDir))
+	if err != nil {
+		return files, nil
+	}
+	var nodes []nodeView
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		nv := nodeView{Name: e.Name(), Href: nodesDir + "/" + e.Name() + "/"}
+		sub, err := os.ReadDir(filepath.Join(r.Dir, nodesDir, e.Name()))
+		if err == nil {
+			// dump.json and logs first: they are what a reader looks for.
+			sort.SliceStable(sub, func(i, j int) bool { return fileRank(sub[i].Name()) < fileRank(sub[j].Name()) })
+			for _, s := range sub {
+				if len(nv.Files) == maxNodeFiles {
+					nv.More++
+					continue
+				}
+				name := s.Name()
+				href := nv.Href + name
+				if s.IsDir() {
+					name += "/"
+					href += "/"
+				}
+				nv.Files = append(nv.Files, fileLink{Href: href, Label: name})
+			}
+		}
+		nodes = append(nodes, nv)
+	}
+	return files, nodes
+}
+
+func fileRank(name string) int {
+	switch {
+	case name == "dump.json":
+		return 0
+	case strings.HasSuffix(name, ".log"):
+		return 1
+	}
+	return 2
+}

@@ -1,0 +1,354 @@
+package report
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// copyDir copies a fixture so that rendering never writes into testdata.
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+}
+
+func fixtureRun(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run1")
+	copyDir(t, filepath.Join("testdata", "run1"), dir)
+	return dir
+}
+
+// timelineFromHTML extracts and decodes the embedded timeline data.
+func timelineFromHTML(t *testing.T, html string) timelineData {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="timeline-data">(.*?)</script>`).FindStringSubmatch(html)
+	if m == nil {
+		t.Fatal("report has no timeline-data script")
+	}
+	var td timelineData
+	if err := json.Unmarshal([]byte(m[1]), &td); err != nil {
+		t.Fatalf("timeline data is not JSON: %v", err)
+	}
+	return td
+}
+
+func TestRenderFixture(t *testing.T) {
+	dir := fixtureRun(t)
+	if err := Render(dir, nil); err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, reportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(b)
+	ops, err := history.ReadFile(filepath.Join(dir, historyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum checker.Summary
+	rb, _ := os.ReadFile(filepath.Join(dir, resultsFile))
+	if err := json.Unmarshal(rb, &sum); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("verdicts", func(t *testing.T) {
+		if !strings.Contains(html, `id="overall-verdict">invalid<`) {
+			t.Error("overall verdict invalid not shown")
+		}
+		for _, c := range sum.Checks {
+			re := regexp.MustCompile(`(?s)id="check-` + regexp.QuoteMeta(c.Name) + `">.*?class="verdict v-` + string(c.Verdict) + `">` + string(c.Verdict) + `<`)
+			if !re.MatchString(html) {
+				t.Errorf("check %s: verdict %s not shown", c.Name, c.Verdict)
+			}
+			for _, op := range c.Ops {
+				link := `href="#op-` + itoa(op) + `" data-op="` + itoa(op) + `"`
+				if !strings.Contains(html, link) {
+					t.Errorf("check %s: no link to op %d", c.Name, op)
+				}
+				if !strings.Contains(html, `id="op-`+itoa(op)+`"`) {
+					t.Errorf("check %s: no anchor for op %d", c.Name, op)
+				}
+			}
+		}
+		if strings.Contains(html, "<b>not html</b>") || !strings.Contains(html, "&lt;b&gt;not html&lt;/b&gt;") {
+			t.Error("explanation is not HTML-escaped")
+		}
+	})
+	t.Run("nemesis timeline", func(t *testing.T) {
+		for _, row := range []string{"partition n1,n2", "kill n3", "pause n2"} {
+			if !strings.Contains(html, `<div class="faultlabel" title="`+row+`">`) {
+				t.Errorf("no nemesis row %q", row)
+			}
+		}
+		if got, want := strings.Count(html, `class="faultbar`), 3; got != want {
+			t.Errorf("fault bars: got %d, want %d", got, want)
+		}
+		if !strings.Contains(html, "never stopped") {
+			t.Error("the unstopped pause is not marked")
+		}
+		if !strings.Contains(html, "iptables -w -A INPUT") {
+			t.Error("fault commands not shown")
+		}
+	})
+	t.Run("plots", func(t *testing.T) {
+		for _, name := range []string{latencySVG, rateSVG} {
+			svg, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatalf("plot %s: %v", name, err)
+			}
+			if !strings.Contains(string(svg), "<svg") {
+				t.Errorf("%s is not SVG", name)
+			}
+			if !strings.Contains(html, `src="`+name+`"`) {
+				t.Errorf("report does not show %s", name)
+			}
+		}
+		lat, _ := os.ReadFile(filepath.Join(dir, latencySVG))
+		for _, legend := range []string{"p50", "p95", "p99", "partition", "kill", "pause", "ok", "fail", "info"} {
+			if !strings.Contains(string(lat), ">"+legend+"<") {
+				t.Errorf("latency plot has no legend entry %q", legend)
+			}
+		}
+	})
+	t.Run("process timeline data", func(t *testing.T) {
+		td := timelineFromHTML(t, html)
+		var invokes, nemesis int // nemesis counts fault starts
+		for _, op := range ops {
+			if op.Type == history.Invoke {
+				if op.IsNemesis() {
+					if op.F == history.FStart {
+						nemesis++
+					}
+				} else {
+					invokes++
+				}
+			}
+		}
+		if got, want := len(td.P), invokes; got != want {
+			t.Errorf("timeline ops: got %d, want %d client invocations", got, want)
+		}
+		if got, want := len(td.Faults), nemesis; got != want {
+			t.Errorf("timeline faults: got %d, want %d", got, want)
+		}
+		// Undo the delta encoding: starts and indexes must match the history.
+		first := map[int64]int64{}
+		for _, op := range ops {
+			if op.Type == history.Invoke && !op.IsNemesis() {
+				first[op.Index] = op.Time / 1000
+			}
+		}
+		var s, ix int64
+		for i := range td.P {
+			s += td.S[i]
+			ix += td.I[i]
+			want, ok := first[ix]
+			if !ok || want != s {
+				t.Fatalf("op %d: decoded invoke index %d at %dµs, history has %v at %dµs", i, ix, s, ok, want)
+			}
+		}
+		for _, op := range sum.Checks[0].Ops {
+			if _, ok := td.Refs[itoa(op)]; !ok {
+				t.Errorf("cited op %d missing from timeline refs", op)
+			}
+		}
+		if !strings.Contains(html, `<canvas id="timeline"`) {
+			t.Error("no timeline canvas")
+		}
+	})
+	t.Run("links", func(t *testing.T) {
+		for _, href := range []string{historyFile, resultsFile, testFile, logFile, "linearizability.html",
+			"nodes/n1/dump.json", "nodes/n1/zabnode.log", "nodes/n2/zabnode.log", "nodes/n1/"} {
+			if !strings.Contains(html, `href="`+href+`"`) {
+				t.Errorf("no link to %s", href)
+			}
+		}
+	})
+	t.Run("static", func(t *testing.T) {
+		for _, bad := range []string{`src="http`, `href="http`, `src="//`, `@import`, "ZgotmplZ"} {
+			if strings.Contains(html, bad) {
+				t.Errorf("report contains %q (must open offline, templates must not reject values)", bad)
+			}
+		}
+		if !strings.Contains(html, `id="js-status" data-state="loading"`) {
+			t.Error("no JS status marker")
+		}
+	})
+}
+
+func itoa(i int64) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestRenderIncompleteRun(t *testing.T) {
+	dir := fixtureRun(t)
+	if err := os.Remove(filepath.Join(dir, resultsFile)); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(dir, nil); err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, reportFile))
+	html := string(b)
+	if !strings.Contains(html, `id="overall-verdict">incomplete<`) {
+		t.Error("a run without results.json is not shown as incomplete")
+	}
+	if !strings.Contains(html, "results.json is missing") {
+		t.Error("no note about the missing results.json")
+	}
+	if td := timelineFromHTML(t, html); len(td.P) == 0 {
+		t.Error("timeline is empty although the history exists")
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		want  string
+	}{
+		{"missing dir", func(t *testing.T, dir string) { os.RemoveAll(dir) }, "open run"},
+		{"empty dir", func(t *testing.T, dir string) {
+			for _, f := range []string{testFile, historyFile, resultsFile} {
+				os.Remove(filepath.Join(dir, f))
+			}
+		}, "has none of"},
+		{"malformed results", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, resultsFile), []byte("{"), 0o644)
+		}, resultsFile},
+		{"malformed test.json", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, testFile), []byte(`{"nemesis": 3}`), 0o644)
+		}, "nemesis"},
+		{"malformed history", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, historyFile), []byte(`{"index":0,"time":0,"type":"ok","process":0,"f":"read"}`+"\n"), 0o644)
+		}, "history line 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fixtureRun(t)
+			tt.setup(t, dir)
+			err := Render(dir, nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Render: got error %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeTestInfo(t *testing.T) {
+	tests := []struct {
+		name, in    string
+		wantNemesis []string
+		wantErr     bool
+	}{
+		{"list", `{"name":"a","nemesis":["kill","pause"],"future":1}`, []string{"kill", "pause"}, false},
+		{"single name", `{"nemesis":"partition"}`, []string{"partition"}, false},
+		{"none", `{"nemesis":null}`, nil, false},
+		{"bad type", `{"nemesis":{"a":1}}`, nil, true},
+		{"not json", `{`, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeTestInfo([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if strings.Join(got.Nemesis, ",") != strings.Join(tt.wantNemesis, ",") {
+				t.Errorf("nemesis: got %v, want %v", got.Nemesis, tt.wantNemesis)
+			}
+		})
+	}
+	info, err := decodeTestInfo([]byte(`{"start":"2026-11-25T10:00:00.123456789Z","concurrency":5,"incomplete":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.Start, time.Date(2026, 11, 25, 10, 0, 0, 123456789, time.UTC); !got.Equal(want) {
+		t.Errorf("start: got %v, want %v", got, want)
+	}
+	if !info.Incomplete || info.Concurrency != 5 {
+		t.Errorf("got %+v", info)
+	}
+}
+
+func op(idx, at int64, ty history.Type, p history.Process, f string, v string) history.Op {
+	o := history.Op{Index: idx, Time: at, Type: ty, Process: p, F: f}
+	if v != "" {
+		o.Value = json.RawMessage(v)
+	}
+	return o
+}
+
+func TestFaultsFromHistory(t *testing.T) {
+	n := history.Nemesis
+	ops := []history.Op{
+		op(0, 10, history.Invoke, n, "start", `{"id":1,"fault":"kill","targets":["n1"]}`),
+		op(1, 20, history.Info, n, "start", `{"id":1,"fault":"kill","targets":["n1"]}`),
+		op(2, 30, history.Invoke, n, "start", `{"id":2,"fault":"partition","targets":["n2","n3"],"error":"iptables failed"}`),
+		op(3, 40, history.Info, n, "start", `{"id":2,"fault":"partition","targets":["n2","n3"],"error":"iptables failed"}`),
+		op(4, 50, history.Invoke, n, "stop", `{"id":1,"fault":"kill"}`),
+		op(5, 60, history.Info, n, "stop", `{"id":1,"fault":"kill"}`),
+		op(6, 70, history.Invoke, 0, "read", ``),
+		op(7, 90, history.OK, 0, "read", `1`),
+	}
+	got := faultsFromHistory(ops)
+	if len(got) != 2 {
+		t.Fatalf("got %d faults, want 2: %+v", len(got), got)
+	}
+	if f := got[0]; f.Kind != "kill" || f.Start != 20 || f.End != 60 || f.Open || f.StopOp != 5 || f.Row() != "kill n1" {
+		t.Errorf("kill: got %+v", f)
+	}
+	if f := got[1]; f.Kind != "partition" || f.Start != 40 || f.End != 90 || !f.Open || f.Error != "iptables failed" || f.Row() != "partition n2,n3" {
+		t.Errorf("partition: got %+v", f)
+	}
+}
+
+func TestAssignRows(t *testing.T) {
+	// Process 0 crashes (info) and 3 takes its slot; 1 and 2 overlap it.
+	pair := func(p history.Process, from, to int64, ty history.Type) history.Pair {
+		return history.Pair{Invoke: history.Op{Process: p, Time: from, Type: history.Invoke}, Complete: history.Op{Process: p, Time: to, Type: ty}}
+	}
+	pairs := []history.Pair{
+		pair(0, 0, 10, history.Info), pair(1, 1, 5, history.OK), pair(2, 2, 30, history.OK),
+		pair(1, 6, 40, history.OK), pair(3, 11, 20, history.OK), pair(3, 21, 25, history.Fail),
+	}
+	rows := assignRows(pairs)
+	if got, want := rows[3], rows[0]; got != want {
+		t.Errorf("process 3 row: got %d, want %d (the slot process 0 left)", got, want)
+	}
+	seen := map[int]bool{}
+	for _, p := range []int{0, 1, 2} {
+		if seen[rows[p]] {
+			t.Errorf("overlapping processes share row %d: %v", rows[p], rows)
+		}
+		seen[rows[p]] = true
+	}
+	if got, want := len(seen), 3; got != want {
+		t.Errorf("rows: got %d, want %d", got, want)
+	}
+}

@@ -1,0 +1,232 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// Type codes in the timeline data; the page's JS uses the same numbers.
+const (
+	codeOK   = 0
+	codeFail = 1
+	codeInfo = 2
+)
+
+func typeCode(t history.Type) int {
+	switch t {
+	case history.OK:
+		return codeOK
+	case history.Fail:
+		return codeFail
+	}
+	return codeInfo
+}
+
+// timelineData is the compact, column-oriented form of a history that the
+// report's canvas draws. One entry per operation in each array, in
+// invocation order; times are microseconds since the test started; starts
+// and indexes are delta-encoded because that keeps most numbers to a few
+// digits. Strings are interned in tables and referenced by position.
+type timelineData struct {
+	End   int64    `json:"end"`   // µs, the last op's time
+	Rows  []string `json:"rows"`  // row labels (processes sharing a row)
+	Procs [][2]int `json:"procs"` // [process, row]
+	Fs    []string `json:"fs"`
+	Keys  []string `json:"keys"`  // "" first: no key
+	Nodes []string `json:"nodes"` // "" first: no node
+	Errs  []string `json:"errs"`  // "" first: no error
+	P     []int    `json:"p"`     // process
+	S     []int64  `json:"s"`     // invoke time, delta from the previous op's
+	D     []int64  `json:"d"`     // latency
+	Y     []int    `json:"y"`     // type code of the completion
+	F     []int    `json:"f"`
+	K     []int    `json:"k"`
+	N     []int    `json:"n"`
+	E     []int    `json:"e"`
+	I     []int64  `json:"i"` // invoke index, delta from the previous op's
+	// Refs maps op indexes the checkers cite (invocations or completions)
+	// to the invoke index of their pair, so links can find the bar.
+	Refs map[string]int64 `json:"refs"`
+	// Faults are [start µs, end µs, kind index, open 0/1, row label index].
+	Faults     [][5]int64 `json:"faults"`
+	FaultKinds []string   `json:"fault_kinds"`
+	FaultColor []string   `json:"fault_colors"`
+	FaultRows  []string   `json:"fault_rows"`
+}
+
+// interner maps strings to dense indexes.
+type interner struct {
+	idx  map[string]int
+	list []string
+}
+
+func newInterner(first ...string) *interner {
+	in := &interner{idx: map[string]int{}}
+	for _, s := range first {
+		in.id(s)
+	}
+	return in
+}
+
+func (in *interner) id(s string) int {
+	if i, ok := in.idx[s]; ok {
+		return i
+	}
+	in.idx[s] = len(in.list)
+	in.list = append(in.list, s)
+	return len(in.list) - 1
+}
+
+// maxErrLen keeps one long error message from bloating the page.
+const maxErrLen = 200
+
+// buildTimeline converts client pairs (nemesis excluded) and faults into the
+// page's data. refs are the op indexes cited by checkers.
+func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64) timelineData {
+	td := timelineData{End: end / 1000, Refs: map[string]int64{}}
+	procRow := assignRows(pairs)
+	fs, keys, nodes, errs := newInterner(), newInterner(""), newInterner(""), newInterner("")
+	n := len(pairs)
+	td.P, td.S, td.D, td.Y = make([]int, n), make([]int64, n), make([]int64, n), make([]int, n)
+	td.F, td.K, td.N, td.E, td.I = make([]int, n), make([]int, n), make([]int, n), make([]int, n), make([]int64, n)
+	wanted := map[int64]bool{}
+	for _, r := range refs {
+		wanted[r] = true
+	}
+	var prevS, prevI int64
+	for i, p := range pairs {
+		inv, c := p.Invoke, p.Complete
+		s := inv.Time / 1000
+		td.P[i] = int(inv.Process)
+		td.S[i] = s - prevS
+		td.D[i] = max(c.Time/1000-s, 0)
+		td.Y[i] = typeCode(c.Type)
+		td.F[i] = fs.id(inv.F)
+		td.K[i] = keys.id(inv.Key)
+		node := c.Node
+		if node == "" {
+			node = inv.Node
+		}
+		td.N[i] = nodes.id(node)
+		e := c.Error
+		if len(e) > maxErrLen {
+			e = e[:maxErrLen] + "…"
+		}
+		td.E[i] = errs.id(e)
+		td.I[i] = inv.Index - prevI
+		prevS, prevI = s, inv.Index
+		if wanted[inv.Index] {
+			td.Refs[strconv.FormatInt(inv.Index, 10)] = inv.Index
+		}
+		if c.Index >= 0 && wanted[c.Index] {
+			td.Refs[strconv.FormatInt(c.Index, 10)] = inv.Index
+		}
+	}
+	td.Fs, td.Keys, td.Nodes, td.Errs = fs.list, keys.list, nodes.list, errs.list
+	rows := map[int][]string{}
+	procs := make([]int, 0, len(procRow))
+	for p := range procRow {
+		procs = append(procs, p)
+	}
+	sort.Ints(procs)
+	nrows := 0
+	for _, p := range procs {
+		r := procRow[p]
+		td.Procs = append(td.Procs, [2]int{p, r})
+		rows[r] = append(rows[r], strconv.Itoa(p))
+		nrows = max(nrows, r+1)
+	}
+	td.Rows = make([]string, nrows)
+	for r := range td.Rows {
+		td.Rows[r] = rowLabel(rows[r])
+	}
+	kinds := faultKinds(faults)
+	td.FaultKinds = kinds
+	for _, k := range kinds {
+		td.FaultColor = append(td.FaultColor, faultColor(kinds, k))
+	}
+	frows := newInterner()
+	for _, f := range faults {
+		open := int64(0)
+		if f.Open {
+			open = 1
+		}
+		td.Faults = append(td.Faults, [5]int64{f.Start / 1000, f.End / 1000, int64(sort.SearchStrings(kinds, f.Kind)), open, int64(frows.id(f.Row()))})
+	}
+	td.FaultRows = frows.list
+	return td
+}
+
+// rowLabel names a row by its processes, shortened when a worker slot went
+// through many processes (each info result retires a process).
+func rowLabel(procs []string) string {
+	if len(procs) <= 3 {
+		return "p " + strings.Join(procs, ",")
+	}
+	return fmt.Sprintf("p %s,%s…%s (%d)", procs[0], procs[1], procs[len(procs)-1], len(procs))
+}
+
+// assignRows gives each client process a row such that processes on one row
+// never overlap in time. A process retired by an info result is replaced by
+// a new one, so rows track worker slots and their number stays near the
+// concurrency instead of growing with every crash. Greedy interval
+// colouring by first invocation is optimal for intervals.
+func assignRows(pairs []history.Pair) map[int]int {
+	type span struct {
+		proc       int
+		start, end int64
+	}
+	spans := map[int]*span{}
+	var order []*span
+	for _, p := range pairs {
+		proc := int(p.Invoke.Process)
+		sp, ok := spans[proc]
+		if !ok {
+			sp = &span{proc: proc, start: p.Invoke.Time, end: p.Complete.Time}
+			spans[proc] = sp
+			order = append(order, sp)
+		}
+		sp.end = max(sp.end, p.Complete.Time)
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		if order[i].start != order[j].start {
+			return order[i].start < order[j].start
+		}
+		return order[i].proc < order[j].proc
+	})
+	rows := map[int]int{}
+	var free []int64 // end time of each row's last span
+	for _, sp := range order {
+		r := -1
+		// First free row; a linear scan is fine, rows ≈ concurrency.
+		for i, e := range free {
+			if e < sp.start {
+				r = i
+				break
+			}
+		}
+		if r < 0 {
+			r = len(free)
+			free = append(free, 0)
+		}
+		free[r] = sp.end
+		rows[sp.proc] = r
+	}
+	return rows
+}
+
+// marshalTimeline encodes the data for a <script type="application/json">
+// element. encoding/json escapes <, > and &, so the text cannot end the
+// script element early.
+func marshalTimeline(td timelineData) ([]byte, error) {
+	b, err := json.Marshal(td)
+	if err != nil {
+		return nil, fmt.Errorf("encode timeline: %w", err)
+	}
+	return b, nil
+}
