@@ -112,4 +112,11 @@ type FaultInterval struct {
 	Start   int64    `json:"start"`
 	End     int64    `json:"end"`
 	Targets []string `json:"targets,omitempty"`
+	// ID pairs the start with its stop in the history; Commands are what
+	// the nemesis ran, for tooltips.
+	ID       int      `json:"id"`
+	Commands []string `json:"commands,omitempty"`
+	// Open is true when the fault was never stopped (End is then the end
+	// of the history).
+	Open bool `json:"open,omitempty"`
 }
