@@ -91,7 +91,10 @@ type runner struct {
 }
 
 func (r *runner) loop(ctx context.Context) error {
-	if err := r.s.Check(ctx, r.c); err != nil {
+	cctx, cancel := context.WithTimeout(ctx, r.s.cfg.StepTimeout)
+	err := r.s.Check(cctx, r.c)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("check faults: %w", err)
 	}
 	for {
@@ -128,6 +131,8 @@ func (r *runner) start(ctx context.Context, st Step) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.StepTimeout)
+	defer cancel()
 	plan, injErr := r.s.Resolve(ctx, r.c, st)
 	v := Value{ID: st.ID, Fault: st.Fault, Shape: st.Shape, Targets: plan.Targets, Note: plan.Note}
 	if plan.Note != "" {

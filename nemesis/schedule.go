@@ -40,6 +40,8 @@ type Config struct {
 	// Device is the nodes' network device for tc.
 	Device string
 
+	// StepTimeout bounds each start: resolving its targets and injecting.
+	StepTimeout time.Duration
 	// HealTimeout bounds each heal, and the final heal with its wait for a
 	// quorum.
 	HealTimeout time.Duration
@@ -65,6 +67,7 @@ func DefaultConfig() Config {
 		Rate:          "1mbit",
 		Delay:         100 * time.Millisecond,
 		Device:        "eth0",
+		StepTimeout:   time.Minute,
 		HealTimeout:   2 * time.Minute,
 		QuorumTimeout: time.Minute,
 		MaxSteps:      10000,
@@ -93,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Device == "" {
 		c.Device = d.Device
+	}
+	if c.StepTimeout == 0 {
+		c.StepTimeout = d.StepTimeout
 	}
 	if c.HealTimeout == 0 {
 		c.HealTimeout = d.HealTimeout
@@ -147,8 +153,9 @@ func (c Config) Validate() error {
 	if c.Device == "" || strings.ContainsAny(c.Device, " \t/") {
 		errs = append(errs, fmt.Errorf("device %q is not a network device name", c.Device))
 	}
-	if c.HealTimeout <= 0 || c.QuorumTimeout <= 0 {
-		errs = append(errs, fmt.Errorf("heal timeout %v and quorum timeout %v must be positive", c.HealTimeout, c.QuorumTimeout))
+	if c.StepTimeout <= 0 || c.HealTimeout <= 0 || c.QuorumTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("step timeout %v, heal timeout %v and quorum timeout %v must be positive",
+			c.StepTimeout, c.HealTimeout, c.QuorumTimeout))
 	}
 	if c.MaxSteps <= 0 {
 		errs = append(errs, fmt.Errorf("max steps %d must be positive", c.MaxSteps))
