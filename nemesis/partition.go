@@ -109,13 +109,19 @@ func partitionPlan(ctx context.Context, c Cluster, r *rand.Rand, shape string) (
 		return Plan{}, fmt.Errorf("plan partition: unknown shape %q (known: %s)", shape, strings.Join(PartitionShapes(), ", "))
 	}
 	p.Targets = inOrder(nodes, p.Targets)
-	p.Grudge = map[string][]string{}
+	p.Grudge = g.lists(nodes)
+	return p, nil
+}
+
+// lists returns the grudge as lists in the order of nodes.
+func (g grudge) lists(nodes []string) map[string][]string {
+	out := map[string][]string{}
 	for n, from := range g {
 		if len(from) > 0 {
-			p.Grudge[n] = inOrder(nodes, from)
+			out[n] = inOrder(nodes, from)
 		}
 	}
-	return p, nil
+	return out
 }
 
 // grudge maps a node to the set of nodes it drops packets from.

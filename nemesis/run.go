@@ -299,10 +299,12 @@ func revive(ctx context.Context, c Cluster, node string, knownDown bool, a *Appl
 	if perr == nil {
 		return nil
 	}
+	// Unpausing a stopped node is a no-op, so "unpause" is recorded only
+	// when it is what brought the node back.
 	uerr := c.Unpause(ctx, node)
 	if uerr == nil {
-		a.ran(node, "unpause")
 		if perr = probe(); perr == nil {
+			a.ran(node, "unpause")
 			return nil
 		}
 	}
