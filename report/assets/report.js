@@ -117,7 +117,7 @@
     // Ops, one pass per type so fillStyle changes three times per frame.
     var lo = 0, hi = d.n, tmin = t0 - d.maxDur;
     while (lo < hi) { var mid = (lo + hi) >> 1; if (d.start[mid] < tmin) lo = mid + 1; else hi = mid; }
-    var first = lo, h = Math.max(rh - 2, 2);
+    var first = lo, h = Math.max(rh - 2, 2), drawn = 0;
     for (var ty = 0; ty < 3; ty++) {
       c.fillStyle = COLORS[ty];
       for (var i = first; i < d.n; i++) {
@@ -127,8 +127,10 @@
         var x = L + (s - t0) * sc, w = Math.max(d.dur[i] * sc, 1);
         if (x < L) { w -= L - x; x = L; }
         c.fillRect(x, top + d.row[i] * rh + 1, Math.max(w, 1), h);
+        drawn++;
       }
     }
+    this.canvas.setAttribute("data-drawn", drawn); // for tests and curious readers
     if (this.sel >= 0) {
       var si = this.sel, sx = L + (d.start[si] - t0) * sc;
       c.strokeStyle = "#000"; c.lineWidth = 2;
@@ -244,5 +246,12 @@
     });
     if (status && status.getAttribute("data-state") !== "error") { status.setAttribute("data-state", "ok"); status.textContent = "ready"; }
   }
+  // A plot that fails to load is an error too (a missing SVG next to the
+  // report).
+  window.addEventListener("load", function () {
+    document.querySelectorAll(".plots img").forEach(function (img) {
+      if (!img.complete || img.naturalWidth === 0) recordError("plot did not load: " + img.getAttribute("src"));
+    });
+  });
   try { init(); } catch (e) { recordError(e && e.stack ? e.stack : e); }
 })();
