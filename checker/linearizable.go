@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zabcheck/zabcheck/history"
 )
@@ -200,8 +202,13 @@ func keyOps(ops []porcupine.Operation) ([]string, map[string][]porcupine.Operati
 }
 
 // budget is what is left of the check's time: the per-check timeout, cut
-// short by the context's deadline.
+// short by the context's deadline; nothing once the context is done.
+// Porcupine takes only a timeout, so a cancellation without a deadline is
+// noticed between keys, not within one.
 func budget(ctx context.Context, deadline time.Time) time.Duration {
+	if ctx.Err() != nil {
+		return 0
+	}
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
@@ -238,42 +245,52 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 		return res
 	}
 	start := time.Now()
-	switch porcupine.CheckOperationsTimeout(registerModel, prep.ops, left) {
-	case porcupine.Ok:
+	results := checkKeys(ctx, keys, byKey, deadline)
+	took := time.Since(start).Round(time.Millisecond)
+	var bad, undecided []string
+	for i, k := range keys {
+		switch results[i] {
+		case porcupine.Illegal:
+			bad = append(bad, k)
+		case porcupine.Unknown:
+			undecided = append(undecided, k)
+		}
+	}
+	res.Details["illegal_keys"] = bad
+	res.Details["undecided_keys"] = undecided
+	switch {
+	case len(bad) == 0 && len(undecided) == 0:
 		res.Verdict = Valid
-		res.Explanation = fmt.Sprintf("%s are linearizable (checked in %s).", scope, time.Since(start).Round(time.Millisecond))
+		res.Explanation = fmt.Sprintf("%s are linearizable (checked in %s).", scope, took)
 		return res
-	case porcupine.Unknown:
+	case len(bad) == 0:
 		res.Verdict = Unknown
-		res.Explanation = fmt.Sprintf("porcupine timed out after %s on %s; no verdict.", time.Since(start).Round(time.Millisecond), scope)
+		res.Explanation = fmt.Sprintf("porcupine ran out of time (%s budget, %s spent) on %s; keys without a verdict: %s.",
+			in.opts.Timeout, took, scope, listStrings(undecided, 10))
 		return res
 	}
 	// Illegal: the verdict is settled; what follows only explains it.
 	res.Verdict = Invalid
-	var bad []string
-	var first *illegalKey
-	for _, k := range keys {
-		left := budget(ctx, deadline)
-		if left <= 0 {
-			break
-		}
-		r, info := porcupine.CheckOperationsVerbose(registerModel, byKey[k], left)
-		if r != porcupine.Illegal {
-			continue
-		}
-		bad = append(bad, k)
-		if first == nil {
-			first = &illegalKey{key: k, ops: byKey[k], info: info}
-		}
+	res.Explanation = fmt.Sprintf("%s are not linearizable; illegal keys: %s.", scope, listStrings(bad, 10))
+	if len(undecided) > 0 {
+		res.Explanation += fmt.Sprintf(" Keys without a verdict (time ran out): %s.", listStrings(undecided, 10))
 	}
-	if first == nil {
-		res.Explanation = fmt.Sprintf("%s are not linearizable; the time budget ran out before the illegal key was found.", scope)
+	// Porcupine's partial linearizations, which the explanation and the
+	// visualisation need, cost a second run: only on the first illegal key.
+	left = budget(ctx, deadline)
+	if left <= 0 {
+		res.Explanation += " The time budget ran out before the anomaly could be explained."
 		return res
 	}
+	r, info := porcupine.CheckOperationsVerbose(registerModel, byKey[bad[0]], left)
+	if r != porcupine.Illegal {
+		res.Explanation += " The time budget ran out before the anomaly could be explained."
+		return res
+	}
+	first := &illegalKey{key: bad[0], ops: byKey[bad[0]], info: info}
 	expl, refs := explainIllegal(*first, in)
 	res.Ops = refs
-	res.Details["illegal_keys"] = bad
-	res.Explanation = fmt.Sprintf("%s are not linearizable; illegal keys: %s. %s", scope, strings.Join(bad, ", "), expl)
+	res.Explanation += " " + expl
 	if in.opts.OutDir != "" {
 		const name = "linearizability.html"
 		if err := visualize(*first, in.faults, filepath.Join(in.opts.OutDir, name)); err != nil {
@@ -284,6 +301,36 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 		}
 	}
 	return res
+}
+
+// checkKeys runs porcupine on each key, as many at once as there are
+// CPUs, each within what is left of the budget. A key not reached in time
+// is Unknown.
+func checkKeys(ctx context.Context, keys []string, byKey map[string][]porcupine.Operation, deadline time.Time) []porcupine.CheckResult {
+	results := make([]porcupine.CheckResult, len(keys))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, k := range keys {
+		g.Go(func() error {
+			left := budget(ctx, deadline)
+			if left <= 0 {
+				results[i] = porcupine.Unknown
+				return nil
+			}
+			results[i] = porcupine.CheckOperationsTimeout(registerModel, byKey[k], left)
+			return nil
+		})
+	}
+	_ = g.Wait() // the workers return no errors
+	return results
+}
+
+// listStrings joins at most n strings.
+func listStrings(xs []string, n int) string {
+	if len(xs) <= n {
+		return strings.Join(xs, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(xs[:n], ", "), len(xs)-n)
 }
 
 // illegalKey is one key porcupine found illegal, with the data to explain it.
@@ -340,7 +387,7 @@ func explainIllegal(ik illegalKey, in checkInput) (string, []int64) {
 	}
 	fmt.Fprintf(&b, "Key %s: no linearization allows %s (%s); the longest linearizable prefix has %d of %d ops.",
 		ik.key, registerModel.DescribeOperation(c.Input, c.Output), ref, longest, len(ik.ops))
-	ws := writesOf(in.pairs, ik.key)
+	ws := writesByKey(in.pairs)[ik.key]
 	switch cin.Kind {
 	case regRead:
 		v := c.Output.(regValue)
@@ -362,7 +409,7 @@ func explainIllegal(ik illegalKey, in checkInput) (string, []int64) {
 	return b.String(), refs
 }
 
-// regWrite is a write or cas of a key as the history recorded it.
+// regWriteOp is a write or cas of a key as the history recorded it.
 type regWriteOp struct {
 	inv, c   history.Op
 	kind     regKind
@@ -370,25 +417,34 @@ type regWriteOp struct {
 	value    int64
 }
 
-// writesOf lists the writes and cas of key, whatever their outcome.
-func writesOf(pairs []history.Pair, key string) []regWriteOp {
-	var out []regWriteOp
-	for _, p := range pairs {
-		if p.Invoke.IsNemesis() || p.Invoke.Key != key {
-			continue
+// asWrite decodes a write or cas as the history recorded it, whatever its
+// outcome; ok is false for other ops and undecodable values.
+func asWrite(p history.Pair) (regWriteOp, bool) {
+	if p.Invoke.IsNemesis() {
+		return regWriteOp{}, false
+	}
+	switch p.Invoke.F {
+	case history.FWrite:
+		if v, ok, err := p.Invoke.IntValue(); err == nil && ok {
+			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regWrite, value: v}, true
 		}
-		switch p.Invoke.F {
-		case history.FWrite:
-			if v, ok, err := p.Invoke.IntValue(); err == nil && ok {
-				out = append(out, regWriteOp{inv: p.Invoke, c: p.Complete, kind: regWrite, value: v})
-			}
-		case history.FCas:
-			if e, n, err := p.Invoke.CasValue(); err == nil {
-				out = append(out, regWriteOp{inv: p.Invoke, c: p.Complete, kind: regCas, expected: e, value: n})
-			}
+	case history.FCas:
+		if e, n, err := p.Invoke.CasValue(); err == nil {
+			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regCas, expected: e, value: n}, true
 		}
 	}
-	return out
+	return regWriteOp{}, false
+}
+
+// writesByKey lists the writes and cas of each key in invocation order.
+func writesByKey(pairs []history.Pair) map[string][]regWriteOp {
+	m := map[string][]regWriteOp{}
+	for _, p := range pairs {
+		if w, ok := asWrite(p); ok {
+			m[w.inv.Key] = append(m[w.inv.Key], w)
+		}
+	}
+	return m
 }
 
 // explainRead classifies a read no linearization allows.

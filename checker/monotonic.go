@@ -86,15 +86,10 @@ func checkMonotonic(_ context.Context, in checkInput) Result {
 		return checkSetMonotonic(in)
 	}
 	ws := map[string]map[int64][]regWriteOp{} // key -> value -> writers
-	for _, p := range in.pairs {
-		if p.Invoke.IsNemesis() || (p.Invoke.F != history.FWrite && p.Invoke.F != history.FCas) {
-			continue
-		}
-		for _, w := range writesOf([]history.Pair{p}, p.Invoke.Key) {
-			if ws[w.inv.Key] == nil {
-				ws[w.inv.Key] = map[int64][]regWriteOp{}
-			}
-			ws[w.inv.Key][w.value] = append(ws[w.inv.Key][w.value], w)
+	for key, writes := range writesByKey(in.pairs) {
+		ws[key] = map[int64][]regWriteOp{}
+		for _, w := range writes {
+			ws[key][w.value] = append(ws[key][w.value], w)
 		}
 	}
 	// precedes reports whether value a was surely overwritten before value b
@@ -149,7 +144,7 @@ func checkMonotonic(_ context.Context, in checkInput) Result {
 		k := pk{inv.Process, inv.Key}
 		switch inv.F {
 		case history.FWrite, history.FCas:
-			for _, w := range writesOf([]history.Pair{p}, inv.Key) {
+			if w, ok := asWrite(p); ok {
 				last[k] = seen{v: regValue{V: w.value, Set: true}, zxid: c.Zxid, index: c.Index, write: true}
 			}
 			continue

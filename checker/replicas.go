@@ -131,7 +131,7 @@ func finalRegisterReads(in checkInput, a *anomalies, notes *[]string) int {
 			a.add("undecodable final reads", err.Error(), c.Index)
 			continue
 		}
-		byKey[p.Invoke.Key] = append(byKey[p.Invoke.Key], fr{node: c.Node, v: regValue{V: x, Set: set}, index: c.Index})
+		byKey[p.Invoke.Key] = append(byKey[p.Invoke.Key], fr{node: nodeOf(p), v: regValue{V: x, Set: set}, index: c.Index})
 	}
 	if len(unanswered) > 0 {
 		*notes = append(*notes, fmt.Sprintf("%d final reads got no answer: %s", len(unanswered), strings.Join(unanswered[:min(len(unanswered), 10)], ", ")))
@@ -141,6 +141,7 @@ func finalRegisterReads(in checkInput, a *anomalies, notes *[]string) int {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	writes := writesByKey(in.pairs)
 	n := 0
 	for _, k := range keys {
 		rs := byKey[k]
@@ -158,7 +159,7 @@ func finalRegisterReads(in checkInput, a *anomalies, notes *[]string) int {
 			}
 			a.add("diverged keys", fmt.Sprintf("Replica divergence: final reads of key %s disagree: %s.", k, strings.Join(parts, ", ")), ops...)
 		}
-		ws := writesOf(in.pairs, k)
+		ws := writes[k]
 		for _, r := range rs {
 			if w, ok := newerAcked(ws, r.v); ok {
 				a.add("lost acknowledged writes", fmt.Sprintf("Lost write on node %s: its final read of key %s is %v (op %d), older than the acknowledged write of %d (op %d).",
@@ -223,7 +224,7 @@ func finalSetReads(in checkInput, a *anomalies, notes *[]string) int {
 		for _, x := range xs {
 			m[x] = true
 		}
-		rs = append(rs, fr{node: c.Node, elems: m, index: c.Index})
+		rs = append(rs, fr{node: nodeOf(p), elems: m, index: c.Index})
 	}
 	for i := 1; i < len(rs); i++ {
 		var onlyA, onlyB []int64
@@ -336,4 +337,12 @@ func logGap(x, y Dump) (zxid int64, on, off string, found bool) {
 		}
 	}
 	return 0, "", "", false
+}
+
+// nodeOf is the node that served a pair, from either of its ops.
+func nodeOf(p history.Pair) string {
+	if p.Complete.Node != "" {
+		return p.Complete.Node
+	}
+	return p.Invoke.Node
 }
