@@ -30,7 +30,7 @@ const DefaultTimeout = 5 * time.Minute
 // Options says which checks apply to a history and where they may write.
 type Options struct {
 	Workload string        // "register" | "set" | "lock"
-	ReadMode string        // "sync" | "leader" | "local"
+	ReadMode string        // "sync" | "leader" | "local"; "" means sync
 	Timeout  time.Duration // per-check budget; on expiry the check is Unknown
 	DumpsDir string        // run_dir/nodes; may be empty or missing
 	OutDir   string        // where to write files (porcupine visualisation); "" = none
@@ -73,6 +73,9 @@ type checkInput struct {
 func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.ReadMode == "" {
+		opts.ReadMode = ReadSync
 	}
 	log := opts.Logger
 	if log == nil {

@@ -332,6 +332,13 @@ func TestLockRules(t *testing.T) {
 			h.call(1, "acquire", "", nil, history.OK, nil)
 			h.call(1, "release", "", nil, history.OK, nil)
 		}, Valid},
+		{"failed release: the child may be gone with its session", func(h *hb) {
+			h.call(0, "acquire", "", nil, history.OK, nil)
+			h.op(history.Invoke, 1, "acquire", "", nil)
+			h.call(0, "release", "", nil, history.Fail, nil)
+			h.op(history.OK, 1, "acquire", "", nil)
+			h.call(1, "release", "", nil, history.OK, nil)
+		}, Valid},
 		{"indeterminate acquire is no evidence", func(h *hb) {
 			h.op(history.Invoke, 0, "acquire", "", nil)
 			h.call(1, "acquire", "", nil, history.OK, nil)

@@ -23,7 +23,8 @@ type hold struct {
 //     release's invocation, since the release deleting it on the same
 //     session proves the session never expired in between.
 //   - Every other hold is only possible: an indeterminate acquire, or an ok
-//     acquire whose release failed, was indeterminate or never came. Its
+//     acquire whose release failed, was indeterminate or never came (up to
+//     the release's invocation, or the end of the history). Its
 //     session may have expired, and then ZooKeeper deletes the lock node and
 //     rightly hands the lock to someone else (a lease, not a bug in Zab). A
 //     possible hold lasts until its release's invocation or the end of the
@@ -46,8 +47,8 @@ func checkLock(_ context.Context, in checkInput) Result {
 		switch inv.F {
 		case history.FAcquire:
 			if h := held[inv.Process]; h != nil {
-				// The workload acquired again after a failed release:
-				// the old hold is only possible from here on.
+				// Acquiring again without a release says the process
+				// gave the hold up; it is only possible from here on.
 				reacquired++
 				delete(held, inv.Process)
 				h.end = inv.Time
@@ -65,9 +66,10 @@ func checkLock(_ context.Context, in checkInput) Result {
 				releasesWithout++
 				continue
 			}
-			if c.Type == history.Fail {
-				continue // surely not released: the hold goes on
-			}
+			// A failed release did not delete the child, but the
+			// workload fails a release when the child is already gone
+			// (its session expired): either way the hold is only
+			// possible, and it ends here for the verdict's purpose.
 			delete(held, inv.Process)
 			h.end, h.rel = inv.Time, inv.Index
 			if c.Type == history.OK {

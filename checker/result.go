@@ -1,6 +1,17 @@
 // Package checker decides whether a history could have come from a correct
 // system. It reads only a history (and, for zabnode, the replicas' state
 // dumps), so a stored run can be re-checked without Docker.
+//
+// Check composes, per workload (the worst verdict wins):
+//   - linearizable (register): porcupine over a CAS register per key;
+//   - monotonic-reads (register, set): session guarantees that hold in
+//     every read mode, local reads included: no phantom value, no zxid or
+//     value regression, read-your-writes;
+//   - set (set): lost, duplicated and unexpected elements;
+//   - lock (lock): no two definite holders at once;
+//   - replicas: final reads agree across nodes; zabnode dumps form one
+//     committed history;
+//   - stats: every kind of op succeeded at least once.
 package checker
 
 // Verdict is a checker's conclusion, as in Jepsen.
