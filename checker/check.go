@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/zabcheck/zabcheck/history"
@@ -171,4 +173,71 @@ func ReadSummary(path string) (Summary, error) {
 		return s, fmt.Errorf("decode summary %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// maxListed bounds how many anomalies an explanation lists; the rest are
+// counted.
+const maxListed = 10
+
+// anomalies collects what a checker found, for one Result.
+type anomalies struct {
+	n     map[string]int // kind -> count
+	lines []string
+	ops   []int64
+}
+
+func (a *anomalies) add(kind, line string, ops ...int64) {
+	if a.n == nil {
+		a.n = map[string]int{}
+	}
+	a.n[kind]++
+	if len(a.lines) < maxListed {
+		a.lines = append(a.lines, line)
+		a.ops = append(a.ops, ops...)
+	}
+}
+
+func (a *anomalies) total() int {
+	t := 0
+	for _, n := range a.n {
+		t += n
+	}
+	return t
+}
+
+// result turns the anomalies into a Result: invalid if any, else valid
+// with ok as the explanation.
+func (a *anomalies) result(name, ok string) Result {
+	r := Result{Name: name, Verdict: Valid, Explanation: ok, Details: map[string]any{}}
+	if a.total() == 0 {
+		return r
+	}
+	kinds := make([]string, 0, len(a.n))
+	for k := range a.n {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	var counts []string
+	for _, k := range kinds {
+		counts = append(counts, fmt.Sprintf("%d %s", a.n[k], k))
+		r.Details[k] = a.n[k]
+	}
+	r.Verdict = Invalid
+	r.Explanation = fmt.Sprintf("%s. %s", strings.Join(counts, ", "), strings.Join(a.lines, " "))
+	if t := a.total(); t > len(a.lines) {
+		r.Explanation += fmt.Sprintf(" (%d more not listed)", t-len(a.lines))
+	}
+	r.Ops = a.ops
+	return r
+}
+
+// zxidString prints a zxid as ZooKeeper does, epoch and counter readable.
+func zxidString(z int64) string { return fmt.Sprintf("0x%x", z) }
+
+// intsString lists at most n integers.
+func intsString(xs []int64, n int) string {
+	if len(xs) <= n {
+		return fmt.Sprint(xs)
+	}
+	return fmt.Sprintf("%v and %d more", xs[:n], len(xs)-n)
 }

@@ -618,3 +618,60 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestSet(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(h *hb)
+		want  string // "" = valid
+	}{
+		{"recovered indeterminate add", func(h *hb) {
+			h.call(0, "add", "", 1, history.OK, 1)
+			h.call(1, "add", "", 2, history.Info, 2)
+			h.call(2, "read", "", nil, history.OK, []int{1, 2}, final("n1"))
+		}, ""},
+		{"stale read before the final one is no loss", func(h *hb) {
+			h.call(0, "add", "", 1, history.OK, 1)
+			h.call(2, "read", "", nil, history.OK, []int{})
+			h.call(3, "read", "", nil, history.OK, []int{1}, final("n1"))
+		}, ""},
+		{"never attempted", func(h *hb) {
+			h.call(0, "add", "", 1, history.OK, 1)
+			h.call(2, "read", "", nil, history.OK, []int{1, 9}, final("n1"))
+		}, "Unexpected element 9"},
+		{"failed add present", func(h *hb) {
+			h.call(0, "add", "", 1, history.Fail, 1)
+			h.call(2, "read", "", nil, history.OK, []int{1}, final("n1"))
+		}, "failed"},
+		{"lost against the last read when no final reads", func(h *hb) {
+			h.call(0, "add", "", 1, history.OK, 1)
+			h.call(0, "add", "", 2, history.OK, 2)
+			h.call(2, "read", "", nil, history.OK, []int{1})
+		}, "the run has no final reads"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &hb{}
+			tt.build(h)
+			r := checkSet(context.Background(), inputFor(h.ops, Options{Workload: WorkloadSet}))
+			if tt.want == "" {
+				if r.Verdict != Valid {
+					t.Errorf("verdict %s, want valid: %s", r.Verdict, r.Explanation)
+				}
+				return
+			}
+			if r.Verdict != Invalid || !strings.Contains(r.Explanation, tt.want) {
+				t.Errorf("verdict %s, explanation %q; want invalid naming %q", r.Verdict, r.Explanation, tt.want)
+			}
+		})
+	}
+	t.Run("replica lacks an acknowledged add", func(t *testing.T) {
+		h := &hb{}
+		h.call(0, "add", "", 1, history.OK, 1)
+		h.call(1, "read", "", nil, history.OK, []int{}, final("n1"))
+		r := checkReplicas(context.Background(), inputFor(h.ops, Options{Workload: WorkloadSet}))
+		if r.Verdict != Invalid || !strings.Contains(r.Explanation, "Lost writes on node n1") {
+			t.Errorf("verdict %s: %s; want invalid naming the lost write on n1", r.Verdict, r.Explanation)
+		}
+	})
+}

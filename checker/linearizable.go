@@ -2,7 +2,6 @@ package checker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -215,9 +214,6 @@ func budget(ctx context.Context, deadline time.Time) time.Duration {
 	return time.Until(deadline)
 }
 
-// errNoTime is returned when the budget is spent before a phase starts.
-var errNoTime = errors.New("time budget spent")
-
 // checkLinearizable runs porcupine over the register ops. On a violation it
 // explains the first illegal key and writes the visualisation into outDir.
 func checkLinearizable(ctx context.Context, in checkInput) Result {
@@ -241,7 +237,7 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 	deadline := time.Now().Add(in.opts.Timeout)
 	left := budget(ctx, deadline)
 	if left <= 0 {
-		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("not checked: %v before start (%s)", errNoTime, scope)
+		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("not checked: the time budget was spent before the start (%s)", scope)
 		return res
 	}
 	start := time.Now()

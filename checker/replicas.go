@@ -197,8 +197,9 @@ func newerAcked(ws []regWriteOp, v regValue) (regWriteOp, bool) {
 	return regWriteOp{}, false
 }
 
-// finalSetReads compares the nodes' final set reads with each other.
-// Acknowledged adds missing from them are the set check's lost elements.
+// finalSetReads compares the nodes' final set reads with each other, and
+// with the acknowledged adds (the set check lists the lost elements too;
+// here they are counted per replica).
 func finalSetReads(in checkInput, a *anomalies, notes *[]string) int {
 	type fr struct {
 		node  string
@@ -225,6 +226,29 @@ func finalSetReads(in checkInput, a *anomalies, notes *[]string) int {
 			m[x] = true
 		}
 		rs = append(rs, fr{node: nodeOf(p), elems: m, index: c.Index})
+	}
+	var acked []history.Op
+	for _, p := range in.pairs {
+		if p.Invoke.F == history.FAdd && p.Complete.Type == history.OK && !p.Invoke.IsNemesis() {
+			acked = append(acked, p.Invoke)
+		}
+	}
+	for _, r := range rs {
+		var missing []int64
+		var ops []int64
+		for _, add := range acked {
+			if x, ok, err := add.IntValue(); err == nil && ok && !r.elems[x] {
+				missing = append(missing, x)
+				if len(ops) < 5 {
+					ops = append(ops, add.Index)
+				}
+			}
+		}
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			a.add("lost acknowledged writes", fmt.Sprintf("Lost writes on node %s: its final read (op %d) lacks acknowledged adds %s.",
+				r.node, r.index, intsString(missing, 10)), append(ops, r.index)...)
+		}
 	}
 	for i := 1; i < len(rs); i++ {
 		var onlyA, onlyB []int64
