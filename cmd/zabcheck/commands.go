@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/docker"
+	"github.com/zabcheck/zabcheck/report"
+	"github.com/zabcheck/zabcheck/runner"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "re-run the checkers on a stored run (no Docker) and rewrite its results and report",
+		ArgsUsage: "RUN_DIR|history.jsonl",
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "check-timeout", Value: 2 * time.Minute, Usage: "per-checker budget", EnvVars: env("CHECK_TIMEOUT")},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return badArgs("check takes one argument, a run directory or its history.jsonl")
+			}
+			dir := c.Args().First()
+			if filepath.Base(dir) == "history.jsonl" {
+				dir = filepath.Dir(dir)
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return badArgs("check %s: not a run directory", c.Args().First())
+			}
+			sum, err := runner.Recheck(c.Context, dir, c.Duration("check-timeout"), logger(c))
+			if err != nil {
+				return &exitError{code: exitHarness, err: err}
+			}
+			printSummary(c.App.Writer, runner.Outcome{Dir: dir, Verdict: sum.Verdict, Summary: sum})
+			if sum.Verdict == checker.Valid {
+				return nil
+			}
+			return &exitError{code: sum.Verdict.ExitCode(), err: fmt.Errorf("verdict %s", sum.Verdict)}
+		},
+	}
+}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "browse stored runs and their reports over HTTP",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address", EnvVars: env("ADDR")},
+			&cli.StringFlag{Name: "results-dir", Value: "results", Usage: "where runs are stored", EnvVars: env("RESULTS_DIR")},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return badArgs("serve takes no arguments")
+			}
+			fmt.Fprintf(c.App.Writer, "serving %s on http://%s/\n", c.String("results-dir"), c.String("addr"))
+			if err := report.Serve(c.Context, c.String("addr"), c.String("results-dir"), logger(c)); err != nil {
+				return &exitError{code: exitHarness, err: err}
+			}
+			return nil
+		},
+	}
+}
+
+func imagesCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "images",
+		Usage: "build the node images locally (base Debian via debootstrap, zabnode, zookeeper)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "repo", Value: ".", Usage: "repository root, to build cmd/zabnode", EnvVars: env("REPO")},
+		},
+		Action: func(c *cli.Context) error {
+			imgs, err := docker.BuildImages(c.Context, docker.BuildOptions{RepoRoot: c.String("repo"), Logger: logger(c)})
+			for _, im := range imgs {
+				fmt.Fprintf(c.App.Writer, "%s\t%s\n", im.Name, im.ID)
+			}
+			if err != nil {
+				return &exitError{code: exitHarness, err: err}
+			}
+			return nil
+		},
+	}
+}
+
+func cleanCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "clean",
+		Usage: "remove every container and network zabcheck created (by label)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "test-id", Usage: "only this test's resources"},
+		},
+		Action: func(c *cli.Context) error {
+			n, err := docker.Clean(c.Context, c.String("test-id"), logger(c))
+			fmt.Fprintf(c.App.Writer, "removed %d containers and networks\n", n)
+			if err != nil {
+				return &exitError{code: exitHarness, err: err}
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), append([]string{"zabcheck"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// Bad flags and impossible combinations fail before any container starts,
+// with exit code 254 and a line naming the flag.
+func TestBadArguments(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"two nodes", []string{"test", "--nodes", "2"}, nil, "--nodes 2"},
+		{"even nodes from env", []string{"test"}, map[string]string{"ZABCHECK_NODES": "4"}, "--nodes 4"},
+		{"bug on zookeeper", []string{"test", "--db", "zookeeper", "--bug", "skip-trunc"}, nil, "--bug"},
+		{"unknown db", []string{"test", "--db", "etcd"}, nil, "--db"},
+		{"unknown workload", []string{"test", "--workload", "queue"}, nil, "--workload"},
+		{"unknown read mode", []string{"test", "--read-mode", "stale"}, nil, "--read-mode"},
+		{"unknown fault", []string{"test", "--nemesis", "kill,meteor"}, nil, "--nemesis"},
+		{"bad concurrency", []string{"test", "--concurrency", "xn"}, nil, "--concurrency"},
+		{"zero time limit", []string{"test", "--time-limit", "0s"}, nil, "--time-limit"},
+		{"negative rate", []string{"test", "--rate", "-1"}, nil, "--rate"},
+		{"zero test count", []string{"test", "--test-count", "0"}, nil, "--test-count"},
+		{"undefined flag", []string{"test", "--no-such-flag"}, nil, "no-such-flag"},
+		{"stray argument", []string{"test", "extra"}, nil, "no arguments"},
+		{"check without a run", []string{"check", filepath.Join(dir, "missing")}, nil, "not a run directory"},
+		{"check with no argument", []string{"check"}, nil, "one argument"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			t.Setenv("ZABCHECK_RESULTS_DIR", dir)
+			code, _, stderr := runCLI(t, tc.args...)
+			if code != exitBadArgs {
+				t.Fatalf("exit code: got %d, want %d (stderr %q)", code, exitBadArgs, stderr)
+			}
+			if !strings.Contains(stderr, tc.want) {
+				t.Fatalf("stderr %q does not name %q", stderr, tc.want)
+			}
+			if lines := strings.Count(strings.TrimSpace(stderr), "\n"); lines > 2 {
+				t.Errorf("want a short message, got %d lines: %q", lines+1, stderr)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+				t.Errorf("a rejected test created %v in the results dir", entries)
+			}
+		})
+	}
+}
+
+func TestHelpListsExitCodesAndClock(t *testing.T) {
+	code, out, _ := runCLI(t, "--help")
+	if code != 0 || !strings.Contains(out, "254 bad arguments") {
+		t.Fatalf("help: code %d, output %q", code, out)
+	}
+	_, out, _ = runCLI(t, "test", "--help")
+	if !strings.Contains(out, "clock faults are out of scope") {
+		t.Fatalf("test --help does not explain clock faults: %q", out)
+	}
+}
+
+// check re-runs the checkers on stored runs: exit 0 for a valid history, 1
+// for a stale read.
+func TestCheckExitCodes(t *testing.T) {
+	meta := `{"name":"t","db":"zabnode","workload":"register","read_mode":"sync","nodes":3,"seed":1,"start":"2026-01-01T00:00:00Z","incomplete":false}`
+	valid := `{"index":0,"time":1,"type":"invoke","process":0,"f":"write","key":"r0","value":1}
+{"index":1,"time":2,"type":"ok","process":0,"f":"write","key":"r0","value":1}
+{"index":2,"time":3,"type":"invoke","process":1,"f":"read","key":"r0"}
+{"index":3,"time":4,"type":"ok","process":1,"f":"read","key":"r0","value":1}
+{"index":4,"time":5,"type":"invoke","process":2,"f":"read","key":"r0","node":"n1","final":true}
+{"index":5,"time":6,"type":"ok","process":2,"f":"read","key":"r0","value":1,"node":"n1","final":true}
+{"index":6,"time":7,"type":"invoke","process":3,"f":"read","key":"r0","node":"n2","final":true}
+{"index":7,"time":8,"type":"ok","process":3,"f":"read","key":"r0","value":1,"node":"n2","final":true}
+`
+	stale := `{"index":0,"time":1,"type":"invoke","process":0,"f":"write","key":"r0","value":1}
+{"index":1,"time":2,"type":"ok","process":0,"f":"write","key":"r0","value":1}
+{"index":2,"time":3,"type":"invoke","process":0,"f":"write","key":"r0","value":2}
+{"index":3,"time":4,"type":"ok","process":0,"f":"write","key":"r0","value":2}
+{"index":4,"time":5,"type":"invoke","process":1,"f":"read","key":"r0"}
+{"index":5,"time":6,"type":"ok","process":1,"f":"read","key":"r0","value":1}
+`
+	for _, tc := range []struct {
+		name, history string
+		want          int
+	}{{"valid", valid, exitValid}, {"stale read", stale, exitInvalid}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "test.json"), []byte(meta), 0o644)
+			os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(tc.history), 0o644)
+			code, out, stderr := runCLI(t, "check", filepath.Join(dir, "history.jsonl"))
+			if code != tc.want {
+				t.Fatalf("exit code: got %d, want %d\nstdout %s\nstderr %s", code, tc.want, out, stderr)
+			}
+			for _, f := range []string{"results.json", "report.html"} {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("check did not write %s: %v", f, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/nemesis"
+	"github.com/zabcheck/zabcheck/runner"
+	"github.com/zabcheck/zabcheck/workload"
+)
+
+func env(name string) []string { return []string{"ZABCHECK_" + name} }
+
+func testCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "test",
+		Usage: "run a test against a fresh cluster and check the history",
+		Description: `Starts a cluster in Docker, drives the workload while the nemesis injects faults,
+heals everything, does the final reads, checks the history and writes a report
+under --results-dir. Faults: kill, stop, pause, partition, packet, and the
+targeted sequences; "all" is every fault this kernel supports, "none" none.
+clock faults are out of scope: containers share the host's clock.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Value: "zabnode", Usage: "zabnode or zookeeper", EnvVars: env("DB")},
+			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "number of voters (odd, 3-9)", EnvVars: env("NODES")},
+			&cli.IntFlag{Name: "observers", Value: 0, Usage: "number of observers", EnvVars: env("OBSERVERS")},
+			&cli.StringFlag{Name: "workload", Value: "register", Usage: "register, set or lock", EnvVars: env("WORKLOAD")},
+			&cli.StringFlag{Name: "read-mode", Value: "sync", Usage: "register reads: sync (sync+read, linearizable), local (sequentially consistent), leader", EnvVars: env("READ_MODE")},
+			&cli.DurationFlag{Name: "time-limit", Value: 60 * time.Second, Usage: "length of the main phase", EnvVars: env("TIME_LIMIT")},
+			&cli.StringFlag{Name: "concurrency", Value: "2n", Usage: `client processes: a number, or "Nn" for N per node`, EnvVars: env("CONCURRENCY")},
+			&cli.Float64Flag{Name: "rate", Value: 100, Usage: "target ops/s over all processes (0: unlimited)", EnvVars: env("RATE")},
+			&cli.DurationFlag{Name: "op-timeout", Value: 5 * time.Second, Usage: "per-operation timeout", EnvVars: env("OP_TIMEOUT")},
+			&cli.IntFlag{Name: "keys", Value: 5, Usage: "register keys active at a time", EnvVars: env("KEYS")},
+			&cli.StringFlag{Name: "nemesis", Value: "none", Usage: "comma list of faults, all, or none", EnvVars: env("NEMESIS")},
+			&cli.DurationFlag{Name: "nemesis-interval", Value: 10 * time.Second, Usage: "mean time between fault start and stop", EnvVars: env("NEMESIS_INTERVAL")},
+			&cli.StringFlag{Name: "nemesis-targets", Usage: "comma list of one, minority, majority, all, leader, random (default: per fault)", EnvVars: env("NEMESIS_TARGETS")},
+			&cli.IntFlag{Name: "test-count", Value: 1, Usage: "run the test this many times; the worst verdict wins", EnvVars: env("TEST_COUNT")},
+			&cli.Int64Flag{Name: "seed", Usage: "random seed (0: pick one and record it)", EnvVars: env("SEED")},
+			&cli.BoolFlag{Name: "leave-db-running", Usage: "leave the cluster up after the test (remove it with zabcheck clean)", EnvVars: env("LEAVE_DB_RUNNING")},
+			&cli.StringFlag{Name: "results-dir", Value: "results", Usage: "where runs are stored", EnvVars: env("RESULTS_DIR")},
+			&cli.StringFlag{Name: "bug", Usage: "enable a zabnode seeded bug (zabnode only)", EnvVars: env("BUG")},
+			&cli.DurationFlag{Name: "check-timeout", Value: 2 * time.Minute, Usage: "per-checker budget; past it the verdict is unknown", EnvVars: env("CHECK_TIMEOUT")},
+			&cli.IntFlag{Name: "tick-time", Value: 200, Usage: "zoo.cfg tickTime in ms, for both targets", EnvVars: env("TICK_TIME")},
+			&cli.IntFlag{Name: "init-limit", Value: 10, Usage: "zoo.cfg initLimit in ticks", EnvVars: env("INIT_LIMIT")},
+			&cli.IntFlag{Name: "sync-limit", Value: 5, Usage: "zoo.cfg syncLimit in ticks", EnvVars: env("SYNC_LIMIT")},
+		},
+		Action: runTest,
+	}
+}
+
+// testFromFlags turns flags into a validated Test, or a bad-arguments error
+// naming the flag.
+func testFromFlags(c *cli.Context) (runner.Test, error) {
+	if c.NArg() > 0 {
+		return runner.Test{}, badArgs("test takes no arguments, got %q", c.Args().Slice())
+	}
+	t := runner.Test{
+		DB: c.String("db"), Nodes: c.Int("nodes"), Observers: c.Int("observers"),
+		Workload: c.String("workload"), ReadMode: c.String("read-mode"),
+		TimeLimit: c.Duration("time-limit"), Rate: c.Float64("rate"), OpTimeout: c.Duration("op-timeout"),
+		Keys: c.Int("keys"), NemesisInterval: c.Duration("nemesis-interval"),
+		Seed: c.Int64("seed"), Bug: c.String("bug"), LeaveDBRunning: c.Bool("leave-db-running"),
+		ResultsDir: c.String("results-dir"), CheckTimeout: c.Duration("check-timeout"),
+		TickTime: c.Int("tick-time"), InitLimit: c.Int("init-limit"), SyncLimit: c.Int("sync-limit"),
+	}
+	n, err := workload.ParseConcurrency(c.String("concurrency"), t.Nodes+t.Observers)
+	if err != nil {
+		return t, badArgs("--concurrency: %v", err)
+	}
+	t.Concurrency = n
+	faults, err := nemesis.ParseFaults(c.String("nemesis"))
+	if err != nil {
+		return t, badArgs("--nemesis: %v", err)
+	}
+	t.Nemesis = faults
+	if s := c.String("nemesis-targets"); s != "" {
+		t.NemesisTargets = strings.Split(s, ",")
+	}
+	if c.Int("test-count") < 1 {
+		return t, badArgs("--test-count %d: must be at least 1", c.Int("test-count"))
+	}
+	if c.Duration("check-timeout") <= 0 {
+		return t, badArgs("--check-timeout %s: must be positive", c.Duration("check-timeout"))
+	}
+	if err := t.Validate(); err != nil {
+		return t, badArgs("%v", strings.TrimPrefix(err.Error(), runner.ErrBadTest.Error()+": "))
+	}
+	return t, nil
+}
+
+func runTest(c *cli.Context) error {
+	t, err := testFromFlags(c)
+	if err != nil {
+		return err
+	}
+	log := logger(c)
+	out := c.App.Writer
+	worst := checker.Valid
+	harnessFailed := false
+	for i := 0; i < c.Int("test-count"); i++ {
+		run := t
+		if run.Seed == 0 {
+			run.Seed = rand.Int63()
+		}
+		if c.Int("test-count") > 1 && t.Seed != 0 {
+			// Distinct but reproducible seeds for repeated runs.
+			run.Seed = t.Seed + int64(i)
+		}
+		fmt.Fprintf(out, "run %d/%d: %s, seed %d\n", i+1, c.Int("test-count"), run.Name, run.Seed)
+		o, err := runner.Run(c.Context, run, runner.Env{
+			Logger: log, Version: c.App.Version, Progress: c.App.ErrWriter, IsTTY: isTTY(c.App.ErrWriter),
+		})
+		if o.Dir != "" && len(o.Summary.Checks) > 0 {
+			printSummary(out, o)
+		}
+		if err != nil {
+			fmt.Fprintf(c.App.ErrWriter, "zabcheck: run %d failed: %v\n", i+1, err)
+			if errors.Is(err, runner.ErrBadTest) {
+				return badArgs("%v", err)
+			}
+			harnessFailed = true
+			if c.Context.Err() != nil {
+				break
+			}
+			continue
+		}
+		worst = checker.Worst(worst, o.Verdict)
+	}
+	if harnessFailed && worst != checker.Invalid {
+		return &exitError{code: exitHarness, err: errors.New("the harness failed; see zabcheck.log in the run directory")}
+	}
+	if worst == checker.Valid {
+		return nil
+	}
+	return &exitError{code: worst.ExitCode(), err: fmt.Errorf("verdict %s", worst)}
+}
+
+func printSummary(w interface{ Write([]byte) (int, error) }, o runner.Outcome) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nCHECKER\tVERDICT\tEXPLANATION")
+	for _, r := range o.Summary.Checks {
+		expl := r.Explanation
+		if i := strings.IndexByte(expl, '\n'); i >= 0 {
+			expl = expl[:i] + " ..."
+		}
+		if len(expl) > 100 {
+			expl = expl[:97] + "..."
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Verdict, expl)
+	}
+	tw.Flush()
+	verdict := string(o.Verdict)
+	if o.Incomplete {
+		verdict += " (incomplete run)"
+	}
+	fmt.Fprintf(w, "\nverdict: %s\nreport:  %s/report.html\n", verdict, o.Dir)
+}

@@ -1,0 +1,255 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/docker"
+	"github.com/zabcheck/zabcheck/history"
+	"github.com/zabcheck/zabcheck/nemesis"
+	"github.com/zabcheck/zabcheck/report"
+	"github.com/zabcheck/zabcheck/workload"
+)
+
+// Outcome is what one run concluded.
+type Outcome struct {
+	Dir     string
+	Verdict checker.Verdict
+	Summary checker.Summary
+	// Incomplete is true when the run was interrupted or the harness failed
+	// before the checks; Err then says why.
+	Incomplete bool
+}
+
+// ErrHarness marks failures of the harness itself (exit code 255), as
+// opposed to verdicts about the system under test.
+var ErrHarness = errors.New("harness failure")
+
+// Env is what a run needs from outside: a logger for progress, the version
+// string, and an optional status sink for live progress.
+type Env struct {
+	Logger   *slog.Logger
+	Version  string
+	Progress io.Writer // nil: no live status
+	IsTTY    bool
+}
+
+// Run runs t. A run directory is created first, so even a harness failure
+// leaves test.json (marked incomplete) and whatever history was recorded.
+func Run(ctx context.Context, t Test, env Env) (Outcome, error) {
+	if err := t.Validate(); err != nil {
+		return Outcome{}, err
+	}
+	start := time.Now()
+	dir, err := makeRunDir(t.ResultsDir, t.Name, start)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	out := Outcome{Dir: dir, Incomplete: true}
+	meta := newMeta(t, start, env.Version)
+	if err := writeMeta(dir, meta); err != nil {
+		return out, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+
+	logFile, err := os.Create(filepath.Join(dir, "zabcheck.log"))
+	if err != nil {
+		return out, fmt.Errorf("%w: create zabcheck.log: %w", ErrHarness, err)
+	}
+	defer logFile.Close()
+	// Everything goes to the run's log; the caller's logger gets it too.
+	log := slog.New(teeHandler{slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}), env.Logger.Handler()})
+	log.Info("run starting", "dir", dir, "seed", t.Seed, "db", t.DB, "workload", t.Workload, "nemesis", strings.Join(t.Nemesis, ","))
+
+	runErr := execute(ctx, t, dir, &meta, env, log)
+	end := time.Now()
+	meta.End = &end
+	if runErr != nil {
+		meta.Error = runErr.Error()
+		log.Error("run failed", "err", runErr)
+	}
+
+	// Check whatever history exists, even after a failure: a partial history
+	// can still show an anomaly, and the report explains the failure.
+	sum, checkErr := checkRun(context.WithoutCancel(ctx), dir, t, log)
+	if checkErr == nil {
+		out.Summary = sum
+		out.Verdict = sum.Verdict
+		meta.Verdict = string(sum.Verdict)
+	} else if runErr == nil {
+		runErr = checkErr
+		meta.Error = checkErr.Error()
+	}
+	meta.Incomplete = runErr != nil
+	out.Incomplete = meta.Incomplete
+	if err := writeMeta(dir, meta); err != nil && runErr == nil {
+		runErr = fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	if err := report.Render(dir, log); err != nil {
+		log.Warn("report not rendered", "err", err)
+	}
+	return out, runErr
+}
+
+// execute brings the cluster up, runs workload and nemesis, heals, does the
+// final reads and collects node files. The history is written as it goes.
+func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *slog.Logger) (err error) {
+	hist, err := history.Create(filepath.Join(dir, "history.jsonl"), time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	defer func() {
+		if cerr := hist.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: %w", ErrHarness, cerr)
+		}
+	}()
+	rec := newCounter(hist)
+
+	testID := fmt.Sprintf("%s-%s", sanitize(t.Name), time.Now().UTC().Format("150405.000"))
+	extra := map[string]string{}
+	if t.Bug != "" {
+		extra["zabnode.bug"] = t.Bug
+	}
+	log.Info("starting cluster", "db", t.DB, "voters", t.Nodes, "observers", t.Observers, "test_id", testID)
+	upStart := time.Now()
+	cluster, err := docker.Start(ctx, docker.Config{
+		DB: t.DB, Voters: t.Nodes, Observers: t.Observers, TestID: testID,
+		TickTime: t.TickTime, InitLimit: t.InitLimit, SyncLimit: t.SyncLimit,
+		Extra: extra, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: start cluster: %w", ErrHarness, err)
+	}
+	log.Info("cluster serving", "took", time.Since(upStart).Round(time.Millisecond))
+	defer func() {
+		// Collect and tear down even when the run was cancelled.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if cerr := cluster.Collect(cctx, filepath.Join(dir, "nodes")); cerr != nil {
+			log.Warn("collecting node files failed", "err", cerr)
+		}
+		if t.LeaveDBRunning {
+			log.Info("leaving the cluster running (--leave-db-running); remove it with `zabcheck clean`", "test_id", testID)
+			return
+		}
+		if cerr := cluster.Close(cctx); cerr != nil {
+			log.Warn("tearing down the cluster failed; run `zabcheck clean`", "err", cerr)
+		}
+	}()
+
+	nodes := make([]workload.Node, 0, len(cluster.Nodes()))
+	for _, n := range cluster.Nodes() {
+		nodes = append(nodes, workload.Node{Name: n, Addr: cluster.ClientAddr(n)})
+	}
+	wcfg := workload.Config{
+		Workload: t.Workload, ReadMode: t.ReadMode, Concurrency: t.Concurrency, Rate: t.Rate,
+		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed,
+		Nodes: nodes, Leader: cluster.Leader, Logger: log.With("stage", "workload"),
+	}
+
+	sched, err := nemesis.NewSchedule(nemesis.Config{
+		Faults: t.Nemesis, Interval: t.NemesisInterval, Targets: t.NemesisTargets,
+		// A seed of its own, derived from the test's, keeps the workload's op
+		// sequence independent of how many faults were drawn.
+		Seed: rand.New(rand.NewSource(t.Seed)).Int63(),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: nemesis schedule: %w", ErrBadTest, err)
+	}
+
+	stopProgress := startProgress(ctx, env, rec, cluster, t.TimeLimit, log)
+	defer stopProgress()
+
+	runCtx, cancel := context.WithTimeout(ctx, t.TimeLimit)
+	defer cancel()
+	g, gctx := errgroup.WithContext(runCtx)
+	g.Go(func() error { return workload.Run(gctx, wcfg, rec) })
+	g.Go(func() error {
+		return nemesis.Run(gctx, cluster, sched, rec, log.With("stage", "nemesis"))
+	})
+	mainErr := g.Wait()
+	if errors.Is(mainErr, context.DeadlineExceeded) && ctx.Err() == nil {
+		mainErr = nil // the time limit is the normal end
+	}
+
+	// Always heal, with a fresh bounded context, even after Ctrl-C.
+	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+	defer hcancel()
+	if herr := nemesis.HealAll(hctx, cluster, rec, log.With("stage", "heal")); herr != nil {
+		meta.HealError = herr.Error()
+		return fmt.Errorf("%w: final heal: %w", ErrHarness, herr)
+	}
+	if mainErr != nil {
+		return fmt.Errorf("%w: main phase: %w", ErrHarness, mainErr)
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted: %w", ctx.Err())
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer fcancel()
+	if err := workload.FinalReads(fctx, wcfg, rec); err != nil {
+		return fmt.Errorf("%w: final reads: %w", ErrHarness, err)
+	}
+	return nil
+}
+
+// checkRun runs the checkers over the run's history and writes results.json.
+func checkRun(ctx context.Context, dir string, t Test, log *slog.Logger) (checker.Summary, error) {
+	ops, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	if err != nil {
+		return checker.Summary{}, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	sum := checker.Check(ctx, ops, checker.Options{
+		Workload: t.Workload, ReadMode: t.ReadMode, Timeout: t.CheckTimeout,
+		DumpsDir: filepath.Join(dir, "nodes"), OutDir: dir, Logger: log.With("stage", "checker"),
+	})
+	if err := checker.WriteSummary(filepath.Join(dir, "results.json"), sum); err != nil {
+		return sum, fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	return sum, nil
+}
+
+// Recheck re-runs the checkers on a stored run and rewrites results.json and
+// the report. It needs no Docker.
+func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, log *slog.Logger) (checker.Summary, error) {
+	meta, err := ReadMeta(dir)
+	if err != nil {
+		return checker.Summary{}, err
+	}
+	t := meta.Test
+	t.CheckTimeout = checkTimeout
+	sum, err := checkRun(ctx, dir, t, log)
+	if err != nil {
+		return sum, err
+	}
+	meta.Verdict = string(sum.Verdict)
+	if err := writeMeta(dir, meta); err != nil {
+		return sum, err
+	}
+	if err := report.Render(dir, log); err != nil {
+		return sum, fmt.Errorf("render report: %w", err)
+	}
+	return sum, nil
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}

@@ -1,0 +1,120 @@
+// Package runner runs one zabcheck test end to end: cluster up, workload and
+// nemesis concurrently, final heal, final reads, then checks and the report.
+// It is the pipeline's conductor; each stage lives in its own package and
+// nothing downstream reaches back upstream.
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Test is every setting of one run. It is written to test.json so the run
+// can be reproduced from it.
+type Test struct {
+	Name            string        `json:"name"`
+	DB              string        `json:"db"`
+	Nodes           int           `json:"nodes"`
+	Observers       int           `json:"observers"`
+	Workload        string        `json:"workload"`
+	ReadMode        string        `json:"read_mode"`
+	TimeLimit       time.Duration `json:"-"`
+	Concurrency     int           `json:"concurrency"`
+	Rate            float64       `json:"rate"`
+	OpTimeout       time.Duration `json:"-"`
+	Keys            int           `json:"keys"`
+	Nemesis         []string      `json:"nemesis"`
+	NemesisInterval time.Duration `json:"-"`
+	NemesisTargets  []string      `json:"nemesis_targets,omitempty"`
+	Seed            int64         `json:"seed"`
+	Bug             string        `json:"bug,omitempty"`
+	LeaveDBRunning  bool          `json:"leave_db_running,omitempty"`
+	ResultsDir      string        `json:"-"`
+	CheckTimeout    time.Duration `json:"-"`
+	// TickTime, InitLimit and SyncLimit go into zoo.cfg for both targets.
+	TickTime  int `json:"tick_time"`
+	InitLimit int `json:"init_limit"`
+	SyncLimit int `json:"sync_limit"`
+}
+
+// ErrBadTest marks invalid settings: the CLI maps it to exit code 254.
+var ErrBadTest = errors.New("bad test settings")
+
+func badf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadTest, fmt.Sprintf(format, args...))
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.,+-]*$`)
+
+// Validate checks the settings before anything starts, and names the flag
+// at fault. Nemesis names are checked by the nemesis package's parser.
+func (t *Test) Validate() error {
+	switch t.DB {
+	case "zabnode", "zookeeper":
+	default:
+		return badf("--db %q: want zabnode or zookeeper", t.DB)
+	}
+	if t.Nodes < 3 || t.Nodes%2 == 0 || t.Nodes > 9 {
+		return badf("--nodes %d: want an odd number of voters from 3 to 9 (an even count adds no fault tolerance)", t.Nodes)
+	}
+	if t.Observers < 0 || t.Observers > 4 {
+		return badf("--observers %d: want 0 to 4", t.Observers)
+	}
+	switch t.Workload {
+	case "register", "set", "lock":
+	default:
+		return badf("--workload %q: want register, set or lock", t.Workload)
+	}
+	switch t.ReadMode {
+	case "sync", "local", "leader":
+	default:
+		return badf("--read-mode %q: want sync, local or leader", t.ReadMode)
+	}
+	if t.TimeLimit <= 0 {
+		return badf("--time-limit %s: must be positive", t.TimeLimit)
+	}
+	if t.Concurrency < 1 || t.Concurrency > 1000 {
+		return badf("--concurrency %d: want 1 to 1000 processes", t.Concurrency)
+	}
+	if t.Rate < 0 {
+		return badf("--rate %g: must not be negative", t.Rate)
+	}
+	if t.OpTimeout <= 0 {
+		return badf("--op-timeout %s: must be positive", t.OpTimeout)
+	}
+	if t.Keys < 1 {
+		return badf("--keys %d: must be at least 1", t.Keys)
+	}
+	if t.NemesisInterval <= 0 {
+		return badf("--nemesis-interval %s: must be positive", t.NemesisInterval)
+	}
+	if t.Bug != "" && t.DB != "zabnode" {
+		return badf("--bug %s: seeded bugs exist only in zabnode, not in --db %s", t.Bug, t.DB)
+	}
+	if t.TickTime < 10 || t.InitLimit < 1 || t.SyncLimit < 1 {
+		return badf("tick time %dms, initLimit %d, syncLimit %d: want tick >= 10ms and limits >= 1", t.TickTime, t.InitLimit, t.SyncLimit)
+	}
+	if t.Name == "" {
+		t.Name = t.DefaultName()
+	}
+	if !nameRE.MatchString(t.Name) {
+		return badf("test name %q: use letters, digits and _ . , + -", t.Name)
+	}
+	return nil
+}
+
+// DefaultName is "<db>-<workload>-<nemesis>", Jepsen-style.
+func (t *Test) DefaultName() string {
+	nem := "none"
+	if len(t.Nemesis) > 0 {
+		nem = strings.Join(t.Nemesis, "+")
+	}
+	name := fmt.Sprintf("%s-%s-%s", t.DB, t.Workload, nem)
+	if t.Bug != "" {
+		name += "-bug-" + t.Bug
+	}
+	return name
+}
