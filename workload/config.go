@@ -1,11 +1,3 @@
-// Package workload drives ZooKeeper clients (github.com/go-zookeeper/zk)
-// against a cluster and records every operation in a Jepsen-style history.
-//
-// Each logical process owns one ZooKeeper session bound to one node, so an
-// operation never silently fails over. Errors are split into definite
-// failures (fail) and indeterminate results (info); a process that gets info
-// is retired and a fresh process id with a fresh session takes its slot.
-// The package checks nothing: it only records what clients saw.
 package workload
 
 import (

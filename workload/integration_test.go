@@ -1,9 +1,11 @@
 package workload
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,12 +81,14 @@ func TestClusterWorkloads(t *testing.T) {
 	}{
 		{Register, ReadSync, []string{"read ok", "write ok", "cas ok", "cas fail"}},
 		{Register, ReadLocal, []string{"read ok", "write ok", "cas ok"}},
+		{Register, ReadLeader, []string{"read ok", "write ok", "cas ok"}},
 		{Set, ReadSync, []string{"add ok", "read ok"}},
 		{Lock, ReadSync, []string{"acquire ok", "release ok"}},
 	} {
 		t.Run(tc.workload+"-"+tc.readMode, func(t *testing.T) {
 			cfg := clusterConfig(t, tc.workload, tc.readMode)
 			cfg.TimeLimit, cfg.Rate, cfg.Concurrency = 3*time.Second, 500, 6
+			cfg.Leader = func(ctx context.Context) (string, error) { return leaderBySrvr(ctx, cfg.Nodes) }
 			ops, _ := driveCluster(t, cfg)
 			n := countOps(ops)
 			for _, k := range tc.want {
@@ -162,4 +166,30 @@ func envDuration(tb testing.TB, name string, def int) time.Duration {
 		tb.Fatalf("%s=%q: want a positive integer", name, v)
 	}
 	return time.Duration(n)
+}
+
+// leaderBySrvr asks each node's "srvr" four-letter word for its mode and
+// names the leader (or the standalone server). The runner has its own; this
+// one only serves the tests.
+func leaderBySrvr(ctx context.Context, nodes []Node) (string, error) {
+	for _, n := range nodes {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "tcp", n.Addr)
+		if err != nil {
+			continue
+		}
+		if dl, ok := ctx.Deadline(); ok {
+			conn.SetDeadline(dl)
+		}
+		fmt.Fprint(conn, "srvr")
+		sc := bufio.NewScanner(conn)
+		for sc.Scan() {
+			if mode, ok := strings.CutPrefix(sc.Text(), "Mode: "); ok && (mode == "leader" || mode == "standalone") {
+				conn.Close()
+				return n.Name, nil
+			}
+		}
+		conn.Close()
+	}
+	return "", fmt.Errorf("find leader: no node says it leads")
 }

@@ -1,0 +1,50 @@
+// Package workload drives ZooKeeper clients (github.com/go-zookeeper/zk)
+// against a cluster and records every operation in a Jepsen-style history.
+// It checks nothing: it only records what the clients saw.
+//
+// # Processes
+//
+// Config.Concurrency slots each run one logical process at a time. Process
+// i talks to node i mod N through its own session, connected to that one
+// server only, so an operation never silently fails over (in read mode
+// "leader" a process binds to the current leader instead, and retires
+// between ops when leadership moves). A process that gets an indeterminate
+// result (info), whose session expired, or whose lock session dropped is
+// retired: its session is closed and the next unused process id, with a new
+// session, takes the slot. Every op records its node and session (hex).
+//
+// # Outcomes
+//
+// errorTable lists which go-zookeeper errors prove a mutating op had no
+// effect (fail) and which leave it open (info); anything unknown is info.
+// Reads, and the sync before them, have no effect, so every read error is a
+// fail. A read that may have run on a replacement session fails too.
+//
+// # Workloads
+//
+// register: keys are znodes Root/register/<key> holding a decimal integer
+// (empty = null). Ops: read (value or null, Zxid = the znode's mzxid),
+// write (setData version -1, values unique per key), cas [expected, new]
+// (setData with the version paired with expected; see casRegister). Slots
+// are grouped per key, about Concurrency/Keys per key, and a group moves to
+// a fresh key after about OpsPerKey ops, so per-key histories stay short.
+//
+// set: add v creates the sequential znode Root/set/e-<v>-<seq> (data v);
+// read lists the children (one atomic getChildren) and records the sorted
+// integers, Zxid = the parent's pzxid.
+//
+// lock: ZooKeeper's lock recipe under Root/lock; acquire then, after
+// LockHold, release. A hold lasts from the acquire's ok to the release's
+// invocation; a holder whose connection drops invokes release at once and
+// completes it as info.
+//
+// # Phases
+//
+// Run creates the parent znodes, then invokes ops paced by one rate limiter
+// shared by all processes until TimeLimit or MaxOps; ops in flight finish.
+// FinalReads, run after the nemesis healed, reads every register key (the
+// union of keys any node lists) or the set from every node through fresh
+// sessions and new process ids, sync first, retrying until FinalTimeout,
+// and records one op per key per node with Final set; a node that cannot
+// answer gets a fail read.
+package workload
