@@ -10,7 +10,7 @@ import (
 // BenchmarkPrepApplySetData: one CAS write through prep, encode, decode and
 // apply, the leader's per-request cost in this package.
 func BenchmarkPrepApplySetData(b *testing.B) {
-	h := newHarness(&testing.T{})
+	h := newHarness(b)
 	h.openSession(s1)
 	h.mustCreate(s1, "/k", 0)
 	b.ResetTimer()

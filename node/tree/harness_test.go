@@ -11,14 +11,14 @@ import (
 // epoch 1 and commits txns (through their encoding, as Zab would carry them)
 // when the test says so.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	tree *Tree
 	prep *Prep
 	zxid int64
 	now  int64
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	tr := New()
 	return &harness{t: t, tree: tr, prep: NewPrep(tr), zxid: 1 << 32, now: 1_700_000_000_000}
 }
@@ -69,7 +69,7 @@ func (h *harness) mustCreate(session int64, path string, flags int32) string {
 	return r.Path
 }
 
-func code(t *testing.T, err error) jute.ErrCode {
+func code(t testing.TB, err error) jute.ErrCode {
 	t.Helper()
 	if err == nil {
 		return jute.ZOK

@@ -143,3 +143,53 @@ func (t *Tree) sessionOpen(id int64) bool {
 	_, ok := t.sessions[id]
 	return ok
 }
+
+// Read answers a read request (exists, getData, getChildren, getChildren2,
+// getACL) from this replica's tree and sets the watch it asks for on w (nil
+// for none) under id, as ZooKeeper's DataTree does: exists sets a data watch
+// even on a missing node (it fires on create); getData and getChildren set
+// theirs only when the node exists. The body is nil unless the code is ZOK.
+// Reads are local, hence only sequentially consistent, as in ZooKeeper.
+func (t *Tree) Read(w *Watches, id WatcherID, req jute.Record) (jute.ErrCode, jute.Record) {
+	watch := func(kind WatchKind, path string, want bool) {
+		if want && w != nil {
+			w.Add(kind, path, id)
+		}
+	}
+	switch r := req.(type) {
+	case *jute.ExistsRequest:
+		watch(WatchData, r.Path, r.Watch)
+		if st, ok := t.Exists(r.Path); ok {
+			return jute.ZOK, &jute.ExistsResponse{Stat: st}
+		}
+		return jute.ZNONODE, nil
+	case *jute.GetDataRequest:
+		data, st, err := t.Get(r.Path)
+		if err != nil {
+			return jute.ZNONODE, nil
+		}
+		watch(WatchData, r.Path, r.Watch)
+		return jute.ZOK, &jute.GetDataResponse{Data: data, Stat: st}
+	case *jute.GetChildrenRequest:
+		kids, _, err := t.Children(r.Path)
+		if err != nil {
+			return jute.ZNONODE, nil
+		}
+		watch(WatchChild, r.Path, r.Watch)
+		return jute.ZOK, &jute.GetChildrenResponse{Children: kids}
+	case *jute.GetChildren2Request:
+		kids, st, err := t.Children(r.Path)
+		if err != nil {
+			return jute.ZNONODE, nil
+		}
+		watch(WatchChild, r.Path, r.Watch)
+		return jute.ZOK, &jute.GetChildren2Response{Children: kids, Stat: st}
+	case *jute.GetACLRequest:
+		acl, st, err := t.GetACL(r.Path)
+		if err != nil {
+			return jute.ZNONODE, nil
+		}
+		return jute.ZOK, &jute.GetACLResponse{ACL: acl, Stat: st}
+	}
+	return jute.ZUNIMPLEMENTED, nil
+}

@@ -128,3 +128,40 @@ func TestWatchesRestore(t *testing.T) {
 		t.Errorf("fired %v, registered %d; want none fired, 3 registered", got, w.Count())
 	}
 }
+
+func TestRead(t *testing.T) {
+	h := newHarness(t)
+	h.openSession(s1)
+	h.mustCreate(s1, "/k", 0)
+	h.mustCreate(s1, "/k/c", 0)
+	st := stat(t, h.tree, "/k")
+	cases := []struct {
+		name      string
+		req       jute.Record
+		wantCode  jute.ErrCode
+		wantBody  jute.Record
+		wantWatch int
+	}{
+		{"exists", &jute.ExistsRequest{Path: "/k", Watch: true}, jute.ZOK, &jute.ExistsResponse{Stat: st}, 1},
+		{"exists missing watches", &jute.ExistsRequest{Path: "/no", Watch: true}, jute.ZNONODE, nil, 1},
+		{"getData", &jute.GetDataRequest{Path: "/k", Watch: true}, jute.ZOK, &jute.GetDataResponse{Data: []byte{}, Stat: st}, 1},
+		{"getData missing no watch", &jute.GetDataRequest{Path: "/no", Watch: true}, jute.ZNONODE, nil, 0},
+		{"getChildren", &jute.GetChildrenRequest{Path: "/k"}, jute.ZOK, &jute.GetChildrenResponse{Children: []string{"c"}}, 0},
+		{"getChildren2", &jute.GetChildren2Request{Path: "/k", Watch: true}, jute.ZOK, &jute.GetChildren2Response{Children: []string{"c"}, Stat: st}, 1},
+		{"getChildren missing", &jute.GetChildren2Request{Path: "/no", Watch: true}, jute.ZNONODE, nil, 0},
+		{"getACL", &jute.GetACLRequest{Path: "/k"}, jute.ZOK, &jute.GetACLResponse{ACL: jute.OpenACLUnsafe(), Stat: st}, 0},
+		{"write is not a read", &jute.SyncRequest{Path: "/"}, jute.ZUNIMPLEMENTED, nil, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := NewWatches()
+			code, body := h.tree.Read(w, 9, c.req)
+			if code != c.wantCode || !reflect.DeepEqual(body, c.wantBody) {
+				t.Errorf("got %v %+v, want %v %+v", code, body, c.wantCode, c.wantBody)
+			}
+			if w.Count() != c.wantWatch {
+				t.Errorf("watches got %d, want %d", w.Count(), c.wantWatch)
+			}
+		})
+	}
+}
