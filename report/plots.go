@@ -18,8 +18,8 @@ import (
 )
 
 // maxScatter bounds the points of the raw latency plot so that the SVG of a
-// 100k-op run stays a few MB; beyond it every n-th point of a type is kept
-// (fail and info are rarer, so they are kept whole more often).
+// 100k-op run stays near 1 MB; beyond it each type is thinned by the same
+// fraction, so the mix of ok, fail and info stays true.
 const maxScatter = 12000
 
 // Plot size, wide because time runs along x.
@@ -82,8 +82,12 @@ func latencyPlot(in plotInput) ([]byte, plotNote, error) {
 	ymin, ymax := math.Inf(1), math.Inf(-1)
 	var series []plot.Plotter
 	var legends []legendEntry
+	keep := 1.0
+	if total > maxScatter {
+		keep = float64(maxScatter) / float64(total)
+	}
 	for _, t := range []history.Type{history.OK, history.Fail, history.Info} {
-		pts := thin(byType[t], maxScatter/3)
+		pts := thin(byType[t], int(math.Ceil(float64(len(byType[t]))*keep)))
 		if len(pts) == 0 {
 			continue
 		}

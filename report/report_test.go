@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/plot/plotter"
+
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/history"
 )
@@ -350,5 +352,71 @@ func TestAssignRows(t *testing.T) {
 	}
 	if got, want := len(seen), 3; got != want {
 		t.Errorf("rows: got %d, want %d", got, want)
+	}
+}
+
+func TestThin(t *testing.T) {
+	var pts plotter.XYs
+	for i := range 100 {
+		pts = append(pts, plotter.XY{X: float64(i)})
+	}
+	tests := []struct {
+		name string
+		n    int
+		want int
+	}{
+		{"under the cap", 200, 100},
+		{"at the cap", 100, 100},
+		{"thinned", 10, 10},
+		{"zero keeps all", 0, 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := thin(pts, tt.n)
+			if len(got) != tt.want {
+				t.Fatalf("got %d points, want %d", len(got), tt.want)
+			}
+			if tt.n == 10 && (got[0].X != 0 || got[9].X != 90) {
+				t.Errorf("thinning is not even: first %v last %v", got[0].X, got[9].X)
+			}
+		})
+	}
+}
+
+// TestRenderEscapesHostileValues: history strings end up in the inline
+// JSON and in HTML; neither may close the script element or inject markup.
+func TestRenderEscapesHostileValues(t *testing.T) {
+	dir := t.TempDir()
+	evil := `</script><script>alert(1)</script>`
+	ops := []history.Op{
+		{Index: 0, Time: 0, Type: history.Invoke, Process: 0, F: "write", Key: evil, Value: json.RawMessage(`1`)},
+		{Index: 1, Time: 1000, Type: history.Info, Process: 0, F: "write", Key: evil, Error: evil},
+		{Index: 2, Time: 2000, Type: history.Invoke, Process: history.Nemesis, F: "start", Value: json.RawMessage(`{"id":0,"fault":"` + `\u003c/script\u003e` + `"}`)},
+		{Index: 3, Time: 3000, Type: history.Info, Process: history.Nemesis, F: "start", Value: json.RawMessage(`{"id":0,"fault":"` + `\u003c/script\u003e` + `"}`)},
+	}
+	var hist []byte
+	for _, o := range ops {
+		b, _ := json.Marshal(o)
+		hist = append(append(hist, b...), '\n')
+	}
+	os.WriteFile(filepath.Join(dir, historyFile), hist, 0o644)
+	sum, _ := json.Marshal(checker.Summary{Verdict: checker.Invalid, Checks: []checker.Result{{Name: evil, Verdict: checker.Invalid, Explanation: evil, Ops: []int64{1}, Files: []string{"../../etc/passwd"}}}})
+	os.WriteFile(filepath.Join(dir, resultsFile), sum, 0o644)
+	if err := Render(dir, nil); err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, reportFile))
+	html := string(b)
+	if strings.Contains(html, "<script>alert(1)") {
+		t.Error("a history string injected a script element")
+	}
+	if got, want := strings.Count(html, "</script>"), 2; got != want {
+		t.Errorf("</script> occurs %d times, want %d (data and code elements only)", got, want)
+	}
+	if strings.Contains(html, `href="../../etc/passwd"`) {
+		t.Error("a checker file outside the run directory is linked")
+	}
+	if td := timelineFromHTML(t, html); td.Keys[td.K[0]] != evil || td.FaultKinds[0] != "</script>" {
+		t.Errorf("hostile strings did not survive the round trip: key %q, fault %q", td.Keys[td.K[0]], td.FaultKinds[0])
 	}
 }
