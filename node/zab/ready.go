@@ -1,0 +1,58 @@
+package zab
+
+// Ready is what the server must do after Step, Tick, Propose or Sync. The
+// server handles a Ready strictly in this order (ZAB.md, "What must be
+// durable before which message"), then calls Advance:
+//
+//  1. AcceptedEpoch: write the acceptedEpoch file (temp, fsync, rename).
+//  2. Snapshot: install the snapshot and discard the whole log; reset the
+//     state machine to Snapshot.Data.
+//  3. Truncate: truncate the log to this zxid (keep txns <= it). A failure
+//     must crash the process, never corrupt the data.
+//  4. Entries: append to the log and fsync.
+//  5. CurrentEpoch: write the currentEpoch file (temp, fsync, rename).
+//     It comes after the log so that a NEWLEADER ack is only sent once
+//     snapshot, synced txns and then currentEpoch are durable.
+//  6. Messages: send, in order (per peer FIFO).
+//  7. Committed: apply to the state machine, in order. They continue
+//     exactly where the last applied txn left off (or the snapshot of step
+//     2, or the start-up snapshot).
+//  8. Syncs and Requests: answer clients / handle forwarded requests.
+//
+// If persistence fails the server must stop without sending Messages.
+type Ready struct {
+	AcceptedEpoch *uint32
+	Snapshot      *Snapshot
+	Truncate      *Zxid
+	Entries       []Txn
+	CurrentEpoch  *uint32
+	Messages      []Message
+	Committed     []Txn
+	// Syncs are completed client syncs started with Node.Sync on this node.
+	Syncs []SyncResult
+	// Requests are client requests forwarded to this leader with
+	// Node.Forward by learner From; the server turns them into Propose calls.
+	Requests []Request
+}
+
+// SyncResult completes Node.Sync(ID). With Err nil the sync was confirmed
+// by a quorum of the current epoch and this node has applied every txn up
+// to Zxid: a read served now is linearizable. Err set means the sync
+// surely failed (e.g. the leader changed); the client may retry.
+type SyncResult struct {
+	ID   uint64
+	Zxid Zxid
+	Err  error
+}
+
+// Request is an opaque client request forwarded to the leader.
+type Request struct {
+	From uint64
+	Data []byte
+}
+
+func (rd *Ready) empty() bool {
+	return rd.AcceptedEpoch == nil && rd.Snapshot == nil && rd.Truncate == nil &&
+		len(rd.Entries) == 0 && rd.CurrentEpoch == nil && len(rd.Messages) == 0 &&
+		len(rd.Committed) == 0 && len(rd.Syncs) == 0 && len(rd.Requests) == 0
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package zabsim
+
+const raceEnabled = true

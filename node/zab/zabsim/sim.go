@@ -1,0 +1,712 @@
+// Package zabsim runs a zab ensemble in a deterministic, seeded simulation:
+// an in-memory network that delays, reorders across connections, breaks
+// connections and partitions; crashes that keep only what the MemoryStorage
+// persisted; random client proposals and syncs. A Checker verifies the Zab
+// invariants after every step, and a final phase checks liveness once every
+// fault is healed.
+package zabsim
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"github.com/zabcheck/zabcheck/node/zab"
+)
+
+// Options shape one simulated run. Zero fields take defaults from the seed.
+type Options struct {
+	Seed       uint64
+	Voters     int // 3 or 5 when zero (seeded choice)
+	Observers  int // -1 for a seeded choice of 0..2
+	ChaosTicks int // ticks with faults
+	HealTicks  int // bound for liveness once healed
+	// MaxCounter is passed to zab.Config; 0 lets the seed pick (sometimes
+	// tiny, to force epoch changes by counter overflow).
+	MaxCounter uint32
+	// TraceLen is how many recent events a failure report shows.
+	TraceLen int
+}
+
+const microPerTick = 10
+
+type event struct {
+	at   int64
+	node uint64
+	kind string
+	m    zab.Message
+	note string
+}
+
+func (e event) String() string {
+	t := fmt.Sprintf("%d.%d", e.at/microPerTick, e.at%microPerTick)
+	switch e.kind {
+	case "recv", "send":
+		return fmt.Sprintf("t=%s n%d %s %v", t, e.node, e.kind, e.m)
+	}
+	return fmt.Sprintf("t=%s n%d %s %s", t, e.node, e.kind, e.note)
+}
+
+type queued struct {
+	m  zab.Message
+	at int64
+}
+
+type pairKey struct{ from, to uint64 }
+
+type replica struct {
+	id       uint64
+	node     *zab.Node
+	st       *zab.MemoryStorage
+	up       bool
+	phase    int64     // tick offset in microticks
+	applied  []zab.Txn // the state machine: every applied txn, from the start
+	leaderOf uint32    // epoch in which it was last seen established (checked once)
+}
+
+// Sim is one simulated ensemble.
+type Sim struct {
+	opts     Options
+	rng      *rand.Rand
+	cfg      zab.Config
+	ids      []uint64
+	voters   []uint64
+	reps     map[uint64]*replica
+	queues   map[pairKey][]queued
+	lastAt   map[pairKey]int64
+	cut      map[pairKey]bool // partitioned (both directions stored)
+	broken   map[pairKey]bool // break already reported since the last good send
+	now      int64
+	check    *Checker
+	trace    []event
+	traceAt  int
+	proposed int
+	syncID   uint64
+	syncs    map[uint64]int // sync id -> committed count when invoked
+	chaos    bool
+	// Stats for the caller.
+	Stats Stats
+}
+
+// Stats counts what happened in a run.
+type Stats struct {
+	Committed, Crashes, Partitions, Elections, SyncsOK int
+}
+
+// New builds a simulation from opts.
+func New(opts Options) *Sim {
+	rng := rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15))
+	if opts.Voters == 0 {
+		opts.Voters = 3 + 2*rng.IntN(2)
+	}
+	if opts.Observers < 0 {
+		opts.Observers = rng.IntN(3)
+	}
+	if opts.ChaosTicks == 0 {
+		opts.ChaosTicks = 150
+	}
+	if opts.HealTicks == 0 {
+		opts.HealTicks = 300
+	}
+	if opts.MaxCounter == 0 && rng.IntN(4) == 0 {
+		opts.MaxCounter = uint32(3 + rng.IntN(8))
+	}
+	if opts.TraceLen == 0 {
+		opts.TraceLen = 400
+	}
+	s := &Sim{
+		opts:   opts,
+		rng:    rng,
+		reps:   map[uint64]*replica{},
+		queues: map[pairKey][]queued{},
+		lastAt: map[pairKey]int64{},
+		cut:    map[pairKey]bool{},
+		broken: map[pairKey]bool{},
+		check:  NewChecker(),
+		syncs:  map[uint64]int{},
+		trace:  make([]event, 0, opts.TraceLen),
+	}
+	var observers []uint64
+	for i := 1; i <= opts.Voters+opts.Observers; i++ {
+		id := uint64(i)
+		s.ids = append(s.ids, id)
+		if i <= opts.Voters {
+			s.voters = append(s.voters, id)
+		} else {
+			observers = append(observers, id)
+		}
+	}
+	s.cfg = zab.DefaultConfig(0, s.voters, observers)
+	s.cfg.MaxCounter = opts.MaxCounter
+	for _, id := range s.ids {
+		s.reps[id] = &replica{id: id, st: zab.NewMemoryStorage(), phase: int64(rng.IntN(microPerTick))}
+	}
+	return s
+}
+
+func (s *Sim) record(e event) {
+	e.at = s.now
+	if len(s.trace) < cap(s.trace) {
+		s.trace = append(s.trace, e)
+		return
+	}
+	s.trace[s.traceAt] = e
+	s.traceAt = (s.traceAt + 1) % len(s.trace)
+}
+
+// Trace returns the most recent events, oldest first.
+func (s *Sim) Trace() []string {
+	out := make([]string, 0, len(s.trace))
+	for i := range s.trace {
+		out = append(out, s.trace[(s.traceAt+i)%len(s.trace)].String())
+	}
+	return out
+}
+
+// Run executes the whole scenario: chaos, then heal and check liveness.
+func (s *Sim) Run() error {
+	for _, id := range s.ids {
+		if err := s.start(id); err != nil {
+			return err
+		}
+	}
+	s.chaos = true
+	end := int64(s.opts.ChaosTicks) * microPerTick
+	for s.now < end {
+		if err := s.step(); err != nil {
+			return err
+		}
+	}
+	s.chaos = false
+	return s.heal()
+}
+
+func (s *Sim) fail(err error) error {
+	return fmt.Errorf("t=%d.%d: %w", s.now/microPerTick, s.now%microPerTick, err)
+}
+
+func (s *Sim) start(id uint64) error {
+	r := s.reps[id]
+	cfg := s.cfg
+	cfg.ID = id
+	n, err := zab.NewNode(cfg, r.st)
+	if err != nil {
+		return s.fail(fmt.Errorf("restart n%d: %w", id, err))
+	}
+	snap, _ := r.st.Log()
+	r.applied, err = decodeState(snap.Data)
+	if err != nil {
+		return s.fail(fmt.Errorf("restart n%d: %w", id, err))
+	}
+	for i, t := range r.applied {
+		if err := s.check.Applied(id, i, t); err != nil {
+			return s.fail(err)
+		}
+	}
+	r.node, r.up, r.leaderOf = n, true, 0
+	s.record(event{node: id, kind: "start", note: fmt.Sprintf("snapshot %v, %d applied", snap.Zxid, len(r.applied))})
+	return s.drain(r)
+}
+
+func (s *Sim) crash(id uint64) {
+	r := s.reps[id]
+	r.up, r.node = false, nil
+	s.Stats.Crashes++
+	s.record(event{node: id, kind: "crash"})
+	for _, p := range s.ids {
+		if p == id {
+			continue
+		}
+		delete(s.queues, pairKey{id, p})
+		delete(s.queues, pairKey{p, id})
+		if s.reps[p].up {
+			s.enqueue(zab.Disconnected(id), p, 1)
+		}
+	}
+}
+
+func (s *Sim) enqueue(m zab.Message, to uint64, delay int64) {
+	k := pairKey{m.From, to}
+	at := max(s.now+delay, s.lastAt[k])
+	s.lastAt[k] = at
+	s.queues[k] = append(s.queues[k], queued{m: m, at: at})
+}
+
+// breakConn breaks the connection between a and b: in-flight messages are
+// lost and both ends learn it.
+func (s *Sim) breakConn(a, b uint64) {
+	delete(s.queues, pairKey{a, b})
+	delete(s.queues, pairKey{b, a})
+	s.broken[pairKey{a, b}], s.broken[pairKey{b, a}] = true, true
+	s.record(event{node: a, kind: "break", note: fmt.Sprintf("connection to n%d", b)})
+	if s.reps[a].up {
+		s.enqueue(zab.Disconnected(b), a, 1+s.rng.Int64N(3))
+	}
+	if s.reps[b].up {
+		s.enqueue(zab.Disconnected(a), b, 1+s.rng.Int64N(3))
+	}
+}
+
+func (s *Sim) send(m zab.Message) {
+	k := pairKey{m.From, m.To}
+	if !s.reps[m.To].up {
+		return
+	}
+	if s.cut[k] {
+		if !s.broken[k] {
+			s.breakConn(m.From, m.To)
+		}
+		return
+	}
+	s.broken[k], s.broken[pairKey{m.To, m.From}] = false, false
+	delay := 1 + s.rng.Int64N(4)
+	if s.rng.IntN(20) == 0 {
+		delay += s.rng.Int64N(20)
+	}
+	s.enqueue(m, m.To, delay)
+}
+
+// drain processes every Ready of r: persist (maybe crashing part-way),
+// send, apply, check.
+func (s *Sim) drain(r *replica) error {
+	for r.up && r.node.HasReady() {
+		rd := r.node.Ready()
+		if err := s.persist(r, rd); err != nil {
+			return err
+		}
+		if !r.up {
+			return nil // crashed while persisting
+		}
+		for _, m := range rd.Messages {
+			s.record(event{node: r.id, kind: "send", m: m})
+			s.send(m)
+		}
+		if rd.Snapshot != nil {
+			st, err := decodeState(rd.Snapshot.Data)
+			if err != nil {
+				return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
+			}
+			for i, t := range st {
+				if err := s.check.Applied(r.id, i, t); err != nil {
+					return s.fail(err)
+				}
+			}
+			r.applied = st
+		}
+		for _, t := range rd.Committed {
+			if err := s.check.Applied(r.id, len(r.applied), t); err != nil {
+				return s.fail(err)
+			}
+			r.applied = append(r.applied, t)
+		}
+		for _, res := range rd.Syncs {
+			if err := s.syncDone(r, res); err != nil {
+				return err
+			}
+		}
+		r.node.Advance(rd)
+		if err := s.checkLeader(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sim) persist(r *replica, rd zab.Ready) error {
+	crashAt := -1
+	if s.chaos && s.rng.IntN(300) == 0 {
+		crashAt = s.rng.IntN(zab.ApplySteps + 1)
+	}
+	for step := range zab.ApplySteps {
+		if step == crashAt {
+			s.record(event{node: r.id, kind: "crash-persist", note: fmt.Sprintf("before step %d", step)})
+			s.crash(r.id)
+			return nil
+		}
+		if err := s.checkRemoval(r, rd, step); err != nil {
+			return err
+		}
+		if err := r.st.ApplyStep(rd, step); err != nil {
+			return s.fail(fmt.Errorf("n%d persist: %w", r.id, err))
+		}
+	}
+	for _, t := range rd.Entries {
+		if err := s.check.Logged(r.id, t); err != nil {
+			return s.fail(err)
+		}
+	}
+	if crashAt == zab.ApplySteps {
+		s.record(event{node: r.id, kind: "crash-persist", note: "before sending"})
+		s.crash(r.id)
+	}
+	return nil
+}
+
+// checkRemoval checks, before a snapshot install or truncation is
+// persisted, that it removes no committed txn.
+func (s *Sim) checkRemoval(r *replica, rd zab.Ready, step int) error {
+	var removed []zab.Txn
+	snap, log := r.st.Log()
+	switch {
+	case step == 1 && rd.Snapshot != nil:
+		st, err := decodeState(rd.Snapshot.Data)
+		if err != nil {
+			return s.fail(err)
+		}
+		keep := map[zab.Zxid]string{}
+		for _, t := range st {
+			keep[t.Zxid] = string(t.Data)
+		}
+		for _, t := range rd.Entries {
+			keep[t.Zxid] = string(t.Data)
+		}
+		for _, t := range log {
+			if d, ok := keep[t.Zxid]; !ok || d != string(t.Data) {
+				removed = append(removed, t)
+			}
+		}
+		_ = snap
+	case step == 2 && rd.Truncate != nil:
+		for _, t := range log {
+			if t.Zxid > *rd.Truncate {
+				removed = append(removed, t)
+			}
+		}
+	default:
+		return nil
+	}
+	if len(removed) > 0 {
+		s.record(event{node: r.id, kind: "remove", note: fmt.Sprintf("%d txns from %v", len(removed), removed[0].Zxid)})
+	}
+	if err := s.check.Removed(r.id, removed); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+func (s *Sim) checkLeader(r *replica) error {
+	st := r.node.Status()
+	if st.Role != zab.Leading || !st.Serving || r.leaderOf == st.Epoch {
+		return nil
+	}
+	r.leaderOf = st.Epoch
+	s.Stats.Elections++
+	s.record(event{node: r.id, kind: "established", note: fmt.Sprintf("epoch %d last %v", st.Epoch, st.LastZxid)})
+	snap, log := r.st.Log()
+	hist, err := decodeState(snap.Data)
+	if err != nil {
+		return s.fail(err)
+	}
+	hist = append(hist, log...)
+	if err := s.check.Established(r.id, st.Epoch, hist); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+func (s *Sim) syncDone(r *replica, res zab.SyncResult) error {
+	before, ok := s.syncs[res.ID]
+	if !ok {
+		return s.fail(fmt.Errorf("n%d completed unknown sync %d", r.id, res.ID))
+	}
+	delete(s.syncs, res.ID)
+	s.record(event{node: r.id, kind: "sync-done", note: fmt.Sprintf("id %d zxid %v err %v", res.ID, res.Zxid, res.Err)})
+	if res.Err != nil {
+		return nil
+	}
+	s.Stats.SyncsOK++
+	// Linearizable sync: everything committed anywhere before the call is
+	// applied here when it completes.
+	if len(r.applied) < before {
+		return s.fail(fmt.Errorf("sync: n%d completed sync %d having applied %d txns, but %d were committed when it started",
+			r.id, res.ID, len(r.applied), before))
+	}
+	return nil
+}
+
+// deliverDue delivers every message due now, picking among connections at
+// random (reordering across connections, FIFO within one).
+func (s *Sim) deliverDue() error {
+	for {
+		var due []pairKey
+		for k, q := range s.queues {
+			if len(q) > 0 && q[0].at <= s.now {
+				due = append(due, k)
+			}
+		}
+		if len(due) == 0 {
+			return nil
+		}
+		slices.SortFunc(due, func(a, b pairKey) int {
+			if a.from != b.from {
+				return int(a.from) - int(b.from)
+			}
+			return int(a.to) - int(b.to)
+		})
+		k := due[s.rng.IntN(len(due))]
+		q := s.queues[k]
+		m := q[0].m
+		if len(q) == 1 {
+			delete(s.queues, k)
+		} else {
+			s.queues[k] = q[1:]
+		}
+		r := s.reps[k.to]
+		if !r.up {
+			continue
+		}
+		s.record(event{node: r.id, kind: "recv", m: m})
+		if err := r.node.Step(m); err != nil {
+			return s.fail(fmt.Errorf("n%d step: %w", r.id, err))
+		}
+		if err := s.drain(r); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Sim) tickDue() error {
+	for _, id := range s.ids {
+		r := s.reps[id]
+		if r.up && s.now%microPerTick == r.phase {
+			r.node.Tick()
+			if err := s.drain(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Sim) leaders() []*replica {
+	var out []*replica
+	for _, id := range s.ids {
+		if r := s.reps[id]; r.up && r.node.Status().Role == zab.Leading {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (s *Sim) propose(r *replica) (zab.Zxid, error) {
+	s.proposed++
+	data := fmt.Appendf(nil, "n%d-op%d", r.id, s.proposed)
+	z, err := r.node.Propose(data)
+	if err == nil {
+		s.record(event{node: r.id, kind: "propose", note: fmt.Sprintf("%v %s", z, data)})
+	} else if !errors.Is(err, zab.ErrNotLeader) {
+		return 0, s.fail(fmt.Errorf("n%d propose: %w", r.id, err))
+	}
+	return z, s.drain(r)
+}
+
+func (s *Sim) startSync(r *replica) error {
+	s.syncID++
+	id := s.syncID
+	if err := r.node.Sync(id); err != nil {
+		if errors.Is(err, zab.ErrNotServing) {
+			return nil
+		}
+		return s.fail(fmt.Errorf("n%d sync: %w", r.id, err))
+	}
+	s.syncs[id] = s.check.Committed()
+	s.record(event{node: r.id, kind: "sync", note: fmt.Sprintf("id %d", id)})
+	return s.drain(r)
+}
+
+func (s *Sim) randomRep() *replica { return s.reps[s.ids[s.rng.IntN(len(s.ids))]] }
+
+// faults injects the seeded faults of one microtick.
+func (s *Sim) faults() error {
+	p := func(perTick int) bool { return s.rng.IntN(perTick*microPerTick) == 0 }
+	switch {
+	case p(60): // crash
+		if r := s.randomRep(); r.up {
+			s.crash(r.id)
+		}
+	case p(15): // restart
+		for _, id := range s.ids {
+			if !s.reps[id].up {
+				return s.start(id)
+			}
+		}
+	case p(50): // partition: isolate one node, or split in two
+		s.Stats.Partitions++
+		side := map[uint64]bool{}
+		if s.rng.IntN(2) == 0 {
+			side[s.randomRep().id] = true
+		} else {
+			for _, id := range s.ids {
+				side[id] = s.rng.IntN(2) == 0
+			}
+		}
+		s.record(event{kind: "partition", note: fmt.Sprint(side)})
+		for _, a := range s.ids {
+			for _, b := range s.ids {
+				if a < b && side[a] != side[b] {
+					s.cut[pairKey{a, b}], s.cut[pairKey{b, a}] = true, true
+					if s.rng.IntN(3) > 0 {
+						s.breakConn(a, b)
+					}
+				}
+			}
+		}
+	case p(25): // heal
+		if len(s.cut) > 0 {
+			s.record(event{kind: "heal"})
+			clear(s.cut)
+		}
+	case p(40): // break one connection
+		a, b := s.randomRep(), s.randomRep()
+		if a != b {
+			s.breakConn(a.id, b.id)
+		}
+	case p(30): // the server snapshots its state (and compacts its log)
+		if r := s.randomRep(); r.up && len(r.applied) > 0 {
+			last := r.applied[len(r.applied)-1].Zxid
+			snap, _ := r.st.Log()
+			if last > snap.Zxid {
+				if err := r.st.CreateSnapshot(zab.Snapshot{Zxid: last, Data: encodeState(r.applied)}); err != nil {
+					return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
+				}
+				s.record(event{node: r.id, kind: "snapshot", note: last.String()})
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Sim) clients() error {
+	if s.rng.IntN(microPerTick*3) < 2 {
+		if ls := s.leaders(); len(ls) > 0 {
+			if _, err := s.propose(ls[s.rng.IntN(len(ls))]); err != nil {
+				return err
+			}
+		}
+	}
+	if s.rng.IntN(microPerTick*10) == 0 {
+		if r := s.randomRep(); r.up {
+			return s.startSync(r)
+		}
+	}
+	return nil
+}
+
+func (s *Sim) step() error {
+	if s.chaos {
+		if err := s.faults(); err != nil {
+			return err
+		}
+	}
+	if err := s.clients(); err != nil {
+		return err
+	}
+	if err := s.deliverDue(); err != nil {
+		return err
+	}
+	if err := s.tickDue(); err != nil {
+		return err
+	}
+	s.now++
+	return nil
+}
+
+// heal ends every fault, then requires, within HealTicks, an established
+// leader whose new proposal is applied by every replica.
+func (s *Sim) heal() error {
+	s.record(event{kind: "heal-all"})
+	clear(s.cut)
+	for _, id := range s.ids {
+		if !s.reps[id].up {
+			if err := s.start(id); err != nil {
+				return err
+			}
+		}
+	}
+	deadline := s.now + int64(s.opts.HealTicks)*microPerTick
+	var target zab.Zxid
+	var targetData string
+	for s.now < deadline {
+		if err := s.step(); err != nil {
+			return err
+		}
+		if target == 0 {
+			for _, r := range s.leaders() {
+				st := r.node.Status()
+				if !st.Serving {
+					continue
+				}
+				z, err := s.propose(r)
+				if err != nil {
+					return err
+				}
+				if z != 0 {
+					target = z
+					targetData = fmt.Sprintf("n%d-op%d", r.id, s.proposed)
+				}
+				break
+			}
+			continue
+		}
+		done := true
+		for _, id := range s.ids {
+			r := s.reps[id]
+			if !r.node.Status().Serving || !slices.ContainsFunc(r.applied, func(t zab.Txn) bool {
+				return t.Zxid == target && string(t.Data) == targetData
+			}) {
+				done = false
+				break
+			}
+		}
+		if done {
+			s.Stats.Committed = s.check.Committed()
+			return nil
+		}
+		// The proposal may have been lost with a leader change: retry.
+		if !s.check.IsCommitted(zab.Txn{Zxid: target, Data: []byte(targetData)}) && s.now%(50*microPerTick) == 0 {
+			target = 0
+		}
+	}
+	var st []string
+	for _, id := range s.ids {
+		x := s.reps[id].node.Status()
+		st = append(st, fmt.Sprintf("n%d %v leader=%d serving=%v epoch=%d last=%v committed=%v",
+			id, x.Role, x.Leader, x.Serving, x.Epoch, x.LastZxid, x.Committed))
+	}
+	return s.fail(fmt.Errorf("liveness: no leader committed a proposal on every replica within %d ticks of healing (target %v):\n  %s",
+		s.opts.HealTicks, target, strings.Join(st, "\n  ")))
+}
+
+// The simulated state machine is the list of applied txns; a snapshot is
+// that list encoded.
+func encodeState(txns []zab.Txn) []byte {
+	var b []byte
+	for _, t := range txns {
+		b = binary.AppendUvarint(b, uint64(t.Zxid))
+		b = binary.AppendUvarint(b, uint64(len(t.Data)))
+		b = append(b, t.Data...)
+	}
+	return b
+}
+
+func decodeState(b []byte) ([]zab.Txn, error) {
+	var out []zab.Txn
+	for len(b) > 0 {
+		z, n := binary.Uvarint(b)
+		if n <= 0 {
+			return nil, errors.New("decode state: bad zxid")
+		}
+		b = b[n:]
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, errors.New("decode state: bad length")
+		}
+		b = b[n:]
+		out = append(out, zab.Txn{Zxid: zab.Zxid(z), Data: slices.Clone(b[:l])})
+		b = b[l:]
+	}
+	return out, nil
+}
