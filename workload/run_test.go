@@ -59,7 +59,7 @@ func TestRunRegister(t *testing.T) {
 	cfg := testConfig(Register)
 	ops := runFake(t, cfg, f, fakeDeps(f))
 	n := countOps(ops)
-	for _, k := range []string{"read ok", "write ok", "cas ok", "cas fail"} {
+	for _, k := range []string{"read ok", "write ok", "cas ok"} {
 		if n[k] == 0 {
 			t.Errorf("no %q op in %v", k, n)
 		}
@@ -447,7 +447,7 @@ func TestRunLeaderMode(t *testing.T) {
 	d.now = func() time.Time { return time.Unix(clock.Add(int64(time.Second)), 0) } // every call refreshes
 	var sets atomic.Int64
 	f.inject = func(call string, _ Node, _ string) injected {
-		if call == "set" && sets.Add(1) == 30 {
+		if call == "set" && sets.Add(1) == 10 {
 			leader.Store("n3")
 		}
 		return injected{}
@@ -520,5 +520,47 @@ func TestRunValuesAreJSON(t *testing.T) {
 				t.Error(err)
 			}
 		}
+	}
+}
+
+// TestCasUsesKnownVersion walks the read-free cas through its cases: the
+// version paired with the value last observed, a definite failure once
+// another client wrote, and a read when no value is known.
+func TestCasUsesKnownVersion(t *testing.T) {
+	f := newFakeZK()
+	cfg := testConfig(Register)
+	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	ctx := context.Background()
+	if err := setup(ctx, cfg, fakeDeps(f)); err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{cfg: cfg, rec: w, d: fakeDeps(f), log: cfg.Logger}
+	c, _ := f.dial(ctx, cfg.Nodes[0])
+	other, _ := f.dial(ctx, cfg.Nodes[1])
+	p := &process{id: 0, node: cfg.Nodes[0], client: c, known: map[string]known{}}
+	step := func(op planned) {
+		t.Helper()
+		if retire, err := r.exec(ctx, p, op); err != nil || retire {
+			t.Fatalf("exec %+v: retire %v, err %v", op, retire, err)
+		}
+	}
+	step(planned{F: history.FCas, Key: "0", Value: 1})   // nothing known: reads null
+	step(planned{F: history.FWrite, Key: "0", Value: 5}) // version 1
+	step(planned{F: history.FCas, Key: "0", Value: 6})   // [5 6] at version 1: ok
+	if _, err := other.Set(ctx, cfg.Root+"/register/0", []byte("9"), -1); err != nil {
+		t.Fatal(err)
+	}
+	step(planned{F: history.FCas, Key: "0", Value: 7})  // [6 7] at version 2: refused
+	step(planned{F: history.FCas, Key: "0", Value: 8})  // forgot 6: reads 9
+	step(planned{F: history.FCas, Key: "0", Value: 10}) // [9 10]: ok
+	var got []string
+	for _, op := range w.Ops() {
+		if op.Type != history.Invoke {
+			got = append(got, fmt.Sprintf("%s %s %s", op.F, op.Type, op.Value))
+		}
+	}
+	want := []string{"read ok null", "write ok 5", "cas ok [5,6]", "cas fail [6,7]", "read ok 9", "cas ok [9,10]"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ops:\n got %q\nwant %q", got, want)
 	}
 }
