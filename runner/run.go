@@ -174,20 +174,21 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	defer cancel()
 	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error { return workload.Run(gctx, wcfg, rec) })
+	// nemesis.Run always heals before it returns, with a fresh bounded
+	// context, even when gctx was cancelled by Ctrl-C or a workload error.
+	var nemErr error
 	g.Go(func() error {
-		return nemesis.Run(gctx, cluster, sched, rec, log.With("stage", "nemesis"))
+		nemErr = nemesis.Run(gctx, cluster, sched, rec, log.With("stage", "nemesis"))
+		return nemErr
 	})
 	mainErr := g.Wait()
+	var healErr *nemesis.HealError
+	if errors.As(nemErr, &healErr) {
+		meta.HealError = healErr.Error()
+		return fmt.Errorf("%w: final heal: %w", ErrHarness, healErr)
+	}
 	if errors.Is(mainErr, context.DeadlineExceeded) && ctx.Err() == nil {
 		mainErr = nil // the time limit is the normal end
-	}
-
-	// Always heal, with a fresh bounded context, even after Ctrl-C.
-	hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
-	defer hcancel()
-	if herr := nemesis.HealAll(hctx, cluster, rec, log.With("stage", "heal")); herr != nil {
-		meta.HealError = herr.Error()
-		return fmt.Errorf("%w: final heal: %w", ErrHarness, herr)
 	}
 	if mainErr != nil {
 		return fmt.Errorf("%w: main phase: %w", ErrHarness, mainErr)

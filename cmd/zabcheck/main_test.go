@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,7 @@ func TestBadArguments(t *testing.T) {
 		{"zero time limit", []string{"test", "--time-limit", "0s"}, nil, "--time-limit"},
 		{"negative rate", []string{"test", "--rate", "-1"}, nil, "--rate"},
 		{"zero test count", []string{"test", "--test-count", "0"}, nil, "--test-count"},
+		{"clock fault", []string{"test", "--nemesis", "clock"}, nil, "host clock"},
 		{"undefined flag", []string{"test", "--no-such-flag"}, nil, "no-such-flag"},
 		{"stray argument", []string{"test", "extra"}, nil, "no arguments"},
 		{"check without a run", []string{"check", filepath.Join(dir, "missing")}, nil, "not a run directory"},
@@ -113,5 +115,22 @@ func TestCheckExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// On a kernel without netem (like this project's machines) the netem faults
+// are refused before any container starts; elsewhere the probe passes.
+func TestNetemFaultsNeedTheKernel(t *testing.T) {
+	t.Setenv("ZABCHECK_RESULTS_DIR", t.TempDir())
+	probe := probeNetem(context.Background())
+	if probe != nil && !errors.Is(probe, errNoNetem) {
+		t.Skipf("cannot probe this kernel: %v", probe)
+	}
+	if probe == nil {
+		t.Skip("this kernel has netem; nothing to refuse")
+	}
+	code, _, stderr := runCLI(t, "test", "--nemesis", "kill,delay")
+	if code != exitBadArgs || !strings.Contains(stderr, "--nemesis delay: netem is not supported by this kernel") {
+		t.Fatalf("got code %d, stderr %q", code, stderr)
 	}
 }

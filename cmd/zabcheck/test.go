@@ -80,6 +80,9 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 		return t, badArgs("--nemesis: %v", err)
 	}
 	t.Nemesis = faults
+	if err := checkKernel(c.Context, faults); err != nil {
+		return t, err
+	}
 	if s := c.String("nemesis-targets"); s != "" {
 		t.NemesisTargets = strings.Split(s, ",")
 	}
