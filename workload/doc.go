@@ -25,7 +25,8 @@
 // register: keys are znodes Root/register/<key> holding a decimal integer
 // (empty = null). Ops: read (value or null, Zxid = the znode's mzxid),
 // write (setData version -1, values unique per key), cas [expected, new]
-// (setData with the version paired with expected; see casRegister). Slots
+// (setData with the version paired with expected; see casRegister); an ok
+// write or cas records the znode's new mzxid in Zxid. Slots
 // are grouped per key, about Concurrency/Keys per key, and a group moves to
 // a fresh key after about OpsPerKey ops, so per-key histories stay short.
 //

@@ -114,7 +114,7 @@ func (r *runner) writeRegister(ctx context.Context, p *process, key, path string
 	if typ == history.OK {
 		p.known[key] = known{value: v, version: st.Version}
 	}
-	return typ == history.Info, r.complete(p, inv, typ, werr, nil)
+	return typ == history.Info, r.complete(p, inv, typ, werr, withZxid(typ, st))
 }
 
 // casRegister is a read-free compare-and-set of values built on ZooKeeper's
@@ -144,5 +144,16 @@ func (r *runner) casRegister(ctx context.Context, p *process, key, path string, 
 		// The value moved on: the next cas on this key reads first.
 		delete(p.known, key)
 	}
-	return typ == history.Info, r.complete(p, inv, typ, werr, nil)
+	return typ == history.Info, r.complete(p, inv, typ, werr, withZxid(typ, st))
+}
+
+// withZxid records the zxid of a successful write (the znode's new mzxid),
+// so that the session's later reads can be checked not to go back before
+// it.
+func withZxid(typ history.Type, st Stat) func(*history.Op) {
+	return func(op *history.Op) {
+		if typ == history.OK {
+			op.Zxid = st.Mzxid
+		}
+	}
 }

@@ -91,6 +91,8 @@ type runner struct {
 	nextPID atomic.Int64 // the next unused process id
 	invoked atomic.Int64
 	closers sync.WaitGroup // sessions of retired processes being closed
+	// completions counts ok, fail and info results for the log.
+	completions struct{ ok, fail, info atomic.Int64 }
 
 	leaderMu   sync.Mutex
 	leaderName string
@@ -123,11 +125,15 @@ func run(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	// they finish normally at the time limit.
 	genCtx, cancel := context.WithTimeout(gctx, cfg.TimeLimit)
 	defer cancel()
+	r.log.Info("workload started", "workload", cfg.Workload, "read_mode", cfg.ReadMode,
+		"concurrency", cfg.Concurrency, "rate", cfg.Rate, "time_limit", cfg.TimeLimit, "seed", cfg.Seed)
 	for slot := range cfg.Concurrency {
 		g.Go(func() error { return r.slot(gctx, genCtx, slot) })
 	}
 	err := g.Wait()
 	r.closers.Wait()
+	r.log.Info("workload finished", "workload", cfg.Workload, "ok", r.completions.ok.Load(),
+		"fail", r.completions.fail.Load(), "info", r.completions.info.Load(), "processes", r.nextPID.Load(), "err", err)
 	if err != nil {
 		return fmt.Errorf("run %s workload: %w", cfg.Workload, err)
 	}
@@ -333,6 +339,14 @@ func (r *runner) complete(p *process, inv history.Op, typ history.Type, opErr er
 	}
 	if _, err := r.rec.Append(op); err != nil {
 		return fmt.Errorf("record completion: %w", err)
+	}
+	switch typ {
+	case history.OK:
+		r.completions.ok.Add(1)
+	case history.Fail:
+		r.completions.fail.Add(1)
+	default:
+		r.completions.info.Add(1)
 	}
 	return nil
 }

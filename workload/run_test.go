@@ -73,6 +73,9 @@ func TestRunRegister(t *testing.T) {
 				t.Errorf("op %d lacks node or key: %+v", op.Index, op)
 			}
 		}
+		if op.Type == history.OK && op.F != history.FRead && op.Zxid == 0 {
+			t.Errorf("ok %s op %d has no zxid", op.F, op.Index)
+		}
 		if op.Type != history.Invoke || (op.F != history.FWrite && op.F != history.FCas) {
 			continue
 		}
