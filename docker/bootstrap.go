@@ -140,7 +140,7 @@ func importDir(ctx context.Context, cli *client.Client, dir, ref string) error {
 		return fmt.Errorf("import %s: start tar: %w", ref, err)
 	}
 	resp, err := cli.ImageImport(ctx, image.ImportSource{Source: out, SourceName: "-"}, ref, image.ImportOptions{
-		Changes: []string{`CMD ["bash"]`, "LABEL " + LabelImageName + "=debootstrap"},
+		Changes: []string{`CMD ["bash"]`, "LABEL zabcheck.bootstrap=debootstrap"},
 	})
 	if err != nil {
 		cancel()

@@ -43,12 +43,9 @@ const (
 	ZabnodeTag   = "zabcheck-zabnode:latest"
 )
 
-// Image labels. The hash label lets a warm BuildImages skip an image whose
-// inputs did not change.
-const (
-	LabelImageName = "zabcheck.image"
-	LabelImageHash = "zabcheck.image.hash"
-)
+// LabelImageHash holds the hash of an image's inputs; it lets a warm
+// BuildImages skip an image whose inputs did not change.
+const LabelImageHash = "zabcheck.image.hash"
 
 // imageSpec is one image the harness builds.
 type imageSpec struct {
@@ -83,7 +80,8 @@ type BuildOptions struct {
 	// Mirror overrides the Debian mirror debootstrap uses when
 	// debian:bookworm is missing; empty means the host's apt sources.
 	Mirror string
-	// Force rebuilds images whose input hash is unchanged.
+	// Force rebuilds images whose input hash is unchanged, without the
+	// engine's layer cache (so apt-get fetches current packages).
 	Force  bool
 	Logger *slog.Logger
 }
@@ -223,7 +221,9 @@ func buildImage(ctx context.Context, cli *client.Client, spec imageSpec, root st
 		Remove:      true,
 		ForceRemove: true,
 		PullParent:  false,
-		Labels:      map[string]string{LabelImageName: spec.Name, LabelImageHash: info.Hash},
+		NoCache:     force,
+		// One label: the legacy builder turns each into a LABEL step.
+		Labels: map[string]string{LabelImageHash: info.Hash},
 	})
 	if err != nil {
 		return info, fmt.Errorf("build image %s: %w", spec.Name, err)

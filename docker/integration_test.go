@@ -1,0 +1,292 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/go-zookeeper/zk"
+)
+
+// The integration test runs against the local Docker engine. It builds the
+// images (fast when warm), then exercises the cluster API on ZooKeeper and,
+// once cmd/zabnode exists, on zabnode.
+
+const repoRoot = ".."
+
+func integrationLogger(t *testing.T) *slog.Logger {
+	level := slog.LevelInfo
+	if os.Getenv("ZABCHECK_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: level}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// needDocker skips under -short and when no engine answers.
+func needDocker(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test needs Docker: skipped under -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cli, err := newClient(ctx)
+	if err != nil {
+		t.Skipf("no Docker engine answers, skipping the integration test: %v", err)
+	}
+	cli.Close()
+}
+
+func zabnodeExists() bool {
+	_, err := os.Stat(filepath.Join(repoRoot, "cmd", "zabnode"))
+	return err == nil
+}
+
+func TestIntegration(t *testing.T) {
+	needDocker(t)
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	log := integrationLogger(t)
+
+	start := time.Now()
+	infos, err := BuildImages(ctx, BuildOptions{RepoRoot: repoRoot, Logger: log})
+	t.Logf("BuildImages took %s", time.Since(start).Round(time.Millisecond))
+	failed := map[string]error{}
+	for _, info := range infos {
+		t.Logf("image %s: id %s built %v in %s err %v", info.Tag, shortID(info.ID), info.Built, info.Duration.Round(time.Millisecond), info.Err)
+		if info.Err != nil {
+			failed[info.Name] = info.Err
+		}
+	}
+	if err != nil {
+		for name, ierr := range failed {
+			if name == ImageZabnode && !zabnodeExists() {
+				if !strings.Contains(ierr.Error(), "cmd/zabnode") {
+					t.Errorf("zabnode image error %q does not say cmd/zabnode is missing", ierr)
+				}
+				continue
+			}
+			t.Fatalf("BuildImages: %v", err)
+		}
+	}
+
+	t.Run(DBZooKeeper, func(t *testing.T) { exerciseCluster(ctx, t, DBZooKeeper, log) })
+	t.Run(DBZabnode, func(t *testing.T) {
+		if !zabnodeExists() {
+			t.Skip("cmd/zabnode does not exist yet: no zabnode image to test")
+		}
+		if err := failed[ImageZabnode]; err != nil {
+			t.Fatalf("zabnode image: %v", err)
+		}
+		exerciseCluster(ctx, t, DBZabnode, log)
+	})
+}
+
+// exerciseCluster runs the lifecycle checks on one target.
+func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Logger) {
+	id := fmt.Sprintf("it-%s-%d", db, time.Now().UnixNano()%1_000_000)
+	t.Cleanup(func() {
+		for _, sub := range []string{id + "-3", id + "-5"} {
+			if n, err := Clean(context.Background(), sub, log); err != nil || n > 0 {
+				t.Errorf("Clean(%s) after the test removed %d objects, err %v (Close should have removed all)", sub, n, err)
+			}
+		}
+	})
+
+	t.Run("three", func(t *testing.T) {
+		c, err := Start(ctx, Config{DB: db, Voters: 3, TestID: id + "-3", Logger: log})
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		defer assertGone(t, id+"-3")
+		defer c.Close(ctx)
+		threeNodeScenario(ctx, t, c, log)
+	})
+
+	t.Run("five", func(t *testing.T) {
+		start := time.Now()
+		c, err := Start(ctx, Config{DB: db, Voters: 5, TestID: id + "-5", Logger: log})
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		t.Logf("%s: 5-node start-to-quorum %s", db, time.Since(start).Round(time.Millisecond))
+		defer assertGone(t, id+"-5")
+		if err := c.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	})
+}
+
+func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.Logger) {
+	if got, want := strings.Join(c.Nodes(), ","), "n1,n2,n3"; got != want {
+		t.Fatalf("Nodes() = %s, want %s", got, want)
+	}
+	ips := map[string]bool{}
+	for _, n := range c.Nodes() {
+		ips[c.IP(n)] = true
+	}
+	if len(ips) != 3 {
+		t.Fatalf("IPs not distinct: %v", ips)
+	}
+
+	// Write a key through the whole ensemble.
+	const key, val = "/it-key", "v1"
+	withClient(ctx, t, c.Nodes(), c, func(conn *zk.Conn) error {
+		_, err := conn.Create(key, []byte(val), 0, zk.WorldACL(zk.PermAll))
+		return err
+	})
+
+	out, err := c.Exec(ctx, "n1", []string{"sh", "-c", "echo hello; hostname"})
+	if err != nil || !strings.Contains(out, "hello") || !strings.Contains(out, "n1") {
+		t.Errorf("Exec = %q, %v; want hello and hostname n1", out, err)
+	}
+	if out, err := c.Exec(ctx, "n1", []string{"sh", "-c", "echo boom; exit 3"}); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Exec of a failing command = %q, %v; want an error with the output", out, err)
+	}
+	if _, err := c.Exec(ctx, "n1", []string{"iptables", "-w", "-L", "-n"}); err != nil {
+		t.Errorf("iptables inside the container: %v", err)
+	}
+
+	leader, err := c.Leader(ctx)
+	if err != nil {
+		t.Fatalf("Leader: %v", err)
+	}
+	ipBefore := c.IP(leader)
+	if err := c.Kill(ctx, leader); err != nil {
+		t.Fatalf("Kill %s: %v", leader, err)
+	}
+	if up, err := c.Running(ctx, leader); err != nil || up {
+		t.Fatalf("after Kill, Running(%s) = %v, %v", leader, up, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	if err := c.WaitQuorum(wctx); err != nil {
+		cancel()
+		t.Fatalf("WaitQuorum after killing the leader: %v", err)
+	}
+	cancel()
+	newLeader, err := c.Leader(ctx)
+	if err != nil || newLeader == leader {
+		t.Fatalf("Leader after kill = %q, %v; want a node other than %s", newLeader, err, leader)
+	}
+	if err := c.Start(ctx, leader); err != nil {
+		t.Fatalf("Start %s: %v", leader, err)
+	}
+	if got := c.IP(leader); got != ipBefore {
+		t.Errorf("IP after restart = %s, want %s", got, ipBefore)
+	}
+
+	var follower string
+	for _, n := range c.Nodes() {
+		if n != newLeader && n != leader {
+			follower = n
+		}
+	}
+	if err := c.Pause(ctx, follower); err != nil {
+		t.Fatalf("Pause %s: %v", follower, err)
+	}
+	if _, err := c.Srvr(ctx, follower); err == nil {
+		t.Errorf("srvr answered from paused %s", follower)
+	}
+	if err := c.Unpause(ctx, follower); err != nil {
+		t.Fatalf("Unpause %s: %v", follower, err)
+	}
+
+	// The restarted node must rejoin and serve the key written before.
+	withClient(ctx, t, []string{leader}, c, func(conn *zk.Conn) error {
+		if _, err := conn.Sync(key); err != nil {
+			return err
+		}
+		got, _, err := conn.Get(key)
+		if err != nil {
+			return err
+		}
+		if string(got) != val {
+			return fmt.Errorf("read %q from %s, want %q", got, leader, val)
+		}
+		return nil
+	})
+
+	dir := t.TempDir()
+	if err := c.Collect(ctx, dir); err != nil {
+		t.Errorf("Collect: %v", err)
+	}
+	for _, n := range c.Nodes() {
+		for _, f := range []string{CollectLogFile, CollectCfgFile, filepath.Join(CollectDataDir, "myid")} {
+			st, err := os.Stat(filepath.Join(dir, n, f))
+			if err != nil || st.Size() == 0 {
+				t.Errorf("Collect: %s/%s missing or empty: %v", n, f, err)
+			}
+		}
+	}
+	log.Info("three-node scenario done")
+}
+
+// withClient retries op through a ZooKeeper client connected to nodes
+// until it succeeds or 60 s pass (a restarted node needs time to rejoin).
+func withClient(ctx context.Context, t *testing.T, nodes []string, c *Cluster, op func(*zk.Conn) error) {
+	t.Helper()
+	var addrs []string
+	for _, n := range nodes {
+		addrs = append(addrs, c.ClientAddr(n))
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var lastErr error
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		conn, _, err := zk.Connect(addrs, 4*time.Second, zk.WithLogger(zkLogger{}))
+		if err != nil {
+			t.Fatalf("zk connect: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- op(conn) }()
+		select {
+		case lastErr = <-done:
+		case <-time.After(10 * time.Second):
+			conn.Close()
+			lastErr = <-done
+		}
+		conn.Close()
+		if lastErr == nil || errors.Is(lastErr, zk.ErrNodeExists) {
+			return
+		}
+		time.Sleep(500 * time.Millisecond) // real cluster: give the node time to rejoin
+	}
+	t.Fatalf("zk op through %v: %v", nodes, lastErr)
+}
+
+// assertGone checks that nothing labelled with testID is left.
+func assertGone(t *testing.T, testID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cli, err := newClient(ctx)
+	if err != nil {
+		t.Fatalf("docker: %v", err)
+	}
+	defer cli.Close()
+	f := filters.NewArgs(filters.Arg("label", LabelTest+"="+testID))
+	ctrs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil || len(ctrs) > 0 {
+		t.Errorf("after Close: %d containers labelled %s remain (err %v)", len(ctrs), testID, err)
+	}
+	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil || len(nets) > 0 {
+		t.Errorf("after Close: %d networks labelled %s remain (err %v)", len(nets), testID, err)
+	}
+}

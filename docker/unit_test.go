@@ -1,0 +1,433 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func validConfig() Config {
+	return Config{DB: DBZooKeeper, Voters: 3, TestID: "t1"}
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		want   string // substring of the error; "" means valid
+	}{
+		{"valid", func(c *Config) {}, ""},
+		{"valid zabnode with observers", func(c *Config) { c.DB = DBZabnode; c.Voters = 5; c.Observers = 2 }, ""},
+		{"valid single voter", func(c *Config) { c.Voters = 1 }, ""},
+		{"bad db", func(c *Config) { c.DB = "etcd" }, `got "etcd"`},
+		{"even voters", func(c *Config) { c.Voters = 4 }, "got 4"},
+		{"zero voters", func(c *Config) { c.Voters = 0 }, "got 0"},
+		{"too many voters", func(c *Config) { c.Voters = 11 }, "got 11"},
+		{"negative observers", func(c *Config) { c.Observers = -1 }, "got -1"},
+		{"empty test id", func(c *Config) { c.TestID = "" }, `TestID must be`},
+		{"test id with slash", func(c *Config) { c.TestID = "a/b" }, `got "a/b"`},
+		{"test id too long", func(c *Config) { c.TestID = strings.Repeat("x", 41) }, "TestID must be"},
+		{"negative tick", func(c *Config) { c.TickTime = -5 }, "got -5"},
+		{"negative sync limit", func(c *Config) { c.SyncLimit = -1 }, "SyncLimit"},
+		{"extra overrides core key", func(c *Config) { c.Extra = map[string]string{"tickTime": "5"} }, `"tickTime" is rendered by the harness`},
+		{"extra overrides server line", func(c *Config) { c.Extra = map[string]string{"server.1": "x"} }, `"server.1"`},
+		{"extra key with space", func(c *Config) { c.Extra = map[string]string{"a b": "1"} }, `"a b" is not a valid`},
+		{"extra value with newline", func(c *Config) { c.Extra = map[string]string{"bug": "1\nserver.9=x"} }, "line break"},
+		{"extra ok", func(c *Config) { c.Extra = map[string]string{"zabnode.bug": "skip-fsync"} }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := validConfig()
+			tc.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("Validate() = nil, want an error containing %q", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("Validate() = %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := validConfig().withDefaults()
+	got := []int{c.TickTime, c.InitLimit, c.SyncLimit}
+	want := []int{DefaultTickTime, DefaultInitLimit, DefaultSyncLimit}
+	if !reflect.DeepEqual(got, want) || c.Logger == nil || c.QuorumTimeout != DefaultQuorumTimeout {
+		t.Fatalf("withDefaults = %v (logger %v, timeout %s), want %v", got, c.Logger != nil, c.QuorumTimeout, want)
+	}
+	c = Config{TickTime: 50, InitLimit: 7, SyncLimit: 3}.withDefaults()
+	if got := []int{c.TickTime, c.InitLimit, c.SyncLimit}; !reflect.DeepEqual(got, []int{50, 7, 3}) {
+		t.Fatalf("withDefaults overrode explicit values: %v", got)
+	}
+}
+
+func TestPlanNodes(t *testing.T) {
+	nodes := planNodes(3, 2, netip.MustParsePrefix("10.213.7.0/24"))
+	var got []string
+	for _, n := range nodes {
+		s := n.Name + "=" + n.IP.String()
+		if n.Observer {
+			s += ":observer"
+		}
+		got = append(got, s)
+	}
+	want := []string{"n1=10.213.7.11", "n2=10.213.7.12", "n3=10.213.7.13", "n4=10.213.7.14:observer", "n5=10.213.7.15:observer"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("planNodes = %v, want %v", got, want)
+	}
+}
+
+func TestRenderZooCfg(t *testing.T) {
+	subnet := netip.MustParsePrefix("10.213.7.0/24")
+	cases := []struct {
+		name      string
+		cfg       Config
+		self      int // index into the planned nodes
+		want      []string
+		wantNot   []string
+		wantLines int // number of server. lines
+	}{
+		{
+			name: "zookeeper voter",
+			cfg:  Config{DB: DBZooKeeper, Voters: 3, Observers: 1, TestID: "t"},
+			self: 0,
+			want: []string{
+				"tickTime=200\n", "initLimit=25\n", "syncLimit=10\n", "dataDir=/data\n", "clientPort=2181\n",
+				"4lw.commands.whitelist=*\n", "admin.enableServer=false\n", "standaloneEnabled=false\n",
+				"reconfigEnabled=false\n", "autopurge.purgeInterval=0\n",
+				"server.1=10.213.7.11:2888:3888\n", "server.3=10.213.7.13:2888:3888\n",
+				"server.4=10.213.7.14:2888:3888:observer\n",
+			},
+			wantNot:   []string{"peerType", "admin.serverPort"},
+			wantLines: 4,
+		},
+		{
+			name:      "zookeeper observer",
+			cfg:       Config{DB: DBZooKeeper, Voters: 3, Observers: 1, TestID: "t"},
+			self:      3,
+			want:      []string{"peerType=observer\n", "server.4=10.213.7.14:2888:3888:observer\n"},
+			wantLines: 4,
+		},
+		{
+			name: "zabnode with extra keys",
+			cfg: Config{DB: DBZabnode, Voters: 5, TestID: "t", TickTime: 100, InitLimit: 10, SyncLimit: 5,
+				Extra: map[string]string{"zabnode.bug": "stale-read", "fsync": "off"}},
+			self: 4,
+			want: []string{
+				"tickTime=100\n", "initLimit=10\n", "syncLimit=5\n", "admin.serverPort=8080\n",
+				"4lw.commands.whitelist=*\n", "server.5=10.213.7.15:2888:3888\n",
+				"fsync=off\nzabnode.bug=stale-read\n", // sorted, after the core keys
+			},
+			wantNot:   []string{"admin.enableServer", "standaloneEnabled", "peerType", ":observer"},
+			wantLines: 5,
+		},
+		{
+			name:      "zabnode observer",
+			cfg:       Config{DB: DBZabnode, Voters: 1, Observers: 1, TestID: "t"},
+			self:      1,
+			want:      []string{"peerType=observer\n", "server.1=10.213.7.11:2888:3888\n", "server.2=10.213.7.12:2888:3888:observer\n"},
+			wantLines: 2,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg.withDefaults()
+			nodes := planNodes(cfg.Voters, cfg.Observers, subnet)
+			got := renderZooCfg(cfg, nodes, nodes[tc.self])
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("zoo.cfg lacks %q:\n%s", w, got)
+				}
+			}
+			for _, w := range tc.wantNot {
+				if strings.Contains(got, w) {
+					t.Errorf("zoo.cfg has %q:\n%s", w, got)
+				}
+			}
+			if n := strings.Count(got, "\nserver."); n != tc.wantLines {
+				t.Errorf("zoo.cfg has %d server lines, want %d:\n%s", n, tc.wantLines, got)
+			}
+			if again := renderZooCfg(cfg, nodes, nodes[tc.self]); again != got {
+				t.Errorf("rendering is not deterministic")
+			}
+		})
+	}
+}
+
+func TestParseOneLineSources(t *testing.T) {
+	data := `# comment
+deb http://mirror.example/debian bookworm main contrib
+deb-src http://mirror.example/debian bookworm main
+deb [arch=amd64 signed-by=/usr/share/keyrings/x.gpg] https://vendor.example/apt cloud-sdk-bookworm main # trailing
+   deb http://security.example/debian-security bookworm-security main
+
+bogus line
+`
+	got := parseOneLineSources(data)
+	want := []aptSource{
+		{Type: "deb", URI: "http://mirror.example/debian", Suites: []string{"bookworm"}, Components: []string{"main", "contrib"}},
+		{Type: "deb-src", URI: "http://mirror.example/debian", Suites: []string{"bookworm"}, Components: []string{"main"}},
+		{Type: "deb", URI: "https://vendor.example/apt", Suites: []string{"cloud-sdk-bookworm"}, Components: []string{"main"}},
+		{Type: "deb", URI: "http://security.example/debian-security", Suites: []string{"bookworm-security"}, Components: []string{"main"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parseOneLineSources =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestParseDeb822Sources(t *testing.T) {
+	data := `Types: deb
+# http://snapshot.example/archive/debian/20250520T000000Z
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb deb-src
+URIs: http://a.example/debian
+ http://b.example/debian
+Suites: trixie
+Components: main contrib
+
+Enabled: no
+Types: deb
+URIs: http://disabled.example/debian
+Suites: bookworm
+Components: main
+`
+	got := parseDeb822Sources(data)
+	want := []aptSource{
+		{Type: "deb", URI: "http://mirror.example/debian", Suites: []string{"bookworm", "bookworm-updates"}, Components: []string{"main"}},
+		{Type: "deb", URI: "http://a.example/debian", Suites: []string{"trixie"}, Components: []string{"main", "contrib"}},
+		{Type: "deb", URI: "http://b.example/debian", Suites: []string{"trixie"}, Components: []string{"main", "contrib"}},
+		{Type: "deb-src", URI: "http://a.example/debian", Suites: []string{"trixie"}, Components: []string{"main", "contrib"}},
+		{Type: "deb-src", URI: "http://b.example/debian", Suites: []string{"trixie"}, Components: []string{"main", "contrib"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parseDeb822Sources =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestPickMirror(t *testing.T) {
+	cases := []struct {
+		name    string
+		sources []aptSource
+		want    string
+	}{
+		{"skips vendor and security", []aptSource{
+			{Type: "deb", URI: "https://deb.vendor.example/node", Suites: []string{"nodistro"}, Components: []string{"main"}},
+			{Type: "deb", URI: "http://sec.example/debian-security", Suites: []string{"bookworm-security"}, Components: []string{"main"}},
+			{Type: "deb-src", URI: "http://src.example/debian", Suites: []string{"bookworm"}, Components: []string{"main"}},
+			{Type: "deb", URI: "http://mirror.example/debian/", Suites: []string{"bookworm-updates", "bookworm"}, Components: []string{"main"}},
+		}, "http://mirror.example/debian"},
+		{"needs main", []aptSource{
+			{Type: "deb", URI: "http://x.example/debian", Suites: []string{"bookworm"}, Components: []string{"contrib"}},
+		}, ""},
+		{"none", nil, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pickMirror(tc.sources)
+			if got != tc.want || (tc.want == "") != (err != nil) {
+				t.Fatalf("pickMirror = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHostAptSources(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc", "apt", "sources.list.d")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(root, "etc", "apt", name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("sources.list.d/a-vendor.list", "deb https://vendor.example/apt nodistro main\n")
+	write("sources.list.d/debian.sources", "Types: deb\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\n")
+	write("sources.list.d/old.list.disabled", "deb http://disabled.example/debian bookworm main\n")
+	sources, err := hostAptSources(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sources) != 2 {
+		t.Fatalf("hostAptSources read %d sources, want 2: %+v", len(sources), sources)
+	}
+	got, err := pickMirror(sources)
+	if got != "http://mirror.example/debian" || err != nil {
+		t.Fatalf("mirror = %q, %v", got, err)
+	}
+}
+
+func TestParseSrvr(t *testing.T) {
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	cases := []struct {
+		name    string
+		raw     string
+		want    Srvr
+		wantErr error
+	}{
+		{"zk38 leader", read("srvr-zk38-leader.txt"), Srvr{
+			Version: "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC", Received: 1, Connections: 1,
+			Zxid: 0x100000000, Mode: "leader", NodeCount: 5,
+		}, nil},
+		{"zk38 standalone", read("srvr-zk38-standalone.txt"), Srvr{
+			Version: "3.8.0-${mvngit.commit.id}, built on 2024-12-29 17:54 UTC", Received: 1, Connections: 1,
+			Mode: "standalone", NodeCount: 5,
+		}, nil},
+		{"follower with latency", "Zookeeper version: 3.8.0\nLatency min/avg/max: 1/2.5/7\nReceived: 10\nSent: 9\nConnections: 2\nOutstanding: 0\nZxid: 0x30000002a\nMode: follower\nNode count: 12\n", Srvr{
+			Version: "3.8.0", LatencyMin: 1, LatencyAvg: 2.5, LatencyMax: 7, Received: 10, Sent: 9, Connections: 2,
+			Zxid: 0x30000002a, Mode: "follower", NodeCount: 12,
+		}, nil},
+		{"not serving", "This ZooKeeper instance is not currently serving requests\n", Srvr{}, ErrNotServing},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseSrvr(tc.raw)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("parseSrvr error = %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			got.Raw = ""
+			if got != tc.want {
+				t.Fatalf("parseSrvr =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"", "Mode: leader\n", "Zxid: 0xZZ\nMode: leader\n", "Latency min/avg/max: 1/2\nZxid: 0x1\nMode: x\n"} {
+		if _, err := parseSrvr(bad); err == nil {
+			t.Errorf("parseSrvr(%q) = nil error, want one", bad)
+		}
+	}
+	if got := (Srvr{Zxid: 0x30000002a}).Epoch(); got != 3 {
+		t.Errorf("Epoch() = %d, want 3", got)
+	}
+}
+
+func TestContentHash(t *testing.T) {
+	files := map[string][]byte{"Dockerfile": []byte("FROM x\n"), "zk-run": []byte("#!/bin/sh\n")}
+	h1 := contentHash("sha256:parent", files)
+	// The same inputs in a map built in another order hash the same.
+	again := map[string][]byte{}
+	again["zk-run"] = []byte("#!/bin/sh\n")
+	again["Dockerfile"] = []byte("FROM x\n")
+	if h2 := contentHash("sha256:parent", again); h2 != h1 {
+		t.Fatalf("hash not stable: %s vs %s", h1, h2)
+	}
+	changes := map[string]func() string{
+		"parent": func() string { return contentHash("sha256:other", files) },
+		"file content": func() string {
+			return contentHash("sha256:parent", map[string][]byte{"Dockerfile": []byte("FROM y\n"), "zk-run": files["zk-run"]})
+		},
+		"file name": func() string {
+			return contentHash("sha256:parent", map[string][]byte{"Dockerfile": files["Dockerfile"], "zk-run2": files["zk-run"]})
+		},
+		"boundary move": func() string {
+			return contentHash("sha256:parent", map[string][]byte{"Dockerfile": []byte("FROM x\n#"), "zk-run": []byte("!/bin/sh\n")})
+		},
+		"extra file": func() string {
+			return contentHash("sha256:parent", map[string][]byte{"Dockerfile": files["Dockerfile"], "zk-run": files["zk-run"], "zabnode": nil})
+		},
+	}
+	for name, f := range changes {
+		if f() == h1 {
+			t.Errorf("changing the %s did not change the hash", name)
+		}
+	}
+}
+
+func TestEmbeddedContexts(t *testing.T) {
+	for _, spec := range imageSpecs {
+		t.Run(spec.Name, func(t *testing.T) {
+			files, err := contextFiles(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			df := string(files["Dockerfile"])
+			if !strings.Contains(df, "FROM "+spec.Parent+"\n") && !strings.Contains(df, "FROM "+strings.TrimSuffix(spec.Parent, ":latest")+"\n") {
+				t.Errorf("Dockerfile does not start FROM %s:\n%s", spec.Parent, df)
+			}
+			if strings.Contains("\n"+df, "\nEXPOSE") {
+				t.Errorf("Dockerfile exposes ports; testcontainers would publish them")
+			}
+			tarball, err := contextTar(files, spec.Exec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := tar.NewReader(bytes.NewReader(tarball))
+			for {
+				hdr, err := tr.Next()
+				if err != nil {
+					break
+				}
+				if exec := contains(spec.Exec, hdr.Name); exec != (hdr.Mode&0o111 != 0) {
+					t.Errorf("%s mode %o, executable want %v", hdr.Name, hdr.Mode, exec)
+				}
+			}
+		})
+	}
+}
+
+func TestResolveImages(t *testing.T) {
+	cases := []struct {
+		in   []string
+		want map[string]bool
+		err  bool
+	}{
+		{nil, map[string]bool{ImageBase: true, ImageZooKeeper: true, ImageZabnode: true}, false},
+		{[]string{ImageZooKeeper}, map[string]bool{ImageBase: true, ImageZooKeeper: true}, false},
+		{[]string{ImageBase}, map[string]bool{ImageBase: true}, false},
+		{[]string{"etcd"}, nil, true},
+	}
+	for _, tc := range cases {
+		got, err := resolveImages(tc.in)
+		if (err != nil) != tc.err || (!tc.err && !reflect.DeepEqual(got, tc.want)) {
+			t.Errorf("resolveImages(%v) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestUntarStrip(t *testing.T) {
+	build := func(entries map[string]string) []byte {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Name: "data/", Typeflag: tar.TypeDir, Mode: 0o755})
+		for name, body := range entries {
+			tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))})
+			tw.Write([]byte(body))
+		}
+		tw.Close()
+		return buf.Bytes()
+	}
+	dest := t.TempDir()
+	if err := untarStrip(bytes.NewReader(build(map[string]string{"data/myid": "1\n", "data/version-2/log.1": "x"})), dest, "data"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dest, "version-2", "log.1")); string(got) != "x" {
+		t.Errorf("extracted log = %q, want x", got)
+	}
+	if err := untarStrip(bytes.NewReader(build(map[string]string{"data/../../evil": "x"})), t.TempDir(), "data"); err == nil {
+		t.Errorf("untarStrip accepted a path escaping the destination")
+	}
+}
