@@ -104,17 +104,6 @@ func Run(ctx context.Context, t Test, env Env) (Outcome, error) {
 // execute brings the cluster up, runs workload and nemesis, heals, does the
 // final reads and collects node files. The history is written as it goes.
 func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *slog.Logger) (err error) {
-	hist, err := history.Create(filepath.Join(dir, "history.jsonl"), time.Now())
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrHarness, err)
-	}
-	defer func() {
-		if cerr := hist.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("%w: %w", ErrHarness, cerr)
-		}
-	}()
-	rec := newCounter(hist)
-
 	testID := fmt.Sprintf("%s-%s", sanitize(t.Name), time.Now().UTC().Format("150405.000"))
 	extra := map[string]string{}
 	if t.Bug != "" {
@@ -146,6 +135,19 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 			log.Warn("tearing down the cluster failed; run `zabcheck clean`", "err", cerr)
 		}
 	}()
+
+	// The history's clock starts once the cluster serves, so time 0 is the
+	// start of the workload, as in Jepsen.
+	hist, err := history.Create(filepath.Join(dir, "history.jsonl"), time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrHarness, err)
+	}
+	defer func() {
+		if cerr := hist.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("%w: %w", ErrHarness, cerr)
+		}
+	}()
+	rec := newCounter(hist)
 
 	nodes := make([]workload.Node, 0, len(cluster.Nodes()))
 	for _, n := range cluster.Nodes() {
