@@ -420,3 +420,51 @@ func TestRenderEscapesHostileValues(t *testing.T) {
 		t.Errorf("hostile strings did not survive the round trip: key %q, fault %q", td.Keys[td.K[0]], td.FaultKinds[0])
 	}
 }
+
+func TestRenderPartialRuns(t *testing.T) {
+	tests := []struct {
+		name      string
+		setup     func(t *testing.T, dir string)
+		wantOps   bool
+		wantPlots bool
+		wantNote  string
+	}{
+		{"no perf in results", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, resultsFile), []byte(`{"verdict":"valid","checks":[{"name":"linearizable","verdict":"valid"}]}`), 0o644)
+		}, true, true, ""},
+		{"no history", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, historyFile))
+		}, false, true, "history.jsonl is missing"},
+		{"no test.json", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, testFile))
+		}, true, true, "test.json is missing"},
+		{"runner error", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, testFile), []byte(`{"name":"x","incomplete":true,"error":"docker went away"}`), 0o644)
+		}, true, true, "Runner error: docker went away"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := fixtureRun(t)
+			tt.setup(t, dir)
+			if err := Render(dir, nil); err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, reportFile))
+			html := string(b)
+			td := timelineFromHTML(t, html)
+			if got := len(td.P) > 0; got != tt.wantOps {
+				t.Errorf("timeline has ops: got %v, want %v", got, tt.wantOps)
+			}
+			if len(td.Faults) != 3 {
+				t.Errorf("faults: got %d, want 3 (from the history or the checker's perf data)", len(td.Faults))
+			}
+			_, err := os.Stat(filepath.Join(dir, latencySVG))
+			if got := err == nil && strings.Contains(html, `src="latency.svg"`); got != tt.wantPlots {
+				t.Errorf("plots present: got %v, want %v", got, tt.wantPlots)
+			}
+			if !strings.Contains(html, tt.wantNote) {
+				t.Errorf("report lacks note %q", tt.wantNote)
+			}
+		})
+	}
+}
