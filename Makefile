@@ -1,12 +1,22 @@
 # zabcheck: a Jepsen-style linearizability harness for Zab.
 # `make run` and `make test` do all the set-up on a machine with Go, git and a
-# running Docker engine. `make help` lists the targets.
+# running Docker engine: Debian packages, images, binaries. `make help` lists
+# the targets.
 
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
+# testcontainers' reaper image cannot be pulled here; zabcheck cleans up by
+# label itself (zabcheck clean).
 export TESTCONTAINERS_RYUK_DISABLED := true
-export CGO_ENABLED ?= 0
+
+# Defaults of `make run` (override on the command line: make run NEMESIS=pause).
+DB ?= zabnode
+NODES ?= 5
+WORKLOAD ?= register
+READ_MODE ?= sync
+NEMESIS ?= kill,partition
+TIME_LIMIT ?= 60s
 
 .DEFAULT_GOAL := help
 
@@ -14,14 +24,26 @@ export CGO_ENABLED ?= 0
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# Debian packages: debootstrap makes the base image, iptables/iproute2 are
+# used by tests on the host side, chromium renders reports in the browser
+# test. Installed only when missing.
+APT_PACKAGES := debootstrap:debootstrap iptables:iptables tc:iproute2 unshare:util-linux chromium:chromium
 .PHONY: deps
-deps: ## install the Debian packages the harness needs (debootstrap, iptables), if missing
-	@missing=""; for p in debootstrap iptables; do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+deps: ## install the Debian packages the harness needs, if missing
+	@missing=""; for pair in $(APT_PACKAGES); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 .PHONY: build
 build: ## build zabcheck and zabnode into bin/
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+
+.PHONY: images
+images: deps build ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
+	$(BIN)/zabcheck images --repo .
 
 .PHONY: vet
 vet: ## gofmt and go vet
@@ -29,9 +51,27 @@ vet: ## gofmt and go vet
 	$(GO) vet ./...
 
 .PHONY: unit
-unit: ## unit tests (no Docker)
+unit: ## unit tests only (no Docker)
 	CGO_ENABLED=1 $(GO) test -race -short ./...
 
 .PHONY: test
-test: deps vet ## everything CI runs: unit tests, then the Docker end-to-end suite
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+test: deps vet images ## what CI runs: unit tests, integration tests and the Docker end-to-end suite
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+.PHONY: run
+run: images ## build everything and run the main job (zabnode, 5 nodes, register/sync, kill+partition, 60 s)
+	$(BIN)/zabcheck test --db $(DB) --nodes $(NODES) --workload $(WORKLOAD) --read-mode $(READ_MODE) \
+		--nemesis $(NEMESIS) --time-limit $(TIME_LIMIT)
+
+.PHONY: serve
+serve: build ## browse results/ on http://127.0.0.1:8080/
+	$(BIN)/zabcheck serve
+
+.PHONY: clean
+clean: ## remove zabcheck containers and networks, and bin/
+	-$(BIN)/zabcheck clean
+	rm -rf $(BIN)
+
+.PHONY: nightly
+nightly: images ## the nightly matrix, bug detection and fuzzing (NIGHTLY_SCALE=0.1 for a short local run)
+	NIGHTLY_SCALE=$(or $(NIGHTLY_SCALE),1) .ci/nightly
