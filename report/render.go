@@ -210,6 +210,7 @@ func executePage(name string, data any) ([]byte, error) {
 	t, err := template.New(name).Funcs(template.FuncMap{
 		"join":       strings.Join,
 		"verdictCSS": verdictClass,
+		"raw":        rawText,
 	}).ParseFS(embedded, "templates/"+name)
 	if err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -364,6 +365,9 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 	}
 	if r.Info.Error != "" {
 		v.Notes = append(v.Notes, "Runner error: "+r.Info.Error)
+	}
+	if r.Info.HealError != "" {
+		v.Notes = append(v.Notes, "Final heal error (faults may have outlived the run): "+r.Info.HealError)
 	}
 	for _, op := range r.Ops {
 		if op.Type == history.Invoke {

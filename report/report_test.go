@@ -296,6 +296,14 @@ func TestDecodeTestInfo(t *testing.T) {
 	if !info.Incomplete || info.Concurrency != 5 {
 		t.Errorf("got %+v", info)
 	}
+	// The runner's shape: counts for nodes, durations as strings, no end.
+	info, err = decodeTestInfo([]byte(`{"name":"r","nodes":3,"observers":0,"time_limit":"1m0s","keys":4,"heal_error":"n2 still paused","verdict":"valid"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawText(info.Nodes)+" "+rawText(info.TimeLimit)+" "+info.HealError, "3 1m0s n2 still paused"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 }
 
 func op(idx, at int64, ty history.Type, p history.Process, f string, v string) history.Op {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,8 +51,26 @@ type TestInfo struct {
 	End             time.Time         `json:"end"`
 	Incomplete      bool              `json:"incomplete"`
 	Error           string            `json:"error"`
+	HealError       string            `json:"heal_error"`
 	Images          map[string]string `json:"images"`
 	Version         string            `json:"version"`
+}
+
+// rawText shows a raw JSON setting: strings unquoted, anything else as
+// written ("" when absent).
+func rawText(r json.RawMessage) string {
+	if len(r) == 0 || string(r) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(r, &s) == nil {
+		return s
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, r) == nil {
+		return b.String()
+	}
+	return string(r)
 }
 
 // ReadTestInfo decodes runDir/test.json. raw is the file's bytes, shown
