@@ -394,14 +394,16 @@ func (l *Log) flushLocked() {
 	l.inflight = batch
 	l.writing = true
 	var seg *segment
+	var base int64
+	var path string
 	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize {
-		seg = l.segs[n-1]
+		seg, base, path = l.segs[n-1], l.segs[n-1].size, l.segs[n-1].path
 	}
 	active := l.active
 	buf := l.wbuf[:0]
 	l.mu.Unlock()
 
-	newSeg, f, positions, buf, err := l.writeBatch(seg, active, batch, buf)
+	newSeg, f, positions, buf, err := l.writeBatch(seg == nil, path, base, active, batch, buf)
 
 	l.mu.Lock()
 	l.wbuf = buf[:0]
@@ -425,12 +427,11 @@ func (l *Log) flushLocked() {
 	l.stats.Records += int64(len(batch))
 }
 
-// writeBatch does the I/O of a flush without holding mu. seg is the segment
-// to append to, or nil to start a new one.
-func (l *Log) writeBatch(seg *segment, active *os.File, batch []Record, buf []byte) (newSeg *segment, f *os.File, pos []recPos, _ []byte, err error) {
+// writeBatch does the I/O of a flush without holding mu: it appends batch
+// at offset base of the last segment (path), or starts a new segment.
+func (l *Log) writeBatch(roll bool, path string, base int64, active *os.File, batch []Record, buf []byte) (newSeg *segment, f *os.File, pos []recPos, _ []byte, err error) {
 	f = active
-	var base int64
-	if seg == nil {
+	if roll {
 		if f != nil {
 			// The old segment was fsynced by the flush that last wrote it.
 			if err := f.Close(); err != nil {
@@ -448,9 +449,8 @@ func (l *Log) writeBatch(seg *segment, active *os.File, batch []Record, buf []by
 			return nil, nil, nil, buf, err
 		}
 	} else {
-		base = seg.size
 		if f == nil {
-			f, err = os.OpenFile(seg.path, os.O_WRONLY|os.O_APPEND, 0)
+			f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {
 				return nil, nil, nil, buf, fmt.Errorf("open log segment for append: %w", err)
 			}

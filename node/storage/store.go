@@ -3,7 +3,9 @@ package storage
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Options configure a Store.
@@ -41,6 +43,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if _, _, err := ep.Load(); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	removeTempFiles(dir, logger)
 	l, err := OpenLog(dir, LogOptions{
 		SegmentSize: opts.SegmentSize, MaxRecordSize: opts.MaxRecordSize,
 		NoSync: opts.NoSync, Logger: logger,
@@ -80,3 +83,20 @@ func (s *Store) LatestSnapshot() (zxid uint64, data []byte, err error) {
 
 // Close closes the log. Unsynced records are lost, as in a crash.
 func (s *Store) Close() error { return s.Log.Close() }
+
+// removeTempFiles deletes what an atomic write interrupted by a crash left
+// behind (name.tmpNNN); the target files themselves are intact.
+func removeTempFiles(dir string, logger *slog.Logger) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return // a new dataDir: nothing to clean
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.Contains(e.Name(), ".tmp") {
+			p := filepath.Join(dir, e.Name())
+			if err := os.Remove(p); err == nil {
+				logger.Info("removed temp file of an interrupted write", "file", p)
+			}
+		}
+	}
+}

@@ -237,3 +237,26 @@ func TestLogReset(t *testing.T) {
 		t.Fatalf("Entries below the reset floor: err = %v, want ErrCompacted", err)
 	}
 }
+
+func TestStoreOpenRemovesTempFiles(t *testing.T) {
+	dataDir := t.TempDir()
+	dir := filepath.Join(dataDir, "version-2")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, CurrentEpochFile+".tmp42")
+	if err := os.WriteFile(tmp, []byte("9"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Open(dataDir, Options{Logger: testLogger(&bytes.Buffer{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("temp file still present after Open: %v", err)
+	}
+	if c, err := st.Epochs.Current(); err != nil || c != 0 {
+		t.Fatalf("currentEpoch = %d, %v; want 0 (the temp file never became the epoch)", c, err)
+	}
+}

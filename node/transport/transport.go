@@ -489,6 +489,10 @@ func (t *Transport) serveInbound(ctx context.Context, conn net.Conn) {
 	defer stop()
 	defer conn.Close()
 	remote := conn.RemoteAddr().String()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		// Also covers a caller-supplied Listener: a dead peer must be noticed.
+		_ = tc.SetKeepAliveConfig(keepAlive(t.cfg.KeepAlive))
+	}
 
 	var hs [handshakeSize]byte
 	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.DialTimeout))

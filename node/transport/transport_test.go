@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -326,24 +327,7 @@ func TestOversizedFrameClosesStream(t *testing.T) {
 // frames to another peer, and once its queue overflows the stream is reset
 // and reported rather than silently losing a frame.
 func TestBlockedPeer(t *testing.T) {
-	stuck := listen(t) // peer 3: accepts, never reads
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := stuck.Accept()
-			if err != nil {
-				close(accepted)
-				return
-			}
-			accepted <- c
-		}
-	}()
-	t.Cleanup(func() {
-		stuck.Close()
-		for c := range accepted {
-			c.Close()
-		}
-	})
+	stuck := stuckPeer(t) // peer 3
 	ln1, ln2 := listen(t), listen(t)
 	peers := map[uint64]string{1: ln1.Addr().String(), 2: ln2.Addr().String(), 3: stuck.Addr().String()}
 	n1 := start(t, Config{ID: 1, Listener: ln1, Peers: peers, SendQueue: 64, WriteTimeout: time.Minute})
@@ -377,6 +361,47 @@ func TestBlockedPeer(t *testing.T) {
 			return
 		default:
 		}
+	}
+}
+
+// stuckPeer listens, accepts and never reads.
+func stuckPeer(t *testing.T) net.Listener {
+	t.Helper()
+	ln := listen(t)
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	})
+	return ln
+}
+
+func TestWriteTimeoutDetectsDeadPeer(t *testing.T) {
+	stuck := stuckPeer(t)
+	ln1 := listen(t)
+	peers := map[uint64]string{1: ln1.Addr().String(), 2: stuck.Addr().String()}
+	n1 := start(t, Config{ID: 1, Listener: ln1, Peers: peers, WriteTimeout: 200 * time.Millisecond})
+	big := make([]byte, 1<<20)
+	for range 32 { // more than loopback socket buffers hold
+		if err := n1.tr.Send(2, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := next(t, n1)
+	if !in.Disconnected || !in.Outbound || in.From != 2 || !errors.Is(in.Err, os.ErrDeadlineExceeded) {
+		t.Fatalf("got %+v, want outbound Disconnected from 2 with a deadline error", in)
 	}
 }
 
