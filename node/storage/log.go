@@ -411,6 +411,10 @@ func (l *Log) flushLocked() {
 	l.inflight = nil
 	defer l.cond.Broadcast()
 	if err != nil {
+		if f != nil {
+			_ = f.Close()
+		}
+		l.active = nil
 		l.err = err
 		l.logger.Error("log write failed; the log is unusable until restart", "err", err)
 		return

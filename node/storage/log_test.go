@@ -383,6 +383,33 @@ func TestLogGroupCommitConcurrent(t *testing.T) {
 		wg    sync.WaitGroup
 		errs  = make(chan error, workers)
 	)
+	// A reader checks that what Entries returns is always in order while
+	// flushes run under it.
+	stopReader := make(chan struct{})
+	readerDone := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stopReader:
+				readerDone <- nil
+				return
+			default:
+			}
+			got, err := l.Entries(0, ^uint64(0))
+			if err == nil {
+				for i := 1; i < len(got); i++ {
+					if got[i].Zxid <= got[i-1].Zxid {
+						err = fmt.Errorf("Entries out of order at %d: %#x after %#x", i, got[i].Zxid, got[i-1].Zxid)
+						break
+					}
+				}
+			}
+			if err != nil {
+				readerDone <- err
+				return
+			}
+		}
+	}()
 	for range workers {
 		wg.Go(func() {
 			for range each {
@@ -405,6 +432,10 @@ func TestLogGroupCommitConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(stopReader)
+	if err := <-readerDone; err != nil {
+		t.Fatal(err)
+	}
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
