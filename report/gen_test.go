@@ -222,9 +222,10 @@ func genRun(t testing.TB, dir string, o genOpts) []history.Op {
 	start := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	write(testFile, jsonOf(map[string]any{
 		"name": "register-zabnode", "db": "zabnode", "workload": "register", "read_mode": "sync",
-		"nodes": []string{"n1", "n2", "n3"}, "observers": []string{}, "nemesis": []string{"partition", "kill", "pause"},
-		"nemesis_interval": "5s", "time_limit": "60s", "concurrency": o.Concurrency, "rate": 100, "seed": o.Seed,
-		"bug": "", "start": start, "end": start.Add(time.Duration(ops[len(ops)-1].Time)), "incomplete": false,
+		"nodes": 3, "observers": 0, "nemesis": []string{"partition", "kill", "pause"}, "keys": 3, "op_timeout": "5s",
+		"nemesis_interval": "5s", "time_limit": "1m0s", "concurrency": o.Concurrency, "rate": 100, "seed": o.Seed,
+		"tick_time": 200, "init_limit": 10, "sync_limit": 5,
+		"start": start, "end": start.Add(time.Duration(ops[len(ops)-1].Time)), "incomplete": false,
 		"images": map[string]string{"zabnode": "sha256:0123"}, "version": "test", "extra_field": "tolerated",
 	}))
 	// Cite the first ok read with a value, and a write completed before it.
