@@ -743,6 +743,30 @@ func (l *Log) resetLocked(snapZxid uint64) error {
 	return nil
 }
 
+// raiseFloor durably marks every record <= floor as covered by a snapshot.
+func (l *Log) raiseFloor(floor uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.acquireLocked(); err != nil {
+		return err
+	}
+	defer l.releaseLocked()
+	if floor <= l.floor {
+		return nil
+	}
+	if len(l.pending) > 0 && l.pending[0].Zxid <= floor {
+		return fmt.Errorf("raise log floor to %#x: buffered records at or below it", floor)
+	}
+	if err := writeFileAtomic(filepath.Join(l.dir, floorFile), []byte(strconv.FormatUint(floor, 10)+"\n"), l.opts.NoSync); err != nil {
+		return fmt.Errorf("raise log floor: %w", err)
+	}
+	l.logger.Warn("log ends before the newest snapshot; raised its floor", "floor", floor, "last_record", l.lastRecordZxid())
+	l.floor = floor
+	l.lastZxid = max(l.lastZxid, floor)
+	l.durable = max(l.durable, floor)
+	return nil
+}
+
 // Close writes nothing: records still buffered are lost, as they would be in
 // a crash. Call Sync first to keep them. Close waits for a running flush.
 func (l *Log) Close() error {

@@ -51,12 +51,36 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &Store{
+	st := &Store{
 		Dir:    dir,
 		Log:    l,
 		Snaps:  &Snapshots{Dir: dir, Keep: opts.KeepSnapshots, NoSync: opts.NoSync, Logger: logger},
 		Epochs: ep,
-	}, nil
+	}
+	if err := st.coverSnapshot(); err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+// coverSnapshot raises the log's floor to the newest valid snapshot when the
+// log ends before it. That is the state a crash inside Log.Reset (after the
+// snapshot was saved) leaves: whatever log records remain below the snapshot
+// may diverge from it and must neither be served nor replayed.
+func (s *Store) coverSnapshot() error {
+	zxids, err := s.Snaps.List()
+	if err != nil || len(zxids) == 0 || zxids[len(zxids)-1] <= s.Log.LastZxid() {
+		return err
+	}
+	z, _, err := s.Snaps.Latest()
+	if err != nil {
+		return err
+	}
+	if z > s.Log.LastZxid() {
+		return s.Log.raiseFloor(z)
+	}
+	return nil
 }
 
 // SaveSnapshot durably saves a snapshot at zxid, prunes old snapshots and

@@ -260,3 +260,38 @@ func TestStoreOpenRemovesTempFiles(t *testing.T) {
 		t.Fatalf("currentEpoch = %d, %v; want 0 (the temp file never became the epoch)", c, err)
 	}
 }
+
+// TestStoreSnapshotAheadOfLog: a crash inside Reset can leave a snapshot
+// newer than the whole log; reopening must treat the log as ending at the
+// snapshot and refuse to serve the records below it.
+func TestStoreSnapshotAheadOfLog(t *testing.T) {
+	dataDir := t.TempDir()
+	opts := Options{Logger: testLogger(&bytes.Buffer{})}
+	st, err := Open(dataDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Log.Commit(rec(1, 1), rec(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Snaps.Save(zx(2, 5), []byte("leader state")); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st2, err := Open(dataDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st2.Close()
+	if got, want := st2.Log.LastZxid(), zx(2, 5); got != want {
+		t.Fatalf("LastZxid = %#x, want the snapshot's %#x", got, want)
+	}
+	if _, err := st2.Log.Entries(zx(1, 1), ^uint64(0)); !errors.Is(err, ErrCompacted) {
+		t.Fatalf("Entries below the snapshot: err = %v, want ErrCompacted", err)
+	}
+	wantEntries(t, st2.Log, zx(2, 5), ^uint64(0))
+	if err := st2.Log.Commit(rec(2, 6)); err != nil {
+		t.Fatal(err)
+	}
+	wantEntries(t, st2.Log, zx(2, 5), ^uint64(0), zx(2, 6))
+}
