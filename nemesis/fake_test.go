@@ -13,17 +13,20 @@ import (
 // qdiscs, enough for the commands the nemesis runs, and records every
 // command and action.
 type fakeCluster struct {
-	mu        sync.Mutex
-	nodes     []string
-	voters    []string
-	ips       map[string]string
-	state     map[string]string // "running", "paused", "stopped"
-	tables    map[string]*table
-	qdiscs    map[string]map[string]string // node -> dev -> "kind handle args"
-	netem     bool
-	noTC      bool
-	leaders   []string // answers of Leader, in order; the last repeats
-	leaderErr error
+	mu     sync.Mutex
+	nodes  []string
+	voters []string
+	ips    map[string]string
+	state  map[string]string // "running", "paused", "stopped"
+	tables map[string]*table
+	qdiscs map[string]map[string]string // node -> dev -> "kind handle args"
+	netem  bool
+	noTC   bool
+	// freshNetns gives a restarted node a new network namespace, as
+	// Docker does: its rules and qdiscs are gone.
+	freshNetns bool
+	leaders    []string // answers of Leader, in order; the last repeats
+	leaderErr  error
 	// failExec, when set, may fail an Exec before it runs.
 	failExec func(node string, cmd []string) error
 	log      []string
@@ -56,13 +59,17 @@ func newFake(voters, observers int) *fakeCluster {
 		}
 		f.ips[n] = fmt.Sprintf("10.0.0.%d", i+1)
 		f.state[n] = "running"
-		f.tables[n] = &table{
-			chains: []string{foreignChain},
-			rules:  map[string][]string{"INPUT": {foreignRule}, foreignChain: {"-j ACCEPT"}},
-		}
+		f.tables[n] = newTable()
 		f.qdiscs[n] = map[string]string{}
 	}
 	return f
+}
+
+func newTable() *table {
+	return &table{
+		chains: []string{foreignChain},
+		rules:  map[string][]string{"INPUT": {foreignRule}, foreignChain: {"-j ACCEPT"}},
+	}
 }
 
 func (f *fakeCluster) Nodes() []string       { return slices.Clone(f.nodes) }
@@ -79,6 +86,10 @@ func (f *fakeCluster) act(node, action, from, to string) error {
 	}
 	if from != "" && st != from && !(from == "!stopped" && st != "stopped") {
 		return fmt.Errorf("%s %s: container is %s", action, node, st)
+	}
+	if f.freshNetns && st == "stopped" && to == "running" {
+		f.tables[node] = newTable()
+		f.qdiscs[node] = map[string]string{}
 	}
 	f.state[node] = to
 	return nil

@@ -57,6 +57,18 @@ type Plan struct {
 	Note string
 }
 
+// only restricts p to what it asks of node.
+func (p Plan) only(node string) Plan {
+	q := Plan{Shape: p.Shape}
+	if slices.Contains(p.Targets, node) {
+		q.Targets = []string{node}
+	}
+	if from := p.Grudge[node]; len(from) > 0 {
+		q.Grudge = map[string][]string{node: from}
+	}
+	return q
+}
+
 // Applied is what an injection or a heal did.
 type Applied struct {
 	// Nodes touched, so that a heal after a partial injection knows where

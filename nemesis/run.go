@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 
@@ -72,7 +73,7 @@ func HealAll(ctx context.Context, cluster Cluster, rec Recorder, logger *slog.Lo
 type active struct {
 	step    Step
 	fault   Fault
-	targets []string
+	plan    Plan
 	applied Applied
 }
 
@@ -150,7 +151,7 @@ func (r *runner) start(ctx context.Context, st Step) error {
 	}
 	v.Commands = applied.Commands
 	recErr = errors.Join(recErr, r.record(history.Info, history.FStart, v, injErr))
-	a := &active{step: st, fault: f, targets: plan.Targets, applied: applied}
+	a := &active{step: st, fault: f, plan: plan, applied: applied}
 	if injErr != nil {
 		// Heal what was applied now rather than leave half a fault in
 		// force; the scheduled stop then finds nothing to do.
@@ -178,7 +179,7 @@ func (r *runner) heal(ctx context.Context, a *active) error {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.cfg.HealTimeout)
 	defer cancel()
 	delete(r.active, a.step.ID)
-	v := Value{ID: a.step.ID, Fault: a.step.Fault, Shape: a.step.Shape, Targets: a.targets}
+	v := Value{ID: a.step.ID, Fault: a.step.Fault, Shape: a.step.Shape, Targets: a.plan.Targets}
 	recErr := r.record(history.Invoke, history.FStop, v, nil)
 	out, note, err := r.undo(hctx, a)
 	v.Commands, v.Note = out.Commands, note
@@ -193,6 +194,7 @@ func (r *runner) heal(ctx context.Context, a *active) error {
 func (r *runner) undo(ctx context.Context, a *active) (Applied, string, error) {
 	var out Applied
 	var errs []error
+	var notes []string
 	if _, ok := a.fault.(processFault); ok {
 		for _, n := range a.applied.Nodes {
 			got, err := a.fault.Heal(ctx, r.c, Applied{Nodes: []string{n}})
@@ -202,13 +204,13 @@ func (r *runner) undo(ctx context.Context, a *active) (Applied, string, error) {
 				continue
 			}
 			delete(r.down, n)
-			if r.dirty[n] {
-				// A network fault was healed while this node was away.
-				errs = append(errs, cleanIptables(ctx, r.c, n, &out), cleanQdiscs(ctx, r.c, n, &out))
-				delete(r.dirty, n)
+			note, err := r.restored(ctx, n, &out)
+			errs = append(errs, err)
+			if note != "" {
+				notes = append(notes, note)
 			}
 		}
-		return out, "", errors.Join(errs...)
+		return out, strings.Join(notes, "; "), errors.Join(errs...)
 	}
 	var up, skipped []string
 	for _, n := range a.applied.Nodes {
@@ -225,6 +227,50 @@ func (r *runner) undo(ctx context.Context, a *active) (Applied, string, error) {
 	}
 	got, err := a.fault.Heal(ctx, r.c, Applied{Nodes: up})
 	return got, note, err
+}
+
+// restored brings the network state of a node that just came back in line
+// with the faults in force. A restarted container may have a new network
+// namespace without the rules it had (Docker makes one on every start), or
+// the old one with rules a heal could not remove while it was away; so the
+// node is cleaned, then its share of each network fault still in force is
+// applied again.
+func (r *runner) restored(ctx context.Context, n string, out *Applied) (string, error) {
+	var reapply []*active
+	for _, id := range slices.Sorted(maps.Keys(r.active)) {
+		o := r.active[id]
+		if _, ok := o.fault.(processFault); !ok && slices.Contains(o.applied.Nodes, n) {
+			reapply = append(reapply, o)
+		}
+	}
+	if !r.dirty[n] && len(reapply) == 0 {
+		return "", nil
+	}
+	delete(r.dirty, n)
+	if err := cleanNode(ctx, r.c, n, out); err != nil {
+		return "", err
+	}
+	var notes []string
+	var errs []error
+	for _, o := range reapply {
+		got, err := o.fault.Inject(ctx, r.c, o.plan.only(n))
+		out.Commands = append(out.Commands, got.Commands...)
+		errs = append(errs, err)
+		notes = append(notes, fmt.Sprintf("re-applied %s %d on %s", o.step.Fault, o.step.ID, n))
+	}
+	return strings.Join(notes, "; "), errors.Join(errs...)
+}
+
+// cleanNode removes every zabcheck rule and qdisc from node. A node
+// without iptables or tc cannot hold them, so a missing binary is fine.
+func cleanNode(ctx context.Context, c Cluster, node string, a *Applied) error {
+	var errs []error
+	for _, clean := range []func(context.Context, Cluster, string, *Applied) error{cleanIptables, cleanQdiscs} {
+		if err := clean(ctx, c, node, a); err != nil && !missingBinary(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // finish stops what is still in force, newest first, then heals everything.
@@ -259,11 +305,8 @@ func healAll(ctx context.Context, c Cluster, rec Recorder, log *slog.Logger, kno
 		alive = append(alive, n)
 	}
 	for _, n := range alive {
-		for _, clean := range []func(context.Context, Cluster, string, *Applied) error{cleanIptables, cleanQdiscs} {
-			// A node without iptables or tc cannot hold our rules.
-			if err := clean(ctx, c, n, &a); err != nil && !missingBinary(err) {
-				errs = append(errs, err)
-			}
+		if err := cleanNode(ctx, c, n, &a); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := c.WaitQuorum(ctx); err != nil {

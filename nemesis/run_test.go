@@ -179,6 +179,53 @@ func TestRunCleansNodeHealedWhileDown(t *testing.T) {
 	}
 }
 
+func TestRunReappliesPartitionOnRestart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFake(3, 0)
+	c.freshNetns = true
+	c.leaders = []string{"n2"}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{LeaderPartitionThenKill}
+	// Stop after the restart, while the partition is still in force.
+	cfg.Sleep = stepSleep(3, cancel)
+	s, w := newRun(t, cfg)
+	// Snapshots of n2's table each time a clean lists it: on restart,
+	// at the partition heal, at the final heal.
+	var lists [][]string
+	c.failExec = func(node string, cmd []string) error {
+		if node == "n2" && strings.Join(cmd, " ") == "iptables -w -S" {
+			lists = append(lists, strings.Split(c.tables["n2"].save(nil), "\n"))
+		}
+		return nil
+	}
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	var restart Value
+	for _, o := range ops {
+		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.Fault == Kill {
+			restart = o.v
+		}
+	}
+	want := []string{"n2: start", "n2: iptables -w -N ZABCHECK-IN", "n2: iptables -w -I INPUT 1 -j ZABCHECK-IN",
+		"n2: iptables -w -A ZABCHECK-IN -s 10.0.0.2 -j DROP", "n2: iptables -w -A ZABCHECK-IN -s 10.0.0.4 -j DROP"}
+	if !slices.Equal(restart.Commands, want) {
+		t.Errorf("restart ran %q, want %q", restart.Commands, want)
+	}
+	if !strings.Contains(restart.Note, "re-applied partition 1 on n2") {
+		t.Errorf("restart note %q does not say the partition was re-applied", restart.Note)
+	}
+	if len(lists) != 3 || !slices.Contains(lists[1], "-A ZABCHECK-IN -s 10.0.0.2 -j DROP") {
+		t.Errorf("n2's tables when listed: %q; want the re-applied rules at the partition heal", lists)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+}
+
 func TestRunHealsFailedStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
