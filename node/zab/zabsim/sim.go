@@ -89,6 +89,9 @@ type Sim struct {
 	chaos    bool
 	// Stats for the caller.
 	Stats Stats
+	// loseLogOnRestart breaks durability on purpose (tests of the checker):
+	// a restarted replica forgets the second half of its log.
+	loseLogOnRestart bool
 }
 
 // Stats counts what happened in a run.
@@ -192,6 +195,14 @@ func (s *Sim) start(id uint64) error {
 	r := s.reps[id]
 	cfg := s.cfg
 	cfg.ID = id
+	if s.loseLogOnRestart {
+		snap, log := r.st.Log()
+		if len(log) > 0 {
+			if err := r.st.Truncate(max(snap.Zxid, log[len(log)/2].Zxid)); err != nil {
+				return s.fail(err)
+			}
+		}
+	}
 	n, err := zab.NewNode(cfg, r.st)
 	if err != nil {
 		return s.fail(fmt.Errorf("restart n%d: %w", id, err))
