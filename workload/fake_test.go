@@ -30,6 +30,9 @@ type fakeZK struct {
 type injected struct {
 	err   error
 	apply bool
+	// renew replaces the session during the call, as go-zookeeper does
+	// after an expiry; expire marks the session expired after the call.
+	renew, expire bool
 }
 
 type fakeZnode struct {
@@ -59,13 +62,15 @@ func (f *fakeZK) dial(_ context.Context, node Node) (Client, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.nextSession++
-	return &fakeClient{zk: f, node: node, session: 0x1000 + f.nextSession, lost: make(chan struct{})}, nil
+	c := &fakeClient{zk: f, node: node, lost: make(chan struct{})}
+	c.session.Store(0x1000 + f.nextSession)
+	return c, nil
 }
 
 type fakeClient struct {
 	zk      *fakeZK
 	node    Node
-	session int64
+	session atomic.Int64
 	lost    chan struct{}
 	expired atomic.Bool
 	closed  atomic.Bool
@@ -93,6 +98,12 @@ func (c *fakeClient) do(ctx context.Context, call, path string, apply func() err
 	}
 	c.zk.mu.Lock()
 	defer c.zk.mu.Unlock()
+	if inj.renew {
+		c.session.Add(0x100000)
+	}
+	if inj.expire {
+		c.expired.Store(true)
+	}
 	if inj.err != nil && !inj.apply {
 		return inj.err
 	}
@@ -161,7 +172,7 @@ func (c *fakeClient) Create(ctx context.Context, path string, data []byte, flags
 		c.zk.zxid++
 		n := &fakeZnode{data: slices.Clone(data), mzxid: c.zk.zxid, pzxid: c.zk.zxid, children: map[string]bool{}}
 		if flags&zk.FlagEphemeral != 0 {
-			n.owner = c.session
+			n.owner = c.session.Load()
 		}
 		c.zk.nodes[p] = n
 		parent.children[p[strings.LastIndexByte(p, '/')+1:]] = true
@@ -231,7 +242,7 @@ func (c *fakeClient) ExistsW(ctx context.Context, path string) (bool, <-chan str
 	return ok, ch, err
 }
 
-func (c *fakeClient) SessionID() int64      { return c.session }
+func (c *fakeClient) SessionID() int64      { return c.session.Load() }
 func (c *fakeClient) Lost() <-chan struct{} { return c.lost }
 func (c *fakeClient) Expired() bool         { return c.expired.Load() }
 
@@ -244,7 +255,7 @@ func (c *fakeClient) Close() {
 	c.zk.mu.Lock()
 	defer c.zk.mu.Unlock()
 	for p, n := range c.zk.nodes {
-		if n.owner == c.session {
+		if n.owner == c.session.Load() {
 			c.remove(p)
 		}
 	}

@@ -567,3 +567,35 @@ func TestCasUsesKnownVersion(t *testing.T) {
 		t.Errorf("ops:\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestRunSessionReplaced: a read that may have run on a replacement session
+// fails, and a process whose session expired retires without recording an
+// op; a fresh process takes over.
+func TestRunSessionReplaced(t *testing.T) {
+	f := newFakeZK()
+	var gets atomic.Int64
+	f.inject = func(call string, _ Node, _ string) injected {
+		if call == "get" && gets.Add(1) == 3 {
+			return injected{renew: true, expire: true}
+		}
+		return injected{}
+	}
+	cfg := testConfig(Register)
+	cfg.Concurrency, cfg.MaxOps = 1, 20
+	cfg.Mix = map[string]int{"read": 1}
+	ops := runFake(t, cfg, f, fakeDeps(f))
+	var got []string
+	for _, op := range ops {
+		if op.Type != history.Invoke {
+			got = append(got, fmt.Sprintf("%d %s", op.Process, op.Type))
+		}
+	}
+	if len(got) < 4 || !slices.Equal(got[:4], []string{"0 ok", "0 ok", "0 fail", "1 ok"}) {
+		t.Errorf("completions %v, want 0 ok, 0 ok, 0 fail, then process 1", got)
+	}
+	for _, op := range ops {
+		if op.Type == history.Fail && op.Error != errSessionChanged.Error() {
+			t.Errorf("fail op %d: error %q, want %q", op.Index, op.Error, errSessionChanged)
+		}
+	}
+}
