@@ -23,6 +23,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/testcontainers/testcontainers-go"
+	"golang.org/x/sync/errgroup"
 )
 
 // Labels on every container and network the harness creates; Clean finds
@@ -38,6 +39,7 @@ const (
 type Cluster struct {
 	cfg     Config
 	log     *slog.Logger
+	imageID string
 	cli     *client.Client
 	netID   string
 	netName string
@@ -80,7 +82,8 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	tag := TagFor(cfg.DB)
-	if _, err := cli.ImageInspect(ctx, tag); err != nil {
+	img, err := cli.ImageInspect(ctx, tag)
+	if err != nil {
 		cli.Close()
 		if errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("start cluster: image %s not found: run `make images` or `zabcheck images`", tag)
@@ -91,7 +94,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cli.Close()
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, log: log, cli: cli, netName: nameFor(cfg.TestID, ""), byName: map[string]*node{}}
+	c := &Cluster{cfg: cfg, log: log, cli: cli, imageID: img.ID, netName: nameFor(cfg.TestID, ""), byName: map[string]*node{}}
 	started := time.Now()
 	if err := c.create(ctx, tag); err != nil {
 		c.closeAfterFailure(ctx)
@@ -147,15 +150,22 @@ func (c *Cluster) create(ctx context.Context, tag string) error {
 		c.nodes = append(c.nodes, n)
 		c.byName[s.Name] = n
 	}
+	// Concurrently: creating a container takes a second or more on a busy
+	// engine. Each goroutine writes only its own node.
+	g, gctx := errgroup.WithContext(ctx)
 	for _, n := range c.nodes {
-		if err := c.createContainer(ctx, n, tag); err != nil {
-			return err
-		}
+		g.Go(func() error {
+			if err := c.createContainer(gctx, n, tag); err != nil {
+				return err
+			}
+			if err := c.cli.ContainerStart(gctx, n.ctrID, container.StartOptions{}); err != nil {
+				return fmt.Errorf("start cluster: start %s: %w", n.spec.Name, err)
+			}
+			return nil
+		})
 	}
-	for _, n := range c.nodes {
-		if err := c.cli.ContainerStart(ctx, n.ctrID, container.StartOptions{}); err != nil {
-			return fmt.Errorf("start cluster: start %s: %w", n.spec.Name, err)
-		}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	c.log.Info("containers started", "network", c.netName, "subnet", subnet.String(), "nodes", len(c.nodes))
 	return nil
@@ -325,6 +335,12 @@ func (c *Cluster) Observers() []string {
 
 // DB returns the target the cluster runs (DBZabnode or DBZooKeeper).
 func (c *Cluster) DB() string { return c.cfg.DB }
+
+// Image returns the tag and id of the image the nodes run, for test.json.
+func (c *Cluster) Image() (tag, id string) { return TagFor(c.cfg.DB), c.imageID }
+
+// TestID returns the test id the cluster's objects are labelled with.
+func (c *Cluster) TestID() string { return c.cfg.TestID }
 
 // IP returns node's static address on the test network, or "" for an
 // unknown node.

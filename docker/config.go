@@ -45,7 +45,7 @@ type Config struct {
 	DB        string // DBZabnode or DBZooKeeper
 	Voters    int    // odd, 1..9
 	Observers int    // 0..9
-	TestID    string // in labels and names; [A-Za-z0-9_.-], at most 40 characters
+	TestID    string // in labels and names; [A-Za-z0-9_.-], at most 64 characters
 	TickTime  int    // ms; 0 means DefaultTickTime
 	InitLimit int    // ticks; 0 means DefaultInitLimit
 	SyncLimit int    // ticks; 0 means DefaultSyncLimit
@@ -59,7 +59,7 @@ type Config struct {
 	QuorumTimeout time.Duration
 }
 
-var testIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$`)
+var testIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // reservedKeys are rendered by the harness; Extra must not override them,
 // or the two targets would no longer run the same configuration.
@@ -82,7 +82,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: Observers must be between 0 and 9, got %d", c.Observers)
 	}
 	if !testIDPattern.MatchString(c.TestID) {
-		return fmt.Errorf("config: TestID must be 1-40 characters of [A-Za-z0-9_.-] starting with a letter or digit, got %q", c.TestID)
+		return fmt.Errorf("config: TestID must be 1-64 characters of [A-Za-z0-9_.-] starting with a letter or digit, got %q", c.TestID)
 	}
 	if c.TickTime < 0 || c.TickTime > 60000 {
 		return fmt.Errorf("config: TickTime must be between 1 and 60000 ms (0 for the default %d), got %d", DefaultTickTime, c.TickTime)

@@ -369,12 +369,24 @@ func readBuildStream(r io.Reader, tag string, log *slog.Logger) (string, error) 
 	return id, nil
 }
 
+// HasZabnodeSource reports whether root/cmd/zabnode holds Go files, i.e.
+// whether a zabnode image can be built at all.
+func HasZabnodeSource(root string) bool {
+	matches, _ := filepath.Glob(filepath.Join(root, "cmd", "zabnode", "*.go"))
+	for _, m := range matches {
+		if !strings.HasSuffix(m, "_test.go") {
+			return true
+		}
+	}
+	return false
+}
+
 // buildZabnode compiles ./cmd/zabnode statically and returns the binary.
 // -trimpath and -buildvcs=false keep the bytes stable across checkouts and
 // commits of unrelated files, so the image hash changes only with the code.
 func buildZabnode(ctx context.Context, root string, log *slog.Logger) ([]byte, error) {
-	if _, err := os.Stat(filepath.Join(root, "cmd", "zabnode")); err != nil {
-		return nil, fmt.Errorf("build zabnode: cmd/zabnode: no main package yet (looked in %s): %w", root, err)
+	if !HasZabnodeSource(root) {
+		return nil, fmt.Errorf("build zabnode: cmd/zabnode: no main package yet (no .go files in %s)", filepath.Join(root, "cmd", "zabnode"))
 	}
 	dir, err := os.MkdirTemp("", "zabcheck-zabnode-")
 	if err != nil {

@@ -53,10 +53,7 @@ func needDocker(t *testing.T) {
 	cli.Close()
 }
 
-func zabnodeExists() bool {
-	_, err := os.Stat(filepath.Join(repoRoot, "cmd", "zabnode"))
-	return err == nil
-}
+func zabnodeExists() bool { return HasZabnodeSource(repoRoot) }
 
 func TestIntegration(t *testing.T) {
 	needDocker(t)
@@ -90,6 +87,9 @@ func TestIntegration(t *testing.T) {
 	t.Run(DBZooKeeper, func(t *testing.T) { exerciseCluster(ctx, t, DBZooKeeper, log) })
 	t.Run(DBZabnode, func(t *testing.T) {
 		if !zabnodeExists() {
+			if _, err := Start(ctx, Config{DB: DBZabnode, Voters: 1, TestID: "it-noimage", Logger: log}); err != nil && !strings.Contains(err.Error(), "make images") {
+				t.Errorf("Start without a zabnode image = %v, want an error saying to run make images", err)
+			}
 			t.Skip("cmd/zabnode does not exist yet: no zabnode image to test")
 		}
 		if err := failed[ImageZabnode]; err != nil {
@@ -103,7 +103,7 @@ func TestIntegration(t *testing.T) {
 func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Logger) {
 	id := fmt.Sprintf("it-%s-%d", db, time.Now().UnixNano()%1_000_000)
 	t.Cleanup(func() {
-		for _, sub := range []string{id + "-3", id + "-5"} {
+		for _, sub := range []string{id + "-3", id + "-o", id + "-5"} {
 			if n, err := Clean(context.Background(), sub, log); err != nil || n > 0 {
 				t.Errorf("Clean(%s) after the test removed %d objects, err %v (Close should have removed all)", sub, n, err)
 			}
@@ -118,6 +118,29 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 		defer assertGone(t, id+"-3")
 		defer c.Close(ctx)
 		threeNodeScenario(ctx, t, c, log)
+	})
+
+	t.Run("observer", func(t *testing.T) {
+		c, err := Start(ctx, Config{DB: db, Voters: 1, Observers: 1, TestID: id + "-o", Logger: log})
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		defer assertGone(t, id+"-o")
+		defer c.Close(ctx)
+		// A second cluster with the same test id is refused before it
+		// creates anything.
+		if _, err := Start(ctx, Config{DB: db, Voters: 1, TestID: id + "-o", Logger: log}); err == nil || !strings.Contains(err.Error(), "zabcheck clean") {
+			t.Errorf("Start with a test id in use = %v, want an error saying to run zabcheck clean", err)
+		}
+		if got, want := strings.Join(c.Observers(), ","), "n2"; got != want {
+			t.Fatalf("Observers() = %s, want %s", got, want)
+		}
+		for node, want := range map[string]string{"n1": "leader", "n2": "observer"} {
+			s, err := c.Srvr(ctx, node)
+			if err != nil || s.Mode != want {
+				t.Errorf("srvr %s: mode %q, %v; want %s", node, s.Mode, err, want)
+			}
+		}
 	})
 
 	t.Run("five", func(t *testing.T) {

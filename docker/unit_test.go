@@ -3,6 +3,7 @@ package docker
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"net/netip"
 	"os"
@@ -32,7 +33,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative observers", func(c *Config) { c.Observers = -1 }, "got -1"},
 		{"empty test id", func(c *Config) { c.TestID = "" }, `TestID must be`},
 		{"test id with slash", func(c *Config) { c.TestID = "a/b" }, `got "a/b"`},
-		{"test id too long", func(c *Config) { c.TestID = strings.Repeat("x", 41) }, "TestID must be"},
+		{"test id too long", func(c *Config) { c.TestID = strings.Repeat("x", 65) }, "TestID must be"},
 		{"negative tick", func(c *Config) { c.TickTime = -5 }, "got -5"},
 		{"negative sync limit", func(c *Config) { c.SyncLimit = -1 }, "SyncLimit"},
 		{"extra overrides core key", func(c *Config) { c.Extra = map[string]string{"tickTime": "5"} }, `"tickTime" is rendered by the harness`},
@@ -55,6 +56,22 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %q, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestDockerUnreachable(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no.sock"))
+	t.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	ctx := context.Background()
+	_, err := Start(ctx, validConfig())
+	if err == nil || !strings.Contains(err.Error(), "docker engine unreachable") || !strings.Contains(err.Error(), "DOCKER_HOST") {
+		t.Errorf("Start = %v, want an error saying the engine is unreachable", err)
+	}
+	if _, err := Clean(ctx, "", nil); err == nil || !strings.Contains(err.Error(), "docker engine unreachable") {
+		t.Errorf("Clean = %v, want an error saying the engine is unreachable", err)
+	}
+	if _, err := BuildImages(ctx, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "docker engine unreachable") {
+		t.Errorf("BuildImages = %v, want an error saying the engine is unreachable", err)
 	}
 }
 
