@@ -391,7 +391,14 @@ func checkViews(r run) ([]checkView, []int64) {
 	seen := map[int64]bool{}
 	var refs []int64
 	for _, c := range r.Summary.Checks {
-		cv := checkView{Name: c.Name, Verdict: c.Verdict, Explanation: c.Explanation, Ops: c.Ops}
+		cv := checkView{Name: c.Name, Verdict: c.Verdict, Explanation: c.Explanation}
+		linked := map[int64]bool{}
+		for _, i := range c.Ops {
+			if !linked[i] { // checkers may cite an op twice; one link is enough
+				linked[i] = true
+				cv.Ops = append(cv.Ops, i)
+			}
+		}
 		for _, f := range c.Files {
 			cv.Files = append(cv.Files, linkIfExists(r.Dir, f, ""))
 		}

@@ -177,6 +177,19 @@ func TestRenderFixture(t *testing.T) {
 				t.Fatalf("op %d: decoded invoke index %d at %dµs, history has %v at %dµs", i, ix, s, ok, want)
 			}
 		}
+		// Shown values: an ok read shows what it read.
+		var i int
+		for _, p := range history.Pairs(ops) {
+			if p.Invoke.IsNemesis() {
+				continue
+			}
+			if p.Complete.Type == history.OK && p.Invoke.F == history.FRead {
+				if got, want := td.Vals[td.V[i]], string(p.Complete.Value); got != want {
+					t.Fatalf("op %d: shown value %q, want %q", p.Invoke.Index, got, want)
+				}
+			}
+			i++
+		}
 		for _, op := range sum.Checks[0].Ops {
 			if _, ok := td.Refs[itoa(op)]; !ok {
 				t.Errorf("cited op %d missing from timeline refs", op)

@@ -49,6 +49,10 @@ type timelineData struct {
 	N     []int    `json:"n"`
 	E     []int    `json:"e"`
 	I     []int64  `json:"i"` // invoke index, delta from the previous op's
+	// Vals are shown values (the read's result, the write's argument),
+	// shortened; V indexes them, 0 when absent or past the budget.
+	Vals []string `json:"vals"`
+	V    []int    `json:"v"`
 	// Refs maps op indexes the checkers cite (invocations or completions)
 	// to the invoke index of their pair, so links can find the bar.
 	Refs map[string]int64 `json:"refs"`
@@ -85,15 +89,37 @@ func (in *interner) id(s string) int {
 // maxErrLen keeps one long error message from bloating the page.
 const maxErrLen = 200
 
+// maxValLen and valBudget bound the shown values: set reads are long and
+// each one distinct, and must not bloat a 100k-op page.
+const (
+	maxValLen = 40
+	valBudget = 512 << 10
+)
+
+// shownValue is what the tooltip says an op read or wrote.
+func shownValue(p history.Pair) string {
+	v := p.Invoke.Value
+	if p.Complete.Type == history.OK && len(p.Complete.Value) > 0 {
+		v = p.Complete.Value
+	}
+	s := string(v)
+	if len(s) > maxValLen {
+		s = s[:maxValLen] + "…"
+	}
+	return s
+}
+
 // buildTimeline converts client pairs (nemesis excluded) and faults into the
 // page's data. refs are the op indexes cited by checkers.
 func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64) timelineData {
 	td := timelineData{End: end / 1000, Refs: map[string]int64{}}
 	procRow := assignRows(pairs)
-	fs, keys, nodes, errs := newInterner(), newInterner(""), newInterner(""), newInterner("")
+	fs, keys, nodes, errs, vals := newInterner(), newInterner(""), newInterner(""), newInterner(""), newInterner("")
+	valBytes := 0
 	n := len(pairs)
 	td.P, td.S, td.D, td.Y = make([]int, n), make([]int64, n), make([]int64, n), make([]int, n)
 	td.F, td.K, td.N, td.E, td.I = make([]int, n), make([]int, n), make([]int, n), make([]int, n), make([]int64, n)
+	td.V = make([]int, n)
 	wanted := map[int64]bool{}
 	for _, r := range refs {
 		wanted[r] = true
@@ -119,6 +145,12 @@ func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64
 		}
 		td.E[i] = errs.id(e)
 		td.I[i] = inv.Index - prevI
+		if v := shownValue(p); v != "" {
+			if _, seen := vals.idx[v]; seen || valBytes < valBudget {
+				valBytes += len(v) + 3
+				td.V[i] = vals.id(v)
+			}
+		}
 		prevS, prevI = s, inv.Index
 		if wanted[inv.Index] {
 			td.Refs[strconv.FormatInt(inv.Index, 10)] = inv.Index
@@ -127,7 +159,7 @@ func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64
 			td.Refs[strconv.FormatInt(c.Index, 10)] = inv.Index
 		}
 	}
-	td.Fs, td.Keys, td.Nodes, td.Errs = fs.list, keys.list, nodes.list, errs.list
+	td.Fs, td.Keys, td.Nodes, td.Errs, td.Vals = fs.list, keys.list, nodes.list, errs.list, vals.list
 	rows := map[int][]string{}
 	procs := make([]int, 0, len(procRow))
 	for p := range procRow {

@@ -166,7 +166,7 @@
   };
   Timeline.prototype.describe = function (i) {
     var raw = this.raw, d = this.d, parts = [
-      "op " + d.idx[i] + " · process " + raw.p[i] + " · " + raw.fs[raw.f[i]] + (raw.k[i] ? " key " + raw.keys[raw.k[i]] : ""),
+      "op " + d.idx[i] + " · process " + raw.p[i] + " · " + raw.fs[raw.f[i]] + (raw.k[i] ? " key " + raw.keys[raw.k[i]] : "") + (raw.v[i] ? " · " + raw.vals[raw.v[i]] : ""),
       TYPES[raw.y[i]] + " · invoked " + fmtS(d.start[i]) + " · latency " + fmtLat(d.dur[i])
     ];
     if (raw.n[i]) parts.push("node " + raw.nodes[raw.n[i]]);
