@@ -454,3 +454,30 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRedialReplacesStream: when a peer dials again while its old stream is
+// still open, the old stream's Disconnected comes before the new frames.
+func TestRedialReplacesStream(t *testing.T) {
+	n := start(t, Config{ID: 1, Listener: listen(t), Peers: map[uint64]string{2: "127.0.0.1:1"}})
+	frame := func(s string) []byte {
+		return append(binary.BigEndian.AppendUint32(nil, uint32(len(s))), s...)
+	}
+	c1 := rawPeer(t, n.tr.Addr().String(), 2, 1)
+	if _, err := c1.Write(frame("old")); err != nil {
+		t.Fatal(err)
+	}
+	if in := next(t, n); string(in.Frame) != "old" {
+		t.Fatalf("got %+v, want frame \"old\"", in)
+	}
+	c2 := rawPeer(t, n.tr.Addr().String(), 2, 1)
+	if _, err := c2.Write(frame("new")); err != nil {
+		t.Fatal(err)
+	}
+	if in := next(t, n); !in.Disconnected || in.Outbound || in.From != 2 {
+		t.Fatalf("got %+v, want the old stream's inbound Disconnected first", in)
+	}
+	if in := next(t, n); string(in.Frame) != "new" || in.From != 2 {
+		t.Fatalf("got %+v, want frame \"new\" from 2", in)
+	}
+	expectClosed(t, c1)
+}
