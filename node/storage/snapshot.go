@@ -156,3 +156,27 @@ func (s *Snapshots) Latest() (zxid uint64, data []byte, err error) {
 	}
 	return 0, nil, nil
 }
+
+// RemoveNewer removes every snapshot above zxid: after a TRUNC or a SNAP to
+// zxid, a newer local snapshot describes a history the leader does not
+// share and must not be loaded on restart. The removals are made durable.
+func (s *Snapshots) RemoveNewer(zxid uint64) error {
+	zxids, err := s.List()
+	if err != nil {
+		return err
+	}
+	removed := false
+	for _, z := range zxids {
+		if z > zxid {
+			if err := os.Remove(s.path(z)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove snapshot newer than %#x: %w", zxid, err)
+			}
+			s.logger().Warn("removed snapshot beyond a truncation point", "file", s.path(z), "to", zxid)
+			removed = true
+		}
+	}
+	if removed && !s.NoSync {
+		return syncDir(s.Dir)
+	}
+	return nil
+}

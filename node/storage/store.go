@@ -100,6 +100,35 @@ func (s *Store) SaveSnapshot(zxid uint64, data []byte) error {
 	return s.Log.Compact(zxids[0])
 }
 
+// Truncate serves Zab's TRUNC: it removes snapshots above to, then every
+// log record above to (see Log.Truncate). Snapshots go first so that a crash
+// in between cannot leave a snapshot of the removed history to be loaded
+// (Open would otherwise raise the log floor to it). An error is fatal.
+func (s *Store) Truncate(to uint64) error {
+	if err := s.Snaps.RemoveNewer(to); err != nil {
+		return fmt.Errorf("truncate store to %#x: %w", to, err)
+	}
+	return s.Log.Truncate(to)
+}
+
+// InstallSnapshot serves Zab's SNAP: it removes local snapshots above zxid,
+// durably saves the leader's snapshot, then empties the log up to it with
+// Log.Reset. zxid 0 (an empty leader) saves no file. An error is fatal.
+func (s *Store) InstallSnapshot(zxid uint64, data []byte) error {
+	if err := s.Snaps.RemoveNewer(zxid); err != nil {
+		return fmt.Errorf("install snapshot %#x: %w", zxid, err)
+	}
+	if zxid > 0 {
+		if err := s.Snaps.Save(zxid, data); err != nil {
+			return fmt.Errorf("install snapshot: %w", err)
+		}
+	}
+	if err := s.Log.Reset(zxid); err != nil {
+		return fmt.Errorf("install snapshot: %w", err)
+	}
+	return nil
+}
+
 // LatestSnapshot returns the newest valid snapshot (see Snapshots.Latest).
 func (s *Store) LatestSnapshot() (zxid uint64, data []byte, err error) {
 	return s.Snaps.Latest()

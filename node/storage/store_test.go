@@ -295,3 +295,48 @@ func TestStoreSnapshotAheadOfLog(t *testing.T) {
 	}
 	wantEntries(t, st2.Log, zx(2, 5), ^uint64(0), zx(2, 6))
 }
+
+func TestStoreTruncateAndInstall(t *testing.T) {
+	dataDir := t.TempDir()
+	opts := Options{Logger: testLogger(&bytes.Buffer{})}
+	st, err := Open(dataDir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= 6; i++ {
+		if err := st.Log.Commit(rec(1, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Snaps.Save(zx(1, 5), []byte("s5")); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("truncate drops newer snapshots", func(t *testing.T) {
+		if err := st.Truncate(zx(1, 3)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.Snaps.List(); len(got) != 0 {
+			t.Fatalf("snapshots after Truncate = %#x, want none above 0x100000003", got)
+		}
+		wantEntries(t, st.Log, 0, ^uint64(0), zx(1, 1), zx(1, 2), zx(1, 3))
+	})
+	t.Run("install snapshot", func(t *testing.T) {
+		if err := st.InstallSnapshot(zx(2, 2), []byte("leader")); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+		st2, err := Open(dataDir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st2.Close()
+		z, d, err := st2.LatestSnapshot()
+		if err != nil || z != zx(2, 2) || string(d) != "leader" {
+			t.Fatalf("LatestSnapshot = %#x, %q, %v", z, d, err)
+		}
+		if got, want := st2.Log.LastZxid(), zx(2, 2); got != want {
+			t.Fatalf("LastZxid = %#x, want %#x", got, want)
+		}
+		wantEntries(t, st2.Log, zx(2, 2), ^uint64(0))
+	})
+}
