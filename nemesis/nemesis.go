@@ -179,6 +179,9 @@ func ParseFaults(s string) ([]string, error) {
 		if name == "" {
 			return nil, fmt.Errorf("parse faults %q: empty fault name", s)
 		}
+		if name == "none" || name == "all" {
+			return nil, fmt.Errorf("parse faults %q: %s cannot be combined with other faults", s, name)
+		}
 		if err := checkName(name); err != nil {
 			return nil, fmt.Errorf("parse faults %q: %w", s, err)
 		}

@@ -109,12 +109,20 @@ func TestRunAllFaults(t *testing.T) {
 	cfg.Faults = append(All(), Delay)
 	cfg.Seed = 5
 	cfg.Sleep = stepSleep(120, cancel)
-	s, w := newRun(t, cfg)
+	s, err := NewSchedule(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := history.NewWriter(&buf, time.Now())
 	if err := Run(ctx, c, s, w, nil); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	ops := nemesisOps(t, w)
 	checkPairs(t, ops)
+	if read, err := history.Read(&buf); err != nil || len(read) != len(ops) {
+		t.Errorf("reading the JSONL back: %d ops, %v; want %d ops", len(read), err, len(ops))
+	}
 	faults := map[string]bool{}
 	for _, o := range ops {
 		if o.op.Type == history.Info && o.op.F == history.FStart {

@@ -27,6 +27,7 @@ func TestParseFaults(t *testing.T) {
 		{in: "kill,partiton", wantErr: `unknown fault "partiton"`},
 		{in: "kill,,pause", wantErr: "empty fault name"},
 		{in: "clock", wantErr: "containers share the host clock"},
+		{in: "all,kill", wantErr: "all cannot be combined"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseFaults(tc.in)
