@@ -621,6 +621,9 @@ func (l *Log) truncateLocked(to uint64) error {
 				return err
 			}
 			s.recs, s.size = s.recs[:k], s.recs[k].off
+			if err := l.syncDir(); err != nil {
+				return err
+			}
 		}
 	}
 	last := max(l.floor, l.lastRecordZxid())
