@@ -42,6 +42,7 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	if cfg.Workload == Lock {
 		return nil
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
 	defer cancel()
 	base := history.Process(finalProcessBase)
@@ -91,6 +92,11 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("final reads: %w", err)
+	}
+	if parent.Err() != nil {
+		// Running out of FinalTimeout is an answer (fail reads); an
+		// interrupted phase is not.
+		return fmt.Errorf("final reads: interrupted: %w", context.Cause(parent))
 	}
 	return nil
 }

@@ -72,9 +72,11 @@ const retryPause = 250 * time.Millisecond
 // Run is the main phase: cfg.Concurrency processes invoke ops until
 // cfg.TimeLimit passes, cfg.MaxOps ops were invoked, or ctx ends. Ops in
 // flight at the time limit run to completion (or their timeout); when ctx
-// ends they are cut short and recorded as indeterminate. Every goroutine has
-// returned when Run returns. The error is about the harness (bad config,
-// set-up impossible, recorder failing), never about the cluster's answers.
+// ends they are cut short and recorded as indeterminate, and Run returns an
+// error wrapping ctx's cause (the history so far is still valid). Every
+// goroutine has returned when Run returns. Errors are about the harness
+// (bad config, set-up impossible, recorder failing, interrupted), never
+// about the cluster's answers.
 func Run(ctx context.Context, cfg Config, rec Recorder) error {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -134,6 +136,10 @@ func run(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	r.closers.Wait()
 	r.log.Info("workload finished", "workload", cfg.Workload, "ok", r.completions.ok.Load(),
 		"fail", r.completions.fail.Load(), "info", r.completions.info.Load(), "processes", r.nextPID.Load(), "err", err)
+	if err == nil && ctx.Err() != nil {
+		// Interrupted: what was recorded is a valid but shortened history.
+		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
+	}
 	if err != nil {
 		return fmt.Errorf("run %s workload: %w", cfg.Workload, err)
 	}

@@ -599,3 +599,25 @@ func TestRunSessionReplaced(t *testing.T) {
 		}
 	}
 }
+
+func TestRunInterrupted(t *testing.T) {
+	f := newFakeZK()
+	cfg := testConfig(Register)
+	cfg.MaxOps = 0
+	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	ctx, cancel := context.WithCancel(context.Background())
+	var sets atomic.Int64
+	f.inject = func(call string, _ Node, _ string) injected {
+		if call == "set" && sets.Add(1) == 50 {
+			cancel()
+		}
+		return injected{}
+	}
+	err := run(ctx, cfg, w, fakeDeps(f))
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("run = %v, want an error wrapping context.Canceled", err)
+	}
+	if err := history.Validate(w.Ops()); err != nil {
+		t.Errorf("interrupted history invalid: %v", err)
+	}
+}
