@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"encoding/json"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zabcheck/zabcheck/checker"
 )
 
 // chromiumTimeout bounds one chromium invocation; the machine is shared.
@@ -104,6 +107,17 @@ func TestBrowserRendersPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	profile := t.TempDir()
+	// The fixture's linearizability check cites a read's completion; a link
+	// to it must select the read's pair (invoked at or before it).
+	var sum checker.Summary
+	b, err := os.ReadFile(filepath.Join(results, filepath.FromSlash(runRel), resultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &sum); err != nil || len(sum.Checks) == 0 || len(sum.Checks[0].Ops) == 0 {
+		t.Fatalf("fixture results cite no op: %v", err)
+	}
+	cited := sum.Checks[0].Ops[len(sum.Checks[0].Ops)-1]
 	pages := []struct {
 		name, url  string
 		wantDrawn  bool
@@ -112,6 +126,7 @@ func TestBrowserRendersPages(t *testing.T) {
 		{"index", srv.URL + "/", false, runRel},
 		{"report", srv.URL + "/runs/" + runRel + "/", true, `id="overall-verdict"`},
 		{"report-file", "file://" + filepath.ToSlash(filepath.Join(results, filepath.FromSlash(runRel), reportFile)), true, `id="overall-verdict"`},
+		{"report-op-link", srv.URL + "/runs/" + runRel + "/#op-" + strconv.FormatInt(cited, 10), true, `id="tl-selected" class="mono" data-op="`},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
@@ -133,6 +148,24 @@ func TestBrowserRendersPages(t *testing.T) {
 				}
 				if n, _ := strconv.Atoi(m[1]); n == 0 {
 					t.Error("timeline drew no operations")
+				}
+			}
+			if p.name == "report-op-link" {
+				m := regexp.MustCompile(`id="tl-selected" class="mono" data-op="(\d+)">Selected: op (\d+)`).FindStringSubmatch(dom)
+				if m == nil || m[1] == "" {
+					t.Fatalf("#op-%d selected nothing", cited)
+				}
+				if n, _ := strconv.ParseInt(m[1], 10, 64); n > cited || n < cited-40 {
+					t.Errorf("#op-%d selected op %d, want the invocation of op %d", cited, n, cited)
+				}
+				w := regexp.MustCompile(`data-window="(\d+)-(\d+)"`).FindStringSubmatch(dom)
+				if w == nil {
+					t.Fatal("timeline window not recorded")
+				}
+				lo, _ := strconv.Atoi(w[1])
+				hi, _ := strconv.Atoi(w[2])
+				if hi-lo >= 3_000_000 {
+					t.Errorf("timeline window %d-%dµs is not zoomed on the op", lo, hi)
 				}
 			}
 			shot := filepath.Join(shots, p.name+".png")

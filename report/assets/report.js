@@ -96,6 +96,7 @@
     if (span > full) { a = -this.end * 0.01; b = a + full; }
     else { if (a < -this.end * 0.01) { b += -this.end * 0.01 - a; a = -this.end * 0.01; } if (b > this.end * 1.01) { a -= b - this.end * 1.01; b = this.end * 1.01; } }
     this.t0 = a; this.t1 = b;
+    this.canvas.setAttribute("data-window", Math.round(Math.max(a, 0)) + "-" + Math.round(b));
     var from = document.getElementById("tl-from"), to = document.getElementById("tl-to");
     if (from) from.value = (Math.max(a, 0) / 1e6).toFixed(3);
     if (to) to.value = (b / 1e6).toFixed(3);
@@ -184,7 +185,7 @@
   Timeline.prototype.select = function (i) {
     this.sel = i;
     var box = document.getElementById("tl-selected");
-    if (box) box.textContent = i >= 0 ? "Selected: " + this.describe(i).join(" · ") : "";
+    if (box) { box.textContent = i >= 0 ? "Selected: " + this.describe(i).join(" · ") : ""; box.setAttribute("data-op", i >= 0 ? this.d.idx[i] : ""); }
     this.draw();
   };
   Timeline.prototype.focusIndex = function (opIndex) {
@@ -244,6 +245,9 @@
         tl.canvas.scrollIntoView({ block: "center" });
       });
     });
+    // A link to report.html#op-N opens with that op in view.
+    var m = /^#op-(\d+)$/.exec(window.location.hash);
+    if (tl && m) tl.focusIndex(Number(m[1]));
     if (status && status.getAttribute("data-state") !== "error") { status.setAttribute("data-state", "ok"); status.textContent = "ready"; }
   }
   // A plot that fails to load is an error too (a missing SVG next to the
