@@ -39,7 +39,7 @@ type Config struct {
 	DataDir           string
 	ClientPort        int
 	ClientPortAddress string
-	AdminPort         int // admin.serverPort: the state-dump endpoint; 0 disables it
+	AdminPort         int // admin.serverPort (default 8080, like ZooKeeper): the state-dump endpoint; 0 or admin.enableServer=false disables it
 	AdminAddress      string
 	FourLetterWords   map[string]bool // nil means all ("*")
 	Servers           []Server
@@ -80,7 +80,7 @@ func (c *Config) ids(observer bool) []uint64 {
 // harness can render one file for both targets.
 var ignored = map[string]bool{
 	"standaloneEnabled": true, "reconfigEnabled": true, "autopurge.snapRetainCount": true,
-	"autopurge.purgeInterval": true, "admin.enableServer": true, "maxClientCnxns": true,
+	"autopurge.purgeInterval": true, "maxClientCnxns": true,
 	"dataLogDir": true, "preAllocSize": true, "globalOutstandingLimit": true,
 	"minSessionTimeout": true, "maxSessionTimeout": true, "electionAlg": true,
 	"quorumListenOnAllIPs": true, "metricsProvider.className": true,
@@ -115,7 +115,8 @@ func Load(path string, log *slog.Logger) (*Config, error) {
 // Parse parses zoo.cfg content; file is used in messages only. myid is not
 // read.
 func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
-	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, Fsync: true, SnapCount: 10000}
+	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, AdminPort: 8080, Fsync: true, SnapCount: 10000}
+	adminEnabled := true
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	n := 0
@@ -167,6 +168,14 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 			c.ClientPortAddress = v
 		case k == "admin.serverPort":
 			c.AdminPort, err = intVal(0, 65535)
+		case k == "admin.enableServer":
+			switch v {
+			case "true":
+			case "false":
+				adminEnabled = false
+			default:
+				err = bad("%q: want true or false", v)
+			}
 		case k == "admin.serverAddress":
 			c.AdminAddress = v
 		case k == "snapCount":
@@ -216,6 +225,9 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if !adminEnabled {
+		c.AdminPort = 0
 	}
 	var missing []string
 	for k, ok := range required {

@@ -1,0 +1,305 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/node/config"
+)
+
+// testNode is one in-process zabnode on 127.0.0.<id>.
+type testNode struct {
+	id                   uint64
+	host                 string
+	clientPort, peerPort int
+	adminPort            int
+	dataDir              string
+	cancel               context.CancelFunc
+	done                 chan error
+	running              bool
+}
+
+func (n *testNode) clientAddr() string { return net.JoinHostPort(n.host, strconv.Itoa(n.clientPort)) }
+func (n *testNode) adminAddr() string  { return net.JoinHostPort(n.host, strconv.Itoa(n.adminPort)) }
+
+type cluster struct {
+	t      *testing.T
+	nodes  []*testNode
+	extra  string // more zoo.cfg lines
+	logger *slog.Logger
+}
+
+// testLogger keeps test output quiet unless ZABNODE_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("ZABNODE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func freePort(t testing.TB, host string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("bind %s: %v", host, err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// newCluster starts n voters on 127.0.0.1..n with distinct ports.
+func newCluster(t testing.TB, n int, extra string) *cluster {
+	t.Helper()
+	c := &cluster{extra: extra, logger: testLogger()}
+	if tt, ok := t.(*testing.T); ok {
+		c.t = tt
+	}
+	for i := 1; i <= n; i++ {
+		host := fmt.Sprintf("127.0.0.%d", i)
+		c.nodes = append(c.nodes, &testNode{
+			id: uint64(i), host: host, dataDir: t.TempDir(),
+			clientPort: freePort(t, host), peerPort: freePort(t, host), adminPort: freePort(t, host),
+		})
+	}
+	for _, nd := range c.nodes {
+		c.start(t, nd)
+	}
+	t.Cleanup(func() {
+		for _, nd := range c.nodes {
+			c.stop(t, nd)
+		}
+	})
+	return c
+}
+
+func (c *cluster) config(t testing.TB, nd *testNode) *config.Config {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.serverPort=%d\nadmin.serverAddress=%s\n",
+		nd.dataDir, nd.clientPort, nd.host, nd.adminPort, nd.host)
+	for _, o := range c.nodes {
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d\n", o.id, o.host, o.peerPort, o.peerPort+1)
+	}
+	b.WriteString(c.extra)
+	cfg, err := config.Parse("zoo.cfg", []byte(b.String()), nil)
+	if err != nil {
+		t.Fatalf("parse config: %v", err)
+	}
+	cfg.MyID = nd.id
+	return cfg
+}
+
+func (c *cluster) start(t testing.TB, nd *testNode) {
+	t.Helper()
+	cfg := c.config(t, nd)
+	var s *Server
+	var err error
+	// A port just released by a stopped node may linger briefly.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, err = New(cfg, Options{Logger: c.logger.With("node", nd.id)})
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // retry a bind, not a wait for state
+	}
+	if err != nil {
+		t.Fatalf("start node %d: %v", nd.id, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	nd.cancel, nd.done, nd.running = cancel, make(chan error, 1), true
+	go func() { nd.done <- s.Run(ctx) }()
+}
+
+// stop cancels the node's context: nothing is flushed beyond what each
+// Ready already made durable, as in a crash between Readys.
+func (c *cluster) stop(t testing.TB, nd *testNode) {
+	t.Helper()
+	if !nd.running {
+		return
+	}
+	nd.cancel()
+	nd.running = false
+	select {
+	case err := <-nd.done:
+		if err != nil {
+			t.Errorf("node %d stopped with %v", nd.id, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("node %d did not stop within 10s", nd.id)
+	}
+}
+
+// srvr is the subset of docker.Srvr the tests need, parsed with the same
+// rules as docker/srvr.go: "key: value" lines, Mode and Zxid required.
+type srvr struct {
+	Mode      string
+	Zxid      int64
+	NodeCount int64
+	Raw       string
+}
+
+var errNotServing = errors.New("not serving")
+
+func fourLetter(addr, word string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	if _, err := io.WriteString(conn, word); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(io.LimitReader(conn, 64<<10))
+	if err != nil && len(b) == 0 {
+		return "", err
+	}
+	return string(b), nil
+}
+
+func parseSrvr(raw string) (srvr, error) {
+	s := srvr{Raw: raw}
+	if strings.Contains(raw, "not currently serving requests") {
+		return s, errNotServing
+	}
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(raw))
+	for sc.Scan() {
+		key, val, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
+		var err error
+		switch key {
+		case "Latency min/avg/max":
+			parts := strings.Split(val, "/")
+			if len(parts) != 3 {
+				return s, fmt.Errorf("bad latency %q", val)
+			}
+			for _, p := range parts {
+				if _, err = strconv.ParseFloat(p, 64); err != nil {
+					break
+				}
+			}
+		case "Received", "Sent", "Connections", "Outstanding":
+			_, err = strconv.ParseInt(val, 10, 64)
+		case "Zxid":
+			var z uint64
+			z, err = strconv.ParseUint(strings.TrimPrefix(val, "0x"), 16, 64)
+			s.Zxid = int64(z)
+		case "Mode":
+			s.Mode = val
+		case "Node count":
+			s.NodeCount, err = strconv.ParseInt(val, 10, 64)
+		default:
+			continue
+		}
+		if err != nil {
+			return s, fmt.Errorf("bad %s %q: %w", key, val, err)
+		}
+		seen[key] = true
+	}
+	for _, k := range []string{"Mode", "Zxid", "Latency min/avg/max", "Received", "Sent", "Connections", "Outstanding", "Node count"} {
+		if !seen[k] {
+			return s, fmt.Errorf("no %s line in %q", k, raw)
+		}
+	}
+	return s, nil
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var err error
+	for {
+		if err = cond(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v: %v", what, d, err)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+}
+
+// waitServing waits until every running node serves and exactly one leads;
+// it returns the leader.
+func (c *cluster) waitServing(t testing.TB) *testNode {
+	t.Helper()
+	var leader *testNode
+	waitFor(t, 30*time.Second, "ensemble serving", func() error {
+		leader = nil
+		for _, nd := range c.nodes {
+			if !nd.running {
+				continue
+			}
+			raw, err := fourLetter(nd.clientAddr(), "srvr")
+			if err != nil {
+				return fmt.Errorf("node %d: %w", nd.id, err)
+			}
+			s, err := parseSrvr(raw)
+			if err != nil {
+				return fmt.Errorf("node %d: %w", nd.id, err)
+			}
+			if s.Mode == "leader" {
+				if leader != nil {
+					return fmt.Errorf("two leaders: %d and %d", leader.id, nd.id)
+				}
+				leader = nd
+			}
+		}
+		if leader == nil {
+			return errors.New("no leader")
+		}
+		return nil
+	})
+	return leader
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Printf(string, ...any) {}
+
+// connect opens a go-zookeeper session to the given nodes and waits for it.
+func connect(t testing.TB, nodes ...*testNode) *zk.Conn {
+	t.Helper()
+	var addrs []string
+	for _, nd := range nodes {
+		addrs = append(addrs, nd.clientAddr())
+	}
+	conn, events, err := zk.Connect(addrs, 4*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(conn.Close)
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				go func() {
+					for range events {
+					}
+				}()
+				return conn
+			}
+		case <-deadline:
+			t.Fatalf("no session with %v within 15s", addrs)
+		}
+	}
+}

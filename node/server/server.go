@@ -1,0 +1,248 @@
+// Package server is zabnode's server: it owns the Zab core (node/zab), the
+// durable store (node/storage), the peer transport (node/transport) and the
+// znode tree (node/tree), and speaks the ZooKeeper client protocol
+// (node/jute) on the client port, the four-letter words included, plus a
+// state dump over HTTP on admin.serverPort.
+//
+// Concurrency: one goroutine, the loop, owns the core, the tree, the Prep
+// state, the watches and the session table. The transport, the client
+// connections, the admin server and the ticker talk to it only through
+// channels; every goroutine belongs to the errgroup of Run and stops with
+// its context.
+//
+// Time: the core counts in ticks. The loop ticks the core every tickTime/2
+// (ZooKeeper's leader pings its learners every tickTime/2 too) and doubles
+// initLimit and syncLimit accordingly, so the limits keep ZooKeeper's
+// meaning in tickTime units. Session expiry is measured in wall-clock
+// milliseconds, checked every tick.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zabcheck/zabcheck/node/config"
+	"github.com/zabcheck/zabcheck/node/storage"
+	"github.com/zabcheck/zabcheck/node/transport"
+	"github.com/zabcheck/zabcheck/node/zab"
+)
+
+// Version is what srvr and mntr report after "Zookeeper version:".
+const Version = "3.8.4-zabnode"
+
+// Options are what tests and the binary may set besides the config.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the wall clock (session ids, txn times, expiry); nil is
+	// time.Now.
+	Now func() time.Time
+	// Pre-bound listeners replace the configured addresses (tests bind
+	// ephemeral ports first). Run closes them.
+	ClientListener net.Listener
+	PeerListener   net.Listener
+	AdminListener  net.Listener
+}
+
+// Server is one zabnode replica.
+type Server struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	store  *storage.Store
+	tr     *transport.Transport
+	client net.Listener
+	admin  net.Listener // nil: no admin server
+	loop   *loop
+}
+
+// New opens the store, binds the listeners and builds the core, so that a
+// bad data directory or a port in use fails here. Run must be called to
+// release what New opened.
+func New(cfg *config.Config, opts Options) (s *Server, err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s = &Server{cfg: cfg, log: log, now: now}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				_ = c()
+			}
+		}
+	}()
+	s.store, err = storage.Open(cfg.DataDir, storage.Options{NoSync: !cfg.Fsync, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	closers = append(closers, s.store.Close)
+
+	peers := map[uint64]string{}
+	for _, p := range cfg.Servers {
+		peers[p.ID] = p.QuorumAddr()
+	}
+	s.tr, err = transport.New(transport.Config{
+		ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
+		Peers: peers, Logger: log.With("component", "transport"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	closers = append(closers, s.tr.Close)
+
+	s.client = opts.ClientListener
+	if s.client == nil {
+		host := cfg.ClientPortAddress
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		if s.client, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.ClientPort))); err != nil {
+			return nil, fmt.Errorf("new server: listen on clientPort: %w", err)
+		}
+	}
+	closers = append(closers, s.client.Close)
+	s.admin = opts.AdminListener
+	if s.admin == nil && cfg.AdminPort != 0 {
+		host := cfg.AdminAddress
+		if host == "" {
+			host = "0.0.0.0"
+		}
+		if s.admin, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.AdminPort))); err != nil {
+			return nil, fmt.Errorf("new server: listen on admin.serverPort: %w", err)
+		}
+	}
+	if s.admin != nil {
+		closers = append(closers, s.admin.Close)
+	}
+
+	s.loop, err = newLoop(cfg, s.store, s.tr, log, now)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	return s, nil
+}
+
+// ClientAddr is the address clients connect to.
+func (s *Server) ClientAddr() net.Addr { return s.client.Addr() }
+
+// coreConfig maps zoo.cfg onto the core's tick-based limits (see the
+// package doc: one core tick is tickTime/2).
+func coreConfig(cfg *config.Config, log *slog.Logger) zab.Config {
+	c := zab.DefaultConfig(cfg.MyID, cfg.Voters(), cfg.Observers())
+	c.InitLimit = 2 * cfg.InitLimit
+	c.SyncLimit = 2 * cfg.SyncLimit
+	c.PingTicks = 1
+	c.ElectionTicks = 2
+	c.FinalizeTicks = 1
+	c.Logger = log.With("component", "zab")
+	return c
+}
+
+// tickInterval is one core tick.
+func tickInterval(cfg *config.Config) time.Duration {
+	d := time.Duration(cfg.TickTime) * time.Millisecond / 2
+	return max(d, time.Millisecond)
+}
+
+// Run serves until ctx is cancelled or a fatal error (a failed fsync, a
+// corrupt committed txn) stops the loop. Everything New opened is closed
+// when it returns.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.store.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.tr.Run(ctx); err != nil {
+			return fmt.Errorf("run transport: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return s.loop.run(ctx, tickInterval(s.cfg)) })
+	g.Go(func() error { return s.acceptClients(ctx) })
+	if s.admin != nil {
+		g.Go(func() error { return s.serveAdmin(ctx) })
+	}
+	s.log.Info("zabnode started", "myid", s.cfg.MyID, "client", s.client.Addr().String(),
+		"quorum", s.tr.Addr().String(), "tickTime", s.cfg.TickTime, "fsync", s.cfg.Fsync)
+	err := g.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Error("zabnode stopped", "err", err)
+		return err
+	}
+	s.log.Info("zabnode stopped")
+	return nil
+}
+
+// acceptClients accepts client connections; each gets its own goroutines,
+// owned here and waited for before returning.
+func (s *Server) acceptClients(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { _ = s.client.Close() })
+	defer stop()
+	var nextID uint64
+	for {
+		nc, err := s.client.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accept client: %w", err)
+			}
+			s.log.Warn("accept client failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		nextID++
+		c := newConn(nextID, nc)
+		wg.Go(func() { s.serveConn(ctx, c) })
+	}
+}
+
+func (s *Server) serveAdmin(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /dump", func(w http.ResponseWriter, r *http.Request) {
+		d, err := s.loop.query(r.Context(), func(l *loop) any { return l.dump() })
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(d.([]byte))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(s.admin) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+		return nil
+	case err := <-done:
+		return fmt.Errorf("serve admin: %w", err)
+	}
+}
