@@ -94,6 +94,7 @@ type zkClient struct {
 	lost      chan struct{}
 	lostOnce  sync.Once
 	closing   chan struct{} // closed by Close, ends watch goroutines at once
+	closeOnce sync.Once
 	calls     sync.WaitGroup
 }
 
@@ -248,7 +249,9 @@ func (c *zkClient) Lost() <-chan struct{} { return c.lost }
 func (c *zkClient) Expired() bool { return c.expired.Load() }
 
 func (c *zkClient) Close() {
-	close(c.closing)
-	c.conn.Load().Close()
+	c.closeOnce.Do(func() {
+		close(c.closing)
+		c.conn.Load().Close()
+	})
 	c.calls.Wait()
 }
