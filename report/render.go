@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/history"
@@ -29,6 +30,25 @@ const maxRefOps = 1000
 
 // maxNodeFiles bounds the files listed per node directory.
 const maxNodeFiles = 50
+
+// Set reads and checker details can be huge; the page shows a prefix and
+// the files hold the rest.
+const (
+	maxShownValue   = 2000
+	maxShownDetails = 20000
+)
+
+// clip shortens s to n bytes (on a rune boundary), saying how long it was.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d bytes in all)", len(s))
+}
 
 // run is everything read from a run directory.
 type run struct {
@@ -404,7 +424,7 @@ func checkViews(r run) ([]checkView, []int64) {
 		}
 		if len(c.Details) > 0 {
 			if b, err := json.MarshalIndent(c.Details, "", "  "); err == nil {
-				cv.Details = string(b)
+				cv.Details = clip(string(b), maxShownDetails)
 			}
 		}
 		for _, i := range c.Ops {
@@ -509,7 +529,7 @@ func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, 
 		if !ok {
 			if op, isNem := nemesis[idx]; isNem {
 				views = append(views, refOpView{Index: idx, InvokeIndex: -1, CompleteIndex: -1, Process: op.Process.String(),
-					Type: string(op.Type), F: op.F, InvokeValue: string(op.Value), Error: op.Error, TimeS: fmtSecs(op.Time)})
+					Type: string(op.Type), F: op.F, InvokeValue: clip(string(op.Value), maxShownValue), Error: op.Error, TimeS: fmtSecs(op.Time)})
 				continue
 			}
 			views = append(views, refOpView{Index: idx, InvokeIndex: -1, CompleteIndex: -1, Error: "not in the history"})
@@ -523,7 +543,7 @@ func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, 
 		views = append(views, refOpView{
 			Index: idx, InvokeIndex: p.Invoke.Index, CompleteIndex: p.Complete.Index,
 			Process: p.Invoke.Process.String(), Type: string(p.Complete.Type), F: p.Invoke.F, Key: p.Invoke.Key, Node: node,
-			InvokeValue: string(p.Invoke.Value), CompleteValue: string(p.Complete.Value), Error: p.Complete.Error,
+			InvokeValue: clip(string(p.Invoke.Value), maxShownValue), CompleteValue: clip(string(p.Complete.Value), maxShownValue), Error: p.Complete.Error,
 			TimeS: fmtSecs(p.Invoke.Time), LatencyMS: fmtMS(p.Complete.Time - p.Invoke.Time), Final: p.Complete.Final || p.Invoke.Final,
 		})
 	}

@@ -489,3 +489,23 @@ func TestRenderPartialRuns(t *testing.T) {
 		})
 	}
 }
+
+func TestClip(t *testing.T) {
+	tests := []struct {
+		name, in string
+		n        int
+		want     string
+	}{
+		{"short", "abc", 5, "abc"},
+		{"exact", "abcde", 5, "abcde"},
+		{"long", "abcdefgh", 3, "abc… (8 bytes in all)"},
+		{"rune boundary", "aé", 2, "a… (3 bytes in all)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := clip(tt.in, tt.n); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/zabcheck/zabcheck/history"
 )
@@ -104,7 +105,11 @@ func shownValue(p history.Pair) string {
 	}
 	s := string(v)
 	if len(s) > maxValLen {
-		s = s[:maxValLen] + "…"
+		cut := maxValLen
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
@@ -141,7 +146,11 @@ func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64
 		td.N[i] = nodes.id(node)
 		e := c.Error
 		if len(e) > maxErrLen {
-			e = e[:maxErrLen] + "…"
+			cut := maxErrLen
+			for cut > 0 && !utf8.RuneStart(e[cut]) {
+				cut--
+			}
+			e = e[:cut] + "…"
 		}
 		td.E[i] = errs.id(e)
 		td.I[i] = inv.Index - prevI
