@@ -11,6 +11,11 @@ type election struct {
 	outOf      map[uint64]Message
 	finalizeAt int64 // tick at which to decide; -1 when no quorum yet
 	resendAt   int64
+	// joinAfter delays joining an established ensemble after an election
+	// starts, so that a learner its leader keeps refusing (e.g. LEADERINFO
+	// below its acceptedEpoch) retries once per ElectionTicks instead of
+	// looping without time passing.
+	joinAfter int64
 }
 
 // initVote is the vote a peer starts an election with. Observers vote for
@@ -37,6 +42,7 @@ func (n *Node) startElection() {
 	}
 	n.el.outOf = map[uint64]Message{}
 	n.el.finalizeAt = -1
+	n.el.joinAfter = n.now + int64(n.cfg.ElectionTicks)
 	n.broadcastVote()
 	n.checkElectionQuorum()
 }
@@ -143,7 +149,7 @@ func (n *Node) stepLooking(m Message) {
 func (n *Node) stepOutOfElection(m Message) {
 	n.el.outOf[m.From] = m
 	l := m.Vote.Leader
-	if l == n.id || !n.voters[l] {
+	if l == n.id || !n.voters[l] || n.now < n.el.joinAfter {
 		return
 	}
 	lm, ok := n.el.outOf[l]

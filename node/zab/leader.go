@@ -51,6 +51,7 @@ type leaderState struct {
 	prevLast  Zxid
 
 	infoEpochs    map[uint64]uint32 // voters' acceptedEpoch from FOLLOWERINFO, self included
+	observerEpoch uint32            // highest acceptedEpoch from OBSERVERINFO during discovery
 	epochAcks     map[uint64]bool
 	newLeaderAcks map[uint64]bool
 	learners      map[uint64]*learner
@@ -222,13 +223,26 @@ func (n *Node) leaderOnInfo(m Message) {
 		}
 		return
 	}
+	if ld.phase != lDiscovery && m.Epoch > ld.epoch {
+		// The learner promised a newer epoch (from a leader that failed
+		// before establishing it) and would refuse ours forever. ZooKeeper
+		// leaves it out; stepping down instead lets the next epoch include
+		// it, so a healed ensemble gets every member back.
+		n.becomeLooking(fmt.Sprintf("learner %d accepted epoch %d above ours (%d)", m.From, m.Epoch, ld.epoch))
+		return
+	}
 	l = &learner{id: m.From, observer: observer, phase: lpInfo, lastHeard: n.now}
 	ld.learners[m.From] = l
 	if ld.phase == lDiscovery {
-		if !observer {
-			ld.infoEpochs[m.From] = m.Epoch
-			n.leaderCheckInfoQuorum()
+		if observer {
+			// Observers do not count for the quorum, but their acceptedEpoch
+			// raises the new epoch so that they can accept it
+			// (Leader.getEpochToPropose).
+			ld.observerEpoch = max(ld.observerEpoch, m.Epoch)
+			return
 		}
+		ld.infoEpochs[m.From] = m.Epoch
+		n.leaderCheckInfoQuorum()
 		return
 	}
 	l.phase = lpEpochSent
@@ -243,7 +257,7 @@ func (n *Node) leaderCheckInfoQuorum() {
 	if ld.phase != lDiscovery || !quorum(len(ld.infoEpochs), len(n.voterIDs)) {
 		return
 	}
-	var maxEpoch uint32
+	maxEpoch := ld.observerEpoch
 	for _, e := range ld.infoEpochs {
 		maxEpoch = max(maxEpoch, e)
 	}

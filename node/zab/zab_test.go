@@ -440,3 +440,74 @@ func TestMemoryStorageApplyOrder(t *testing.T) {
 		t.Error("Entries below the snapshot should fail")
 	}
 }
+
+func TestForwardReachesLeader(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, []uint64{4}, nil)
+	leader := c.stable()
+	for _, id := range []uint64{1, 4} {
+		if id == leader {
+			continue
+		}
+		before := len(c.readys[leader])
+		if err := c.nodes[id].Forward([]byte{byte(id)}); err != nil {
+			t.Fatalf("n%d Forward: %v", id, err)
+		}
+		c.drain(id)
+		c.deliver()
+		var got []Request
+		for _, rd := range c.readys[leader][before:] {
+			got = append(got, rd.Requests...)
+		}
+		if len(got) != 1 || got[0].From != id || got[0].Data[0] != byte(id) {
+			t.Errorf("leader requests after n%d forwarded = %+v, want one from n%d", id, got, id)
+		}
+	}
+	if err := c.nodes[leader].Forward(nil); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("Forward on the leader = %v, want ErrNotLeader", err)
+	}
+}
+
+func TestObserverNeverLeads(t *testing.T) {
+	// The observer has the longest log and the highest id: it must still
+	// never be elected, and must end up observing.
+	c := newCluster(t, []uint64{1, 2, 3}, []uint64{9}, nil)
+	c.stable()
+	if err := c.st[9].Append(txns(MakeZxid(1, 50))); err != nil {
+		t.Fatal(err)
+	}
+	c.queue = nil
+	for _, id := range c.ids {
+		c.restart(id)
+	}
+	leader := c.stable()
+	if leader == 9 {
+		t.Fatal("the observer was elected")
+	}
+	if got := c.nodes[9].Status().Role; got != Observing {
+		t.Errorf("observer role = %v, want observing", got)
+	}
+}
+
+func TestDisconnectSendsFollowerLooking(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)
+	leader := c.stable()
+	f := uint64(1)
+	if f == leader {
+		f = 2
+	}
+	if err := c.nodes[f].Step(Disconnected(leader)); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.nodes[f].Status().Role; got != Looking {
+		t.Errorf("follower role after its leader connection broke = %v, want looking", got)
+	}
+	if err := c.nodes[leader].Step(Disconnected(f)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.nodes[leader].ld.learners[f]; ok {
+		t.Error("leader still tracks a disconnected follower")
+	}
+	c.drain(f)
+	c.drain(leader)
+	c.stable()
+}

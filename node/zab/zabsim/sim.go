@@ -359,8 +359,11 @@ func (s *Sim) persist(r *replica, rd zab.Ready) error {
 // checkRemoval checks, before a snapshot install or truncation is
 // persisted, that it removes no committed txn.
 func (s *Sim) checkRemoval(r *replica, rd zab.Ready, step int) error {
+	if !(step == 1 && rd.Snapshot != nil) && !(step == 2 && rd.Truncate != nil) {
+		return nil
+	}
 	var removed []zab.Txn
-	snap, log := r.st.Log()
+	_, log := r.st.Log()
 	switch {
 	case step == 1 && rd.Snapshot != nil:
 		st, err := decodeState(rd.Snapshot.Data)
@@ -379,7 +382,6 @@ func (s *Sim) checkRemoval(r *replica, rd zab.Ready, step int) error {
 				removed = append(removed, t)
 			}
 		}
-		_ = snap
 	case step == 2 && rd.Truncate != nil:
 		for _, t := range log {
 			if t.Zxid > *rd.Truncate {
@@ -406,6 +408,9 @@ func (s *Sim) checkLeader(r *replica) error {
 	r.leaderOf = st.Epoch
 	s.Stats.Elections++
 	s.record(event{node: r.id, kind: "established", note: fmt.Sprintf("epoch %d last %v", st.Epoch, st.LastZxid)})
+	if !slices.Contains(s.voters, r.id) {
+		return s.fail(fmt.Errorf("observer n%d became the established leader of epoch %d", r.id, st.Epoch))
+	}
 	snap, log := r.st.Log()
 	hist, err := decodeState(snap.Data)
 	if err != nil {
