@@ -395,6 +395,11 @@ func (t *Transport) serveOutbound(ctx context.Context, p *outPeer, conn net.Conn
 // streamOutbound writes queued frames to conn until the stream breaks or
 // ctx is done, then drops what is still queued and returns why it stopped.
 func (t *Transport) streamOutbound(ctx context.Context, p *outPeer, conn net.Conn) (err error) {
+	// A write blocked on a peer that does not read must not hold up
+	// shutdown until the write deadline.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+
 	// Peers never write on this stream; a read returns only when it breaks,
 	// which tells an idle writer that the peer went away.
 	dead := make(chan error, 1)
