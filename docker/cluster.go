@@ -406,6 +406,8 @@ func (c *Cluster) unpauseIfPaused(ctx context.Context, n *node) (running bool, e
 // Kill sends SIGKILL to node's process; the container stops and keeps its
 // data directory. Killing a stopped node is a no-op.
 func (c *Cluster) Kill(ctx context.Context, node string) error {
+	ctx, cancel := withOpTimeout(ctx)
+	defer cancel()
 	n, err := c.node(node)
 	if err != nil {
 		return fmt.Errorf("kill: %w", err)
@@ -429,6 +431,8 @@ func (c *Cluster) Kill(ctx context.Context, node string) error {
 // Stop sends SIGTERM and waits up to 10 s for the process to exit (then
 // SIGKILL, as docker stop does). Stopping a stopped node is a no-op.
 func (c *Cluster) Stop(ctx context.Context, node string) error {
+	ctx, cancel := withOpTimeout(ctx)
+	defer cancel()
 	n, err := c.node(node)
 	if err != nil {
 		return fmt.Errorf("stop: %w", err)
@@ -450,6 +454,8 @@ func (c *Cluster) Stop(ctx context.Context, node string) error {
 // Start starts node again with the same data directory and address.
 // Starting a running node is a no-op.
 func (c *Cluster) Start(ctx context.Context, node string) error {
+	ctx, cancel := withOpTimeout(ctx)
+	defer cancel()
 	n, err := c.node(node)
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
@@ -470,6 +476,8 @@ func (c *Cluster) Start(ctx context.Context, node string) error {
 // Pause freezes every process of node (cgroup freezer): it keeps its
 // sockets open but answers nothing. Pausing a paused node is a no-op.
 func (c *Cluster) Pause(ctx context.Context, node string) error {
+	ctx, cancel := withOpTimeout(ctx)
+	defer cancel()
 	n, err := c.node(node)
 	if err != nil {
 		return fmt.Errorf("pause: %w", err)
@@ -492,6 +500,8 @@ func (c *Cluster) Pause(ctx context.Context, node string) error {
 
 // Unpause thaws node. Unpausing a node that is not paused is a no-op.
 func (c *Cluster) Unpause(ctx context.Context, node string) error {
+	ctx, cancel := withOpTimeout(ctx)
+	defer cancel()
 	n, err := c.node(node)
 	if err != nil {
 		return fmt.Errorf("unpause: %w", err)
@@ -511,6 +521,8 @@ func (c *Cluster) Unpause(ctx context.Context, node string) error {
 
 // Running reports whether node's container runs and is not paused.
 func (c *Cluster) Running(ctx context.Context, node string) (bool, error) {
+	ctx, cancel := withOpTimeout(ctx)
+	defer cancel()
 	n, err := c.node(node)
 	if err != nil {
 		return false, err
@@ -520,6 +532,17 @@ func (c *Cluster) Running(ctx context.Context, node string) (bool, error) {
 		return false, err
 	}
 	return st.Running && !st.Paused, nil
+}
+
+// opTimeout bounds one lifecycle call (kill, stop, start, pause) when the
+// caller's context has no deadline: a wedged engine must not hang a run.
+const opTimeout = 60 * time.Second
+
+func withOpTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, opTimeout)
 }
 
 func isNotRunning(err error) bool {

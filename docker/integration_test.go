@@ -61,6 +61,8 @@ func TestIntegration(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	log := integrationLogger(t)
+	// Decided once: cmd/zabnode may appear while the test runs.
+	haveZabnode := zabnodeExists()
 
 	start := time.Now()
 	infos, err := BuildImages(ctx, BuildOptions{RepoRoot: repoRoot, Logger: log})
@@ -74,7 +76,7 @@ func TestIntegration(t *testing.T) {
 	}
 	if err != nil {
 		for name, ierr := range failed {
-			if name == ImageZabnode && !zabnodeExists() {
+			if name == ImageZabnode && !haveZabnode {
 				if !strings.Contains(ierr.Error(), "cmd/zabnode") {
 					t.Errorf("zabnode image error %q does not say cmd/zabnode is missing", ierr)
 				}
@@ -86,7 +88,7 @@ func TestIntegration(t *testing.T) {
 
 	t.Run(DBZooKeeper, func(t *testing.T) { exerciseCluster(ctx, t, DBZooKeeper, log) })
 	t.Run(DBZabnode, func(t *testing.T) {
-		if !zabnodeExists() {
+		if !haveZabnode {
 			if _, err := Start(ctx, Config{DB: DBZabnode, Voters: 1, TestID: "it-noimage", Logger: log}); err != nil && !strings.Contains(err.Error(), "make images") {
 				t.Errorf("Start without a zabnode image = %v, want an error saying to run make images", err)
 			}
@@ -103,7 +105,7 @@ func TestIntegration(t *testing.T) {
 func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Logger) {
 	id := fmt.Sprintf("it-%s-%d", db, time.Now().UnixNano()%1_000_000)
 	t.Cleanup(func() {
-		for _, sub := range []string{id + "-3", id + "-o", id + "-5"} {
+		for _, sub := range []string{id + "-3", id + "-o", id + "-q", id + "-5"} {
 			if n, err := Clean(context.Background(), sub, log); err != nil || n > 0 {
 				t.Errorf("Clean(%s) after the test removed %d objects, err %v (Close should have removed all)", sub, n, err)
 			}
@@ -141,6 +143,16 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 				t.Errorf("srvr %s: mode %q, %v; want %s", node, s.Mode, err, want)
 			}
 		}
+	})
+
+	t.Run("no quorum", func(t *testing.T) {
+		// A quorum cannot form in a millisecond: Start must fail with the
+		// nodes' log tails and leave nothing behind.
+		_, err := Start(ctx, Config{DB: db, Voters: 1, TestID: id + "-q", Logger: log, QuorumTimeout: time.Millisecond})
+		if err == nil || !strings.Contains(err.Error(), "--- n1 (last") {
+			t.Errorf("Start with no time for a quorum = %v, want an error with n1's log tail", err)
+		}
+		assertGone(t, id+"-q")
 	})
 
 	t.Run("five", func(t *testing.T) {
