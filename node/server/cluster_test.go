@@ -38,6 +38,7 @@ type cluster struct {
 	t      *testing.T
 	nodes  []*testNode
 	extra  string // more zoo.cfg lines
+	opts   Options
 	logger *slog.Logger
 }
 
@@ -61,8 +62,12 @@ func freePort(t testing.TB, host string) int {
 
 // newCluster starts n voters on 127.0.0.1..n with distinct ports.
 func newCluster(t testing.TB, n int, extra string) *cluster {
+	return newClusterOpts(t, n, extra, Options{})
+}
+
+func newClusterOpts(t testing.TB, n int, extra string, opts Options) *cluster {
 	t.Helper()
-	c := &cluster{extra: extra, logger: testLogger()}
+	c := &cluster{extra: extra, opts: opts, logger: testLogger()}
 	if tt, ok := t.(*testing.T); ok {
 		c.t = tt
 	}
@@ -109,7 +114,9 @@ func (c *cluster) start(t testing.TB, nd *testNode) {
 	// A port just released by a stopped node may linger briefly.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s, err = New(cfg, Options{Logger: c.logger.With("node", nd.id)})
+		opts := c.opts
+		opts.Logger = c.logger.With("node", nd.id)
+		s, err = New(cfg, opts)
 		if err == nil || time.Now().After(deadline) {
 			break
 		}

@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	// handshakeTimeout bounds the wait for a connect request (or a
-	// four-letter word) after accepting.
+	// handshakeTimeout is the default bound on the wait for a connect
+	// request (or a four-letter word) after accepting.
 	handshakeTimeout = 10 * time.Second
 	// writeTimeout bounds one write to a client; a client that does not
 	// drain its socket for this long is dropped.
@@ -105,7 +105,7 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 	}()
 	wg.Go(func() { c.writeLoop() })
 
-	_ = c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	_ = c.nc.SetReadDeadline(time.Now().Add(s.handshake))
 	br := bufio.NewReader(c.nc)
 	var prefix [4]byte
 	if _, err := io.ReadFull(br, prefix[:]); err != nil {
@@ -135,7 +135,7 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		return
 	}
 	for {
-		d := handshakeTimeout
+		d := s.handshake
 		if ms := c.timeout.Load(); ms > 0 {
 			d = time.Duration(ms) * time.Millisecond
 		}

@@ -50,18 +50,22 @@ type Options struct {
 	ClientListener net.Listener
 	PeerListener   net.Listener
 	AdminListener  net.Listener
+	// HandshakeTimeout bounds the wait for a connection's first packet;
+	// zero is 10s.
+	HandshakeTimeout time.Duration
 }
 
 // Server is one zabnode replica.
 type Server struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	now    func() time.Time
-	store  *storage.Store
-	tr     *transport.Transport
-	client net.Listener
-	admin  net.Listener // nil: no admin server
-	loop   *loop
+	cfg       *config.Config
+	log       *slog.Logger
+	handshake time.Duration
+	now       func() time.Time
+	store     *storage.Store
+	tr        *transport.Transport
+	client    net.Listener
+	admin     net.Listener // nil: no admin server
+	loop      *loop
 }
 
 // New opens the store, binds the listeners and builds the core, so that a
@@ -76,7 +80,10 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	if now == nil {
 		now = time.Now
 	}
-	s = &Server{cfg: cfg, log: log, now: now}
+	s = &Server{cfg: cfg, log: log, now: now, handshake: opts.HandshakeTimeout}
+	if s.handshake <= 0 {
+		s.handshake = handshakeTimeout
+	}
 	var closers []func() error
 	defer func() {
 		if err != nil {

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/node/jute"
+)
+
+// cuttableDialer lets a test sever a client from the ensemble without a
+// closeSession, as a crashed client would.
+type cuttableDialer struct {
+	mu    sync.Mutex
+	cut   bool
+	conns []net.Conn
+}
+
+func (d *cuttableDialer) dial(network, addr string, timeout time.Duration) (net.Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.cut {
+		return nil, errors.New("cut")
+	}
+	c, err := net.DialTimeout(network, addr, timeout)
+	if err == nil {
+		d.conns = append(d.conns, c)
+	}
+	return c, err
+}
+
+func (d *cuttableDialer) sever() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cut = true
+	for _, c := range d.conns {
+		c.Close()
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	c := newCluster(t, 3, "")
+	leader := c.waitServing(t)
+	var follower *testNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			follower = nd
+		}
+	}
+	d := &cuttableDialer{}
+	// The session lives on a follower: the leader must learn of its
+	// activity from touches, and expire it once they stop.
+	ez, events, err := zk.Connect([]string{follower.clientAddr()}, 1*time.Second, zk.WithDialer(d.dial), zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ez.Close()
+	go func() {
+		for range events {
+		}
+	}()
+	waitFor(t, 10*time.Second, "session", func() error {
+		if ez.State() != zk.StateHasSession {
+			return fmt.Errorf("state %v", ez.State())
+		}
+		return nil
+	})
+	if _, err := ez.Create("/eph", []byte("x"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	lz := connect(t, leader)
+	// Alive well past its timeout while it pings: touches keep it.
+	start := time.Now()
+	waitFor(t, 10*time.Second, "twice the session timeout", func() error {
+		if time.Since(start) < 2500*time.Millisecond {
+			return errors.New("still waiting")
+		}
+		return nil
+	})
+	if ok, _, err := lz.Exists("/eph"); !ok || err != nil {
+		t.Fatalf("ephemeral of a live session: exists=%v err=%v", ok, err)
+	}
+	d.sever()
+	waitFor(t, 15*time.Second, "ephemeral of the dead session deleted", func() error {
+		if ok, _, err := lz.Exists("/eph"); ok || err != nil {
+			return fmt.Errorf("exists=%v err=%v", ok, err)
+		}
+		return nil
+	})
+}
+
+func TestLeaderKill(t *testing.T) {
+	c := newCluster(t, 3, "")
+	leader := c.waitServing(t)
+	var others []*testNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			others = append(others, nd)
+		}
+	}
+	acl := zk.WorldACL(zk.PermAll)
+	wz := connect(t, others...)
+	if _, err := wz.Create("/w", nil, 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	var mu sync.Mutex
+	var n atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p := fmt.Sprintf("/w/%06d", i)
+			if _, err := wz.Create(p, nil, 0, acl); err == nil {
+				mu.Lock()
+				acked = append(acked, p)
+				mu.Unlock()
+				n.Add(1)
+			}
+		}
+	})
+	waitFor(t, 10*time.Second, "writes before the kill", func() error {
+		if n.Load() < 50 {
+			return errors.New("too few")
+		}
+		return nil
+	})
+	c.stop(t, leader)
+	before := n.Load()
+	waitFor(t, 30*time.Second, "writes after the kill", func() error {
+		if n.Load() < before+50 {
+			return fmt.Errorf("%d writes since the kill", n.Load()-before)
+		}
+		return nil
+	})
+	close(stop)
+	wg.Wait()
+	c.start(t, leader)
+	c.waitServing(t)
+	// Every acknowledged write is on every node, the restarted one too.
+	for _, nd := range c.nodes {
+		z := connect(t, nd)
+		if _, err := z.Sync("/w"); err != nil {
+			t.Fatalf("sync on %d: %v", nd.id, err)
+		}
+		kids, _, err := z.Children("/w")
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, k := range kids {
+			have["/w/"+k] = true
+		}
+		mu.Lock()
+		for _, p := range acked {
+			if !have[p] {
+				t.Errorf("node %d lost acknowledged write %s", nd.id, p)
+			}
+		}
+		mu.Unlock()
+		z.Close()
+	}
+	t.Logf("%d acknowledged writes, %d after the kill", len(acked), int64(len(acked))-before)
+}
+
+// TestBadInput sends garbage to the client port; the server drops those
+// connections and keeps serving a well-behaved client.
+func TestBadInput(t *testing.T) {
+	c := newClusterOpts(t, 1, "", Options{HandshakeTimeout: 300 * time.Millisecond})
+	nd := c.waitServing(t)
+	z := connect(t, nd)
+	if _, err := z.Create("/ok", []byte("1"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	frame := func(payload []byte) []byte {
+		return binary.BigEndian.AppendUint32(nil, uint32(len(payload))) // prefix only
+	}
+	goodConnect := jute.EncodeConnectRequest(&jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)})
+	cases := map[string][]byte{
+		"random":            nil, // filled below
+		"oversized frame":   binary.BigEndian.AppendUint32(nil, 1<<30),
+		"negative frame":    binary.BigEndian.AppendUint32(nil, 0xfffffff0),
+		"truncated frame":   append(frame(make([]byte, 100)), 1, 2, 3),
+		"truncated connect": goodConnect[:len(goodConnect)-5],
+		"garbage connect":   append(frame(make([]byte, 7)), 1, 2, 3, 4, 5, 6, 7),
+		"garbage request": append(append([]byte{}, goodConnect...),
+			append(binary.BigEndian.AppendUint32(nil, 8), 0, 0, 0, 1, 0, 0, 0, 4)...), // getData without a body
+	}
+	for name, b := range cases {
+		t.Run(name, func(t *testing.T) {
+			for i := range 10 {
+				if name == "random" {
+					b = make([]byte, 1+rng.IntN(200))
+					for j := range b {
+						b[j] = byte(rng.UintN(256))
+					}
+				}
+				conn, err := net.DialTimeout("tcp", nd.clientAddr(), 2*time.Second)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _ = conn.Write(b)
+				if i%2 == 0 {
+					conn.Close() // hang up mid-stream
+					continue
+				}
+				// The server must close (or answer and close), not hang.
+				_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				buf := make([]byte, 4096)
+				var rerr error
+				for rerr == nil {
+					_, rerr = conn.Read(buf)
+				}
+				var ne net.Error
+				if errors.As(rerr, &ne) && ne.Timeout() {
+					t.Errorf("connection left open after %q", name)
+				}
+				conn.Close()
+			}
+			got, _, err := z.Get("/ok")
+			if err != nil || string(got) != "1" {
+				t.Fatalf("good client after %s: got %q %v", name, got, err)
+			}
+		})
+	}
+}
