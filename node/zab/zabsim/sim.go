@@ -97,6 +97,7 @@ type Sim struct {
 // Stats counts what happened in a run.
 type Stats struct {
 	Committed, Crashes, Partitions, Elections, SyncsOK int
+	Diffs, Truncs, Snaps                               int
 }
 
 // New builds a simulation from opts.
@@ -144,6 +145,12 @@ func New(opts Options) *Sim {
 	}
 	s.cfg = zab.DefaultConfig(0, s.voters, observers)
 	s.cfg.MaxCounter = opts.MaxCounter
+	// Vary the timing knobs per seed (FinalizeTicks 0 decides at once).
+	s.cfg.ElectionTicks = 1 + rng.IntN(3)
+	s.cfg.FinalizeTicks = rng.IntN(3)
+	s.cfg.SyncLimit = 4 + rng.IntN(5)
+	s.cfg.InitLimit = s.cfg.SyncLimit + 2 + rng.IntN(6)
+	s.cfg.PingTicks = 1 + rng.IntN(2)
 	for _, id := range s.ids {
 		s.reps[id] = &replica{id: id, st: zab.NewMemoryStorage(), phase: int64(rng.IntN(microPerTick))}
 	}
@@ -292,6 +299,14 @@ func (s *Sim) drain(r *replica) error {
 			return nil // crashed while persisting
 		}
 		for _, m := range rd.Messages {
+			switch m.Type {
+			case zab.MsgDiff:
+				s.Stats.Diffs++
+			case zab.MsgTrunc:
+				s.Stats.Truncs++
+			case zab.MsgSnap:
+				s.Stats.Snaps++
+			}
 			s.record(event{node: r.id, kind: "send", m: m})
 			s.send(m)
 		}

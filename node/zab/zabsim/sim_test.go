@@ -77,6 +77,9 @@ func TestSim(t *testing.T) {
 		total.Partitions += r.sim.Stats.Partitions
 		total.Elections += r.sim.Stats.Elections
 		total.SyncsOK += r.sim.Stats.SyncsOK
+		total.Diffs += r.sim.Stats.Diffs
+		total.Truncs += r.sim.Stats.Truncs
+		total.Snaps += r.sim.Stats.Snaps
 		if r.err != nil {
 			failed++
 			if failed <= 3 {
@@ -88,7 +91,8 @@ func TestSim(t *testing.T) {
 	if failed > 0 {
 		t.Errorf("%d of %d seeds failed", failed, n)
 	}
-	if total.Committed == 0 || total.Crashes == 0 || total.Partitions == 0 || total.SyncsOK == 0 {
+	if total.Committed == 0 || total.Crashes == 0 || total.Partitions == 0 || total.SyncsOK == 0 ||
+		total.Diffs == 0 || total.Truncs == 0 || total.Snaps == 0 {
 		t.Errorf("the simulation exercised too little: %+v", total)
 	}
 }
