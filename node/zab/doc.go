@@ -31,4 +31,20 @@
 // the core emits logged txns in Ready.Committed only once a leader says
 // they are committed (the commit point in DIFF/TRUNC/SNAP, then COMMIT or
 // INFORM; a new leader commits its whole history when established).
+//
+// Server loop (see Example): one goroutine owns the Node; it calls Tick
+// every tickTime, Step for every message the transport delivers (and
+// Disconnected(peer) when a connection breaks), then, while HasReady,
+// handles Ready in the documented order and calls Advance. A learner does
+// not serve clients until Status().Serving.
+//
+// Client writes: an established leader's server calls Propose; a learner's
+// server calls Forward, and the leader's server receives the request in
+// Ready.Requests. Client sync (unlike ZooKeeper's, a quorum operation):
+// Sync(id) on a leader sends a PING carrying a new round number to its
+// synced voters; once a quorum (leader included) echoed the round and every
+// txn proposed before the call is committed, the result comes in
+// Ready.Syncs. A learner forwards Sync to its leader and completes it once it
+// has applied up to the zxid the leader answers. Pending syncs fail with
+// ErrSyncAborted when the leader is lost.
 package zab
