@@ -2,6 +2,7 @@ package history
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -213,4 +214,30 @@ func BenchmarkWriter(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+// The hand-written encoder must produce exactly what encoding/json does.
+func TestAppendOpMatchesEncodingJSON(t *testing.T) {
+	for _, op := range []Op{
+		{Index: 1, Time: 2, Type: Invoke, Process: 3, F: FRead},
+		{Index: 9, Time: 99, Type: Info, Process: Nemesis, F: FStart, Value: MustValue(map[string]any{"fault": "kill"}), Error: "x"},
+		{Index: 5, Time: 7, Type: OK, Process: 0, F: FCas, Key: "r<1>", Value: MustValue([]int{1, 2}), Node: "n1",
+			Error: "quote\" back\\slash \n nl \u00e9 \x01", Zxid: 1 << 33, Session: "0x1f", Final: true},
+		{Index: 6, Time: 8, Type: Fail, Process: 12, F: "a&b", Error: string([]byte{0xff, 'a'})},
+	} {
+		want, err := json.Marshal(op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendOp(nil, &op); string(got) != string(want) {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+}
+
+func TestAppendRejectsInvalidValue(t *testing.T) {
+	w := NewWriter(&bytes.Buffer{}, time.Now())
+	if _, err := w.Append(Op{Type: Invoke, Process: 0, F: FRead, Value: json.RawMessage("{oops")}); err == nil {
+		t.Fatal("want an error for a value that is not JSON")
+	}
 }

@@ -20,8 +20,11 @@ type Writer struct {
 	start time.Time
 	next  int64
 	buf   []byte
-	ops   []Op
-	err   error
+	// ops is kept in fixed-size chunks so that recording never copies the
+	// whole history when it grows.
+	ops [][]Op
+	n   int
+	err error
 }
 
 // NewWriter records to w. Times are measured from start with the monotonic
@@ -55,18 +58,22 @@ func (w *Writer) Append(op Op) (Op, error) {
 	}
 	op.Index = w.next
 	op.Time = int64(time.Since(w.start))
-	b, err := json.Marshal(op)
-	if err != nil {
-		w.err = fmt.Errorf("encode op %d: %w", op.Index, err)
+	if len(op.Value) > 0 && !json.Valid(op.Value) {
+		w.err = fmt.Errorf("encode op %d: value %q is not JSON", op.Index, op.Value)
 		return op, w.err
 	}
-	w.buf = append(append(w.buf[:0], b...), '\n')
+	w.buf = append(appendOp(w.buf[:0], &op), '\n')
 	if _, err := w.w.Write(w.buf); err != nil {
 		w.err = fmt.Errorf("write op %d: %w", op.Index, err)
 		return op, w.err
 	}
 	w.next++
-	w.ops = append(w.ops, op)
+	if len(w.ops) == 0 || len(w.ops[len(w.ops)-1]) == cap(w.ops[len(w.ops)-1]) {
+		w.ops = append(w.ops, make([]Op, 0, opChunk))
+	}
+	last := &w.ops[len(w.ops)-1]
+	*last = append(*last, op)
+	w.n++
 	return op, nil
 }
 
@@ -74,8 +81,14 @@ func (w *Writer) Append(op Op) (Op, error) {
 func (w *Writer) Ops() []Op {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return append([]Op(nil), w.ops...)
+	out := make([]Op, 0, w.n)
+	for _, c := range w.ops {
+		out = append(out, c...)
+	}
+	return out
 }
+
+const opChunk = 4096
 
 // Close closes the underlying file, if the Writer opened it.
 func (w *Writer) Close() error {
