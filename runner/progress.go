@@ -20,6 +20,10 @@ type counter struct {
 
 func newCounter(w *history.Writer) *counter { return &counter{w: w} }
 
+// Ops lets the workload number its final-read processes after the last
+// process of the main phase.
+func (c *counter) Ops() []history.Op { return c.w.Ops() }
+
 func (c *counter) Append(op history.Op) (history.Op, error) {
 	op, err := c.w.Append(op)
 	if err != nil {

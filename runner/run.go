@@ -172,15 +172,19 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	stopProgress := startProgress(ctx, env, rec, cluster, t.TimeLimit, log)
 	defer stopProgress()
 
-	runCtx, cancel := context.WithTimeout(ctx, t.TimeLimit)
-	defer cancel()
-	g, gctx := errgroup.WithContext(runCtx)
+	g, gctx := errgroup.WithContext(ctx)
+	// The workload stops invoking at its own time limit and lets ops in
+	// flight finish; cutting them off with the deadline would turn them into
+	// needless info ops.
 	g.Go(func() error { return workload.Run(gctx, wcfg, rec) })
 	// nemesis.Run always heals before it returns, with a fresh bounded
-	// context, even when gctx was cancelled by Ctrl-C or a workload error.
+	// context, even when its context was cancelled by Ctrl-C or a workload
+	// error.
 	var nemErr error
 	g.Go(func() error {
-		nemErr = nemesis.Run(gctx, cluster, sched, rec, log.With("stage", "nemesis"))
+		nctx, cancel := context.WithTimeout(gctx, t.TimeLimit)
+		defer cancel()
+		nemErr = nemesis.Run(nctx, cluster, sched, rec, log.With("stage", "nemesis"))
 		return nemErr
 	})
 	mainErr := g.Wait()
