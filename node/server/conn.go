@@ -52,8 +52,9 @@ func newConn(id uint64, nc net.Conn) *conn {
 func (c *conn) close(reason string) {
 	c.once.Do(func() {
 		c.reason.Store(reason)
-		_ = c.nc.Close()
+		// done first, so a reader failing on the closed socket sees why.
 		close(c.done)
+		_ = c.nc.Close()
 	})
 }
 
@@ -142,7 +143,7 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 		_ = c.nc.SetReadDeadline(time.Now().Add(d))
 		payload, err := jute.ReadFrame(br, jute.MaxPacket)
 		if err != nil {
-			if c.closed() {
+			if c.closed() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			if errors.Is(err, io.EOF) {

@@ -225,10 +225,36 @@ func (l *loop) run(ctx context.Context, tick time.Duration) error {
 		case ev := <-l.events:
 			l.handle(ev)
 		}
+		if !l.batch(recv) {
+			return nil
+		}
 		if err := l.process(); err != nil {
 			return err
 		}
 	}
+}
+
+// maxBatch bounds how many queued events one Ready may gather.
+const maxBatch = 256
+
+// batch handles events already queued, so that their proposals and acks
+// share one Ready and one fsync (group commit). It reports false when the
+// transport has stopped.
+func (l *loop) batch(recv <-chan transport.Inbound) bool {
+	for range maxBatch {
+		select {
+		case in, ok := <-recv:
+			if !ok {
+				return false
+			}
+			l.peer(in)
+		case ev := <-l.events:
+			l.handle(ev)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 func (l *loop) peer(in transport.Inbound) {

@@ -182,7 +182,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.admin != nil {
 		g.Go(func() error { return s.serveAdmin(ctx) })
 	}
-	s.log.Info("zabnode started", "myid", s.cfg.MyID, "client", s.client.Addr().String(),
+	s.log.Info("zabnode started", "client", s.client.Addr().String(),
 		"quorum", s.tr.Addr().String(), "tickTime", s.cfg.TickTime, "fsync", s.cfg.Fsync)
 	err := g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
