@@ -397,6 +397,31 @@ func (n *Node) abortLocalSyncs() {
 	n.localSyncs = nil
 }
 
+// Compact drops the in-memory log up to z once the server has made a
+// snapshot at z durable (and may have compacted its own log). z must be
+// committed and already handed out in a Ready. Learners behind z are then
+// synced with SNAP.
+func (n *Node) Compact(z Zxid) error {
+	if z <= n.base {
+		return nil
+	}
+	if z > n.committed {
+		return fmt.Errorf("compact log: %v is above the commit point %v", z, n.committed)
+	}
+	i, ok := findTxn(n.entries, z)
+	if !ok {
+		return fmt.Errorf("compact log: %v is not in the log", z)
+	}
+	if i >= n.stable {
+		return fmt.Errorf("compact log: %v is not durable yet", z)
+	}
+	n.entries = slices.Clone(n.entries[i+1:])
+	n.stable -= i + 1
+	n.base = z
+	n.baseData = nil
+	return nil
+}
+
 // HasReady reports whether Ready would return something to do.
 func (n *Node) HasReady() bool {
 	return n.stable < len(n.entries) || !n.rd.empty()

@@ -511,3 +511,39 @@ func TestDisconnectSendsFollowerLooking(t *testing.T) {
 	c.drain(leader)
 	c.stable()
 }
+
+func TestCompactThenSnapSync(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)
+	leader := c.stable()
+	if err := c.nodes[leader].Compact(MakeZxid(1, 1)); err == nil {
+		t.Error("Compact above the commit point succeeded")
+	}
+	for i := range 3 {
+		if _, err := c.nodes[leader].Propose([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		c.drain(leader)
+	}
+	c.tick(2)
+	if err := c.st[leader].CreateSnapshot(Snapshot{Zxid: MakeZxid(1, 2), Data: []byte("state@2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[leader].Compact(MakeZxid(1, 2)); err != nil {
+		t.Fatalf("Compact: %v", err)
+	}
+	// A follower that lost everything must now be sent the snapshot.
+	f := uint64(1)
+	if f == leader {
+		f = 2
+	}
+	c.st[f] = NewMemoryStorage()
+	c.restart(f)
+	c.stable()
+	snap, log := c.st[f].Log()
+	if snap.Zxid != MakeZxid(1, 2) || string(snap.Data) != "state@2" || len(log) != 1 {
+		t.Errorf("follower after SNAP: snapshot %v %q, log %v; want the leader's snapshot and one txn", snap.Zxid, snap.Data, log)
+	}
+	if got := len(c.applied[f]); got != 1 {
+		t.Errorf("follower applied %d txns after the snapshot, want 1", got)
+	}
+}

@@ -603,6 +603,9 @@ func (s *Sim) faults() error {
 				if err := r.st.CreateSnapshot(zab.Snapshot{Zxid: last, Data: encodeState(r.applied)}); err != nil {
 					return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
 				}
+				if err := r.node.Compact(last); err != nil {
+					return s.fail(fmt.Errorf("n%d compact: %w", r.id, err))
+				}
 				s.record(event{node: r.id, kind: "snapshot", note: last.String()})
 			}
 		}
