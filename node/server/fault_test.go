@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -237,4 +240,84 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSnapshotRestart takes snapshots every few txns, restarts the whole
+// ensemble from them (compacted logs), and brings back a node with an empty
+// data directory, which the leader must sync with a SNAP.
+func TestSnapshotRestart(t *testing.T) {
+	c := newCluster(t, 3, "snapCount=10\n")
+	c.waitServing(t)
+	z := connect(t, c.nodes[0])
+	acl := zk.WorldACL(zk.PermAll)
+	for i := range 60 {
+		if _, err := z.Create(fmt.Sprintf("/s%02d", i), []byte{byte(i)}, 0, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	z.Close()
+	for _, nd := range c.nodes {
+		c.stop(t, nd)
+	}
+	for _, nd := range c.nodes {
+		entries, err := os.ReadDir(filepath.Join(nd.dataDir, "version-2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		snaps := 0
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), "snapshot.") {
+				snaps++
+			}
+		}
+		if snaps == 0 {
+			t.Fatalf("node %d saved no snapshot after 60 txns with snapCount=10", nd.id)
+		}
+	}
+	// Node 3 loses its disk.
+	wiped := c.nodes[2]
+	if err := os.RemoveAll(wiped.dataDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(wiped.dataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, nd := range c.nodes {
+		c.start(t, nd)
+	}
+	c.waitServing(t)
+	for _, nd := range c.nodes {
+		z := connect(t, nd)
+		if _, err := z.Sync("/"); err != nil {
+			t.Fatal(err)
+		}
+		kids, _, err := z.Children("/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(kids), 61; got != want { // 60 + /zookeeper
+			t.Errorf("node %d: got %d children of /, want %d", nd.id, got, want)
+		}
+		got, _, err := z.Get("/s42")
+		if err != nil || len(got) != 1 || got[0] != 42 {
+			t.Errorf("node %d: /s42 = %v %v", nd.id, got, err)
+		}
+		z.Close()
+	}
+	waitFor(t, 10*time.Second, "digests agree", func() error {
+		var digests []string
+		for _, nd := range c.nodes {
+			d, err := fetchDump(nd)
+			if err != nil {
+				return err
+			}
+			digests = append(digests, fmt.Sprintf("%#x/%.8s", d.TreeZxid, d.TreeDigest))
+		}
+		for _, d := range digests[1:] {
+			if d != digests[0] {
+				return fmt.Errorf("digests %v", digests)
+			}
+		}
+		return nil
+	})
 }

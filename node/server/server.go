@@ -80,6 +80,11 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	if now == nil {
 		now = time.Now
 	}
+	if len(cfg.Bugs) > 0 {
+		// Refuse rather than run a correct build the harness believes is
+		// buggy: a run would "pass" for the wrong reason.
+		return nil, fmt.Errorf("new server: %s: zabnode.bug: seeded bugs %q are not implemented in this build", cfg.File, cfg.Bugs)
+	}
 	s = &Server{cfg: cfg, log: log, now: now, handshake: opts.HandshakeTimeout}
 	if s.handshake <= 0 {
 		s.handshake = handshakeTimeout
