@@ -337,6 +337,13 @@ func (s *Sim) drain(r *replica) error {
 		if err := s.checkLeader(r); err != nil {
 			return err
 		}
+		// The leader's server turns forwarded requests into proposals.
+		for _, req := range rd.Requests {
+			s.record(event{node: r.id, kind: "request", note: fmt.Sprintf("from n%d %s", req.From, req.Data)})
+			if _, err := r.node.Propose(req.Data); err != nil && !errors.Is(err, zab.ErrNotLeader) {
+				return s.fail(fmt.Errorf("n%d propose forwarded: %w", r.id, err))
+			}
+		}
 	}
 	return nil
 }
@@ -624,6 +631,17 @@ func (s *Sim) clients() error {
 	if s.rng.IntN(microPerTick*10) == 0 {
 		if r := s.randomRep(); r.up {
 			return s.startSync(r)
+		}
+	}
+	if s.rng.IntN(microPerTick*5) == 0 {
+		if r := s.randomRep(); r.up && r.node.Status().Serving && r.node.Status().Role != zab.Leading {
+			s.proposed++
+			data := fmt.Appendf(nil, "n%d-fwd%d", r.id, s.proposed)
+			if err := r.node.Forward(data); err != nil {
+				return s.fail(fmt.Errorf("n%d forward: %w", r.id, err))
+			}
+			s.record(event{node: r.id, kind: "forward", note: string(data)})
+			return s.drain(r)
 		}
 	}
 	return nil
