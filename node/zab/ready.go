@@ -20,6 +20,10 @@ package zab
 //  8. Syncs and Requests: answer clients / handle forwarded requests.
 //
 // If persistence fails the server must stop without sending Messages.
+// Advance may itself produce work (the leader's own ACK can commit txns):
+// loop while HasReady. Messages are never addressed to the node itself.
+// Txn.Data slices are shared with the core and with other messages: treat
+// them as read-only.
 type Ready struct {
 	AcceptedEpoch *uint32
 	Snapshot      *Snapshot
