@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +22,7 @@ import (
 	"github.com/zabcheck/zabcheck/node/config"
 )
 
-// testNode is one in-process zabnode on 127.0.0.<id>.
+// testNode is one zabnode on 127.0.0.<id>, in-process or a process.
 type testNode struct {
 	id                   uint64
 	host                 string
@@ -29,16 +32,17 @@ type testNode struct {
 	cancel               context.CancelFunc
 	done                 chan error
 	running              bool
+	proc                 *exec.Cmd // set when the node runs as a process
 }
 
 func (n *testNode) clientAddr() string { return net.JoinHostPort(n.host, strconv.Itoa(n.clientPort)) }
 func (n *testNode) adminAddr() string  { return net.JoinHostPort(n.host, strconv.Itoa(n.adminPort)) }
 
 type cluster struct {
-	t      *testing.T
 	nodes  []*testNode
 	extra  string // more zoo.cfg lines
 	opts   Options
+	bin    string // run nodes as processes of this zabnode binary
 	logger *slog.Logger
 }
 
@@ -67,10 +71,16 @@ func newCluster(t testing.TB, n int, extra string) *cluster {
 
 func newClusterOpts(t testing.TB, n int, extra string, opts Options) *cluster {
 	t.Helper()
-	c := &cluster{extra: extra, opts: opts, logger: testLogger()}
-	if tt, ok := t.(*testing.T); ok {
-		c.t = tt
-	}
+	c := &cluster{extra: extra, opts: opts}
+	c.init(t, n)
+	return c
+}
+
+// init places n nodes on 127.0.0.1..n, starts them, and stops them when
+// the test ends.
+func (c *cluster) init(t testing.TB, n int) {
+	t.Helper()
+	c.logger = testLogger()
 	for i := 1; i <= n; i++ {
 		host := fmt.Sprintf("127.0.0.%d", i)
 		c.nodes = append(c.nodes, &testNode{
@@ -86,19 +96,11 @@ func newClusterOpts(t testing.TB, n int, extra string, opts Options) *cluster {
 			c.stop(t, nd)
 		}
 	})
-	return c
 }
 
 func (c *cluster) config(t testing.TB, nd *testNode) *config.Config {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.serverPort=%d\nadmin.serverAddress=%s\n",
-		nd.dataDir, nd.clientPort, nd.host, nd.adminPort, nd.host)
-	for _, o := range c.nodes {
-		fmt.Fprintf(&b, "server.%d=%s:%d:%d\n", o.id, o.host, o.peerPort, o.peerPort+1)
-	}
-	b.WriteString(c.extra)
-	cfg, err := config.Parse("zoo.cfg", []byte(b.String()), nil)
+	cfg, err := config.Parse("zoo.cfg", []byte(c.configText(nd)), nil)
 	if err != nil {
 		t.Fatalf("parse config: %v", err)
 	}
@@ -106,8 +108,23 @@ func (c *cluster) config(t testing.TB, nd *testNode) *config.Config {
 	return cfg
 }
 
+func (c *cluster) configText(nd *testNode) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.serverPort=%d\nadmin.serverAddress=%s\n",
+		nd.dataDir, nd.clientPort, nd.host, nd.adminPort, nd.host)
+	for _, o := range c.nodes {
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d\n", o.id, o.host, o.peerPort, o.peerPort+1)
+	}
+	b.WriteString(c.extra)
+	return b.String()
+}
+
 func (c *cluster) start(t testing.TB, nd *testNode) {
 	t.Helper()
+	if c.bin != "" {
+		c.startProcess(t, nd)
+		return
+	}
 	cfg := c.config(t, nd)
 	var s *Server
 	var err error
@@ -135,6 +152,10 @@ func (c *cluster) start(t testing.TB, nd *testNode) {
 func (c *cluster) stop(t testing.TB, nd *testNode) {
 	t.Helper()
 	if !nd.running {
+		return
+	}
+	if nd.proc != nil {
+		c.stopProcess(t, nd, syscall.SIGTERM)
 		return
 	}
 	nd.cancel()
@@ -309,4 +330,61 @@ func connect(t testing.TB, nodes ...*testNode) *zk.Conn {
 			t.Fatalf("no session with %v within 15s", addrs)
 		}
 	}
+}
+
+// buildZabnode compiles cmd/zabnode once per test binary run.
+func buildZabnode(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin := filepath.Join(t.TempDir(), "zabnode")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zabnode")
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build zabnode: %v\n%s", err, msg)
+	}
+	return bin
+}
+
+func (c *cluster) startProcess(t testing.TB, nd *testNode) {
+	t.Helper()
+	cfgPath := filepath.Join(nd.dataDir, "zoo.cfg")
+	if err := os.WriteFile(cfgPath, []byte(c.configText(nd)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nd.dataDir, "myid"), []byte(strconv.FormatUint(nd.id, 10)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.OpenFile(filepath.Join(nd.dataDir, "zabnode.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, cfgPath)
+	cmd.Stderr = logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start zabnode %d: %v", nd.id, err)
+	}
+	logf.Close()
+	nd.proc, nd.done, nd.running = cmd, make(chan error, 1), true
+	go func() { nd.done <- cmd.Wait() }()
+}
+
+// stopProcess signals the node and waits for it: SIGKILL is a crash.
+func (c *cluster) stopProcess(t testing.TB, nd *testNode, sig syscall.Signal) {
+	t.Helper()
+	_ = nd.proc.Process.Signal(sig)
+	nd.running = false
+	select {
+	case err := <-nd.done:
+		if sig == syscall.SIGTERM && err != nil {
+			t.Errorf("node %d exited with %v after SIGTERM", nd.id, err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = nd.proc.Process.Kill()
+		t.Fatalf("node %d did not exit within 10s of %v", nd.id, sig)
+	}
+	nd.proc = nil
 }

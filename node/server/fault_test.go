@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,7 +102,21 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestLeaderKill(t *testing.T) {
-	c := newCluster(t, 3, "")
+	t.Run("in process", func(t *testing.T) {
+		c := newCluster(t, 3, "")
+		testLeaderKill(t, c, func(nd *testNode) { c.stop(t, nd) })
+	})
+	t.Run("SIGKILL", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("builds and runs zabnode processes")
+		}
+		c := &cluster{bin: buildZabnode(t)}
+		c.init(t, 3)
+		testLeaderKill(t, c, func(nd *testNode) { c.stopProcess(t, nd, syscall.SIGKILL) })
+	})
+}
+
+func testLeaderKill(t *testing.T, c *cluster, kill func(*testNode)) {
 	leader := c.waitServing(t)
 	var others []*testNode
 	for _, nd := range c.nodes {
@@ -141,7 +156,7 @@ func TestLeaderKill(t *testing.T) {
 		}
 		return nil
 	})
-	c.stop(t, leader)
+	kill(leader)
 	before := n.Load()
 	waitFor(t, 30*time.Second, "writes after the kill", func() error {
 		if n.Load() < before+50 {
