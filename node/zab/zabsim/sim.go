@@ -29,6 +29,9 @@ type Options struct {
 	MaxCounter uint32
 	// TraceLen is how many recent events a failure report shows.
 	TraceLen int
+	// PersistCrashOneIn makes a replica crash part-way through persisting
+	// one Ready in this many during chaos (default 300).
+	PersistCrashOneIn int
 }
 
 const microPerTick = 10
@@ -117,6 +120,9 @@ func New(opts Options) *Sim {
 	}
 	if opts.MaxCounter == 0 && rng.IntN(4) == 0 {
 		opts.MaxCounter = uint32(3 + rng.IntN(8))
+	}
+	if opts.PersistCrashOneIn == 0 {
+		opts.PersistCrashOneIn = 300
 	}
 	if opts.TraceLen == 0 {
 		opts.TraceLen = 400
@@ -350,7 +356,7 @@ func (s *Sim) drain(r *replica) error {
 
 func (s *Sim) persist(r *replica, rd zab.Ready) error {
 	crashAt := -1
-	if s.chaos && s.rng.IntN(300) == 0 {
+	if s.chaos && s.rng.IntN(s.opts.PersistCrashOneIn) == 0 {
 		crashAt = s.rng.IntN(zab.ApplySteps + 1)
 	}
 	for step := range zab.ApplySteps {

@@ -13,17 +13,19 @@ var (
 	seedFlag  = flag.Uint64("seed", 0, "replay only this seed (with -run TestSim)")
 	seedsFlag = flag.Int("seeds", 0, "number of seeds TestSim runs (default 2000, 300 with -short or -race)")
 	firstFlag = flag.Uint64("firstseed", 1, "first seed TestSim runs")
+	chaosFlag = flag.Int("chaosticks", 0, "ticks of faults per run (default 150)")
+	crashFlag = flag.Int("persistcrash", 0, "crash while persisting one Ready in this many (default 300)")
 )
 
 func runSeed(seed uint64) (*Sim, error) {
-	s := New(Options{Seed: seed, Observers: -1})
+	s := New(Options{Seed: seed, Observers: -1, ChaosTicks: *chaosFlag, PersistCrashOneIn: *crashFlag})
 	return s, s.Run()
 }
 
 func failure(t *testing.T, seed uint64, s *Sim, err error) {
 	t.Helper()
-	t.Errorf("seed %d (voters %d, observers %d): %v\nreplay: go test ./node/zab/zabsim -run 'TestSim$' -seed %d -v\ntrace (most recent last):\n  %s",
-		seed, s.opts.Voters, s.opts.Observers, err, seed, strings.Join(s.Trace(), "\n  "))
+	t.Errorf("seed %d (voters %d, observers %d): %v\nreplay: go test ./node/zab/zabsim -run 'TestSim$' -seed %d -chaosticks %d -persistcrash %d -v\ntrace (most recent last):\n  %s",
+		seed, s.opts.Voters, s.opts.Observers, err, seed, s.opts.ChaosTicks, s.opts.PersistCrashOneIn, strings.Join(s.Trace(), "\n  "))
 }
 
 func TestSim(t *testing.T) {
