@@ -313,6 +313,7 @@ func (l *loop) process() error {
 		}
 		l.node.Advance(rd)
 		l.maybeSnapshot()
+		l.checkStatus()
 	}
 	if l.fatal != nil {
 		return l.fatal
@@ -370,6 +371,16 @@ func (l *loop) tick() {
 		return
 	}
 	// Session upkeep once per tickTime.
+	now := l.now()
+	for _, s := range l.sessions {
+		// A request unanswered for a whole session timeout was lost on
+		// its way (e.g. a forward dropped with a broken stream): closing
+		// the connection tells the client its outcome is unknown, instead
+		// of leaving the session stuck behind it.
+		if len(s.queue) > 0 && now.Sub(s.queue[0].at) > time.Duration(s.timeout)*time.Millisecond {
+			s.conn.close(fmt.Sprintf("%v xid %d unanswered for a session timeout", s.queue[0].op, s.queue[0].xid))
+		}
+	}
 	if l.prep == nil {
 		if len(l.sessions) > 0 {
 			ids := make([]int64, 0, len(l.sessions))
@@ -382,7 +393,6 @@ func (l *loop) tick() {
 		}
 		return
 	}
-	now := l.now()
 	for id := range l.sessions {
 		l.lastSeen[id] = now
 	}
