@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -40,6 +41,7 @@ type Cluster struct {
 	cfg     Config
 	log     *slog.Logger
 	imageID string
+	closed  atomic.Bool
 	cli     *client.Client
 	netID   string
 	netName string
@@ -107,7 +109,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		return nil, fmt.Errorf("start cluster: %w", err)
 	}
 	if err := c.waitAllServing(qctx); err != nil {
-		err = fmt.Errorf("start cluster: %w%s", err, c.logTails(ctx))
+		err = fmt.Errorf("start cluster: %w%s", err, c.logTails(context.WithoutCancel(ctx)))
 		c.closeAfterFailure(ctx)
 		return nil, err
 	}
@@ -208,7 +210,10 @@ func (c *Cluster) createNetwork(ctx context.Context) (netip.Prefix, error) {
 		}
 		lastErr = err
 	}
-	return netip.Prefix{}, fmt.Errorf("start cluster: no free /24 in 10.213.0.0/16 for network %s: %w", c.netName, lastErr)
+	if lastErr == nil {
+		return netip.Prefix{}, fmt.Errorf("start cluster: no /24 in 10.213.0.0/16 for network %s: the host's own networks overlap them all", c.netName)
+	}
+	return netip.Prefix{}, fmt.Errorf("start cluster: no free /24 in 10.213.0.0/16 for network %s (64 tried): %w", c.netName, lastErr)
 }
 
 // hostPrefixes lists the networks of the host's interfaces.
@@ -751,7 +756,7 @@ func (c *Cluster) logTails(ctx context.Context) string {
 // Close removes the containers and the network. It runs to completion even
 // when ctx is already cancelled (a test's cleanup), bounded by 60 s.
 func (c *Cluster) Close(ctx context.Context) error {
-	if c == nil || c.cli == nil {
+	if c == nil || c.closed.Swap(true) {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
@@ -783,7 +788,6 @@ func (c *Cluster) Close(ctx context.Context) error {
 		}
 	}
 	c.cli.Close()
-	c.cli = nil
 	if len(errs) > 0 {
 		return fmt.Errorf("close cluster %s: %w", c.cfg.TestID, errors.Join(errs...))
 	}

@@ -34,7 +34,7 @@ const (
 // after the other nodes were collected. It runs even when ctx is cancelled
 // (bounded by 2 minutes), so a run's cleanup can still collect.
 func (c *Cluster) Collect(ctx context.Context, dir string) error {
-	if c.cli == nil {
+	if c.closed.Load() {
 		return errors.New("collect: cluster is closed")
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

@@ -80,8 +80,9 @@ type BuildOptions struct {
 	// Mirror overrides the Debian mirror debootstrap uses when
 	// debian:bookworm is missing; empty means the host's apt sources.
 	Mirror string
-	// Force rebuilds images whose input hash is unchanged, without the
-	// engine's layer cache (so apt-get fetches current packages).
+	// Force rebuilds the requested images (not their implied parents)
+	// even when their input hash is unchanged, without the engine's layer
+	// cache, so apt-get fetches current packages.
 	Force  bool
 	Logger *slog.Logger
 }
@@ -128,7 +129,8 @@ func BuildImages(ctx context.Context, opts BuildOptions) ([]ImageInfo, error) {
 	var errs []error
 	failed := map[string]bool{}
 	for _, spec := range imageSpecs {
-		if !want[spec.Name] {
+		requested, ok := want[spec.Name]
+		if !ok {
 			continue
 		}
 		start := time.Now()
@@ -136,7 +138,7 @@ func BuildImages(ctx context.Context, opts BuildOptions) ([]ImageInfo, error) {
 		if failed[spec.Parent] {
 			info.Err = fmt.Errorf("build image %s: parent %s failed", spec.Name, spec.Parent)
 		} else {
-			info, err = buildImage(ctx, cli, spec, root, opts.Force, log)
+			info, err = buildImage(ctx, cli, spec, root, opts.Force && requested, log)
 			info.Err = err
 		}
 		info.Duration = time.Since(start)
@@ -155,8 +157,8 @@ func BuildImages(ctx context.Context, opts BuildOptions) ([]ImageInfo, error) {
 	return infos, nil
 }
 
-// resolveImages turns the requested names into the set to build, parents
-// included.
+// resolveImages turns the requested names into the set to build: true for
+// a requested image, false for a parent built only if it is out of date.
 func resolveImages(names []string) (map[string]bool, error) {
 	want := map[string]bool{}
 	if len(names) == 0 {
@@ -176,8 +178,8 @@ func resolveImages(names []string) (map[string]bool, error) {
 			return nil, fmt.Errorf("build images: unknown image %q (want %s, %s or %s)", n, ImageBase, ImageZooKeeper, ImageZabnode)
 		}
 		want[n] = true
-		if n != ImageBase {
-			want[ImageBase] = true // every other image is FROM zabcheck-base
+		if _, ok := want[ImageBase]; !ok && n != ImageBase {
+			want[ImageBase] = false // every other image is FROM zabcheck-base
 		}
 	}
 	return want, nil

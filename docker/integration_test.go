@@ -181,6 +181,23 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 		t.Fatalf("IPs not distinct: %v", ips)
 	}
 
+	for _, n := range c.Nodes() {
+		info, err := c.cli.ContainerInspect(ctx, c.byName[n].ctrID)
+		if err != nil {
+			t.Fatalf("inspect %s: %v", n, err)
+		}
+		if info.Config.Hostname != n || info.Config.Labels[LabelNode] != n || info.Config.Labels[LabelTest] != c.TestID() || info.Config.Labels[LabelApp] != "1" {
+			t.Errorf("%s: hostname %q labels %v", n, info.Config.Hostname, info.Config.Labels)
+		}
+		if len(info.HostConfig.PortBindings) > 0 || len(info.NetworkSettings.Ports) > 0 {
+			t.Errorf("%s publishes ports: %v %v", n, info.HostConfig.PortBindings, info.NetworkSettings.Ports)
+		}
+		// The engine may report the capability with its CAP_ prefix.
+		if got := strings.TrimPrefix(strings.Join(info.HostConfig.CapAdd, ","), "CAP_"); got != "NET_ADMIN" {
+			t.Errorf("%s: CapAdd = %s, want NET_ADMIN", n, got)
+		}
+	}
+
 	// Write a key through the whole ensemble.
 	const key, val = "/it-key", "v1"
 	withClient(ctx, t, c.Nodes(), c, func(conn *zk.Conn) error {

@@ -413,7 +413,9 @@ func TestResolveImages(t *testing.T) {
 		err  bool
 	}{
 		{nil, map[string]bool{ImageBase: true, ImageZooKeeper: true, ImageZabnode: true}, false},
-		{[]string{ImageZooKeeper}, map[string]bool{ImageBase: true, ImageZooKeeper: true}, false},
+		{[]string{ImageZooKeeper}, map[string]bool{ImageBase: false, ImageZooKeeper: true}, false},
+		{[]string{ImageZabnode, ImageBase}, map[string]bool{ImageBase: true, ImageZabnode: true}, false},
+		{[]string{ImageBase, ImageZabnode}, map[string]bool{ImageBase: true, ImageZabnode: true}, false},
 		{[]string{ImageBase}, map[string]bool{ImageBase: true}, false},
 		{[]string{"etcd"}, nil, true},
 	}
