@@ -336,3 +336,72 @@ func TestSnapshotRestart(t *testing.T) {
 		return nil
 	})
 }
+
+// TestNotServing: a node that loses its quorum stops serving: srvr says so
+// in ZooKeeper's words, its clients are disconnected and new connections
+// are closed.
+func TestNotServing(t *testing.T) {
+	c := newCluster(t, 3, "")
+	leader := c.waitServing(t)
+	var alone *testNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			alone = nd
+		}
+	}
+	z, events, err := zk.Connect([]string{alone.clientAddr()}, 4*time.Second, zk.WithLogger(nopLogger{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	waitFor(t, 10*time.Second, "session", func() error {
+		if z.State() != zk.StateHasSession {
+			return fmt.Errorf("state %v", z.State())
+		}
+		return nil
+	})
+	for _, nd := range c.nodes {
+		if nd != alone {
+			c.stop(t, nd)
+		}
+	}
+	waitFor(t, 10*time.Second, "client disconnected", func() error {
+		for {
+			select {
+			case ev := <-events:
+				if ev.State == zk.StateDisconnected {
+					return nil
+				}
+			default:
+				return errors.New("still connected")
+			}
+		}
+	})
+	waitFor(t, 10*time.Second, "srvr says not serving", func() error {
+		raw, err := fourLetter(alone.clientAddr(), "srvr")
+		if err != nil {
+			return err
+		}
+		if raw != notServing {
+			return fmt.Errorf("srvr: %q", raw)
+		}
+		return nil
+	})
+	if _, err := parseSrvr(notServing); !errors.Is(err, errNotServing) {
+		t.Fatalf("parse not-serving answer: got %v", err)
+	}
+	if got, _ := fourLetter(alone.clientAddr(), "ruok"); got != "imok" {
+		t.Fatalf("ruok while not serving: got %q, want imok", got)
+	}
+	// A handshake is answered by closing the connection.
+	conn, err := net.DialTimeout("tcp", alone.clientAddr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, _ = conn.Write(jute.EncodeConnectRequest(&jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)}))
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := conn.Read(make([]byte, 64)); n != 0 || err == nil {
+		t.Fatalf("handshake while not serving: read %d bytes, err %v; want the connection closed", n, err)
+	}
+}
