@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -142,6 +143,11 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 			if err != nil || s.Mode != want {
 				t.Errorf("srvr %s: mode %q, %v; want %s", node, s.Mode, err, want)
 			}
+		}
+		// As if the harness had crashed: Clean finds everything by label.
+		n, err := Clean(ctx, id+"-o", log)
+		if err != nil || n != 3 {
+			t.Errorf("Clean = %d, %v; want 3 objects (2 containers, 1 network)", n, err)
 		}
 	})
 
@@ -284,6 +290,20 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 			st, err := os.Stat(filepath.Join(dir, n, f))
 			if err != nil || st.Size() == 0 {
 				t.Errorf("Collect: %s/%s missing or empty: %v", n, f, err)
+			}
+		}
+	}
+	if c.DB() == DBZabnode {
+		for _, n := range c.Nodes() {
+			data, err := os.ReadFile(filepath.Join(dir, n, CollectDumpFile))
+			var dump struct {
+				Node string `json:"node"`
+			}
+			if err == nil {
+				err = json.Unmarshal(data, &dump)
+			}
+			if err != nil || dump.Node != n {
+				t.Errorf("dump of %s: node %q, %v", n, dump.Node, err)
 			}
 		}
 	}
