@@ -33,17 +33,20 @@ type testNode struct {
 	done                 chan error
 	running              bool
 	proc                 *exec.Cmd // set when the node runs as a process
+	observer             bool
 }
 
 func (n *testNode) clientAddr() string { return net.JoinHostPort(n.host, strconv.Itoa(n.clientPort)) }
 func (n *testNode) adminAddr() string  { return net.JoinHostPort(n.host, strconv.Itoa(n.adminPort)) }
 
 type cluster struct {
-	nodes  []*testNode
-	extra  string // more zoo.cfg lines
-	opts   Options
-	bin    string // run nodes as processes of this zabnode binary
-	logger *slog.Logger
+	nodes []*testNode
+	extra string // more zoo.cfg lines
+	opts  Options
+	bin   string // run nodes as processes of this zabnode binary
+	// observers are added after the voters by init.
+	observers int
+	logger    *slog.Logger
 }
 
 // testLogger keeps test output quiet unless ZABNODE_TEST_LOG is set.
@@ -81,10 +84,10 @@ func newClusterOpts(t testing.TB, n int, extra string, opts Options) *cluster {
 func (c *cluster) init(t testing.TB, n int) {
 	t.Helper()
 	c.logger = testLogger()
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= n+c.observers; i++ {
 		host := fmt.Sprintf("127.0.0.%d", i)
 		c.nodes = append(c.nodes, &testNode{
-			id: uint64(i), host: host, dataDir: t.TempDir(),
+			id: uint64(i), host: host, dataDir: t.TempDir(), observer: i > n,
 			clientPort: freePort(t, host), peerPort: freePort(t, host), adminPort: freePort(t, host),
 		})
 	}
@@ -113,7 +116,11 @@ func (c *cluster) configText(nd *testNode) string {
 	fmt.Fprintf(&b, "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.serverPort=%d\nadmin.serverAddress=%s\n",
 		nd.dataDir, nd.clientPort, nd.host, nd.adminPort, nd.host)
 	for _, o := range c.nodes {
-		fmt.Fprintf(&b, "server.%d=%s:%d:%d\n", o.id, o.host, o.peerPort, o.peerPort+1)
+		role := ""
+		if o.observer {
+			role = ":observer"
+		}
+		fmt.Fprintf(&b, "server.%d=%s:%d:%d%s\n", o.id, o.host, o.peerPort, o.peerPort+1, role)
 	}
 	b.WriteString(c.extra)
 	return b.String()

@@ -89,6 +89,9 @@ type dumpEntry struct {
 	Hash string `json:"hash"`
 }
 
+// maxDumpEntries bounds the committed list kept for the state dump.
+const maxDumpEntries = 1 << 20
+
 type latency struct {
 	min, max, sum time.Duration
 	n             int64
@@ -702,6 +705,11 @@ func (l *loop) apply(t zab.Txn) error {
 	res := l.tree.Apply(&env.Txn)
 	if l.prep != nil {
 		l.prep.Committed(env.Txn.Zxid)
+	}
+	if len(l.committed) >= maxDumpEntries {
+		// Keep a contiguous suffix: the replica checker compares the
+		// range two dumps share.
+		l.committed = append(l.committed[:0], l.committed[len(l.committed)/2:]...)
 	}
 	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnDigest(t.Data)})
 	l.sinceSnap++

@@ -250,3 +250,39 @@ func fetchDump(nd *testNode) (Dump, error) {
 	}
 	return d, nil
 }
+
+func TestObserver(t *testing.T) {
+	c := &cluster{observers: 1}
+	c.init(t, 3)
+	leader := c.waitServing(t)
+	obs := c.nodes[3]
+	waitFor(t, 10*time.Second, "observer serving", func() error {
+		raw, err := fourLetter(obs.clientAddr(), "srvr")
+		if err != nil {
+			return err
+		}
+		s, err := parseSrvr(raw)
+		if err != nil {
+			return err
+		}
+		if s.Mode != "observer" {
+			return fmt.Errorf("mode %s", s.Mode)
+		}
+		return nil
+	})
+	oz := connect(t, obs)
+	if _, err := oz.Create("/o", []byte("1"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create via observer: %v", err)
+	}
+	if _, err := oz.Sync("/o"); err != nil {
+		t.Fatalf("sync via observer: %v", err)
+	}
+	lz := connect(t, leader)
+	if got, _, err := lz.Get("/o"); err != nil || string(got) != "1" {
+		t.Fatalf("get on leader: got %q %v", got, err)
+	}
+	d, err := fetchDump(obs)
+	if err != nil || d.Role != "observing" {
+		t.Fatalf("observer dump: got role %q %v", d.Role, err)
+	}
+}
