@@ -653,9 +653,14 @@ func (c *Cluster) srvrAll(ctx context.Context) ([]Srvr, []error) {
 // highest zxid, hence the newest epoch, wins. It is an error when none does.
 func (c *Cluster) Leader(ctx context.Context) (string, error) {
 	res, errs := c.srvrAll(ctx)
+	return pickLeader(c.Nodes(), res, errs)
+}
+
+// pickLeader chooses among the srvr answers of nodes (same order).
+func pickLeader(nodes []string, res []Srvr, errs []error) (string, error) {
 	best := -1
 	var why []string
-	for i, n := range c.nodes {
+	for i, name := range nodes {
 		switch {
 		case errs[i] != nil:
 			why = append(why, errs[i].Error())
@@ -664,13 +669,13 @@ func (c *Cluster) Leader(ctx context.Context) (string, error) {
 				best = i
 			}
 		default:
-			why = append(why, n.spec.Name+": "+res[i].Mode)
+			why = append(why, name+": "+res[i].Mode)
 		}
 	}
 	if best < 0 {
 		return "", fmt.Errorf("no leader: %s", strings.Join(why, "; "))
 	}
-	return c.nodes[best].spec.Name, nil
+	return nodes[best], nil
 }
 
 // WaitQuorum waits until a leader answers srvr and a write followed by a

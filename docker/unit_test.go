@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -448,5 +449,53 @@ func TestUntarStrip(t *testing.T) {
 	}
 	if err := untarStrip(bytes.NewReader(build(map[string]string{"data/../../evil": "x"})), t.TempDir(), "data"); err == nil {
 		t.Errorf("untarStrip accepted a path escaping the destination")
+	}
+}
+
+func TestPickLeader(t *testing.T) {
+	nodes := []string{"n1", "n2", "n3"}
+	down := errors.New("srvr n1: dial: connection refused")
+	cases := []struct {
+		name    string
+		res     []Srvr
+		errs    []error
+		want    string
+		wantErr string
+	}{
+		{"one leader", []Srvr{{Mode: "follower"}, {Mode: "leader"}, {Mode: "follower"}}, make([]error, 3), "n2", ""},
+		{"node down", []Srvr{{}, {Mode: "follower"}, {Mode: "leader"}}, []error{down, nil, nil}, "n3", ""},
+		{"stale leader loses to the newer epoch", []Srvr{{Mode: "leader", Zxid: 0x100000005}, {Mode: "leader", Zxid: 0x200000000}, {Mode: "follower"}}, make([]error, 3), "n2", ""},
+		{"none", []Srvr{{}, {Mode: "follower"}, {Mode: "observer"}}, []error{down, nil, nil}, "", "no leader: srvr n1: dial: connection refused; n2: follower; n3: observer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := pickLeader(nodes, tc.res, tc.errs)
+			if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && err.Error() != tc.wantErr) {
+				t.Fatalf("pickLeader = %q, %v; want %q, %q", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestReadBuildStream(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	ok := `{"stream":"Step 1/2 : FROM x\n"}{"stream":" ---\u003e abc\n"}{"aux":{"ID":"sha256:feed"}}{"stream":"Successfully built feed\n"}`
+	id, err := readBuildStream(strings.NewReader(ok), "t", log)
+	if id != "sha256:feed" || err != nil {
+		t.Errorf("readBuildStream = %q, %v; want sha256:feed", id, err)
+	}
+	bad := `{"stream":"Step 2/2 : RUN apt-get install nope\n"}{"stream":"E: Unable to locate package nope\n"}{"errorDetail":{"message":"exit 100"},"error":"The command returned a non-zero code: 100"}`
+	_, err = readBuildStream(strings.NewReader(bad), "t", log)
+	if err == nil || !strings.Contains(err.Error(), "non-zero code: 100") || !strings.Contains(err.Error(), "Unable to locate package nope") {
+		t.Errorf("readBuildStream = %v; want the error with the last output lines", err)
+	}
+}
+
+func TestOverlapsAny(t *testing.T) {
+	host := []netip.Prefix{netip.MustParsePrefix("10.213.5.0/24"), netip.MustParsePrefix("192.168.0.0/16")}
+	for p, want := range map[string]bool{"10.213.5.0/24": true, "10.213.6.0/24": false, "10.0.0.0/8": true} {
+		if got := overlapsAny(netip.MustParsePrefix(p), host); got != want {
+			t.Errorf("overlapsAny(%s) = %v, want %v", p, got, want)
+		}
 	}
 }
