@@ -1,0 +1,188 @@
+package bench
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zabcheck/zabcheck/docker"
+)
+
+// Config is one benchmark invocation. Every field with a CLI flag names it
+// in ConfigError.Field.
+type Config struct {
+	// DBs are the targets in the order each round runs them.
+	DBs []string `json:"dbs"`
+	// Nodes are the cluster sizes (voters), each run in every round.
+	Nodes []int `json:"nodes"`
+	// Clients is the number of concurrent client sessions, spread
+	// round-robin over all nodes (client i talks only to node i mod n).
+	Clients int `json:"clients"`
+	// Duration is the length of each throughput phase (write, read).
+	Duration time.Duration `json:"duration"`
+	// ValueSize is the size in bytes of every written value.
+	ValueSize int `json:"value_size"`
+	// FailoverTrials is how many times each run kills its leader (0: none).
+	FailoverTrials int `json:"failover_trials"`
+	// Rounds repeats the whole alternation, each time with fresh clusters.
+	Rounds int `json:"rounds"`
+
+	// OpTimeout bounds every client call; a call past it counts as an error.
+	OpTimeout time.Duration `json:"op_timeout"`
+	// SessionTimeout is requested for every session (as the workload does;
+	// the servers negotiate it into [2, 20] ticks).
+	SessionTimeout time.Duration `json:"session_timeout"`
+	// FailoverTimeout bounds the wait for the first acknowledged write
+	// after a kill, and the recovery between trials.
+	FailoverTimeout time.Duration `json:"failover_timeout"`
+	// MaxOpsPerPhase caps the operations of one phase, so that a phase is
+	// bounded in count as well as in time.
+	MaxOpsPerPhase int `json:"max_ops_per_phase"`
+
+	// zoo.cfg timing for both targets; 0 means the docker package default.
+	TickTime  int `json:"tick_time,omitempty"`
+	InitLimit int `json:"init_limit,omitempty"`
+	SyncLimit int `json:"sync_limit,omitempty"`
+
+	Logger *slog.Logger `json:"-"`
+}
+
+// DefaultConfig is a short but meaningful comparison of 3-node clusters.
+func DefaultConfig() Config {
+	return Config{
+		DBs:             []string{docker.DBZabnode, docker.DBZooKeeper},
+		Nodes:           []int{3},
+		Clients:         16,
+		Duration:        10 * time.Second,
+		ValueSize:       100,
+		FailoverTrials:  3,
+		Rounds:          1,
+		OpTimeout:       2 * time.Second,
+		SessionTimeout:  10 * time.Second,
+		FailoverTimeout: 60 * time.Second,
+		MaxOpsPerPhase:  2_000_000,
+	}
+}
+
+// Limits that keep one invocation bounded.
+const (
+	maxClients   = 512
+	maxDuration  = 10 * time.Minute
+	maxValueSize = 512 << 10 // well under ZooKeeper's 1 MB jute.maxbuffer
+	maxTrials    = 50
+	maxRounds    = 50
+)
+
+// ConfigError is a bad Config field; Field is the CLI flag's name.
+type ConfigError struct {
+	Field string
+	Msg   string
+}
+
+func (e *ConfigError) Error() string { return "bench config: " + e.Field + ": " + e.Msg }
+
+func bad(field, format string, args ...any) error {
+	return &ConfigError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports the first bad field.
+func (c Config) Validate() error {
+	if len(c.DBs) == 0 {
+		return bad("dbs", "at least one target is needed (%s, %s)", docker.DBZabnode, docker.DBZooKeeper)
+	}
+	seen := map[string]bool{}
+	for _, db := range c.DBs {
+		if db != docker.DBZabnode && db != docker.DBZooKeeper {
+			return bad("dbs", "unknown target %q: want %s or %s", db, docker.DBZabnode, docker.DBZooKeeper)
+		}
+		if seen[db] {
+			return bad("dbs", "target %q listed twice", db)
+		}
+		seen[db] = true
+	}
+	if len(c.Nodes) == 0 {
+		return bad("nodes", "at least one cluster size is needed")
+	}
+	seenN := map[int]bool{}
+	for _, n := range c.Nodes {
+		if n < 1 || n > 9 || n%2 == 0 {
+			return bad("nodes", "cluster size must be odd and between 1 and 9 (3 or 5 for a comparison), got %d", n)
+		}
+		if seenN[n] {
+			return bad("nodes", "cluster size %d listed twice", n)
+		}
+		seenN[n] = true
+	}
+	switch {
+	case c.Clients < 1 || c.Clients > maxClients:
+		return bad("clients", "must be between 1 and %d, got %d", maxClients, c.Clients)
+	case c.Duration < time.Second || c.Duration > maxDuration:
+		return bad("duration", "must be between 1s and %s, got %s", maxDuration, c.Duration)
+	case c.ValueSize < 0 || c.ValueSize > maxValueSize:
+		return bad("value-size", "must be between 0 and %d bytes, got %d", maxValueSize, c.ValueSize)
+	case c.FailoverTrials < 0 || c.FailoverTrials > maxTrials:
+		return bad("failover-trials", "must be between 0 and %d, got %d", maxTrials, c.FailoverTrials)
+	case c.Rounds < 1 || c.Rounds > maxRounds:
+		return bad("rounds", "must be between 1 and %d, got %d", maxRounds, c.Rounds)
+	case c.OpTimeout <= 0 || c.OpTimeout > time.Minute:
+		return bad("op-timeout", "must be positive and at most 1m, got %s", c.OpTimeout)
+	case c.SessionTimeout <= 0:
+		return bad("session-timeout", "must be positive, got %s", c.SessionTimeout)
+	case c.FailoverTimeout <= 0 || c.FailoverTimeout > 10*time.Minute:
+		return bad("failover-timeout", "must be positive and at most 10m, got %s", c.FailoverTimeout)
+	case c.MaxOpsPerPhase < 1:
+		return bad("max-ops", "must be at least 1, got %d", c.MaxOpsPerPhase)
+	case c.TickTime < 0 || c.InitLimit < 0 || c.SyncLimit < 0:
+		return bad("tick-time", "zoo.cfg timings must not be negative (0: defaults)")
+	}
+	if c.FailoverTrials > 0 {
+		for _, n := range c.Nodes {
+			if n < 3 {
+				return bad("failover-trials", "a %d-node cluster has no failover: use --nodes 3 or more, or --failover-trials 0", n)
+			}
+		}
+	}
+	return nil
+}
+
+// ParseNodes reads a comma list of cluster sizes such as "3,5".
+func ParseNodes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return nil, bad("nodes", "empty entry in %q: want a comma list of odd sizes such as 3,5", s)
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, bad("nodes", "%q is not a number: want a comma list of odd sizes such as 3,5", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// ParseDBs reads a comma list of targets such as "zabnode,zookeeper".
+func ParseDBs(s string) ([]string, error) {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return nil, bad("dbs", "empty entry in %q: want %s, %s or both", s, docker.DBZabnode, docker.DBZooKeeper)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// extraFor returns the zoo.cfg keys that pin each target's durability to
+// the same setting. ZooKeeper's forceSync already defaults to yes and the
+// design keeps extra keys to zabnode, so only zabnode gets one.
+func extraFor(db string) map[string]string {
+	if db == docker.DBZabnode {
+		return map[string]string{"zabnode.fsync": "true"}
+	}
+	return nil
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zabcheck/zabcheck/bench"
+)
+
+func benchCommand() *cli.Command {
+	def := bench.DefaultConfig()
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "benchmark zabnode against Apache ZooKeeper side by side",
+		Description: `Runs the same load against each target, alternating targets within each round,
+each run on a fresh cluster of the same size: write throughput (setData), read
+throughput (getData), their latencies, leader-failover unavailability (SIGKILL
+the leader under load) and cold start to quorum. Prints a table and writes
+bench.json and bench.html under --results-dir/bench/<time>/.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "nodes", Value: "3", Usage: `cluster sizes, a comma list such as "3,5"`, EnvVars: env("BENCH_NODES")},
+			&cli.IntFlag{Name: "clients", Value: def.Clients, Usage: "concurrent client sessions, spread over all nodes", EnvVars: env("BENCH_CLIENTS")},
+			&cli.DurationFlag{Name: "duration", Value: def.Duration, Usage: "length of each throughput phase", EnvVars: env("BENCH_DURATION")},
+			&cli.IntFlag{Name: "value-size", Value: def.ValueSize, Usage: "bytes per written value", EnvVars: env("BENCH_VALUE_SIZE")},
+			&cli.IntFlag{Name: "failover-trials", Value: def.FailoverTrials, Usage: "leader kills per run (0: skip failover)", EnvVars: env("BENCH_FAILOVER_TRIALS")},
+			&cli.IntFlag{Name: "rounds", Value: def.Rounds, Usage: "repeat the alternation this many times, each on fresh clusters", EnvVars: env("BENCH_ROUNDS")},
+			&cli.StringFlag{Name: "dbs", Value: "zabnode,zookeeper", Usage: "targets in run order: zabnode, zookeeper or both", EnvVars: env("BENCH_DBS")},
+			&cli.DurationFlag{Name: "op-timeout", Value: def.OpTimeout, Usage: "per-operation timeout", EnvVars: env("BENCH_OP_TIMEOUT")},
+			&cli.DurationFlag{Name: "failover-timeout", Value: def.FailoverTimeout, Usage: "bound on each failover trial's wait and recovery", EnvVars: env("BENCH_FAILOVER_TIMEOUT")},
+			&cli.StringFlag{Name: "results-dir", Value: "results", Usage: "results land in <dir>/bench/<time>/", EnvVars: env("RESULTS_DIR")},
+		},
+		Action: runBench,
+	}
+}
+
+// benchConfigFromFlags turns flags into a validated bench.Config, or a
+// bad-arguments error naming the flag.
+func benchConfigFromFlags(c *cli.Context) (bench.Config, error) {
+	cfg := bench.DefaultConfig()
+	if c.NArg() > 0 {
+		return cfg, badArgs("bench takes no arguments, got %q", c.Args().Slice())
+	}
+	nodes, err := bench.ParseNodes(c.String("nodes"))
+	if err != nil {
+		return cfg, flagError(err)
+	}
+	dbs, err := bench.ParseDBs(c.String("dbs"))
+	if err != nil {
+		return cfg, flagError(err)
+	}
+	cfg.Nodes, cfg.DBs = nodes, dbs
+	cfg.Clients = c.Int("clients")
+	cfg.Duration = c.Duration("duration")
+	cfg.ValueSize = c.Int("value-size")
+	cfg.FailoverTrials = c.Int("failover-trials")
+	cfg.Rounds = c.Int("rounds")
+	cfg.OpTimeout = c.Duration("op-timeout")
+	cfg.FailoverTimeout = c.Duration("failover-timeout")
+	if c.String("results-dir") == "" {
+		return cfg, badArgs("--results-dir: must not be empty")
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, flagError(err)
+	}
+	return cfg, nil
+}
+
+// flagError turns a bench.ConfigError into a bad-arguments error that
+// names the flag.
+func flagError(err error) error {
+	var ce *bench.ConfigError
+	if errors.As(err, &ce) {
+		return badArgs("--%s: %s", ce.Field, ce.Msg)
+	}
+	return badArgs("%v", err)
+}
+
+func runBench(c *cli.Context) error {
+	cfg, err := benchConfigFromFlags(c)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger(c)
+	start := time.Now()
+	res, runErr := bench.Run(c.Context, cfg)
+	res.Version = c.App.Version
+	out := c.App.Writer
+	if len(res.Runs) > 0 {
+		dir, err := bench.MakeDir(c.String("results-dir"), start)
+		if err == nil {
+			err = bench.WriteReport(dir, res)
+		}
+		if err != nil {
+			return &exitError{code: exitHarness, err: errors.Join(runErr, err)}
+		}
+		fmt.Fprintln(out)
+		if err := bench.WriteTable(out, res); err != nil {
+			return &exitError{code: exitHarness, err: err}
+		}
+		fmt.Fprintf(out, "\nreport: %s/%s\n", dir, bench.HTMLFile)
+	}
+	if runErr != nil {
+		var ce *bench.ConfigError
+		if errors.As(runErr, &ce) {
+			return flagError(runErr)
+		}
+		return &exitError{code: exitHarness, err: runErr}
+	}
+	return nil
+}
