@@ -89,7 +89,7 @@ func (c *fakeCluster) elect() {
 	}
 }
 
-func (c *fakeCluster) Nodes() []string              { return slices.Clone(c.nodes) }
+func (c *fakeCluster) Nodes() []string               { return slices.Clone(c.nodes) }
 func (c *fakeCluster) ClientAddr(node string) string { return node + ":2181" }
 
 func (c *fakeCluster) Leader(context.Context) (string, error) {

@@ -181,9 +181,15 @@ func latFig(l Latency, get func(Latency) float64) *float64 {
 var figures = []figure{
 	{"write throughput", "ops/s", "higher", func(t TargetSummary) *float64 { return t.WriteOpsPerSec }},
 	{"read throughput", "ops/s", "higher", func(t TargetSummary) *float64 { return t.ReadOpsPerSec }},
-	{"write latency p50", "ms", "lower", func(t TargetSummary) *float64 { return latFig(t.WriteLatency, func(l Latency) float64 { return l.P50 }) }},
-	{"write latency p99", "ms", "lower", func(t TargetSummary) *float64 { return latFig(t.WriteLatency, func(l Latency) float64 { return l.P99 }) }},
-	{"write latency max", "ms", "lower", func(t TargetSummary) *float64 { return latFig(t.WriteLatency, func(l Latency) float64 { return l.Max }) }},
+	{"write latency p50", "ms", "lower", func(t TargetSummary) *float64 {
+		return latFig(t.WriteLatency, func(l Latency) float64 { return l.P50 })
+	}},
+	{"write latency p99", "ms", "lower", func(t TargetSummary) *float64 {
+		return latFig(t.WriteLatency, func(l Latency) float64 { return l.P99 })
+	}},
+	{"write latency max", "ms", "lower", func(t TargetSummary) *float64 {
+		return latFig(t.WriteLatency, func(l Latency) float64 { return l.Max })
+	}},
 	{"read latency p50", "ms", "lower", func(t TargetSummary) *float64 { return latFig(t.ReadLatency, func(l Latency) float64 { return l.P50 }) }},
 	{"read latency p99", "ms", "lower", func(t TargetSummary) *float64 { return latFig(t.ReadLatency, func(l Latency) float64 { return l.P99 }) }},
 	{"read latency max", "ms", "lower", func(t TargetSummary) *float64 { return latFig(t.ReadLatency, func(l Latency) float64 { return l.Max }) }},
