@@ -188,6 +188,9 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 	}
 
 	for _, n := range c.Nodes() {
+		if got := actualIP(ctx, t, c, n); got != c.IP(n) {
+			t.Errorf("%s: address %s, want %s", n, got, c.IP(n))
+		}
 		info, err := c.cli.ContainerInspect(ctx, c.byName[n].ctrID)
 		if err != nil {
 			t.Fatalf("inspect %s: %v", n, err)
@@ -226,7 +229,6 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 	if err != nil {
 		t.Fatalf("Leader: %v", err)
 	}
-	ipBefore := c.IP(leader)
 	if err := c.Kill(ctx, leader); err != nil {
 		t.Fatalf("Kill %s: %v", leader, err)
 	}
@@ -246,8 +248,8 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 	if err := c.Start(ctx, leader); err != nil {
 		t.Fatalf("Start %s: %v", leader, err)
 	}
-	if got := c.IP(leader); got != ipBefore {
-		t.Errorf("IP after restart = %s, want %s", got, ipBefore)
+	if got := actualIP(ctx, t, c, leader); got != c.IP(leader) {
+		t.Errorf("address of %s after restart = %s, want %s", leader, got, c.IP(leader))
 	}
 
 	var follower string
@@ -308,6 +310,20 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 		}
 	}
 	log.Info("three-node scenario done")
+}
+
+// actualIP asks the engine for node's address on the test network.
+func actualIP(ctx context.Context, t *testing.T, c *Cluster, node string) string {
+	t.Helper()
+	info, err := c.cli.ContainerInspect(ctx, c.byName[node].ctrID)
+	if err != nil {
+		t.Fatalf("inspect %s: %v", node, err)
+	}
+	ep := info.NetworkSettings.Networks[c.netName]
+	if ep == nil {
+		t.Fatalf("%s is not on network %s", node, c.netName)
+	}
+	return ep.IPAddress
 }
 
 // withClient retries op through a ZooKeeper client connected to nodes
