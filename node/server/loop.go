@@ -343,8 +343,11 @@ func (l *loop) checkStatus() {
 	}
 	l.prep, l.lastSeen, l.expiring = nil, nil, nil
 	if st.Serving && st.Role == zab.Leading {
-		// The tree has applied the whole history by now: a new leader
-		// commits it in the Ready that establishes it.
+		// Prep reads the committed tree live. The history a new leader
+		// commits on establishment comes in the next Ready's Committed,
+		// which process applies before any client request is prepared
+		// (requests are handled between process calls, and a Ready's
+		// Requests after its Committed).
 		l.prep = tree.NewPrep(l.tree)
 		l.lastSeen, l.expiring = map[int64]time.Time{}, map[int64]bool{}
 		now := l.now()

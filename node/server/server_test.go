@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/node/jute"
 )
 
 func TestEnsembleOps(t *testing.T) {
@@ -284,5 +288,71 @@ func TestObserver(t *testing.T) {
 	d, err := fetchDump(obs)
 	if err != nil || d.Role != "observing" {
 		t.Fatalf("observer dump: got role %q %v", d.Role, err)
+	}
+}
+
+// TestPipelinedFIFO sends writes and reads back to back on one session
+// through a follower, without waiting: answers come in request order and
+// each read sees the session's earlier writes (read-your-writes).
+func TestPipelinedFIFO(t *testing.T) {
+	c := newCluster(t, 3, "")
+	leader := c.waitServing(t)
+	var follower *testNode
+	for _, nd := range c.nodes {
+		if nd != leader {
+			follower = nd
+		}
+	}
+	conn, err := net.DialTimeout("tcp", follower.clientAddr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	if _, err := conn.Write(jute.EncodeConnectRequest(&jute.ConnectRequest{TimeOut: 4000, Passwd: make([]byte, 16)})); err != nil {
+		t.Fatal(err)
+	}
+	payload, err := jute.ReadFrame(conn, jute.MaxPacket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr, err := jute.DecodeConnectResponse(payload); err != nil || cr.SessionID == 0 {
+		t.Fatalf("handshake: %+v %v", cr, err)
+	}
+	const n = 50
+	var batch []byte
+	ops := map[int32]jute.OpCode{}
+	xid := int32(0)
+	add := func(op jute.OpCode, body jute.Record) {
+		xid++
+		ops[xid] = op
+		batch = append(batch, jute.EncodeRequest(jute.RequestHeader{Xid: xid, Type: op}, body)...)
+	}
+	add(jute.OpCreate, &jute.CreateRequest{Path: "/fifo", Data: []byte("0"), ACL: jute.OpenACLUnsafe()})
+	for i := 1; i <= n; i++ {
+		add(jute.OpSetData, &jute.SetDataRequest{Path: "/fifo", Data: []byte(strconv.Itoa(i)), Version: -1})
+		add(jute.OpGetData, &jute.GetDataRequest{Path: "/fifo"})
+	}
+	if _, err := conn.Write(batch); err != nil {
+		t.Fatal(err)
+	}
+	for want := int32(1); want <= xid; want++ {
+		payload, err := jute.ReadFrame(conn, jute.MaxPacket)
+		if err != nil {
+			t.Fatalf("reply %d: %v", want, err)
+		}
+		h, body, err := jute.DecodeResponse(ops[want], payload)
+		if err != nil {
+			t.Fatalf("reply %d: %v", want, err)
+		}
+		if h.Xid != want || h.Err != jute.ZOK {
+			t.Fatalf("reply: got xid %d err %v, want xid %d ZOK", h.Xid, h.Err, want)
+		}
+		if ops[want] == jute.OpGetData {
+			// xid 2i+1 reads after the setData of value i.
+			if got, wantData := string(body.(*jute.GetDataResponse).Data), strconv.Itoa(int(want-1)/2); got != wantData {
+				t.Fatalf("read xid %d: got %q, want %q", want, got, wantData)
+			}
+		}
 	}
 }
