@@ -52,15 +52,26 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 // ZKDialer connects with go-zookeeper to one server only, as the workload
 // does, so that a session never moves to another node behind the
 // benchmark's back and the load stays spread over all nodes.
-func ZKDialer(sessionTimeout time.Duration, log *slog.Logger) Dialer {
+//
+// reconnect is the pause between failed reconnection attempts; 0 keeps
+// go-zookeeper's own host provider, which waits a fixed second before
+// every reconnection to a single server. That second would floor every
+// failover figure at about 1 s for both targets and hide the servers'
+// real election time, so Run uses a short pause instead.
+func ZKDialer(sessionTimeout, reconnect time.Duration, log *slog.Logger) Dialer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return func(ctx context.Context, addr string) (Client, error) {
 		ready := make(chan struct{})
 		var once sync.Once
+		var hosts zk.HostProvider = &zk.DNSHostProvider{} // go-zookeeper's default
+		if reconnect > 0 {
+			hosts = &pacedHost{pause: reconnect}
+		}
 		conn, _, err := zk.Connect([]string{addr}, sessionTimeout,
 			zk.WithLogger(zkLogger{log.With("addr", addr)}), zk.WithLogInfo(false),
+			zk.WithHostProvider(hosts),
 			zk.WithEventCallback(func(ev zk.Event) {
 				if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
 					once.Do(func() { close(ready) })
@@ -137,4 +148,45 @@ func (c *zkClient) Get(ctx context.Context, path string) error {
 func (c *zkClient) Close() {
 	c.conn.Close()
 	c.calls.Wait()
+}
+
+// pacedHost is a go-zookeeper HostProvider for one server that redials at
+// once after a lost connection and then every pause. It never reports a
+// completed cycle (retryStart), so go-zookeeper neither sleeps its fixed
+// second nor fails queued requests: they wait for the reconnection or
+// their caller's timeout.
+type pacedHost struct {
+	pause time.Duration
+	mu    sync.Mutex
+	addr  string
+	tries int // dials since the last established connection
+}
+
+func (p *pacedHost) Init(servers []string) error {
+	if len(servers) != 1 {
+		return fmt.Errorf("paced host provider: want one server, got %d", len(servers))
+	}
+	p.addr = servers[0]
+	return nil
+}
+
+func (p *pacedHost) Len() int { return 1 }
+
+// Next runs on go-zookeeper's connection goroutine only; the sleep is the
+// reconnection pacing itself (a real network wait, not a test wait).
+func (p *pacedHost) Next() (string, bool) {
+	p.mu.Lock()
+	tries := p.tries
+	p.tries++
+	p.mu.Unlock()
+	if tries > 0 {
+		time.Sleep(p.pause)
+	}
+	return p.addr, false
+}
+
+func (p *pacedHost) Connected() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tries = 0
 }

@@ -37,6 +37,9 @@ type Config struct {
 	// FailoverTimeout bounds the wait for the first acknowledged write
 	// after a kill, and the recovery between trials.
 	FailoverTimeout time.Duration `json:"failover_timeout"`
+	// ReconnectBackoff paces a client's reconnection attempts (see
+	// ZKDialer); 0 keeps go-zookeeper's fixed 1 s.
+	ReconnectBackoff time.Duration `json:"reconnect_backoff"`
 	// MaxOpsPerPhase caps the operations of one phase, so that a phase is
 	// bounded in count as well as in time.
 	MaxOpsPerPhase int `json:"max_ops_per_phase"`
@@ -62,7 +65,10 @@ func DefaultConfig() Config {
 		OpTimeout:       2 * time.Second,
 		SessionTimeout:  10 * time.Second,
 		FailoverTimeout: 60 * time.Second,
-		MaxOpsPerPhase:  2_000_000,
+		// Fine enough to resolve elections of a few hundred ms, coarse
+		// enough that 500 clients redialling a dead node stay cheap.
+		ReconnectBackoff: 50 * time.Millisecond,
+		MaxOpsPerPhase:   2_000_000,
 	}
 }
 
@@ -132,6 +138,8 @@ func (c Config) Validate() error {
 		return bad("session-timeout", "must be positive, got %s", c.SessionTimeout)
 	case c.FailoverTimeout <= 0 || c.FailoverTimeout > 10*time.Minute:
 		return bad("failover-timeout", "must be positive and at most 10m, got %s", c.FailoverTimeout)
+	case c.ReconnectBackoff < 0 || c.ReconnectBackoff > 10*time.Second:
+		return bad("reconnect-backoff", "must be between 0 (go-zookeeper's 1s) and 10s, got %s", c.ReconnectBackoff)
 	case c.MaxOpsPerPhase < 1:
 		return bad("max-ops", "must be at least 1, got %d", c.MaxOpsPerPhase)
 	case c.TickTime < 0 || c.InitLimit < 0 || c.SyncLimit < 0:

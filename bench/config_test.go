@@ -34,6 +34,7 @@ func TestValidate(t *testing.T) {
 		{"zero rounds", func(c *Config) { c.Rounds = 0 }, "rounds", "got 0"},
 		{"zero op timeout", func(c *Config) { c.OpTimeout = 0 }, "op-timeout", "0s"},
 		{"zero failover timeout", func(c *Config) { c.FailoverTimeout = 0 }, "failover-timeout", "0s"},
+		{"negative reconnect pause", func(c *Config) { c.ReconnectBackoff = -time.Second }, "reconnect-backoff", "-1s"},
 		{"zero max ops", func(c *Config) { c.MaxOpsPerPhase = 0 }, "max-ops", "got 0"},
 	}
 	for _, tc := range cases {
@@ -113,5 +114,27 @@ func TestExtraPinsZabnodeFsync(t *testing.T) {
 	}
 	if got := extraFor("zookeeper"); len(got) != 0 {
 		t.Errorf("zookeeper: got extra keys %v, want none (forceSync defaults to yes)", got)
+	}
+}
+
+func TestPacedHost(t *testing.T) {
+	p := &pacedHost{pause: time.Hour} // a second dial would block: never reached
+	if err := p.Init([]string{"a:1", "b:2"}); err == nil {
+		t.Error("Init with two servers: got nil, want an error")
+	}
+	if err := p.Init([]string{"10.0.0.1:2181"}); err != nil {
+		t.Fatal(err)
+	}
+	addr, retryStart := p.Next()
+	if addr != "10.0.0.1:2181" || retryStart {
+		t.Errorf("first dial: got %q, %v, want the server without a retry cycle", addr, retryStart)
+	}
+	p.Connected()
+	// After a connection the first redial is immediate again.
+	if addr, retryStart = p.Next(); addr != "10.0.0.1:2181" || retryStart {
+		t.Errorf("redial: got %q, %v", addr, retryStart)
+	}
+	if p.Len() != 1 {
+		t.Errorf("Len: got %d, want 1", p.Len())
 	}
 }

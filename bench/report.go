@@ -179,7 +179,7 @@ img{max-width:100%;border:1px solid #eee}
 
 <section id="failover">
 <h2>Leader failover</h2>
-<p>With every client writing, the leader is killed (SIGKILL); unavailability runs from the kill to the first acknowledged write invoked after the old leader had surely stopped. The node is restarted and every node serves again before the next trial.</p>
+<p>With every client writing, the leader is killed (SIGKILL); unavailability runs from the kill to the first acknowledged write invoked after the old leader had surely stopped. The node is restarted and every node serves again before the next trial. Each client talks to one node and redials it every {{.Settings.ReconnectPause}}, so the figure includes the clients' reconnection to their node once it serves again.</p>
 <table>
 <tr><th>target</th><th class="num">nodes</th><th class="num">trials</th><th class="num">failed</th><th class="num">median (ms)</th><th class="num">max (ms)</th></tr>
 {{range .Targets}}<tr><td>{{.DB}}</td><td class="num">{{.Nodes}}</td><td class="num">{{len .FailoverMs}}</td><td class="num">{{.FailoverFailed}}</td><td class="num">{{val .FailoverMedianMs}}</td><td class="num">{{val .FailoverMaxMs}}</td></tr>
@@ -216,6 +216,7 @@ img{max-width:100%;border:1px solid #eee}
 <tr><td>rounds</td><td>{{.Settings.Rounds}}</td></tr>
 <tr><td>order</td><td>{{.Settings.Order}}</td></tr>
 <tr><td>op timeout / session timeout</td><td>{{.Settings.OpTimeout}} / {{.Settings.SessionTimeout}}</td></tr>
+<tr><td>client reconnect pause</td><td>{{.Settings.ReconnectPause}} (0s: go-zookeeper's fixed 1 s)</td></tr>
 <tr><td>zoo.cfg</td><td>tickTime={{.Settings.TickTime}} initLimit={{.Settings.InitLimit}} syncLimit={{.Settings.SyncLimit}}</td></tr>
 <tr><td>durability</td><td>{{range $db, $v := .Settings.Durability}}{{$db}}: {{$v}}<br>{{end}}</td></tr>
 <tr><td>max ops per phase</td><td>{{.Settings.MaxOpsPerPhase}}</td></tr>

@@ -24,6 +24,7 @@ type Settings struct {
 	OpTimeout       string            `json:"op_timeout"`
 	SessionTimeout  string            `json:"session_timeout"`
 	FailoverTimeout string            `json:"failover_timeout"`
+	ReconnectPause  string            `json:"reconnect_backoff"`
 	MaxOpsPerPhase  int               `json:"max_ops_per_phase"`
 	TickTime        int               `json:"tick_time"`
 	InitLimit       int               `json:"init_limit"`
@@ -53,11 +54,12 @@ func settingsOf(c Config) Settings {
 		ValueSize: c.ValueSize, FailoverTrials: c.FailoverTrials, Rounds: c.Rounds,
 		OpTimeout: c.OpTimeout.String(), SessionTimeout: c.SessionTimeout.String(),
 		FailoverTimeout: c.FailoverTimeout.String(), MaxOpsPerPhase: c.MaxOpsPerPhase,
-		TickTime:   or(c.TickTime, docker.DefaultTickTime),
-		InitLimit:  or(c.InitLimit, docker.DefaultInitLimit),
-		SyncLimit:  or(c.SyncLimit, docker.DefaultSyncLimit),
-		Durability: d,
-		Order:      "per round: for each cluster size, each target in --dbs order; a fresh cluster per target run",
+		ReconnectPause: c.ReconnectBackoff.String(),
+		TickTime:       or(c.TickTime, docker.DefaultTickTime),
+		InitLimit:      or(c.InitLimit, docker.DefaultInitLimit),
+		SyncLimit:      or(c.SyncLimit, docker.DefaultSyncLimit),
+		Durability:     d,
+		Order:          "per round: for each cluster size, each target in --dbs order; a fresh cluster per target run",
 	}
 }
 

@@ -58,7 +58,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	e := env{
 		start: dockerStart,
-		dial:  ZKDialer(cfg.SessionTimeout, cfg.Logger),
+		dial:  ZKDialer(cfg.SessionTimeout, cfg.ReconnectBackoff, cfg.Logger),
 		clock: realClock{},
 		stamp: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}

@@ -30,6 +30,7 @@ bench.json and bench.html under --results-dir/bench/<time>/.`,
 			&cli.StringFlag{Name: "dbs", Value: "zabnode,zookeeper", Usage: "targets in run order: zabnode, zookeeper or both", EnvVars: env("BENCH_DBS")},
 			&cli.DurationFlag{Name: "op-timeout", Value: def.OpTimeout, Usage: "per-operation timeout", EnvVars: env("BENCH_OP_TIMEOUT")},
 			&cli.DurationFlag{Name: "failover-timeout", Value: def.FailoverTimeout, Usage: "bound on each failover trial's wait and recovery", EnvVars: env("BENCH_FAILOVER_TIMEOUT")},
+			&cli.DurationFlag{Name: "reconnect-backoff", Value: def.ReconnectBackoff, Usage: "pause between a client's reconnection attempts (0: go-zookeeper's fixed 1s)", EnvVars: env("BENCH_RECONNECT_BACKOFF")},
 			&cli.StringFlag{Name: "results-dir", Value: "results", Usage: "results land in <dir>/bench/<time>/", EnvVars: env("RESULTS_DIR")},
 		},
 		Action: runBench,
@@ -59,6 +60,7 @@ func benchConfigFromFlags(c *cli.Context) (bench.Config, error) {
 	cfg.Rounds = c.Int("rounds")
 	cfg.OpTimeout = c.Duration("op-timeout")
 	cfg.FailoverTimeout = c.Duration("failover-timeout")
+	cfg.ReconnectBackoff = c.Duration("reconnect-backoff")
 	if c.String("results-dir") == "" {
 		return cfg, badArgs("--results-dir: must not be empty")
 	}
