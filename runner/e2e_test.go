@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,5 +94,26 @@ func TestE2EZooKeeperPartition(t *testing.T) {
 		if r.Verdict == checker.Unknown {
 			t.Errorf("checker %s unknown: %s", r.Name, r.Explanation)
 		}
+	}
+}
+
+// The correct zabnode build must pass partitions and kills: sync is a
+// quorum operation there, so sync+read is linearizable.
+func TestE2EZabnodePartitionKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end suite skipped under -short")
+	}
+	out := runE2E(t, e2eTest("zabnode", []string{"partition", "kill"}))
+	if out.Verdict != checker.Valid {
+		t.Fatalf("zabnode under partition+kill: verdict %s, want valid (report %s/report.html)", out.Verdict, out.Dir)
+	}
+	var replicas *checker.Result
+	for i, r := range out.Summary.Checks {
+		if r.Name == "replicas" {
+			replicas = &out.Summary.Checks[i]
+		}
+	}
+	if replicas == nil || !strings.Contains(replicas.Explanation, "dumps compared") {
+		t.Fatalf("zabnode run did not compare replica state dumps: %+v", replicas)
 	}
 }
