@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -171,9 +172,7 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 
 // badInput closes one connection over a malformed packet; the server goes
 // on serving everyone else.
-func (s *Server) badInput(log interface {
-	Warn(string, ...any)
-}, c *conn, err error) {
+func (s *Server) badInput(log *slog.Logger, c *conn, err error) {
 	if c.closed() {
 		return
 	}

@@ -60,7 +60,6 @@ type Server struct {
 	cfg       *config.Config
 	log       *slog.Logger
 	handshake time.Duration
-	now       func() time.Time
 	store     *storage.Store
 	tr        *transport.Transport
 	client    net.Listener
@@ -85,7 +84,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 		// buggy: a run would "pass" for the wrong reason.
 		return nil, fmt.Errorf("new server: %s: zabnode.bug: seeded bugs %q are not implemented in this build", cfg.File, cfg.Bugs)
 	}
-	s = &Server{cfg: cfg, log: log, now: now, handshake: opts.HandshakeTimeout}
+	s = &Server{cfg: cfg, log: log, handshake: opts.HandshakeTimeout}
 	if s.handshake <= 0 {
 		s.handshake = handshakeTimeout
 	}
