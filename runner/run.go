@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +106,7 @@ func Run(ctx context.Context, t Test, env Env) (Outcome, error) {
 // execute brings the cluster up, runs workload and nemesis, heals, does the
 // final reads and collects node files. The history is written as it goes.
 func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *slog.Logger) (err error) {
-	testID := fmt.Sprintf("%s-%s", sanitize(t.Name), time.Now().UTC().Format("150405.000"))
+	testID := makeTestID(t.Name, time.Now())
 	extra := map[string]string{}
 	if t.Bug != "" {
 		extra["zabnode.bug"] = t.Bug
@@ -247,6 +249,19 @@ func Recheck(ctx context.Context, dir string, checkTimeout time.Duration, log *s
 		return sum, fmt.Errorf("render report: %w", err)
 	}
 	return sum, nil
+}
+
+// makeTestID names the run's containers and network: readable, unique per
+// run, and within docker's 64-character limit however long the test name
+// (a long fault list) is.
+func makeTestID(name string, now time.Time) string {
+	stamp := now.UTC().Format("150405.000")
+	base := sanitize(name)
+	if max := 64 - len(stamp) - 1; len(base) > max {
+		sum := sha256.Sum256([]byte(name))
+		base = base[:max-9] + "-" + hex.EncodeToString(sum[:4])
+	}
+	return base + "-" + stamp
 }
 
 func sanitize(s string) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/nemesis"
 	"github.com/zabcheck/zabcheck/runner"
 	"github.com/zabcheck/zabcheck/workload"
@@ -105,6 +106,9 @@ func runTest(c *cli.Context) error {
 	}
 	log := logger(c)
 	out := c.App.Writer
+	if err := ensureImage(c, t.DB); err != nil {
+		return &exitError{code: exitHarness, err: err}
+	}
 	worst := checker.Valid
 	harnessFailed := false
 	for i := 0; i < c.Int("test-count"); i++ {
@@ -164,4 +168,22 @@ func printSummary(w interface{ Write([]byte) (int, error) }, o runner.Outcome) {
 		verdict += " (incomplete run)"
 	}
 	fmt.Fprintf(w, "\nverdict: %s\nreport:  %s/report.html\n", verdict, o.Dir)
+}
+
+// ensureImage rebuilds the target's image when its inputs changed (a cached
+// build takes about a second), so a run never tests a stale zabnode binary.
+// Outside a source checkout the existing image is used as it is.
+func ensureImage(c *cli.Context, db string) error {
+	img := docker.ImageZooKeeper
+	if db == "zabnode" {
+		if !docker.HasZabnodeSource(".") {
+			return nil
+		}
+		img = docker.ImageZabnode
+	}
+	_, err := docker.BuildImages(c.Context, docker.BuildOptions{Images: []string{img}, RepoRoot: ".", Logger: logger(c)})
+	if err != nil {
+		return fmt.Errorf("build the %s image (or run `make images`): %w", db, err)
+	}
+	return nil
 }

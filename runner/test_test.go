@@ -1,0 +1,54 @@
+package runner
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMakeTestIDFitsDocker(t *testing.T) {
+	valid := regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6e6, time.UTC)
+	long := "zabnode-register-kill+partition+leader-partition-then-kill+kill-majority-after-election+restart-uncommitted-tail"
+	a, b := makeTestID(long, now), makeTestID(long+"+pause", now)
+	for _, id := range []string{a, b, makeTestID("zookeeper-set-none", now)} {
+		if !valid.MatchString(id) {
+			t.Errorf("test id %q (%d chars) is not a valid docker test id", id, len(id))
+		}
+	}
+	if a == b {
+		t.Errorf("two long names map to the same id %q", a)
+	}
+	if got := makeTestID("zookeeper-set-none", now); got != "zookeeper-set-none-030405.006" {
+		t.Errorf("short name: got %q", got)
+	}
+}
+
+func TestValidateNamesTheFlag(t *testing.T) {
+	good := Test{DB: "zabnode", Nodes: 3, Workload: "register", ReadMode: "sync", TimeLimit: time.Second,
+		Concurrency: 1, OpTimeout: time.Second, Keys: 1, NemesisInterval: time.Second, TickTime: 200, InitLimit: 1, SyncLimit: 1}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if good.Name != "zabnode-register-none" {
+		t.Errorf("default name: got %q", good.Name)
+	}
+	for _, tc := range []struct {
+		mutate func(*Test)
+		want   string
+	}{
+		{func(t *Test) { t.Nodes = 4 }, "--nodes 4"},
+		{func(t *Test) { t.DB = "x" }, "--db"},
+		{func(t *Test) { t.Bug = "b"; t.DB = "zookeeper" }, "--bug"},
+		{func(t *Test) { t.Keys = 0 }, "--keys"},
+		{func(t *Test) { t.Name = "a b" }, "test name"},
+	} {
+		bad := good
+		bad.Name = ""
+		tc.mutate(&bad)
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error naming %s", err, tc.want)
+		}
+	}
+}
