@@ -39,6 +39,9 @@ type Config struct {
 	MaxCounter uint32
 	// Logger receives protocol events; nil discards them.
 	Logger *slog.Logger
+	// Bugs enables seeded protocol bugs (see Bug); nil is the correct
+	// protocol. Only zabcheck's detection runs set it.
+	Bugs Bugs
 	// Rand is unused by the protocol today (the core is fully determined by
 	// its inputs); it is here so later randomized behaviour stays seeded.
 	Rand *rand.Rand
@@ -87,6 +90,9 @@ func (c *Config) Validate() error {
 	}
 	if !seen[c.ID] {
 		return fmt.Errorf("config: ID %d is neither in Voters nor in Observers", c.ID)
+	}
+	if err := c.Bugs.validate(); err != nil {
+		return err
 	}
 	switch {
 	case c.ElectionTicks < 1:

@@ -1,10 +1,25 @@
 package zab
 
 // The protocol's decision points, each in one small function so that a
-// seeded bug can later flip exactly one of them behind a config flag.
+// seeded bug (bugs.go) flips exactly one of them behind Config.Bugs.
 
 // quorum reports whether count members out of voters form a majority.
 func quorum(count, voters int) bool { return count > voters/2 }
+
+// quorumOffByOne is BugQuorumOffByOne: n/2 taken as a majority, so two
+// disjoint halves (or, with 3 voters, a single node) each have "a quorum".
+func quorumOffByOne(count, voters int) bool { return count >= voters/2 }
+
+// has reports whether the seeded bug b is enabled on this node.
+func (n *Node) has(b Bug) bool { return n.cfg.Bugs.Has(b) }
+
+// quorum is the majority test every phase uses.
+func (n *Node) quorum(count int) bool {
+	if n.has(BugQuorumOffByOne) {
+		return quorumOffByOne(count, len(n.voterIDs))
+	}
+	return quorum(count, len(n.voterIDs))
+}
 
 // voteBetter reports whether vote a beats vote b in FLE: higher epoch, then
 // higher zxid, then higher server id (FastLeaderElection.totalOrderPredicate).
@@ -18,6 +33,10 @@ func voteBetter(a, b Vote) bool {
 	}
 	return a.Leader > b.Leader
 }
+
+// voteBetterByID is BugElectIgnoreZxid: only the server id counts, so a
+// node that missed committed txns can win.
+func voteBetterByID(a, b Vote) bool { return a.Leader > b.Leader }
 
 // moreRecent reports whether a follower with (currentEpoch, lastZxid) is
 // more recent than the leader; the leader must then give up (Zab phase 1,
@@ -97,3 +116,7 @@ func planSync(base Zxid, entries []Txn, peerLast Zxid) syncPlan {
 // only with a quorum of durable acks, and only in zxid order, which the
 // caller guarantees by asking for the oldest one first.
 func commitNext(acks, voters int) bool { return quorum(acks, voters) }
+
+// commitNextAlone is BugCommitBeforeQuorum: the leader's own durable ack is
+// enough, so a leader that dies (or is cut off) loses acknowledged txns.
+func commitNextAlone(acks int) bool { return acks >= 1 }

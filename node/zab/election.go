@@ -29,6 +29,9 @@ func (n *Node) initVote() Vote {
 
 // better reports whether a beats b; only voters can be elected.
 func (n *Node) better(a, b Vote) bool {
+	if n.has(BugElectIgnoreZxid) {
+		return n.voters[a.Leader] && voteBetterByID(a, b)
+	}
 	return n.voters[a.Leader] && voteBetter(a, b)
 }
 
@@ -168,7 +171,7 @@ func (n *Node) stepOutOfElection(m Message) {
 			count++
 		}
 	}
-	if quorum(count, len(n.voterIDs)) {
+	if n.quorum(count) {
 		n.el.clock = lm.ElectionEpoch
 		n.decide(lm.Vote)
 	}
@@ -184,7 +187,7 @@ func (n *Node) voteHasQuorum(votes map[uint64]Vote, v Vote) bool {
 			count++
 		}
 	}
-	return quorum(count, len(n.voterIDs))
+	return n.quorum(count)
 }
 
 // checkElectionQuorum opens the finalize window once a quorum holds this

@@ -107,7 +107,7 @@ func (n *Node) tickLeader() {
 		}
 		return
 	}
-	if !n.leaderHasQuorum() {
+	if !n.leaderHasQuorum() && !n.has(BugNoStepDown) {
 		n.becomeLooking("leader cannot hear a quorum within syncLimit")
 	}
 }
@@ -121,7 +121,7 @@ func (n *Node) leaderHasQuorum() bool {
 			set[id] = true
 		}
 	}
-	return quorum(n.countVoters(set), len(n.voterIDs))
+	return n.quorum(n.countVoters(set))
 }
 
 func (n *Node) leaderForget(id uint64) {
@@ -254,7 +254,7 @@ func (n *Node) leaderOnInfo(m Message) {
 // as the leader's acceptedEpoch before LEADERINFO goes out.
 func (n *Node) leaderCheckInfoQuorum() {
 	ld := n.ld
-	if ld.phase != lDiscovery || !quorum(len(ld.infoEpochs), len(n.voterIDs)) {
+	if ld.phase != lDiscovery || !n.quorum(len(ld.infoEpochs)) {
 		return
 	}
 	maxEpoch := ld.observerEpoch
@@ -266,7 +266,7 @@ func (n *Node) leaderCheckInfoQuorum() {
 	ld.deadline = n.now + int64(n.cfg.InitLimit)
 	n.acceptedEpoch = ld.epoch
 	e := ld.epoch
-	n.rd.AcceptedEpoch = &e
+	n.persistAcceptedEpoch(e)
 	ld.epochAcks[n.id] = true
 	n.log.Info("proposing epoch", "epoch", e)
 	for _, id := range sortedKeys(ld.learners) {
@@ -284,7 +284,7 @@ func (n *Node) leaderOnAckEpoch(l *learner, m Message) {
 	l.phase = lpEpochAck
 	l.peerLast = m.Zxid
 	if !m.NotCounted && !l.observer && ld.phase == lEpochAck {
-		if moreRecent(m.Epoch, m.Zxid, ld.prevEpoch, ld.prevLast) {
+		if !n.has(BugElectIgnoreZxid) && moreRecent(m.Epoch, m.Zxid, ld.prevEpoch, ld.prevLast) {
 			n.becomeLooking(fmt.Sprintf("follower %d is more recent (epoch %d, %v) than leader (epoch %d, %v)",
 				l.id, m.Epoch, m.Zxid, ld.prevEpoch, ld.prevLast))
 			return
@@ -302,7 +302,7 @@ func (n *Node) leaderOnAckEpoch(l *learner, m Message) {
 // epoch, then syncs every learner that acked.
 func (n *Node) leaderCheckEpochQuorum() {
 	ld := n.ld
-	if ld.phase != lEpochAck || !quorum(n.countVoters(ld.epochAcks), len(n.voterIDs)) {
+	if ld.phase != lEpochAck || !n.quorum(n.countVoters(ld.epochAcks)) {
 		return
 	}
 	ld.phase = lSync
@@ -328,6 +328,10 @@ func (n *Node) leaderSyncLearner(l *learner) {
 		upTo = n.committed
 	}
 	plan := planSync(n.base, n.entries, l.peerLast)
+	if plan.mode == MsgTrunc && n.has(BugSkipTrunc) {
+		// DIFF from the truncation point: the learner keeps its tail.
+		plan.mode = MsgDiff
+	}
 	m := Message{Type: plan.mode, To: l.id, Zxid: plan.from, Commit: n.committed}
 	switch plan.mode {
 	case MsgDiff, MsgTrunc:
@@ -369,7 +373,7 @@ func (n *Node) leaderSnapshot() (Snapshot, error) {
 // history is then committed, and synced learners get UPTODATE.
 func (n *Node) leaderCheckNewLeaderQuorum() {
 	ld := n.ld
-	if ld.phase != lSync || !quorum(n.countVoters(ld.newLeaderAcks), len(n.voterIDs)) {
+	if ld.phase != lSync || !n.quorum(n.countVoters(ld.newLeaderAcks)) {
 		return
 	}
 	ld.phase = lBroadcast
@@ -429,7 +433,14 @@ func (n *Node) leaderMaybeCommit() {
 				acks++
 			}
 		}
-		if !commitNext(acks, len(n.voterIDs)) {
+		ok := commitNext(acks, len(n.voterIDs))
+		switch {
+		case n.has(BugCommitBeforeQuorum):
+			ok = commitNextAlone(acks)
+		case n.has(BugQuorumOffByOne):
+			ok = n.quorum(acks)
+		}
+		if !ok {
 			break
 		}
 		to = z
@@ -478,7 +489,8 @@ func (n *Node) leaderCheckSyncs() {
 				count++
 			}
 		}
-		if !quorum(count, len(n.voterIDs)) || n.committed < s.marker {
+		// BugSyncNotQuorum answers without waiting for the round's echoes.
+		if (!n.quorum(count) && !n.has(BugSyncNotQuorum)) || n.committed < s.marker {
 			kept = append(kept, s)
 			continue
 		}

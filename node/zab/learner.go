@@ -21,12 +21,15 @@ type followerState struct {
 	deadline  int64 // for the next phase message
 	resendAt  int64
 	gotSync   bool
+	// holdFrom >= 0 withholds entries[holdFrom:] from Ready.Entries
+	// (BugNewLeaderAckBeforePersist); -1 holds nothing.
+	holdFrom int
 }
 
 func (n *Node) becomeLearner(leader uint64, role Role) {
 	n.role, n.leader, n.serving = role, leader, false
 	n.ld = nil
-	n.fl = &followerState{phase: fDiscovery, lastHeard: n.now, deadline: n.now + int64(n.cfg.InitLimit)}
+	n.fl = &followerState{phase: fDiscovery, lastHeard: n.now, deadline: n.now + int64(n.cfg.InitLimit), holdFrom: -1}
 	n.sendInfo()
 }
 
@@ -111,6 +114,7 @@ func (n *Node) stepLearner(m Message) {
 			return
 		}
 		fl.phase = fBroadcast
+		fl.holdFrom = -1
 		n.serving = true
 		n.log.Info("up to date", "leader", n.leader, "epoch", fl.epoch, "committed", n.committed)
 	case MsgProposal:
@@ -137,8 +141,7 @@ func (n *Node) learnerOnLeaderInfo(m Message) {
 	switch decideEpoch(m.Epoch, n.acceptedEpoch) {
 	case epochAccept:
 		n.acceptedEpoch = m.Epoch
-		e := m.Epoch
-		n.rd.AcceptedEpoch = &e
+		n.persistAcceptedEpoch(m.Epoch)
 	case epochAlreadyAck:
 		ack.NotCounted = true
 	case epochReject:
@@ -156,9 +159,12 @@ func (n *Node) learnerOnLeaderInfo(m Message) {
 func (n *Node) learnerApplySync(m Message) error {
 	switch m.Type {
 	case MsgDiff:
-		if m.Zxid != n.lastZxid() {
+		// BugSkipTrunc drops this check (as ZOOKEEPER-1154's learner had
+		// none): a DIFF that should have been a TRUNC keeps the tail.
+		if m.Zxid != n.lastZxid() && !n.has(BugSkipTrunc) {
 			return fmt.Errorf("DIFF from %v but log ends at %v", m.Zxid, n.lastZxid())
 		}
+		n.holdSynced(len(n.entries))
 		if err := n.appendTxns(m.Txns); err != nil {
 			return err
 		}
@@ -166,6 +172,7 @@ func (n *Node) learnerApplySync(m Message) error {
 		if err := n.truncateTo(m.Zxid); err != nil {
 			return err
 		}
+		n.holdSynced(len(n.entries))
 		if err := n.appendTxns(m.Txns); err != nil {
 			return err
 		}
@@ -173,6 +180,7 @@ func (n *Node) learnerApplySync(m Message) error {
 		if err := n.installSnapshot(Snapshot{Zxid: m.Zxid, Data: m.Data}, m.Txns); err != nil {
 			return err
 		}
+		n.holdSynced(0)
 	}
 	if m.Commit > n.committed {
 		if !n.hasZxid(m.Commit) {
@@ -181,6 +189,15 @@ func (n *Node) learnerApplySync(m Message) error {
 		n.commitTo(m.Commit)
 	}
 	return nil
+}
+
+// holdSynced is BugNewLeaderAckBeforePersist: the txns a sync adds from
+// entries[from:] on (and proposals after them) are logged only after
+// UPTODATE, while the NEWLEADER ACK and currentEpoch go out at once.
+func (n *Node) holdSynced(from int) {
+	if n.has(BugNewLeaderAckBeforePersist) {
+		n.fl.holdFrom = from
+	}
 }
 
 func (n *Node) learnerOnProposal(m Message) {
@@ -195,6 +212,11 @@ func (n *Node) learnerOnProposal(m Message) {
 		return
 	}
 	n.entries = append(n.entries, t)
+	if n.has(BugApplyOnProposal) && n.role == Following {
+		// Applied now, whether or not a quorum ever acks it.
+		n.rd.Committed = append(n.rd.Committed, t)
+		n.applied = t.Zxid
+	}
 	// Proposals during sync are acked by the NEWLEADER ack, which covers
 	// the whole log; later ones are acked once durable (same Ready).
 	if fl.phase >= fSynced {

@@ -89,6 +89,9 @@ type Node struct {
 	// committed is the last txn known committed; every txn up to it has
 	// been emitted in Ready.Committed (or is covered by base).
 	committed Zxid
+	// applied is the last txn emitted in Ready.Committed when it runs
+	// ahead of committed (BugApplyOnProposal); otherwise <= committed.
+	applied Zxid
 
 	rd Ready
 
@@ -122,7 +125,7 @@ func NewNode(cfg Config, st Storage) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new node: read epochs: %w", err)
 	}
-	if accepted < current {
+	if accepted < current && !cfg.Bugs.Has(BugNoPersistAcceptedEpoch) {
 		return nil, fmt.Errorf("new node: acceptedEpoch %d is below currentEpoch %d", accepted, current)
 	}
 	snapZxid, _, err := st.Snapshot()
@@ -143,6 +146,14 @@ func NewNode(cfg Config, st Storage) (*Node, error) {
 			return nil, fmt.Errorf("new node: log not increasing: %v after %v", t.Zxid, prev)
 		}
 		prev = t.Zxid
+	}
+	if cfg.Bugs.Has(BugNoPersistAcceptedEpoch) {
+		// ZooKeeper 3.3 kept no acceptedEpoch: a restarted node only knows
+		// the epoch of its last logged txn.
+		accepted = snapZxid.Epoch()
+		if len(entries) > 0 {
+			accepted = entries[len(entries)-1].Zxid.Epoch()
+		}
 	}
 	n := &Node{
 		cfg:           cfg,
@@ -262,8 +273,18 @@ func (n *Node) installSnapshot(s Snapshot, txns []Txn) error {
 	// The state machine restarts from the snapshot: what it was about to
 	// apply is superseded.
 	n.rd.Committed = nil
-	n.committed = s.Zxid
+	n.committed, n.applied = s.Zxid, s.Zxid
 	return nil
+}
+
+// persistAcceptedEpoch asks the server to make acceptedEpoch = e durable
+// before the messages that depend on it (LEADERINFO, ACKEPOCH).
+// BugNoPersistAcceptedEpoch keeps it in memory only.
+func (n *Node) persistAcceptedEpoch(e uint32) {
+	if n.has(BugNoPersistAcceptedEpoch) {
+		return
+	}
+	n.rd.AcceptedEpoch = &e
 }
 
 // commitTo marks every txn up to z committed and emits them.
@@ -271,7 +292,7 @@ func (n *Node) commitTo(z Zxid) {
 	if z <= n.committed {
 		return
 	}
-	n.rd.Committed = append(n.rd.Committed, n.entriesBetween(n.committed, z)...)
+	n.rd.Committed = append(n.rd.Committed, n.entriesBetween(max(n.committed, n.applied), z)...)
 	n.committed = z
 	n.checkLocalSyncs()
 }
@@ -417,6 +438,9 @@ func (n *Node) Compact(z Zxid) error {
 	}
 	n.entries = slices.Clone(n.entries[i+1:])
 	n.stable -= i + 1
+	if n.fl != nil && n.fl.holdFrom >= 0 {
+		n.fl.holdFrom = max(0, n.fl.holdFrom-(i+1))
+	}
 	n.base = z
 	n.baseData = nil
 	return nil
@@ -424,16 +448,25 @@ func (n *Node) Compact(z Zxid) error {
 
 // HasReady reports whether Ready would return something to do.
 func (n *Node) HasReady() bool {
-	return n.stable < len(n.entries) || !n.rd.empty()
+	return n.stable < n.handOut() || !n.rd.empty()
+}
+
+// handOut is how many entries a Ready may hand out: all of them, unless a
+// learner withholds its synced txns (BugNewLeaderAckBeforePersist).
+func (n *Node) handOut() int {
+	if n.fl != nil && n.fl.holdFrom >= 0 {
+		return min(max(n.stable, n.fl.holdFrom), len(n.entries))
+	}
+	return len(n.entries)
 }
 
 // Ready returns what to persist, send and apply; see Ready for the order.
 // Call Advance with it once done, before the next Ready.
 func (n *Node) Ready() Ready {
 	rd := n.rd
-	if n.stable < len(n.entries) {
-		rd.Entries = slices.Clone(n.entries[n.stable:])
-		n.stable = len(n.entries)
+	if end := n.handOut(); n.stable < end {
+		rd.Entries = slices.Clone(n.entries[n.stable:end])
+		n.stable = end
 	}
 	n.rd = Ready{}
 	return rd

@@ -84,7 +84,10 @@ func (c *Checker) Applied(node uint64, i int, t zab.Txn) error {
 
 // Established records that node became the established leader of epoch,
 // holding history (its snapshot's txns, then its log). At most one leader
-// may be established per epoch, and it must hold every committed txn.
+// may be established per epoch, and it must hold every txn committed in an
+// earlier epoch. A later epoch's txns may already be committed: a leader
+// frozen (paused) while the ensemble moved on can complete its own
+// establishment late, before it notices and steps down.
 func (c *Checker) Established(node uint64, epoch uint32, history []zab.Txn) error {
 	if l, ok := c.leaders[epoch]; ok && l != node {
 		return fmt.Errorf("leadership: n%d and n%d were both established in epoch %d", l, node, epoch)
@@ -95,6 +98,9 @@ func (c *Checker) Established(node uint64, epoch uint32, history []zab.Txn) erro
 		have[t.Zxid] = t.Data
 	}
 	for _, t := range c.committed {
+		if t.Zxid.Epoch() >= epoch {
+			continue
+		}
 		d, ok := have[t.Zxid]
 		if !ok || !bytes.Equal(d, t.Data) {
 			return fmt.Errorf("leader log completeness: n%d leads epoch %d without committed txn %v %q", node, epoch, t.Zxid, t.Data)

@@ -32,6 +32,9 @@ type Options struct {
 	// PersistCrashOneIn makes a replica crash part-way through persisting
 	// one Ready in this many during chaos (default 300).
 	PersistCrashOneIn int
+	// Bugs enables seeded protocol bugs on every replica; the checker must
+	// then find a violation (see TestSimCatchesBugs).
+	Bugs zab.Bugs
 }
 
 const microPerTick = 10
@@ -61,13 +64,19 @@ type queued struct {
 type pairKey struct{ from, to uint64 }
 
 type replica struct {
-	id       uint64
-	node     *zab.Node
-	st       *zab.MemoryStorage
-	up       bool
-	phase    int64     // tick offset in microticks
-	applied  []zab.Txn // the state machine: every applied txn, from the start
-	leaderOf uint32    // epoch in which it was last seen established (checked once)
+	id      uint64
+	node    *zab.Node
+	st      *zab.MemoryStorage
+	up      bool
+	phase   int64     // tick offset in microticks
+	applied []zab.Txn // the state machine: every applied txn, from the start
+	// pausedUntil freezes the replica (like docker pause) until this
+	// microtick: no ticks, no deliveries; its inbound queues wait.
+	pausedUntil int64
+	// syncOnResume: a client sync sent during the pause is handled as
+	// soon as the replica resumes (before it ticks again).
+	syncOnResume bool
+	leaderOf     uint32 // epoch in which it was last seen established (checked once)
 }
 
 // Sim is one simulated ensemble.
@@ -101,6 +110,7 @@ type Sim struct {
 type Stats struct {
 	Committed, Crashes, Partitions, Elections, SyncsOK int
 	Diffs, Truncs, Snaps                               int
+	Pauses                                             int
 }
 
 // New builds a simulation from opts.
@@ -151,6 +161,7 @@ func New(opts Options) *Sim {
 	}
 	s.cfg = zab.DefaultConfig(0, s.voters, observers)
 	s.cfg.MaxCounter = opts.MaxCounter
+	s.cfg.Bugs = opts.Bugs
 	// Vary the timing knobs per seed (FinalizeTicks 0 decides at once).
 	s.cfg.ElectionTicks = 1 + rng.IntN(3)
 	s.cfg.FinalizeTicks = rng.IntN(3)
@@ -477,7 +488,7 @@ func (s *Sim) deliverDue() error {
 	for {
 		var due []pairKey
 		for k, q := range s.queues {
-			if len(q) > 0 && q[0].at <= s.now {
+			if len(q) > 0 && q[0].at <= s.now && !s.paused(k.to) {
 				due = append(due, k)
 			}
 		}
@@ -515,7 +526,7 @@ func (s *Sim) deliverDue() error {
 func (s *Sim) tickDue() error {
 	for _, id := range s.ids {
 		r := s.reps[id]
-		if r.up && s.now%microPerTick == r.phase {
+		if r.up && !s.paused(id) && s.now%microPerTick == r.phase {
 			r.node.Tick()
 			if err := s.drain(r); err != nil {
 				return err
@@ -563,6 +574,9 @@ func (s *Sim) startSync(r *replica) error {
 
 func (s *Sim) randomRep() *replica { return s.reps[s.ids[s.rng.IntN(len(s.ids))]] }
 
+// paused reports whether replica id is frozen now.
+func (s *Sim) paused(id uint64) bool { return s.now < s.reps[id].pausedUntil }
+
 // faults injects the seeded faults of one microtick.
 func (s *Sim) faults() error {
 	p := func(perTick int) bool { return s.rng.IntN(perTick*microPerTick) == 0 }
@@ -608,11 +622,27 @@ func (s *Sim) faults() error {
 		if a != b {
 			s.breakConn(a.id, b.id)
 		}
+	case p(70): // pause a replica (its logical clock stops, messages wait)
+		r := s.randomRep()
+		if ls := s.leaders(); len(ls) > 0 && s.rng.IntN(2) == 0 {
+			r = ls[s.rng.IntN(len(ls))] // a frozen leader is the interesting case
+		}
+		if r.up && !s.paused(r.id) {
+			// Long enough for the others to elect a new leader and commit.
+			d := int64(s.cfg.SyncLimit+2+s.rng.IntN(3*s.cfg.SyncLimit+s.cfg.InitLimit)) * microPerTick
+			r.pausedUntil = s.now + d
+			r.syncOnResume = s.rng.IntN(2) == 0
+			s.Stats.Pauses++
+			s.record(event{node: r.id, kind: "pause", note: fmt.Sprintf("for %d ticks", d/microPerTick)})
+		}
 	case p(30): // the server snapshots its state (and compacts its log)
 		if r := s.randomRep(); r.up && len(r.applied) > 0 {
 			last := r.applied[len(r.applied)-1].Zxid
 			snap, _ := r.st.Log()
-			if last > snap.Zxid {
+			_, logged := r.st.Log()
+			// Only logged txns can be snapshotted and compacted (a
+			// buggy learner may apply txns it has not logged yet).
+			if last > snap.Zxid && slices.ContainsFunc(logged, func(t zab.Txn) bool { return t.Zxid == last }) {
 				if err := r.st.CreateSnapshot(zab.Snapshot{Zxid: last, Data: encodeState(r.applied)}); err != nil {
 					return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
 				}
@@ -629,18 +659,20 @@ func (s *Sim) faults() error {
 func (s *Sim) clients() error {
 	if s.rng.IntN(microPerTick*3) < 2 {
 		if ls := s.leaders(); len(ls) > 0 {
-			if _, err := s.propose(ls[s.rng.IntN(len(ls))]); err != nil {
+			if l := ls[s.rng.IntN(len(ls))]; s.paused(l.id) {
+				// a frozen server takes no requests
+			} else if _, err := s.propose(l); err != nil {
 				return err
 			}
 		}
 	}
 	if s.rng.IntN(microPerTick*10) == 0 {
-		if r := s.randomRep(); r.up {
+		if r := s.randomRep(); r.up && !s.paused(r.id) {
 			return s.startSync(r)
 		}
 	}
 	if s.rng.IntN(microPerTick*5) == 0 {
-		if r := s.randomRep(); r.up && r.node.Status().Serving && r.node.Status().Role != zab.Leading {
+		if r := s.randomRep(); r.up && !s.paused(r.id) && r.node.Status().Serving && r.node.Status().Role != zab.Leading {
 			s.proposed++
 			data := fmt.Appendf(nil, "n%d-fwd%d", r.id, s.proposed)
 			if err := r.node.Forward(data); err != nil {
@@ -665,6 +697,14 @@ func (s *Sim) step() error {
 	if err := s.deliverDue(); err != nil {
 		return err
 	}
+	for _, id := range s.ids {
+		if r := s.reps[id]; r.syncOnResume && r.up && !s.paused(id) {
+			r.syncOnResume = false
+			if err := s.startSync(r); err != nil {
+				return err
+			}
+		}
+	}
 	if err := s.tickDue(); err != nil {
 		return err
 	}
@@ -677,6 +717,9 @@ func (s *Sim) step() error {
 func (s *Sim) heal() error {
 	s.record(event{kind: "heal-all"})
 	clear(s.cut)
+	for _, id := range s.ids {
+		s.reps[id].pausedUntil = 0
+	}
 	for _, id := range s.ids {
 		if !s.reps[id].up {
 			if err := s.start(id); err != nil {
