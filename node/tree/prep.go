@@ -153,11 +153,42 @@ type Prep struct {
 	tree     *Tree
 	nodes    map[string]pendingNode
 	sessions map[int64]pendingSession
+	// casOnCommitted is BugCASOnCommittedState.
+	casOnCommitted bool
 }
+
+// Bug names a seeded bug of the tree's request preparation (see
+// node/zab.Bug for the protocol's): off unless NewPrep is given it.
+type Bug string
+
+// BugCASOnCommittedState: versions (setData/delete/check with a version)
+// are checked against the committed tree, ignoring proposed changes, so
+// two concurrent compare-and-sets with the same expected version both
+// succeed.
+const BugCASOnCommittedState Bug = "cas-on-committed-state"
+
+// Bugs lists the seeded bugs this package implements.
+func Bugs() []Bug { return []Bug{BugCASOnCommittedState} }
 
 // NewPrep prepares requests against t.
 func NewPrep(t *Tree) *Prep {
-	return &Prep{tree: t, nodes: map[string]pendingNode{}, sessions: map[int64]pendingSession{}}
+	p, _ := NewPrepWithBugs(t, nil) // no bugs: cannot fail
+	return p
+}
+
+// NewPrepWithBugs is NewPrep with seeded bugs enabled (zabcheck's
+// detection runs only). Unknown bugs are an error.
+func NewPrepWithBugs(t *Tree, bugs []Bug) (*Prep, error) {
+	p := &Prep{tree: t, nodes: map[string]pendingNode{}, sessions: map[int64]pendingSession{}}
+	for _, b := range bugs {
+		switch b {
+		case BugCASOnCommittedState:
+			p.casOnCommitted = true
+		default:
+			return nil, fmt.Errorf("new prep: unknown seeded bug %q", b)
+		}
+	}
+	return p, nil
 }
 
 // stat is the one place that decides which state requests are checked
@@ -166,7 +197,7 @@ func NewPrep(t *Tree) *Prep {
 // would let two concurrent setData with the same expected version both be
 // proposed, and both succeed.
 func (p *Prep) stat(path string) (jute.Stat, bool) {
-	if c, ok := p.nodes[path]; ok && c.zxid > p.tree.zxid {
+	if c, ok := p.nodes[path]; ok && c.zxid > p.tree.zxid && !p.casOnCommitted {
 		return c.stat, c.exists
 	}
 	return p.tree.stat(path)
