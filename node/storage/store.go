@@ -19,6 +19,8 @@ type Options struct {
 	// KeepSnapshots: how many snapshots to retain (default 3).
 	KeepSnapshots int
 	Logger        *slog.Logger
+	// NoAcceptedEpoch: see Epochs.NoAcceptedEpoch (seeded bug only).
+	NoAcceptedEpoch bool
 }
 
 // Store is a node's durable state under dataDir/version-2, ZooKeeper's
@@ -39,7 +41,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 		logger = slog.Default()
 	}
 	dir := filepath.Join(dataDir, "version-2")
-	ep := Epochs{Dir: dir, NoSync: opts.NoSync}
+	ep := Epochs{Dir: dir, NoSync: opts.NoSync, NoAcceptedEpoch: opts.NoAcceptedEpoch}
 	if _, _, err := ep.Load(); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
