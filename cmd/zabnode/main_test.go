@@ -26,7 +26,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{"bad value", base + "clientPort=99999\n", "1", []string{"bad.cfg", "clientPort"}},
 		{"no myid", base, "", []string{"myid"}},
 		{"unknown myid", base, "7", []string{"myid", "server.7"}},
-		{"seeded bug", base + "zabnode.bug=skip-trunc\n", "1", []string{"zabnode.bug"}},
+		{"unknown seeded bug", base + "zabnode.bug=no-such-bug\n", "1", []string{"zabnode.bug", "no-such-bug"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

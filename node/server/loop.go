@@ -108,6 +108,7 @@ func (l *latency) add(d time.Duration) {
 
 // loop is the single goroutine that owns the replica's state.
 type loop struct {
+	bugs   bugSet
 	cfg    *config.Config
 	log    *slog.Logger
 	now    func() time.Time
@@ -142,9 +143,9 @@ type loop struct {
 	lat            latency
 }
 
-func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log *slog.Logger, now func() time.Time) (*loop, error) {
+func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log *slog.Logger, now func() time.Time, bugs bugSet) (*loop, error) {
 	l := &loop{
-		cfg: cfg, log: log, now: now, st: st, tr: tr,
+		cfg: cfg, log: log, now: now, st: st, tr: tr, bugs: bugs,
 		events:   make(chan event, 1024),
 		watches:  tree.NewWatches(),
 		conns:    map[*conn]struct{}{},
@@ -159,7 +160,7 @@ func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log
 	if err := l.resetTree(zab.Zxid(snapZxid), data); err != nil {
 		return nil, err
 	}
-	l.node, err = zab.NewNode(coreConfig(cfg, log), zabStorage{st})
+	l.node, err = zab.NewNode(coreConfig(cfg, log, bugs.core), zabStorage{st})
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +285,7 @@ func (l *loop) peer(in transport.Inbound) {
 func (l *loop) process() error {
 	for l.fatal == nil && l.node.HasReady() {
 		rd := l.node.Ready()
-		if err := persist(l.st, &rd); err != nil {
+		if err := persist(l.st, &rd, !l.bugs.lazyFsync); err != nil {
 			return err
 		}
 		if rd.Snapshot != nil {
@@ -348,7 +349,12 @@ func (l *loop) checkStatus() {
 		// which process applies before any client request is prepared
 		// (requests are handled between process calls, and a Ready's
 		// Requests after its Committed).
-		l.prep = tree.NewPrep(l.tree)
+		prep, err := tree.NewPrepWithBugs(l.tree, l.bugs.tree)
+		if err != nil {
+			l.fatal = err // parseBugs admits tree bugs only: cannot happen
+			return
+		}
+		l.prep = prep
 		l.lastSeen, l.expiring = map[int64]time.Time{}, map[int64]bool{}
 		now := l.now()
 		for _, id := range l.tree.SessionIDs() {
@@ -373,6 +379,13 @@ func (l *loop) serving() bool { return l.status.serving }
 func (l *loop) tick() {
 	l.node.Tick()
 	l.ticks++
+	if l.bugs.lazyFsync && l.ticks%lazyFsyncEvery == 0 {
+		// BugAckBeforeFsync: what was acked since the last timer becomes
+		// durable only now.
+		if err := l.st.Log.Sync(); err != nil {
+			l.fatal = fmt.Errorf("lazy fsync: %w", err)
+		}
+	}
 	if l.ticks%2 != 0 || !l.serving() {
 		return
 	}
@@ -461,7 +474,7 @@ func (l *loop) connect(c *conn, req *jute.ConnectRequest) {
 		c.close("This ZooKeeper instance is not currently serving requests")
 		return
 	}
-	if req.LastZxidSeen > l.tree.Zxid() {
+	if req.LastZxidSeen > l.tree.Zxid() && !l.bugs.noSessionZxidCheck {
 		l.log.Info("refusing session: client has seen a later zxid", "client_zxid", fmt.Sprintf("%#x", req.LastZxidSeen),
 			"our_zxid", fmt.Sprintf("%#x", l.tree.Zxid()))
 		c.close("client has seen a later zxid")

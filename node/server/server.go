@@ -79,10 +79,12 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	if now == nil {
 		now = time.Now
 	}
-	if len(cfg.Bugs) > 0 {
-		// Refuse rather than run a correct build the harness believes is
-		// buggy: a run would "pass" for the wrong reason.
-		return nil, fmt.Errorf("new server: %s: zabnode.bug: seeded bugs %q are not implemented in this build", cfg.File, cfg.Bugs)
+	bugs, err := parseBugs(cfg.Bugs)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %s: zabnode.bug: %w", cfg.File, err)
+	}
+	if bugs.any() {
+		log.Warn("SEEDED BUGS ENABLED: this node is deliberately incorrect", "bugs", cfg.Bugs)
 	}
 	s = &Server{cfg: cfg, log: log, handshake: opts.HandshakeTimeout}
 	if s.handshake <= 0 {
@@ -96,7 +98,10 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 			}
 		}
 	}()
-	s.store, err = storage.Open(cfg.DataDir, storage.Options{NoSync: !cfg.Fsync, Logger: log})
+	s.store, err = storage.Open(cfg.DataDir, storage.Options{
+		NoSync: !cfg.Fsync, Logger: log,
+		NoAcceptedEpoch: bugs.core.Has(zab.BugNoPersistAcceptedEpoch),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
@@ -140,7 +145,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 		closers = append(closers, s.admin.Close)
 	}
 
-	s.loop, err = newLoop(cfg, s.store, s.tr, log, now)
+	s.loop, err = newLoop(cfg, s.store, s.tr, log, now, bugs)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
@@ -152,8 +157,9 @@ func (s *Server) ClientAddr() net.Addr { return s.client.Addr() }
 
 // coreConfig maps zoo.cfg onto the core's tick-based limits (see the
 // package doc: one core tick is tickTime/2).
-func coreConfig(cfg *config.Config, log *slog.Logger) zab.Config {
+func coreConfig(cfg *config.Config, log *slog.Logger, bugs zab.Bugs) zab.Config {
 	c := zab.DefaultConfig(cfg.MyID, cfg.Voters(), cfg.Observers())
+	c.Bugs = bugs
 	c.InitLimit = 2 * cfg.InitLimit
 	c.SyncLimit = 2 * cfg.SyncLimit
 	c.PingTicks = 1

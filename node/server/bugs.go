@@ -1,0 +1,74 @@
+package server
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/zabcheck/zabcheck/node/tree"
+	"github.com/zabcheck/zabcheck/node/zab"
+)
+
+// Server-level seeded bugs (the protocol's are zab.Bug, the tree's
+// tree.Bug). Each is off unless zoo.cfg's zabnode.bug names it.
+const (
+	// BugAckBeforeFsync: the log is not fsynced before the ACK (or the
+	// leader's self-ack) goes out; it buffers in user space and is synced
+	// on a timer (lazyFsyncEvery), so killing the process loses
+	// acknowledged txns, as power loss would.
+	BugAckBeforeFsync = "ack-before-fsync"
+	// BugNoSessionZxidCheck: the handshake accepts a session whose client
+	// has seen a later zxid than this server has applied.
+	BugNoSessionZxidCheck = "no-session-zxid-check"
+)
+
+// lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
+// leaves the log unsynced: about a second with ZooKeeper's usual tickTime.
+const lazyFsyncEvery = 10
+
+// Bugs lists every seeded bug this build implements, sorted: protocol,
+// tree and server ones. zabcheck's catalog must match it.
+func Bugs() []string {
+	var out []string
+	for _, b := range zab.CoreBugs() {
+		out = append(out, string(b))
+	}
+	for _, b := range tree.Bugs() {
+		out = append(out, string(b))
+	}
+	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck)
+	slices.Sort(out)
+	return out
+}
+
+// bugSet is zabnode.bug split by the layer that implements each bug.
+type bugSet struct {
+	core               zab.Bugs
+	tree               []tree.Bug
+	lazyFsync          bool
+	noSessionZxidCheck bool
+}
+
+func (b bugSet) any() bool {
+	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck
+}
+
+// parseBugs refuses bugs this build does not implement: running a correct
+// build that the harness believes buggy would "pass" for the wrong reason.
+func parseBugs(names []string) (bugSet, error) {
+	b := bugSet{core: zab.Bugs{}}
+	for _, name := range names {
+		switch {
+		case zab.IsCoreBug(name):
+			b.core[zab.Bug(name)] = true
+		case slices.Contains(tree.Bugs(), tree.Bug(name)):
+			b.tree = append(b.tree, tree.Bug(name))
+		case name == BugAckBeforeFsync:
+			b.lazyFsync = true
+		case name == BugNoSessionZxidCheck:
+			b.noSessionZxidCheck = true
+		default:
+			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
+		}
+	}
+	return b, nil
+}
