@@ -1,0 +1,201 @@
+// Package detect proves that zabcheck finds bugs: it runs zabnode with each
+// seeded bug (see node/zab.Bug, node/tree.Bug and node/server's bugs)
+// under the fault and workload that expose it, repeatedly, until a checker
+// says invalid or a per-bug budget of test time runs out, then runs the
+// correct build through the same triggers and requires valid. The result is
+// a detection matrix (matrix.json, matrix.md).
+package detect
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Trigger is what a bug's runs override in the base runner.Test: the
+// fault, workload and read mode that expose it. Zero fields keep the base.
+type Trigger struct {
+	Nodes           int           `json:"nodes,omitempty"`
+	Workload        string        `json:"workload,omitempty"`
+	ReadMode        string        `json:"read_mode,omitempty"`
+	Nemesis         []string      `json:"nemesis,omitempty"`
+	NemesisTargets  []string      `json:"nemesis_targets,omitempty"`
+	NemesisInterval time.Duration `json:"nemesis_interval,omitempty"`
+	Concurrency     int           `json:"concurrency,omitempty"`
+	Rate            float64       `json:"rate,omitempty"`
+}
+
+// String is the trigger in zabcheck test's flag vocabulary.
+func (t Trigger) String() string {
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
+	if t.Nodes != 0 {
+		add("--nodes %d", t.Nodes)
+	}
+	if t.Workload != "" {
+		add("--workload %s", t.Workload)
+	}
+	if t.ReadMode != "" {
+		add("--read-mode %s", t.ReadMode)
+	}
+	nem := "none"
+	if len(t.Nemesis) > 0 {
+		nem = strings.Join(t.Nemesis, ",")
+	}
+	add("--nemesis %s", nem)
+	if len(t.NemesisTargets) > 0 {
+		add("--nemesis-targets %s", strings.Join(t.NemesisTargets, ","))
+	}
+	if t.NemesisInterval != 0 {
+		add("--nemesis-interval %s", t.NemesisInterval)
+	}
+	if t.Concurrency != 0 {
+		add("--concurrency %d", t.Concurrency)
+	}
+	if t.Rate != 0 {
+		add("--rate %g", t.Rate)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Bug is one seeded bug of the catalog.
+type Bug struct {
+	Name string `json:"name"`
+	// JIRA is the ZooKeeper issue the bug models, if any.
+	JIRA        string  `json:"jira,omitempty"`
+	Description string  `json:"description"`
+	Trigger     Trigger `json:"trigger"`
+	// Expect is the anomaly a run with the bug should show.
+	Expect string `json:"expect"`
+}
+
+// Catalog lists zabnode's seeded bugs, sorted by name. The names are
+// exactly those node/server.Bugs() implements (a test keeps them equal).
+func Catalog() []Bug {
+	return []Bug{
+		{
+			Name:        "ack-before-fsync",
+			Description: "the log is not fsynced before ACKs (the leader's self-ack too); it buffers in the process and syncs on a timer, so a kill loses acknowledged txns",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill"}, NemesisTargets: []string{"all"}, NemesisInterval: 3 * time.Second},
+			Expect:      "lost acknowledged write (linearizable), divergent replicas",
+		},
+		{
+			Name:        "apply-on-proposal",
+			Description: "followers apply a txn to the data tree (and answer its client) when the PROPOSAL arrives, not on COMMIT",
+			Trigger:     Trigger{Nodes: 5, Workload: "register", ReadMode: "sync", Nemesis: []string{"partition"}, NemesisInterval: 3 * time.Second, Rate: 300},
+			Expect:      "an uncommitted write served and later truncated: divergent replicas, lost acknowledged write",
+		},
+		{
+			Name:        "cas-on-committed-state",
+			Description: "the leader checks setData versions against the committed tree instead of the proposed state, so two concurrent CAS with one expected version both succeed",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Concurrency: 10, Rate: 300},
+			Expect:      "two successful CAS from the same version (linearizable)",
+		},
+		{
+			Name:        "commit-before-quorum",
+			Description: "the leader commits (and answers the client) once a proposal is durable on the leader alone",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"leader-partition-then-kill"}, NemesisInterval: 3 * time.Second},
+			Expect:      "lost acknowledged write after the isolated leader's tail is truncated (linearizable)",
+		},
+		{
+			Name:        "elect-ignore-zxid",
+			Description: "FLE orders votes by server id only and the new leader skips its 'follower more recent than me' check, so a stale node can lead",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill"}, NemesisTargets: []string{"majority"}, NemesisInterval: 2 * time.Second, Rate: 300},
+			Expect:      "committed writes truncated by a stale leader: lost acknowledged write",
+		},
+		{
+			Name:        "newleader-ack-before-persist",
+			JIRA:        "ZOOKEEPER-3911",
+			Description: "a learner ACKs NEWLEADER (currentEpoch durable) before the txns it was synced with are logged; they are logged after UPTODATE",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill-majority-after-election"}, NemesisInterval: 2 * time.Second},
+			Expect:      "acknowledged writes lost after an election and a coordinated kill",
+		},
+		{
+			Name:        "no-persist-accepted-epoch",
+			JIRA:        "ZOOKEEPER-335",
+			Description: "acceptedEpoch is kept in memory only; a restarted node derives it from its last logged zxid, so two leaders can take the same epoch",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill-majority-after-election"}, NemesisInterval: 2 * time.Second, Rate: 20},
+			Expect:      "one zxid naming two transactions; divergent replicas",
+		},
+		{
+			Name:        "no-session-zxid-check",
+			Description: "the connect handshake accepts a session whose client has seen a later zxid than the server",
+			Trigger:     Trigger{Workload: "register", ReadMode: "local", Nemesis: []string{"kill"}, NemesisInterval: 3 * time.Second},
+			Expect:      "a session's reads go back in zxid (monotonic-reads); needs sessions that move between servers",
+		},
+		{
+			Name:        "no-stepdown",
+			Description: "a leader that cannot hear a quorum keeps leading and serving reads",
+			Trigger:     Trigger{Workload: "register", ReadMode: "leader", Nemesis: []string{"partition"}, NemesisInterval: 3 * time.Second},
+			Expect:      "stale read from the deposed leader (linearizable)",
+		},
+		{
+			Name:        "quorum-off-by-one",
+			Description: "n/2 voters are taken as a majority, so two halves (with 3 voters, single nodes) each elect a leader",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"partition"}, NemesisInterval: 3 * time.Second},
+			Expect:      "split brain: duplicate zxids, divergent replicas, lost writes",
+		},
+		{
+			Name:        "skip-trunc",
+			JIRA:        "ZOOKEEPER-1154",
+			Description: "the leader sends DIFF where TRUNC was needed and the learner does not check where a DIFF starts, so an uncommitted tail survives and is applied",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"restart-uncommitted-tail"}, NemesisInterval: 3 * time.Second},
+			Expect:      "a replica serves writes that were never committed: divergent replicas",
+		},
+		{
+			Name:        "sync-not-quorum",
+			JIRA:        "ZOOKEEPER-1675",
+			Description: "the leader answers sync without a quorum heartbeat round, so a deposed leader that has not noticed yet answers it",
+			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"pause"}, NemesisTargets: []string{"leader"}, NemesisInterval: 3 * time.Second},
+			Expect:      "stale sync+read from a paused-then-resumed leader (linearizable)",
+		},
+	}
+}
+
+// Names lists the catalog's bug names, sorted.
+func Names() []string {
+	var out []string
+	for _, b := range Catalog() {
+		out = append(out, b.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Known reports whether name is a catalog bug: the CLI validates --bug
+// with it before any container starts.
+func Known(name string) bool { return slices.Contains(Names(), name) }
+
+// Lookup returns the catalog entry of name.
+func Lookup(name string) (Bug, bool) {
+	for _, b := range Catalog() {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Bug{}, false
+}
+
+// Select resolves a --bug selection: "all" (or empty) is the whole
+// catalog; otherwise a comma list of names, each of which must be known.
+func Select(spec string) ([]Bug, error) {
+	spec = strings.TrimSpace(spec)
+	if spec == "" || spec == "all" {
+		return Catalog(), nil
+	}
+	var out []Bug
+	seen := map[string]bool{}
+	for _, name := range strings.Split(spec, ",") {
+		name = strings.TrimSpace(name)
+		b, ok := Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("select bugs %q: unknown bug %q (known: %s)", spec, name, strings.Join(Names(), ", "))
+		}
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
