@@ -53,6 +53,12 @@ func throughputPlot(targets []TargetSummary) ([]byte, error) {
 	names := []string{"write", "read"}
 	p.NominalX(names...)
 	n := len(targets)
+	top := 0.0
+	for _, t := range targets {
+		top = max(top, deref(t.WriteOpsPerSec), deref(t.ReadOpsPerSec))
+	}
+	// Headroom keeps the legend (top right) off the bars.
+	p.Y.Min, p.Y.Max = 0, max(top, 1)*1.35
 	w := vg.Points(min(40, 300/float64(max(n, 1))))
 	for i, t := range targets {
 		vals := plotter.Values{deref(t.WriteOpsPerSec), deref(t.ReadOpsPerSec)}
@@ -62,7 +68,7 @@ func throughputPlot(targets []TargetSummary) ([]byte, error) {
 		}
 		c := dbColors[t.DB]
 		if t.Nodes > 3 {
-			c.A = 0x99 // larger clusters lighter
+			c = lighten(c) // larger clusters lighter, same hue
 		}
 		b.Color = c
 		b.LineStyle.Width = vg.Points(0.5)
@@ -71,6 +77,12 @@ func throughputPlot(targets []TargetSummary) ([]byte, error) {
 		p.Legend.Add(label(t), b)
 	}
 	return drawSVG(p)
+}
+
+// lighten mixes c halfway with white; an alpha would be mistaken for a
+// premultiplied colour and render grey.
+func lighten(c color.RGBA) color.RGBA {
+	return color.RGBA{R: c.R + (0xff-c.R)/2, G: c.G + (0xff-c.G)/2, B: c.B + (0xff-c.B)/2, A: 0xff}
 }
 
 func deref(v *float64) float64 {
