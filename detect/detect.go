@@ -234,6 +234,8 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 	}
 	if tr.Concurrency != 0 {
 		t.Concurrency = tr.Concurrency
+	} else if tr.Nodes != 0 {
+		t.Concurrency = 2 * tr.Nodes // zabcheck test's default, "2n"
 	}
 	if tr.Rate != 0 {
 		t.Rate = tr.Rate
