@@ -87,6 +87,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			serveCommand(),
 			imagesCommand(),
 			cleanCommand(),
+			benchCommand(),
 		},
 	}
 	for _, c := range app.Commands {
