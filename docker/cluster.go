@@ -497,7 +497,21 @@ func (c *Cluster) Pause(ctx context.Context, node string) error {
 	if !st.Running {
 		return fmt.Errorf("pause %s: node is not running (%s)", node, st.Status)
 	}
-	if err := c.cli.ContainerPause(ctx, n.ctrID); err != nil {
+	// The cgroup freezer gives up ("unable to freeze") when a task does not
+	// reach the frozen state in time, e.g. while it waits on disk I/O; the
+	// engine then leaves the container running. Such a failure is
+	// transient, so try a few more times before calling the fault failed.
+	for attempt := 0; attempt < 5; attempt++ {
+		if err = c.cli.ContainerPause(ctx, n.ctrID); err == nil || !strings.Contains(err.Error(), "unable to freeze") {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pause %s: %w (after %v)", node, ctx.Err(), err)
+		case <-time.After(time.Duration(100*(attempt+1)) * time.Millisecond):
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("pause %s: %w", node, err)
 	}
 	return nil
