@@ -60,15 +60,15 @@ func querySrvr(ctx context.Context, addr string) (Srvr, error) {
 	if err != nil && len(raw) == 0 {
 		return Srvr{}, fmt.Errorf("read srvr from %s: %w", addr, err)
 	}
-	s, err := parseSrvr(string(raw))
+	s, err := ParseSrvr(string(raw))
 	if err != nil {
 		return Srvr{}, fmt.Errorf("parse srvr from %s: %w", addr, err)
 	}
 	return s, nil
 }
 
-// parseSrvr parses the output of `srvr` (ZooKeeper 3.8 format).
-func parseSrvr(raw string) (Srvr, error) {
+// ParseSrvr parses the output of `srvr` (ZooKeeper 3.8 format).
+func ParseSrvr(raw string) (Srvr, error) {
 	s := Srvr{Raw: raw}
 	if strings.Contains(raw, "not currently serving requests") {
 		return s, ErrNotServing

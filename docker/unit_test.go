@@ -320,7 +320,7 @@ func TestParseSrvr(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseSrvr(tc.raw)
+			got, err := ParseSrvr(tc.raw)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("parseSrvr error = %v, want %v", err, tc.wantErr)
 			}
@@ -334,8 +334,8 @@ func TestParseSrvr(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{"", "Mode: leader\n", "Zxid: 0xZZ\nMode: leader\n", "Latency min/avg/max: 1/2\nZxid: 0x1\nMode: x\n"} {
-		if _, err := parseSrvr(bad); err == nil {
-			t.Errorf("parseSrvr(%q) = nil error, want one", bad)
+		if _, err := ParseSrvr(bad); err == nil {
+			t.Errorf("ParseSrvr(%q) = nil error, want one", bad)
 		}
 	}
 	if got := (Srvr{Zxid: 0x30000002a}).Epoch(); got != 3 {

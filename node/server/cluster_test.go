@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/node/config"
 )
 
@@ -179,14 +179,11 @@ func (c *cluster) stop(t testing.TB, nd *testNode) {
 
 // srvr is the subset of docker.Srvr the tests need, parsed with the same
 // rules as docker/srvr.go: "key: value" lines, Mode and Zxid required.
-type srvr struct {
-	Mode      string
-	Zxid      int64
-	NodeCount int64
-	Raw       string
-}
+// srvr answers are parsed by the harness's own parser, so these tests prove
+// that zabcheck reads zabnode's four-letter words.
+type srvr = docker.Srvr
 
-var errNotServing = errors.New("not serving")
+var errNotServing = docker.ErrNotServing
 
 func fourLetter(addr, word string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
@@ -205,56 +202,7 @@ func fourLetter(addr, word string) (string, error) {
 	return string(b), nil
 }
 
-func parseSrvr(raw string) (srvr, error) {
-	s := srvr{Raw: raw}
-	if strings.Contains(raw, "not currently serving requests") {
-		return s, errNotServing
-	}
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(raw))
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		key, val = strings.TrimSpace(key), strings.TrimSpace(val)
-		var err error
-		switch key {
-		case "Latency min/avg/max":
-			parts := strings.Split(val, "/")
-			if len(parts) != 3 {
-				return s, fmt.Errorf("bad latency %q", val)
-			}
-			for _, p := range parts {
-				if _, err = strconv.ParseFloat(p, 64); err != nil {
-					break
-				}
-			}
-		case "Received", "Sent", "Connections", "Outstanding":
-			_, err = strconv.ParseInt(val, 10, 64)
-		case "Zxid":
-			var z uint64
-			z, err = strconv.ParseUint(strings.TrimPrefix(val, "0x"), 16, 64)
-			s.Zxid = int64(z)
-		case "Mode":
-			s.Mode = val
-		case "Node count":
-			s.NodeCount, err = strconv.ParseInt(val, 10, 64)
-		default:
-			continue
-		}
-		if err != nil {
-			return s, fmt.Errorf("bad %s %q: %w", key, val, err)
-		}
-		seen[key] = true
-	}
-	for _, k := range []string{"Mode", "Zxid", "Latency min/avg/max", "Received", "Sent", "Connections", "Outstanding", "Node count"} {
-		if !seen[k] {
-			return s, fmt.Errorf("no %s line in %q", k, raw)
-		}
-	}
-	return s, nil
-}
+func parseSrvr(raw string) (srvr, error) { return docker.ParseSrvr(raw) }
 
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
