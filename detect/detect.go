@@ -240,6 +240,9 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 	if tr.Rate != 0 {
 		t.Rate = tr.Rate
 	}
+	if tr.SyncLimit != 0 {
+		t.SyncLimit = tr.SyncLimit
+	}
 	t.Name = t.DefaultName()
 	if bug == "" {
 		t.Name = "detect-correct-" + t.Name
