@@ -88,6 +88,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			imagesCommand(),
 			cleanCommand(),
 			benchCommand(),
+			bugsCommand(),
+			detectCommand(),
 		},
 	}
 	for _, c := range app.Commands {

@@ -30,6 +30,7 @@ func TestBadArguments(t *testing.T) {
 		{"two nodes", []string{"test", "--nodes", "2"}, nil, "--nodes 2"},
 		{"even nodes from env", []string{"test"}, map[string]string{"ZABCHECK_NODES": "4"}, "--nodes 4"},
 		{"bug on zookeeper", []string{"test", "--db", "zookeeper", "--bug", "skip-trunc"}, nil, "--bug"},
+		{"unknown bug", []string{"test", "--bug", "no-such-bug"}, nil, "--bug \"no-such-bug\": unknown seeded bug"},
 		{"unknown db", []string{"test", "--db", "etcd"}, nil, "--db"},
 		{"unknown workload", []string{"test", "--workload", "queue"}, nil, "--workload"},
 		{"unknown read mode", []string{"test", "--read-mode", "stale"}, nil, "--read-mode"},

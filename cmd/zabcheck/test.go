@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/detect"
 	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/nemesis"
 	"github.com/zabcheck/zabcheck/runner"
@@ -86,6 +87,9 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 	}
 	if s := c.String("nemesis-targets"); s != "" {
 		t.NemesisTargets = strings.Split(s, ",")
+	}
+	if t.Bug != "" && !detect.Known(t.Bug) {
+		return t, badArgs("--bug %q: unknown seeded bug (known: %s; see zabcheck bugs)", t.Bug, strings.Join(detect.Names(), ", "))
 	}
 	if c.Int("test-count") < 1 {
 		return t, badArgs("--test-count %d: must be at least 1", c.Int("test-count"))
