@@ -21,7 +21,7 @@ func TestSimCatchesBugs(t *testing.T) {
 			for seed := uint64(1); seed <= maxBugSeeds; seed++ {
 				s := New(Options{Seed: seed, Observers: -1, Bugs: zab.Bugs{bug: true}})
 				if err := s.Run(); err != nil {
-					t.Logf("caught after %d seeds: %v", seed, firstLine(err.Error()))
+					t.Logf("%s: caught after %d seeds: %v", bug, seed, firstLine(err.Error()))
 					return
 				}
 			}
