@@ -119,3 +119,25 @@ func TestE2EZabnodePartitionKill(t *testing.T) {
 		t.Fatalf("zabnode run did not compare replica state dumps: %+v", replicas)
 	}
 }
+
+// A seeded bug must be caught: with version checks against committed rather
+// than proposed state, two concurrent CAS from one version both succeed,
+// which no linearization of a register allows.
+func TestE2ESeededBugCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end suite skipped under -short")
+	}
+	tc := e2eTest("zabnode", nil)
+	tc.Bug = "cas-on-committed-state"
+	tc.Concurrency, tc.Rate, tc.Keys = 10, 300, 2
+	out := runE2E(t, tc)
+	if out.Verdict != checker.Invalid {
+		t.Fatalf("seeded bug %s not caught: verdict %s (report %s/report.html)", tc.Bug, out.Verdict, out.Dir)
+	}
+	for _, r := range out.Summary.Checks {
+		if r.Name == "linearizable" && r.Verdict == checker.Invalid {
+			return
+		}
+	}
+	t.Fatalf("seeded bug %s: the linearizability checker did not flag it", tc.Bug)
+}
