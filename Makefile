@@ -75,3 +75,7 @@ clean: ## remove zabcheck containers and networks, and bin/
 .PHONY: nightly
 nightly: images ## the nightly matrix, bug detection and fuzzing (NIGHTLY_SCALE=0.1 for a short local run)
 	NIGHTLY_SCALE=$(or $(NIGHTLY_SCALE),1) .ci/nightly
+
+.PHONY: detect
+detect: images ## run every seeded bug with its trigger until caught, then the correct build (BUDGET=5m per bug)
+	$(BIN)/zabcheck detect --bug all --budget $(or $(BUDGET),5m)
