@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -68,6 +69,12 @@ type Config struct {
 	FinalTimeout time.Duration
 	// Root is the parent znode of everything the workload creates.
 	Root string
+	// Readers is the fraction of concurrency slots (0 <= Readers < 1) whose
+	// processes only ever read. A session that never writes has no pending
+	// write queued ahead of its sync+read (servers answer a session in
+	// FIFO order), so a deposed leader answers it at once: that is how a
+	// stale read from it becomes visible. 0 keeps every slot mixed.
+	Readers float64
 }
 
 // Default op mixes (relative weights).
@@ -166,6 +173,11 @@ func (c Config) Validate() error {
 	if c.OpsPerKey < 1 {
 		bad("ops per key %d: want at least 1", c.OpsPerKey)
 	}
+	if !(c.Readers >= 0 && c.Readers < 1) {
+		bad("readers %g: want a fraction from 0 to below 1 (some processes must write)", c.Readers)
+	} else if c.Readers > 0 && c.Workload == Lock {
+		bad("readers %g: the lock workload has no read-only op", c.Readers)
+	}
 	if c.MaxOps < 0 {
 		bad("max ops %d: want 0 (no limit) or more", c.MaxOps)
 	}
@@ -203,6 +215,23 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ReaderSlots is how many concurrency slots only read: Readers of them,
+// rounded, at least one when Readers > 0 and always leaving a writer.
+func (c Config) ReaderSlots() int {
+	if c.Readers <= 0 || c.Concurrency < 2 {
+		return 0
+	}
+	n := int(math.Round(c.Readers * float64(c.Concurrency)))
+	return min(max(n, 1), c.Concurrency-1)
+}
+
+// isReader says whether slot only reads. The reader slots are the last
+// ones: consecutive slots bind to consecutive nodes and key groups, so the
+// readers spread over every node and key.
+func (c Config) isReader(slot int) bool {
+	return slot >= c.Concurrency-c.ReaderSlots()
 }
 
 // ParseConcurrency reads a process count: a plain number ("10") or Jepsen's

@@ -38,18 +38,26 @@ type generator struct {
 	onKey    int
 	keyIsNew bool
 	register bool // only register ops carry keys
+	// reader slots only read, and never create a key's znode either: a
+	// create is a write, queued ahead of the session's reads.
+	reader bool
 }
 
 func newGenerator(cfg Config, slot int) *generator {
-	g := &generator{slot: slot, stride: int64(cfg.Concurrency), keyIsNew: true, register: cfg.Workload == Register}
+	g := &generator{slot: slot, stride: int64(cfg.Concurrency), keyIsNew: true, register: cfg.Workload == Register,
+		reader: cfg.isReader(slot)}
+	mix := cfg.Mix
+	if g.reader {
+		mix = map[string]int{history.FRead: 1}
+	}
 	// A fixed order of fs keeps weighted choice deterministic (maps are not).
-	for f := range cfg.Mix {
+	for f := range mix {
 		g.fs = append(g.fs, f)
 	}
 	slices.Sort(g.fs)
 	for _, f := range g.fs {
-		g.weights = append(g.weights, cfg.Mix[f])
-		g.total += cfg.Mix[f]
+		g.weights = append(g.weights, mix[f])
+		g.total += mix[f]
 	}
 	g.keys = min(cfg.Keys, cfg.Concurrency)
 	group := slot % g.keys
@@ -96,7 +104,7 @@ func (g *generator) next() planned {
 	g.onKey++
 	op := planned{F: g.pick()}
 	if g.register {
-		op.Key, op.NewKey = g.key(), g.keyIsNew
+		op.Key, op.NewKey = g.key(), g.keyIsNew && !g.reader
 		g.keyIsNew = false
 	}
 	switch op.F {

@@ -128,7 +128,7 @@ func run(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	genCtx, cancel := context.WithTimeout(gctx, cfg.TimeLimit)
 	defer cancel()
 	r.log.Info("workload started", "workload", cfg.Workload, "read_mode", cfg.ReadMode,
-		"concurrency", cfg.Concurrency, "rate", cfg.Rate, "time_limit", cfg.TimeLimit, "seed", cfg.Seed)
+		"concurrency", cfg.Concurrency, "readers", cfg.ReaderSlots(), "rate", cfg.Rate, "time_limit", cfg.TimeLimit, "seed", cfg.Seed)
 	for slot := range cfg.Concurrency {
 		g.Go(func() error { return r.slot(gctx, genCtx, slot) })
 	}

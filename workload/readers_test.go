@@ -1,0 +1,137 @@
+package workload
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+func TestReaderSlots(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		readers     float64
+		concurrency int
+		want        int
+	}{
+		{"none", 0, 12, 0},
+		{"half", 0.5, 12, 6},
+		{"rounded", 0.3, 12, 4},
+		{"at least one", 0.01, 12, 1},
+		{"leaves a writer", 0.99, 12, 11},
+		{"single slot writes", 0.5, 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Config{Readers: tc.readers, Concurrency: tc.concurrency}
+			if got := c.ReaderSlots(); got != tc.want {
+				t.Errorf("ReaderSlots() = %d, want %d", got, tc.want)
+			}
+			readers := 0
+			for s := range tc.concurrency {
+				if c.isReader(s) {
+					readers++
+				}
+			}
+			if readers != tc.want {
+				t.Errorf("isReader true for %d slots, want %d", readers, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateReaders(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		workload string
+		readers  float64
+		bad      bool
+	}{
+		{"zero", Register, 0, false},
+		{"half", Register, 0.5, false},
+		{"set", Set, 0.5, false},
+		{"negative", Register, -0.1, true},
+		{"all", Register, 1, true},
+		{"nan", Register, math.NaN(), true},
+		{"lock", Lock, 0.5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(tc.workload)
+			cfg.Readers = tc.readers
+			err := cfg.Validate()
+			if (err != nil) != tc.bad {
+				t.Fatalf("Validate() = %v, want error %v", err, tc.bad)
+			}
+			if err != nil && !strings.Contains(err.Error(), "readers") {
+				t.Errorf("error %q does not name readers", err)
+			}
+		})
+	}
+}
+
+// A reader slot plans reads only and never a key creation; the writer
+// slots plan exactly what they plan without readers, so Readers 0 keeps
+// every seeded op sequence.
+func TestGeneratorReaders(t *testing.T) {
+	plans := func(readers float64, slot int) []planned {
+		cfg := testConfig(Register)
+		cfg.Concurrency, cfg.Readers = 6, readers
+		g := newGenerator(cfg, slot)
+		var out []planned
+		for range 300 {
+			out = append(out, g.next())
+		}
+		return out
+	}
+	for slot := range 6 {
+		with, without := plans(0.5, slot), plans(0, slot)
+		if slot < 3 {
+			if !slices.Equal(with, without) {
+				t.Errorf("writer slot %d: plans changed by readers", slot)
+			}
+			continue
+		}
+		for i, p := range with {
+			if p.F != history.FRead || p.NewKey || p.Value != 0 {
+				t.Fatalf("reader slot %d op %d: got %+v, want a read of an existing key", slot, i, p)
+			}
+		}
+		if slices.Equal(with, without) {
+			t.Errorf("reader slot %d plans as a writer does", slot)
+		}
+	}
+}
+
+func TestRunReadersOnlyRead(t *testing.T) {
+	f := newFakeZK()
+	cfg := testConfig(Register)
+	cfg.Concurrency, cfg.Readers, cfg.Keys = 6, 0.5, 2
+	ops := runFake(t, cfg, f, fakeDeps(f))
+	reads, nonNull := map[history.Process]int{}, 0
+	writers := map[history.Process]bool{}
+	for _, op := range ops {
+		reader := int(op.Process) >= 3 // no process retires against the fake
+		switch {
+		case op.Type != history.Invoke:
+			if reader && op.Type == history.OK && op.F == history.FRead && string(op.Value) != "null" {
+				nonNull++
+			}
+		case reader && op.F != history.FRead:
+			t.Errorf("reader process %d invoked %s (op %d)", op.Process, op.F, op.Index)
+		case reader:
+			reads[op.Process]++
+		case op.F != history.FRead:
+			writers[op.Process] = true
+		}
+	}
+	if got, want := len(reads), 3; got != want {
+		t.Errorf("reader processes that read: got %d, want %d (%v)", got, want, reads)
+	}
+	if got, want := len(writers), 3; got != want {
+		t.Errorf("writer processes that wrote: got %d, want %d", got, want)
+	}
+	if nonNull == 0 {
+		t.Errorf("readers never saw a written value")
+	}
+}
