@@ -15,14 +15,17 @@ import (
 // Test is every setting of one run. It is written to test.json so the run
 // can be reproduced from it.
 type Test struct {
-	Name            string        `json:"name"`
-	DB              string        `json:"db"`
-	Nodes           int           `json:"nodes"`
-	Observers       int           `json:"observers"`
-	Workload        string        `json:"workload"`
-	ReadMode        string        `json:"read_mode"`
-	TimeLimit       time.Duration `json:"-"`
-	Concurrency     int           `json:"concurrency"`
+	Name        string        `json:"name"`
+	DB          string        `json:"db"`
+	Nodes       int           `json:"nodes"`
+	Observers   int           `json:"observers"`
+	Workload    string        `json:"workload"`
+	ReadMode    string        `json:"read_mode"`
+	TimeLimit   time.Duration `json:"-"`
+	Concurrency int           `json:"concurrency"`
+	// Readers is the fraction of processes that only read (see
+	// workload.Config.Readers); 0 keeps every process mixed.
+	Readers         float64       `json:"readers,omitempty"`
 	Rate            float64       `json:"rate"`
 	OpTimeout       time.Duration `json:"-"`
 	Keys            int           `json:"keys"`
@@ -78,6 +81,12 @@ func (t *Test) Validate() error {
 	}
 	if t.Concurrency < 1 || t.Concurrency > 1000 {
 		return badf("--concurrency %d: want 1 to 1000 processes", t.Concurrency)
+	}
+	if !(t.Readers >= 0 && t.Readers < 1) {
+		return badf("--readers %g: want a fraction of the processes from 0 to below 1 (some must write)", t.Readers)
+	}
+	if t.Readers > 0 && t.Workload == "lock" {
+		return badf("--readers %g: the lock workload has no read-only op", t.Readers)
 	}
 	if t.Rate < 0 {
 		return badf("--rate %g: must not be negative", t.Rate)
