@@ -24,6 +24,9 @@ type Trigger struct {
 	NemesisInterval time.Duration `json:"nemesis_interval,omitempty"`
 	Concurrency     int           `json:"concurrency,omitempty"`
 	Rate            float64       `json:"rate,omitempty"`
+	// Readers is the fraction of read-only processes: their sessions never
+	// hold a pending write, so a deposed node answers their sync+read.
+	Readers float64 `json:"readers,omitempty"`
 	// SyncLimit (zoo.cfg, ticks): a short one lets followers elect a new
 	// leader well inside a pause the clients survive.
 	SyncLimit int `json:"sync_limit,omitempty"`
@@ -58,6 +61,9 @@ func (t Trigger) String() string {
 	}
 	if t.Rate != 0 {
 		add("--rate %g", t.Rate)
+	}
+	if t.Readers != 0 {
+		add("--readers %g", t.Readers)
 	}
 	if t.SyncLimit != 0 {
 		add("--sync-limit %d", t.SyncLimit)

@@ -243,6 +243,9 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 	if tr.SyncLimit != 0 {
 		t.SyncLimit = tr.SyncLimit
 	}
+	if tr.Readers != 0 {
+		t.Readers = tr.Readers
+	}
 	t.Name = t.DefaultName()
 	if bug == "" {
 		t.Name = "detect-correct-" + t.Name

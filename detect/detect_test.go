@@ -234,3 +234,18 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
+
+func TestTriggerReaders(t *testing.T) {
+	tr := Trigger{Workload: "register", Readers: 0.5}
+	if got, want := tr.String(), "--workload register --nemesis none --readers 0.5"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	cfg := Config{Base: base(), RunTime: 30 * time.Second, ResultsDir: "r"}
+	if got, want := testFor(cfg, tr, "", 1).Readers, 0.5; got != want {
+		t.Errorf("testFor readers = %g, want %g", got, want)
+	}
+	cfg.Base.Readers = 0.25
+	if got, want := testFor(cfg, Trigger{}, "", 1).Readers, 0.25; got != want {
+		t.Errorf("testFor without a readers override = %g, want the base's %g", got, want)
+	}
+}
