@@ -246,6 +246,9 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 	if tr.Readers != 0 {
 		t.Readers = tr.Readers
 	}
+	if tr.Keys != 0 {
+		t.Keys = tr.Keys
+	}
 	t.Name = t.DefaultName()
 	if bug == "" {
 		t.Name = "detect-correct-" + t.Name
