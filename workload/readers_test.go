@@ -107,6 +107,10 @@ func TestRunReadersOnlyRead(t *testing.T) {
 	f := newFakeZK()
 	cfg := testConfig(Register)
 	cfg.Concurrency, cfg.Readers, cfg.Keys = 6, 0.5, 2
+	// MaxOps is shared by all processes and which process takes each op is
+	// up to the scheduler: enough ops that every process gets turns even
+	// under -race on a loaded machine (300 once left two writers idle).
+	cfg.MaxOps = 3000
 	ops := runFake(t, cfg, f, fakeDeps(f))
 	reads, nonNull := map[history.Process]int{}, 0
 	writers := map[history.Process]bool{}
