@@ -501,18 +501,32 @@ func prepCreate(st *scratch, h Header, req *jute.CreateRequest, wantStat bool) (
 	return txn, jute.ZOK
 }
 
-func prepDelete(st *scratch, h Header, req *jute.DeleteRequest) (Txn, jute.ErrCode) {
+// versioned runs the checks delete, setData and check share, in
+// ZooKeeper's order: open session, valid path, existing node (in the
+// proposed state), then the expected version. It returns the node's stat
+// and the version a write would give it.
+func (st *scratch) versioned(h Header, path string, version int32) (jute.Stat, int32, jute.ErrCode) {
 	if !st.sessionOpen(h.Session) {
-		return Txn{}, jute.ZSESSIONEXPIRED
+		return jute.Stat{}, 0, jute.ZSESSIONEXPIRED
 	}
-	if ValidatePath(req.Path) != nil || req.Path == "/" {
+	if ValidatePath(path) != nil {
+		return jute.Stat{}, 0, jute.ZBADARGUMENTS
+	}
+	ns, ok := st.stat(path)
+	if !ok {
+		return jute.Stat{}, 0, jute.ZNONODE
+	}
+	next, code := checkVersion(ns.Version, version)
+	return ns, next, code
+}
+
+func prepDelete(st *scratch, h Header, req *jute.DeleteRequest) (Txn, jute.ErrCode) {
+	// The root cannot be deleted; an expired session still answers first.
+	if req.Path == "/" && st.sessionOpen(h.Session) {
 		return Txn{}, jute.ZBADARGUMENTS
 	}
-	ns, ok := st.stat(req.Path)
-	if !ok {
-		return Txn{}, jute.ZNONODE
-	}
-	if _, code := checkVersion(ns.Version, req.Version); code != jute.ZOK {
+	ns, _, code := st.versioned(h, req.Path, req.Version)
+	if code != jute.ZOK {
 		return Txn{}, code
 	}
 	if ns.NumChildren > 0 {
@@ -524,17 +538,7 @@ func prepDelete(st *scratch, h Header, req *jute.DeleteRequest) (Txn, jute.ErrCo
 }
 
 func prepSetData(st *scratch, h Header, req *jute.SetDataRequest) (Txn, jute.ErrCode) {
-	if !st.sessionOpen(h.Session) {
-		return Txn{}, jute.ZSESSIONEXPIRED
-	}
-	if ValidatePath(req.Path) != nil {
-		return Txn{}, jute.ZBADARGUMENTS
-	}
-	ns, ok := st.stat(req.Path)
-	if !ok {
-		return Txn{}, jute.ZNONODE
-	}
-	next, code := checkVersion(ns.Version, req.Version)
+	_, next, code := st.versioned(h, req.Path, req.Version)
 	if code != jute.ZOK {
 		return Txn{}, code
 	}
@@ -544,17 +548,7 @@ func prepSetData(st *scratch, h Header, req *jute.SetDataRequest) (Txn, jute.Err
 }
 
 func prepCheck(st *scratch, h Header, req *jute.CheckVersionRequest) (Txn, jute.ErrCode) {
-	if !st.sessionOpen(h.Session) {
-		return Txn{}, jute.ZSESSIONEXPIRED
-	}
-	if ValidatePath(req.Path) != nil {
-		return Txn{}, jute.ZBADARGUMENTS
-	}
-	ns, ok := st.stat(req.Path)
-	if !ok {
-		return Txn{}, jute.ZNONODE
-	}
-	if _, code := checkVersion(ns.Version, req.Version); code != jute.ZOK {
+	if _, _, code := st.versioned(h, req.Path, req.Version); code != jute.ZOK {
 		return Txn{}, code
 	}
 	return Txn{Kind: KindCheck, Zxid: h.Zxid, Time: h.Time, Session: h.Session, Path: req.Path, Version: req.Version}, jute.ZOK
