@@ -204,6 +204,16 @@ func fourLetter(addr, word string) (string, error) {
 
 func parseSrvr(raw string) (srvr, error) { return docker.ParseSrvr(raw) }
 
+// follower is some node of c other than leader.
+func (c *cluster) follower(leader *testNode) *testNode {
+	for _, nd := range c.nodes {
+		if nd != leader {
+			return nd
+		}
+	}
+	return nil
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 	t.Helper()

@@ -53,12 +53,7 @@ func (d *cuttableDialer) sever() {
 func TestSessionExpiry(t *testing.T) {
 	c := newCluster(t, 3, "")
 	leader := c.waitServing(t)
-	var follower *testNode
-	for _, nd := range c.nodes {
-		if nd != leader {
-			follower = nd
-		}
-	}
+	follower := c.follower(leader)
 	d := &cuttableDialer{}
 	// The session lives on a follower: the leader must learn of its
 	// activity from touches, and expire it once they stop.

@@ -21,13 +21,7 @@ import (
 func TestEnsembleOps(t *testing.T) {
 	c := newCluster(t, 3, "")
 	leader := c.waitServing(t)
-	var follower *testNode
-	for _, nd := range c.nodes {
-		if nd != leader {
-			follower = nd
-			break
-		}
-	}
+	follower := c.follower(leader)
 	// One client on a follower (writes are forwarded), one on the leader.
 	fz := connect(t, follower)
 	lz := connect(t, leader)
@@ -297,12 +291,7 @@ func TestObserver(t *testing.T) {
 func TestPipelinedFIFO(t *testing.T) {
 	c := newCluster(t, 3, "")
 	leader := c.waitServing(t)
-	var follower *testNode
-	for _, nd := range c.nodes {
-		if nd != leader {
-			follower = nd
-		}
-	}
+	follower := c.follower(leader)
 	conn, err := net.DialTimeout("tcp", follower.clientAddr(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
