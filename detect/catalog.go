@@ -107,8 +107,10 @@ func Catalog() []Bug {
 		{
 			Name:        "cas-on-committed-state",
 			Description: "the leader checks setData versions against the committed tree instead of the proposed state, so two concurrent CAS with one expected version both succeed",
-			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Concurrency: 10, Rate: 300},
-			Expect:      "two successful CAS from the same version (linearizable)",
+			// The bug needs a CAS prepared while another change of its key is
+			// in flight: one key shared by ten processes at a high rate.
+			Trigger: Trigger{Workload: "register", ReadMode: "sync", Concurrency: 10, Rate: 1000, Keys: 1},
+			Expect:  "two successful CAS from the same version (linearizable)",
 		},
 		{
 			Name:        "commit-before-quorum",
