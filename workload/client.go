@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +41,9 @@ type Client interface {
 	ExistsW(ctx context.Context, path string) (bool, <-chan struct{}, error)
 	// SessionID is the session the client holds now (0 before it has one).
 	SessionID() int64
+	// Server names the node the session is on, or last tried: it changes
+	// when a roaming session moves.
+	Server() string
 	// Lost is closed once the session has lost its connection or expired:
 	// from then on the process cannot trust what it believed (a lock held).
 	Lost() <-chan struct{}
@@ -49,33 +54,100 @@ type Client interface {
 	Close()
 }
 
-// Dialer opens a session to one node and waits until it is established.
-type Dialer func(ctx context.Context, node Node) (Client, error)
+// Dialer opens a session and waits until it is established. servers is the
+// connect string, most preferred first: the session starts on the first
+// server that accepts it and, when it holds more than one, moves to the
+// next one on a connection loss.
+type Dialer func(ctx context.Context, servers []Node) (Client, error)
 
 // ErrTimeout marks a call that outlived its per-op deadline.
 var ErrTimeout = errors.New("operation timed out")
 
-// zkDialer connects with go-zookeeper to exactly one server, so that a
-// session never moves to another node behind the process's back.
+// zkDialer connects with go-zookeeper to exactly the servers given, in
+// their order: one server pins the session, several let it roam.
 func zkDialer(sessionTimeout time.Duration, log *slog.Logger) Dialer {
-	return func(ctx context.Context, node Node) (Client, error) {
-		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{})}
-		zlog := zkLogger{log: log.With("node", node.Name)}
-		conn, _, err := zk.Connect([]string{node.Addr}, sessionTimeout,
+	return func(ctx context.Context, servers []Node) (Client, error) {
+		if len(servers) == 0 {
+			return nil, errors.New("connect: no server given")
+		}
+		names := make(map[string]string, len(servers))
+		addrs := make([]string, len(servers))
+		for i, n := range servers {
+			addrs[i], names[n.Addr] = n.Addr, n.Name
+		}
+		target := servers[0].Name
+		if len(servers) > 1 {
+			target = fmt.Sprintf("any of %d servers from %s", len(servers), servers[0].Name)
+		}
+		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{}), names: names}
+		zlog := zkLogger{log: log.With("node", servers[0].Name)}
+		conn, _, err := zk.Connect(addrs, sessionTimeout, zk.WithHostProvider(newStaticHosts(addrs)),
 			zk.WithLogger(zlog), zk.WithLogInfo(false), zk.WithEventCallback(c.onEvent))
 		if err != nil {
-			return nil, fmt.Errorf("connect to %s: %w", node.Name, err)
+			return nil, fmt.Errorf("connect to %s: %w", target, err)
 		}
 		c.conn.Store(conn)
 		select {
 		case <-c.ready:
 		case <-ctx.Done():
 			conn.Close()
-			return nil, fmt.Errorf("connect to %s (%s): no session: %w", node.Name, node.Addr, ctx.Err())
+			return nil, fmt.Errorf("connect to %s (%s): no session: %w", target, strings.Join(addrs, ","), ctx.Err())
 		}
 		c.session.Store(conn.SessionID())
 		return c, nil
 	}
+}
+
+// staticHosts is a zk.HostProvider that tries the servers in the order it
+// was built with, round robin. go-zookeeper's own provider (and Connect)
+// shuffle with the global random source, which would make a roaming
+// session's path through the servers differ between runs of one seed.
+type staticHosts struct {
+	mu      sync.Mutex
+	servers []string
+	curr    int // index of the server last returned by Next
+	last    int // index of the last server connected to, -1 before any
+}
+
+func newStaticHosts(servers []string) *staticHosts {
+	return &staticHosts{servers: slices.Clone(servers), curr: -1, last: -1}
+}
+
+// Init gets Connect's shuffled copy of the servers; it only checks that it
+// names the same servers as the order kept.
+func (h *staticHosts) Init(servers []string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	got, want := slices.Sorted(slices.Values(servers)), slices.Sorted(slices.Values(h.servers))
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("host provider: servers %v differ from the connect order %v", servers, h.servers)
+	}
+	return nil
+}
+
+func (h *staticHosts) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.servers)
+}
+
+// Next returns the next server; retryStart is true once every server was
+// tried since the last successful connection (go-zookeeper then pauses).
+func (h *staticHosts) Next() (server string, retryStart bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.curr = (h.curr + 1) % len(h.servers)
+	retryStart = h.curr == h.last
+	if h.last == -1 {
+		h.last = 0
+	}
+	return h.servers[h.curr], retryStart
+}
+
+func (h *staticHosts) Connected() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = h.curr
 }
 
 // zkLogger routes go-zookeeper's printf logging to slog at debug level.
@@ -96,6 +168,7 @@ type zkClient struct {
 	closing   chan struct{} // closed by Close, ends watch goroutines at once
 	closeOnce sync.Once
 	calls     sync.WaitGroup
+	names     map[string]string // server address -> node name
 }
 
 // onEvent runs on go-zookeeper's loop goroutine; it must not block.
@@ -242,6 +315,12 @@ func (c *zkClient) ExistsW(ctx context.Context, path string) (bool, <-chan struc
 
 func (c *zkClient) SessionID() int64 {
 	return c.conn.Load().SessionID()
+}
+
+// Server is the node the session is on, or was last on: go-zookeeper
+// names the server it connects to before the connection is up.
+func (c *zkClient) Server() string {
+	return c.names[c.conn.Load().Server()]
 }
 
 func (c *zkClient) Lost() <-chan struct{} { return c.lost }

@@ -6,10 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zabcheck/zabcheck/history"
 )
 
 // Node is one server the workload may talk to.
@@ -30,6 +34,20 @@ const (
 	ReadSync   = "sync"   // sync then getData on the same session: expected linearizable
 	ReadLocal  = "local"  // plain getData: sequentially consistent only
 	ReadLeader = "leader" // every op of a process goes to the current leader
+)
+
+// Session placements.
+const (
+	// SessionsPinned gives each process's session one server, node i mod N:
+	// it never moves, so a server's state is all the process sees.
+	SessionsPinned = "pinned"
+	// SessionsRoaming gives each process's session every server, in an
+	// order shuffled per process with the seed, as real ZooKeeper users
+	// give a connect string: on a connection loss the client moves the
+	// session to the next server, sending the last zxid it saw. This is
+	// what tests ZooKeeper's guarantee that a moving session never sees
+	// the state go back (a server behind the client must refuse it).
+	SessionsRoaming = "roaming"
 )
 
 // Config describes one workload run. Zero fields take the defaults of
@@ -69,6 +87,8 @@ type Config struct {
 	FinalTimeout time.Duration
 	// Root is the parent znode of everything the workload creates.
 	Root string
+	// Sessions is SessionsPinned or SessionsRoaming.
+	Sessions string
 	// Readers is the fraction of concurrency slots (0 <= Readers < 1) whose
 	// processes only ever read. A session that never writes has no pending
 	// write queued ahead of its sync+read (servers answer a session in
@@ -89,6 +109,9 @@ var defaultMixes = map[string]map[string]int{
 func (c Config) WithDefaults() Config {
 	if c.ReadMode == "" {
 		c.ReadMode = ReadSync
+	}
+	if c.Sessions == "" {
+		c.Sessions = SessionsPinned
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = max(1, 2*len(c.Nodes))
@@ -148,6 +171,15 @@ func (c Config) Validate() error {
 		}
 	default:
 		bad("read mode %q: want sync, local or leader", c.ReadMode)
+	}
+	switch c.Sessions {
+	case SessionsPinned:
+	case SessionsRoaming:
+		if c.ReadMode == ReadLeader {
+			bad("sessions roaming: read mode leader binds every session to the leader; want pinned")
+		}
+	default:
+		bad("sessions %q: want pinned or roaming", c.Sessions)
 	}
 	if c.Concurrency < 1 {
 		bad("concurrency %d: want at least 1", c.Concurrency)
@@ -232,6 +264,22 @@ func (c Config) ReaderSlots() int {
 // readers spread over every node and key.
 func (c Config) isReader(slot int) bool {
 	return slot >= c.Concurrency-c.ReaderSlots()
+}
+
+// servers is process pid's connect list. Pinned: node pid mod N, as Jepsen
+// binds processes. Roaming: every node, in an order drawn from (Seed, pid)
+// so that a rerun with the seed tries the same servers in the same order
+// and the processes' first servers spread over the nodes.
+func (c Config) servers(pid history.Process) []Node {
+	if c.Sessions != SessionsRoaming {
+		return []Node{c.Nodes[int(pid)%len(c.Nodes)]}
+	}
+	// The top bit keeps this stream apart from the op generator's
+	// (Seed, pid) stream: pids are never negative.
+	rnd := rand.New(rand.NewPCG(uint64(c.Seed), uint64(pid)|1<<63))
+	out := slices.Clone(c.Nodes)
+	rnd.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
 
 // ParseConcurrency reads a process count: a plain number ("10") or Jepsen's

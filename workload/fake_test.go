@@ -23,6 +23,8 @@ type fakeZK struct {
 	inject      func(call string, node Node, path string) injected
 	dialErr     func(node Node) error
 	dials       atomic.Int64
+	// connects records every dial's connect list, in dial order.
+	connects [][]Node
 }
 
 // injected says what a faulty call does: return err, having applied the
@@ -33,6 +35,9 @@ type injected struct {
 	// renew replaces the session during the call, as go-zookeeper does
 	// after an expiry; expire marks the session expired after the call.
 	renew, expire bool
+	// move makes the session move to the next server of its connect list
+	// during the call, as a roaming session does on a connection loss.
+	move bool
 }
 
 type fakeZnode struct {
@@ -52,8 +57,11 @@ func newFakeZK() *fakeZK {
 	}
 }
 
-func (f *fakeZK) dial(_ context.Context, node Node) (Client, error) {
+// dial opens a session on the first server of the list (the fake never
+// refuses one for a connect list's sake: dialErr sees the first server).
+func (f *fakeZK) dial(_ context.Context, servers []Node) (Client, error) {
 	f.dials.Add(1)
+	node := servers[0]
 	if f.dialErr != nil {
 		if err := f.dialErr(node); err != nil {
 			return nil, err
@@ -61,15 +69,17 @@ func (f *fakeZK) dial(_ context.Context, node Node) (Client, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.connects = append(f.connects, slices.Clone(servers))
 	f.nextSession++
-	c := &fakeClient{zk: f, node: node, lost: make(chan struct{})}
+	c := &fakeClient{zk: f, node: node, servers: servers, lost: make(chan struct{})}
 	c.session.Store(0x1000 + f.nextSession)
 	return c, nil
 }
 
 type fakeClient struct {
 	zk      *fakeZK
-	node    Node
+	node    Node   // the server the session is on; guarded by zk.mu
+	servers []Node // the connect list
 	session atomic.Int64
 	lost    chan struct{}
 	expired atomic.Bool
@@ -94,12 +104,19 @@ func (c *fakeClient) do(ctx context.Context, call, path string, apply func() err
 	}
 	var inj injected
 	if c.zk.inject != nil {
-		inj = c.zk.inject(call, c.node, path)
+		c.zk.mu.Lock()
+		node := c.node
+		c.zk.mu.Unlock()
+		inj = c.zk.inject(call, node, path)
 	}
 	c.zk.mu.Lock()
 	defer c.zk.mu.Unlock()
 	if inj.renew {
 		c.session.Add(0x100000)
+	}
+	if inj.move {
+		i := slices.IndexFunc(c.servers, func(n Node) bool { return n.Name == c.node.Name })
+		c.node = c.servers[(i+1)%len(c.servers)]
 	}
 	if inj.expire {
 		c.expired.Store(true)
@@ -245,6 +262,12 @@ func (c *fakeClient) ExistsW(ctx context.Context, path string) (bool, <-chan str
 func (c *fakeClient) SessionID() int64      { return c.session.Load() }
 func (c *fakeClient) Lost() <-chan struct{} { return c.lost }
 func (c *fakeClient) Expired() bool         { return c.expired.Load() }
+
+func (c *fakeClient) Server() string {
+	c.zk.mu.Lock()
+	defer c.zk.mu.Unlock()
+	return c.node.Name
+}
 
 // Close ends the session: its ephemerals go, as when ZooKeeper closes a
 // session.

@@ -161,7 +161,7 @@ func (fr *finalReader) attempt(ctx context.Context, f func(ctx context.Context, 
 		}
 		if fr.client == nil {
 			dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-			c, err := fr.r.d.dial(dctx, fr.node)
+			c, err := fr.r.d.dial(dctx, []Node{fr.node})
 			cancel()
 			if err == nil {
 				fr.client = c

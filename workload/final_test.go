@@ -95,11 +95,11 @@ func TestFinalReadsDeadNode(t *testing.T) {
 	cfg := testConfig(Register)
 	cfg.FinalTimeout = 300 * time.Millisecond
 	d := fakeDeps(f)
-	final := deps{after: instantAfter, now: time.Now, limiter: d.limiter, dial: func(ctx context.Context, n Node) (Client, error) {
-		if n.Name == "n3" {
+	final := deps{after: instantAfter, now: time.Now, limiter: d.limiter, dial: func(ctx context.Context, servers []Node) (Client, error) {
+		if servers[0].Name == "n3" {
 			return nil, errors.New("connection refused")
 		}
-		return f.dial(ctx, n)
+		return f.dial(ctx, servers)
 	}}
 	final.after = func(time.Duration) <-chan time.Time { return nil } // retries wait for the deadline
 	start := time.Now()

@@ -101,11 +101,15 @@ type runner struct {
 	leaderAt   time.Time
 }
 
-// process is one logical client: one id, one node, one session.
+// process is one logical client: one id, one session, on one node when
+// pinned (roaming: node is zero and the session's server is asked per op).
 type process struct {
 	id     history.Process
 	node   Node
 	client Client
+	// at is the server the session was on when the op in flight was
+	// invoked; see opNode.
+	at string
 	// known maps a register key to the (value, version) the process last
 	// observed; see casRegister.
 	known map[string]known
@@ -160,7 +164,7 @@ func setup(ctx context.Context, cfg Config, d deps) error {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		node := cfg.Nodes[attempt%len(cfg.Nodes)]
-		lastErr = createAll(ctx, cfg, d, node, paths)
+		lastErr = createAll(ctx, cfg, d, []Node{node}, paths)
 		if lastErr == nil {
 			return nil
 		}
@@ -171,9 +175,9 @@ func setup(ctx context.Context, cfg Config, d deps) error {
 	}
 }
 
-func createAll(ctx context.Context, cfg Config, d deps, node Node, paths []string) error {
+func createAll(ctx context.Context, cfg Config, d deps, servers []Node, paths []string) error {
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-	c, err := d.dial(dctx, node)
+	c, err := d.dial(dctx, servers)
 	cancel()
 	if err != nil {
 		return err
@@ -239,14 +243,18 @@ func (r *runner) newPID() history.Process {
 // then). Nothing is recorded: an op is invoked only on a live session.
 func (r *runner) start(genCtx context.Context, pid history.Process) *process {
 	for {
-		node, err := r.nodeFor(genCtx, pid)
+		servers, err := r.serversFor(genCtx, pid)
 		if err == nil {
 			dctx, cancel := context.WithTimeout(genCtx, r.cfg.ConnectTimeout)
 			var c Client
-			c, err = r.d.dial(dctx, node)
+			c, err = r.d.dial(dctx, servers)
 			cancel()
 			if err == nil {
-				return &process{id: pid, node: node, client: c, known: map[string]known{}}
+				p := &process{id: pid, client: c, known: map[string]known{}}
+				if len(servers) == 1 {
+					p.node = servers[0]
+				}
+				return p
 			}
 		}
 		r.log.Debug("process cannot start; retrying", "process", int(pid), "err", err)
@@ -256,22 +264,22 @@ func (r *runner) start(genCtx context.Context, pid history.Process) *process {
 	}
 }
 
-// nodeFor binds process i to node i mod N, as Jepsen does; in leader read
-// mode to the current leader.
-func (r *runner) nodeFor(ctx context.Context, pid history.Process) (Node, error) {
+// serversFor is process pid's connect list (see Config.servers); in leader
+// read mode the current leader alone.
+func (r *runner) serversFor(ctx context.Context, pid history.Process) ([]Node, error) {
 	if r.cfg.ReadMode != ReadLeader {
-		return r.cfg.Nodes[int(pid)%len(r.cfg.Nodes)], nil
+		return r.cfg.servers(pid), nil
 	}
 	name, err := r.leader(ctx)
 	if err != nil {
-		return Node{}, err
+		return nil, err
 	}
 	for _, n := range r.cfg.Nodes {
 		if n.Name == name {
-			return n, nil
+			return []Node{n}, nil
 		}
 	}
-	return Node{}, fmt.Errorf("find leader: %q is not a configured node", name)
+	return nil, fmt.Errorf("find leader: %q is not a configured node", name)
 }
 
 // leader asks cfg.Leader at most once per LeaderRefresh.
@@ -322,8 +330,11 @@ func (r *runner) exec(ctx context.Context, p *process, op planned) (retire bool,
 	}
 }
 
-// invoke records the invocation of an op by p.
+// invoke records the invocation of an op by p. A pinned process's node is
+// known in advance; a roaming session may move before the request is sent,
+// so its invocation names no node (see opNode).
 func (r *runner) invoke(p *process, f, key string, value json.RawMessage) (history.Op, error) {
+	p.at = p.client.Server()
 	op, err := r.rec.Append(history.Op{Type: history.Invoke, Process: p.id, F: f, Key: key, Value: value,
 		Node: p.node.Name, Session: sessionHex(p.client.SessionID())})
 	if err != nil {
@@ -336,7 +347,7 @@ func (r *runner) invoke(p *process, f, key string, value json.RawMessage) (histo
 // op's error.
 func (r *runner) complete(p *process, inv history.Op, typ history.Type, opErr error, fill func(*history.Op)) error {
 	op := history.Op{Type: typ, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value,
-		Node: inv.Node, Session: sessionHex(p.client.SessionID()), Final: inv.Final}
+		Node: r.opNode(p, inv), Session: sessionHex(p.client.SessionID()), Final: inv.Final}
 	if opErr != nil {
 		op.Error = opErr.Error()
 	}
@@ -355,6 +366,23 @@ func (r *runner) complete(p *process, inv history.Op, typ history.Type, opErr er
 		r.completions.info.Add(1)
 	}
 	return nil
+}
+
+// opNode is the node a completion names: the pinned node, or the server a
+// roaming session was on both when the op was invoked and when it
+// completed. A request is answered on the connection it was sent on (go-
+// zookeeper fails the requests of a lost connection), so the same server at
+// both ends means that server answered, unless the session went round every
+// server during one op. A session that moved names no node: which server
+// answered is not known.
+func (r *runner) opNode(p *process, inv history.Op) string {
+	if inv.Node != "" {
+		return inv.Node
+	}
+	if now := p.client.Server(); now == p.at {
+		return now
+	}
+	return ""
 }
 
 func sessionHex(id int64) string {

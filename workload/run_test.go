@@ -417,8 +417,8 @@ func TestRunLockLostSession(t *testing.T) {
 	f := newFakeZK()
 	var clients []*fakeClient
 	d := fakeDeps(f)
-	d.dial = func(ctx context.Context, n Node) (Client, error) {
-		c, err := f.dial(ctx, n)
+	d.dial = func(ctx context.Context, servers []Node) (Client, error) {
+		c, err := f.dial(ctx, servers)
 		fc := c.(*fakeClient)
 		if len(clients) == 1 { // the set-up session is the first
 			close(fc.lost) // the first process's session is lost from the start
@@ -538,8 +538,8 @@ func TestCasUsesKnownVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &runner{cfg: cfg, rec: w, d: fakeDeps(f), log: cfg.Logger}
-	c, _ := f.dial(ctx, cfg.Nodes[0])
-	other, _ := f.dial(ctx, cfg.Nodes[1])
+	c, _ := f.dial(ctx, cfg.Nodes[:1])
+	other, _ := f.dial(ctx, cfg.Nodes[1:2])
 	p := &process{id: 0, node: cfg.Nodes[0], client: c, known: map[string]known{}}
 	step := func(op planned) {
 		t.Helper()
