@@ -72,6 +72,12 @@ type Config struct {
 	// RecvQueue is the capacity of the Recv channel. When the consumer falls
 	// behind, readers stop reading and TCP pushes back. Default 1024.
 	RecvQueue int
+	// AfterWrite, when set, is called by the stream's writer with every
+	// frame once it has been flushed to the socket, i.e. handed to the
+	// kernel (the frames after it in the same batch are flushed with it).
+	// zabnode's failpoints use it to crash right after a given message has
+	// gone out. It runs on the writer's goroutine, so it must be quick.
+	AfterWrite func(to uint64, frame []byte)
 }
 
 func (c Config) withDefaults() Config {
@@ -460,6 +466,11 @@ func (t *Transport) streamOutbound(ctx context.Context, p *outPeer, conn net.Con
 			}
 			if err := w.Flush(); err != nil {
 				return t.writeErr(p, err)
+			}
+			if hook := t.cfg.AfterWrite; hook != nil {
+				for _, f := range batch {
+					hook(p.id, f)
+				}
 			}
 			continue
 		}

@@ -483,3 +483,43 @@ func TestRedialReplacesStream(t *testing.T) {
 	}
 	expectClosed(t, c1)
 }
+
+// TestAfterWriteSeesFramesOnceWritten checks the hook zabnode's failpoints
+// hang on: it gets every frame written, in order, with its destination, and
+// none that was not sent.
+func TestAfterWriteSeesFramesOnceWritten(t *testing.T) {
+	type written struct {
+		to    uint64
+		frame string
+	}
+	hooked := make(chan written, 16)
+	nodes, _ := cluster(t, 2, func(c *Config) {
+		if c.ID == 1 {
+			c.AfterWrite = func(to uint64, f []byte) { hooked <- written{to, string(f)} }
+		}
+	})
+	for _, m := range []string{"a", "b", "c"} {
+		if err := nodes[1].tr.Send(2, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"a", "b", "c"} {
+		var got written
+		select {
+		case got = <-hooked:
+		case <-time.After(waitFor):
+			t.Fatalf("hook not called for %q", want)
+		}
+		if got != (written{2, want}) {
+			t.Fatalf("hook got %+v, want frame %q to 2", got, want)
+		}
+		if in := nextFrame(t, nodes[2]); string(in.Frame) != want {
+			t.Fatalf("peer got %q, want %q", in.Frame, want)
+		}
+	}
+	select {
+	case extra := <-hooked:
+		t.Fatalf("hook called for a frame never sent: %+v", extra)
+	default:
+	}
+}
