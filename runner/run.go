@@ -157,7 +157,7 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	}
 	wcfg := workload.Config{
 		Workload: t.Workload, ReadMode: t.ReadMode, Concurrency: t.Concurrency, Rate: t.Rate,
-		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed, Readers: t.Readers,
+		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed, Readers: t.Readers, Sessions: t.Sessions,
 		Nodes: nodes, Leader: cluster.Leader, Logger: log.With("stage", "workload"),
 	}
 

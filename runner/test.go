@@ -25,7 +25,11 @@ type Test struct {
 	Concurrency int           `json:"concurrency"`
 	// Readers is the fraction of processes that only read (see
 	// workload.Config.Readers); 0 keeps every process mixed.
-	Readers         float64       `json:"readers,omitempty"`
+	Readers float64 `json:"readers,omitempty"`
+	// Sessions places the processes' sessions: "pinned" (each on one node;
+	// "" too) or "roaming" (each given every node, so a connection loss
+	// moves it; see workload.Config.Sessions).
+	Sessions        string        `json:"sessions,omitempty"`
 	Rate            float64       `json:"rate"`
 	OpTimeout       time.Duration `json:"-"`
 	Keys            int           `json:"keys"`
@@ -87,6 +91,15 @@ func (t *Test) Validate() error {
 	}
 	if t.Readers > 0 && t.Workload == "lock" {
 		return badf("--readers %g: the lock workload has no read-only op", t.Readers)
+	}
+	switch t.Sessions {
+	case "", "pinned":
+	case "roaming":
+		if t.ReadMode == "leader" {
+			return badf("--sessions roaming: --read-mode leader binds every session to the leader; want --sessions pinned")
+		}
+	default:
+		return badf("--sessions %q: want pinned (each process on one node) or roaming (each session may move to any node)", t.Sessions)
 	}
 	if t.Rate < 0 {
 		return badf("--rate %g: must not be negative", t.Rate)

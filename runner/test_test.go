@@ -34,6 +34,13 @@ func TestValidateNamesTheFlag(t *testing.T) {
 	if good.Name != "zabnode-register-none" {
 		t.Errorf("default name: got %q", good.Name)
 	}
+	for _, sessions := range []string{"pinned", "roaming"} {
+		ok := good
+		ok.Sessions = sessions
+		if err := ok.Validate(); err != nil {
+			t.Errorf("--sessions %s: %v", sessions, err)
+		}
+	}
 	for _, tc := range []struct {
 		mutate func(*Test)
 		want   string
@@ -43,6 +50,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(t *Test) { t.Bug = "b"; t.DB = "zookeeper" }, "--bug"},
 		{func(t *Test) { t.Keys = 0 }, "--keys"},
 		{func(t *Test) { t.Name = "a b" }, "test name"},
+		{func(t *Test) { t.Sessions = "sticky" }, `--sessions "sticky"`},
+		{func(t *Test) { t.Sessions = "roaming"; t.ReadMode = "leader" }, "--sessions roaming"},
 	} {
 		bad := good
 		bad.Name = ""

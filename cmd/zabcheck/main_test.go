@@ -41,6 +41,8 @@ func TestBadArguments(t *testing.T) {
 		{"all readers", []string{"test", "--readers", "1"}, nil, "--readers 1"},
 		{"negative readers from env", []string{"test"}, map[string]string{"ZABCHECK_READERS": "-0.5"}, "--readers -0.5"},
 		{"readers on lock", []string{"test", "--workload", "lock", "--readers", "0.5"}, nil, "--readers 0.5"},
+		{"unknown sessions", []string{"test", "--sessions", "sticky"}, nil, `--sessions "sticky"`},
+		{"roaming leader sessions from env", []string{"test", "--read-mode", "leader"}, map[string]string{"ZABCHECK_SESSIONS": "roaming"}, "--sessions roaming"},
 		{"zero test count", []string{"test", "--test-count", "0"}, nil, "--test-count"},
 		{"clock fault", []string{"test", "--nemesis", "clock"}, nil, "host clock"},
 		{"undefined flag", []string{"test", "--no-such-flag"}, nil, "no-such-flag"},
