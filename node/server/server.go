@@ -2,7 +2,7 @@
 // durable store (node/storage), the peer transport (node/transport) and the
 // znode tree (node/tree), and speaks the ZooKeeper client protocol
 // (node/jute) on the client port, the four-letter words included, plus a
-// state dump over HTTP on admin.serverPort.
+// state dump and failpoints (failpoint.go) over HTTP on admin.serverPort.
 //
 // Concurrency: one goroutine, the loop, owns the core, the tree, the Prep
 // state, the watches and the session table. The transport, the client
@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -53,6 +54,9 @@ type Options struct {
 	// HandshakeTimeout bounds the wait for a connection's first packet;
 	// zero is 10s.
 	HandshakeTimeout time.Duration
+	// Exit ends the process when a failpoint fires (failpoint.go); nil is
+	// os.Exit. Tests pass a recorder.
+	Exit func(code int)
 }
 
 // Server is one zabnode replica.
@@ -65,6 +69,7 @@ type Server struct {
 	client    net.Listener
 	admin     net.Listener // nil: no admin server
 	loop      *loop
+	fp        *failpoints
 }
 
 // New opens the store, binds the listeners and builds the core, so that a
@@ -86,7 +91,12 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	if bugs.any() {
 		log.Warn("SEEDED BUGS ENABLED: this node is deliberately incorrect", "bugs", cfg.Bugs)
 	}
-	s = &Server{cfg: cfg, log: log, handshake: opts.HandshakeTimeout}
+	exit := opts.Exit
+	if exit == nil {
+		exit = os.Exit
+	}
+	s = &Server{cfg: cfg, log: log, handshake: opts.HandshakeTimeout,
+		fp: newFailpoints(log.With("component", "failpoint"), exit)}
 	if s.handshake <= 0 {
 		s.handshake = handshakeTimeout
 	}
@@ -114,6 +124,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	s.tr, err = transport.New(transport.Config{
 		ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
 		Peers: peers, Logger: log.With("component", "transport"),
+		AfterWrite: s.fp.afterWrite,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
@@ -249,6 +260,7 @@ func (s *Server) serveAdmin(ctx context.Context) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(d.([]byte))
 	})
+	s.fp.handle(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(s.admin) }()

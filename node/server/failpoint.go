@@ -1,0 +1,178 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/zabcheck/zabcheck/node/zab"
+)
+
+// Failpoints are crash points armed at run time over the admin server, as
+// etcd's robustness tests arm gofail failpoints: zabcheck's nemesis arms
+// one on a node, and the process dies at the exact protocol step, which a
+// `docker kill` from the host (about 100 ms late) cannot hit. A failpoint
+// changes only when the process dies, never what it does: an armed node
+// runs the same code as a disarmed one until it exits.
+//
+// The admin API:
+//
+//	GET    /failpoints         {"name": "value", ...} of the armed ones
+//	PUT    /failpoints/{name}  arm name; the body is its value
+//	DELETE /failpoints/{name}  disarm name
+const (
+	// FailpointCrashAfterSend exits right after a frame of the message
+	// type named by the value (zab.MsgType's String, e.g. ACKEPOCH or
+	// ACK(NEWLEADER)) has been flushed to a peer's socket: the peer gets
+	// the message, then this node is gone. It fires once, then disarms.
+	// Learners send ACKEPOCH only after acceptedEpoch is durable, so
+	// crash-after-send=ACKEPOCH is also "crash right after persisting
+	// acceptedEpoch".
+	FailpointCrashAfterSend = "crash-after-send"
+)
+
+// FailpointExitCode is the exit status of a process a failpoint ended, so
+// that the container's state tells it from a crash or a kill.
+const FailpointExitCode = 86
+
+// Failpoints returns the names of the failpoints this build implements.
+func Failpoints() []string { return []string{FailpointCrashAfterSend} }
+
+// failpoints holds the armed failpoints of one server. The transport's
+// writer asks it about every frame, so the disarmed path is one mutex and
+// a zero compare, and frames are decoded (their type byte only) only while
+// a failpoint is armed.
+type failpoints struct {
+	log  *slog.Logger
+	exit func(code int)
+
+	mu         sync.Mutex
+	crashAfter zab.MsgType // zab.MsgInvalid: disarmed
+}
+
+func newFailpoints(log *slog.Logger, exit func(int)) *failpoints {
+	return &failpoints{log: log, exit: exit}
+}
+
+// errUnknownFailpoint marks a failpoint name this build does not have.
+var errUnknownFailpoint = errors.New("unknown failpoint")
+
+// set arms name with value.
+func (f *failpoints) set(name, value string) error {
+	if name != FailpointCrashAfterSend {
+		return fmt.Errorf("arm %q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
+	}
+	t, err := parseWireType(value)
+	if err != nil {
+		return fmt.Errorf("arm %s: %w", name, err)
+	}
+	f.mu.Lock()
+	f.crashAfter = t
+	f.mu.Unlock()
+	f.log.Warn("failpoint armed", "failpoint", name, "value", value)
+	return nil
+}
+
+// clear disarms name.
+func (f *failpoints) clear(name string) error {
+	if name != FailpointCrashAfterSend {
+		return fmt.Errorf("disarm %q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
+	}
+	f.mu.Lock()
+	f.crashAfter = zab.MsgInvalid
+	f.mu.Unlock()
+	f.log.Info("failpoint disarmed", "failpoint", name)
+	return nil
+}
+
+// list returns the armed failpoints and their values.
+func (f *failpoints) list() map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	if f.crashAfter != zab.MsgInvalid {
+		out[FailpointCrashAfterSend] = f.crashAfter.String()
+	}
+	return out
+}
+
+// afterWrite is the transport's AfterWrite hook.
+func (f *failpoints) afterWrite(to uint64, frame []byte) {
+	f.mu.Lock()
+	want := f.crashAfter
+	fire := want != zab.MsgInvalid && frameType(frame) == want
+	if fire {
+		f.crashAfter = zab.MsgInvalid // once: a test's exit may return
+	}
+	f.mu.Unlock()
+	if !fire {
+		return
+	}
+	f.log.Warn("FAILPOINT FIRED: exiting as if killed",
+		"failpoint", FailpointCrashAfterSend, "type", want.String(), "to", to, "exit", FailpointExitCode)
+	f.exit(FailpointExitCode)
+}
+
+// frameType reads a peer frame's message type: zab's codec writes a wire
+// version byte, then the type (TestFrameType pins that layout).
+func frameType(frame []byte) zab.MsgType {
+	if len(frame) < 2 {
+		return zab.MsgInvalid
+	}
+	return zab.MsgType(frame[1])
+}
+
+// parseWireType finds the message type called name (MsgType.String).
+func parseWireType(name string) (zab.MsgType, error) {
+	var known []string
+	for i := 1; i < 256; i++ {
+		t := zab.MsgType(i)
+		s := t.String()
+		if strings.HasPrefix(s, "MsgType(") {
+			break // past the last type
+		}
+		if t == zab.MsgDisconnected {
+			continue // local only, never on the wire
+		}
+		if s == name {
+			return t, nil
+		}
+		known = append(known, s)
+	}
+	return zab.MsgInvalid, fmt.Errorf("%q is not a message type (known: %s)", name, strings.Join(known, ", "))
+}
+
+// handle serves /failpoints on the admin server.
+func (f *failpoints) handle(mux *http.ServeMux) {
+	mux.HandleFunc("GET /failpoints", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(f.list())
+	})
+	mux.HandleFunc("PUT /failpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1024))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		failpointReply(w, f.set(r.PathValue("name"), strings.TrimSpace(string(body))))
+	})
+	mux.HandleFunc("DELETE /failpoints/{name}", func(w http.ResponseWriter, r *http.Request) {
+		failpointReply(w, f.clear(r.PathValue("name")))
+	})
+}
+
+func failpointReply(w http.ResponseWriter, err error) {
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, errUnknownFailpoint):
+		http.Error(w, err.Error(), http.StatusNotFound)
+	default:
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	}
+}
