@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zabcheck/zabcheck/history"
 )
@@ -27,6 +28,9 @@ type Value struct {
 	// Note says how the fault deviated from the plan, e.g. that no leader
 	// was known and a random node was targeted instead.
 	Note string `json:"note,omitempty"`
+	// Recovery is set on the final heal's stop once every fault was undone:
+	// whether the cluster then regained a working quorum, and how fast.
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // FaultHeal is the fault name of the final heal's stop op.
@@ -39,6 +43,139 @@ type HealError struct{ Err error }
 func (e *HealError) Error() string { return "heal cluster: " + e.Err.Error() }
 func (e *HealError) Unwrap() error { return e.Err }
 
+// Recovery is what the final heal saw after it undid every fault: the
+// cluster either regained a quorum that commits a write within Budget, or
+// it did not, and Nodes then says what each node reported of itself.
+type Recovery struct {
+	Recovered bool `json:"recovered"`
+	// Budget and Took are nanoseconds. Took runs from the moment every
+	// fault was undone to a committed probe write, or to giving up.
+	Budget int64       `json:"budget"`
+	Took   int64       `json:"took"`
+	Nodes  []NodeState `json:"nodes,omitempty"`
+	// Error is the first line of the last wait error (the log tails that
+	// follow it are in zabcheck.log and the nodes' own logs).
+	Error string `json:"error,omitempty"`
+}
+
+// NodeState is what a node said of itself (ZooKeeper's srvr) when the
+// final heal gave up on the cluster.
+type NodeState struct {
+	Node string `json:"node"`
+	// Mode is leader, follower, observer or standalone; empty when the
+	// node gave no mode (Error says why).
+	Mode string `json:"mode,omitempty"`
+	// Zxid is the last zxid the node processed; its high 32 bits are the
+	// epoch it last processed a transaction in.
+	Zxid  int64  `json:"zxid"`
+	Error string `json:"error,omitempty"`
+}
+
+// Epoch is the epoch of the node's last zxid.
+func (s NodeState) Epoch() int64 { return s.Zxid >> 32 }
+
+// StateReporter is implemented by a Cluster that can ask each node for
+// its state. The final heal uses it, when present, to say why a cluster did
+// not recover.
+type StateReporter interface {
+	NodeStates(ctx context.Context) []NodeState
+}
+
+// RecoveryError reports that the harness undid every fault but the cluster
+// did not regain a quorum that commits a write within its budget. It is a
+// finding about the system under test, not a failure of the harness: the
+// run goes on to its final reads and checks.
+type RecoveryError struct {
+	Recovery Recovery
+	Err      error
+}
+
+func (e *RecoveryError) Error() string {
+	return fmt.Sprintf("cluster did not recover within %s after every fault was healed: %v",
+		time.Duration(e.Recovery.Budget), e.Err)
+}
+func (e *RecoveryError) Unwrap() error { return e.Err }
+
+// SplitRecovery takes a *RecoveryError out of an error Run joined, so a
+// caller can treat it as a verdict and the rest as harness failures. rest
+// is nil when the recovery error was all there was.
+func SplitRecovery(err error) (rec *RecoveryError, rest error) {
+	if err == nil {
+		return nil, nil
+	}
+	if re, ok := err.(*RecoveryError); ok {
+		return re, nil
+	}
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil, err
+	}
+	var others []error
+	for _, e := range joined.Unwrap() {
+		r, o := SplitRecovery(e)
+		if r != nil && rec == nil {
+			rec = r
+		}
+		if o != nil {
+			others = append(others, o)
+		}
+	}
+	return rec, errors.Join(others...)
+}
+
+// RecoveryBudget is how long the final heal waits, once every fault is
+// undone, for a quorum that commits a write, given zoo.cfg's tickTime and
+// initLimit. Past it the cluster is declared not to have recovered, so it
+// must never be reached by a correct ensemble:
+//
+//   - measured: correct zabnode recovers in about 2 s; ZooKeeper 3.8 after
+//     partitions in 10-30 s;
+//   - ZooKeeper's slow case is its election: FastLeaderElection doubles a
+//     looking server's notification timeout from 200 ms up to
+//     maxNotificationInterval, 60 s, so a server that looked alone during
+//     a long partition may stay silent for up to a minute after the heal;
+//   - then the leader syncs its followers within initLimit ticks, and the
+//     probe needs a session and one write.
+//
+// So the budget is the 60 s back-off cap plus five initLimit periods (one
+// for the sync and a wide margin for a failed first round and the probe):
+// 70 s at zabcheck's default tickTime 200 ms and initLimit 10, more than
+// twice the slowest recovery measured.
+func RecoveryBudget(tickTime time.Duration, initLimit int) time.Duration {
+	return maxNotificationInterval + 5*time.Duration(initLimit)*tickTime
+}
+
+// maxNotificationInterval is ZooKeeper's cap on FastLeaderElection's
+// notification back-off.
+const maxNotificationInterval = 60 * time.Second
+
+// DefaultRecoveryBudget is RecoveryBudget at zabcheck's default tickTime
+// (200 ms) and initLimit (10).
+var DefaultRecoveryBudget = RecoveryBudget(200*time.Millisecond, 10)
+
+// Options are Run's settings beyond the schedule.
+type Options struct {
+	Logger *slog.Logger
+	// RecoveryBudget bounds the final heal's wait for a quorum once every
+	// fault is undone (see RecoveryBudget); zero: DefaultRecoveryBudget.
+	RecoveryBudget time.Duration
+	// Now times recovery; nil: time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.RecoveryBudget == 0 {
+		o.RecoveryBudget = DefaultRecoveryBudget
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
 // Run injects the schedule's faults into cluster until ctx is done (or the
 // schedule reaches MaxSteps and ctx is done), recording every start and
 // stop, and then always heals: first each fault still in force, then
@@ -46,13 +183,18 @@ func (e *HealError) Unwrap() error { return e.Err }
 // HealTimeout, so a cancelled ctx still leaves a healthy cluster.
 //
 // The error joins a failure to check the faults' availability, a failure to
-// record (the history would have a hole), and a *HealError.
+// record (the history would have a hole), and either a *HealError (the
+// harness could not undo a fault) or a *RecoveryError (every fault was
+// undone but the cluster did not come back within the recovery budget).
 func Run(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	return RunWith(ctx, cluster, sched, rec, Options{Logger: logger})
+}
+
+// RunWith is Run with options.
+func RunWith(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, opts Options) error {
+	opts = opts.withDefaults()
 	r := &runner{
-		c: cluster, s: sched, rec: rec, log: logger,
+		c: cluster, s: sched, rec: rec, log: opts.Logger, opts: opts,
 		active: map[int]*active{}, down: map[string]bool{}, dirty: map[string]bool{},
 	}
 	loopErr := r.loop(ctx)
@@ -64,10 +206,11 @@ func Run(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, lo
 // (also those of a crashed earlier run), then waits for a quorum. It is
 // idempotent and records itself as a stop op with ID 0. ctx bounds it.
 func HealAll(ctx context.Context, cluster Cluster, rec Recorder, logger *slog.Logger) error {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	opts := Options{Logger: logger}.withDefaults()
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < opts.RecoveryBudget {
+		opts.RecoveryBudget = time.Until(dl).Round(time.Millisecond)
 	}
-	return healAll(ctx, cluster, rec, logger, nil)
+	return healAll(ctx, ctx, cluster, rec, opts, nil)
 }
 
 type active struct {
@@ -78,10 +221,11 @@ type active struct {
 }
 
 type runner struct {
-	c   Cluster
-	s   *Schedule
-	rec Recorder
-	log *slog.Logger
+	c    Cluster
+	s    *Schedule
+	rec  Recorder
+	log  *slog.Logger
+	opts Options
 
 	active map[int]*active
 	// down are nodes a process fault took away (killed, stopped, paused):
@@ -285,12 +429,21 @@ func (r *runner) finish(ctx context.Context) error {
 	for _, id := range ids {
 		recErrs = append(recErrs, r.heal(ctx, r.active[id]))
 	}
+	// Undoing faults and waiting for recovery get separate bounds: the
+	// first measures the harness, the second the system under test.
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.cfg.HealTimeout)
 	defer cancel()
-	return errors.Join(errors.Join(recErrs...), healAll(hctx, r.c, r.rec, r.log, r.down))
+	qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.RecoveryBudget)
+	defer qcancel()
+	return errors.Join(errors.Join(recErrs...), healAll(hctx, qctx, r.c, r.rec, r.opts, r.down))
 }
 
-func healAll(ctx context.Context, c Cluster, rec Recorder, log *slog.Logger, knownDown map[string]bool) error {
+// healAll revives and cleans every node within ctx, then waits within
+// qctx, which ends at opts.RecoveryBudget, for a quorum. A failure to revive or clean is a *HealError; a
+// quorum that does not come although every fault is undone is a
+// *RecoveryError.
+func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, knownDown map[string]bool) error {
+	log := opts.Logger
 	nodes := c.Nodes()
 	v := Value{ID: 0, Fault: FaultHeal, Shape: "all", Targets: slices.Clone(nodes)}
 	recErr := recordOp(rec, history.Invoke, history.FStop, v, nil)
@@ -309,19 +462,49 @@ func healAll(ctx context.Context, c Cluster, rec Recorder, log *slog.Logger, kno
 			errs = append(errs, err)
 		}
 	}
-	if err := c.WaitQuorum(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("wait for quorum: %w", err))
-	}
+	healed := opts.Now()
+	qerr := c.WaitQuorum(qctx)
+	took := opts.Now().Sub(healed)
 	var healErr error
-	if err := errors.Join(errs...); err != nil {
+	switch {
+	case len(errs) > 0:
+		// A fault may still be in force, so a missing quorum proves
+		// nothing about the system: the harness failed.
+		if qerr != nil {
+			errs = append(errs, fmt.Errorf("wait for quorum: %w", qerr))
+		}
+		err := errors.Join(errs...)
 		healErr = &HealError{Err: err}
 		log.Error("final heal failed", "err", err)
-	} else {
-		log.Info("final heal done", "commands", len(a.Commands))
+	case qerr != nil:
+		v.Recovery = &Recovery{Budget: int64(opts.RecoveryBudget), Took: int64(took), Error: firstLine(qerr.Error())}
+		if sr, ok := c.(StateReporter); ok {
+			// The budget is spent; the states get a short bound of their
+			// own on a fresh context.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(qctx), stateTimeout)
+			v.Recovery.Nodes = sr.NodeStates(sctx)
+			cancel()
+		}
+		healErr = &RecoveryError{Recovery: *v.Recovery, Err: qerr}
+		log.Error("cluster did not recover after the final heal", "took", took.Round(time.Millisecond), "nodes", v.Recovery.Nodes, "err", qerr)
+	default:
+		v.Recovery = &Recovery{Recovered: true, Budget: int64(opts.RecoveryBudget), Took: int64(took)}
+		log.Info("final heal done", "commands", len(a.Commands), "recovered_in", took.Round(time.Millisecond))
 	}
 	v.Commands = a.Commands
-	return errors.Join(recErr, recordOp(rec, history.Info, history.FStop, v, healErr), healErr)
+	var recorded error
+	if re, ok := healErr.(*RecoveryError); ok {
+		// The op keeps a short error; the states are in v.Recovery.
+		recorded = fmt.Errorf("cluster did not recover within %s: %s", time.Duration(re.Recovery.Budget), re.Recovery.Error)
+	} else {
+		recorded = healErr
+	}
+	return errors.Join(recErr, recordOp(rec, history.Info, history.FStop, v, recorded), healErr)
 }
+
+// stateTimeout bounds asking the nodes for their states after a failed
+// recovery.
+const stateTimeout = 10 * time.Second
 
 // revive makes sure node runs and answers Exec. A node not known to be down
 // is probed first; a probe fails on a paused or stopped container, and

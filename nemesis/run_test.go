@@ -412,3 +412,175 @@ func (r *failingRecorder) Append(op history.Op) (history.Op, error) {
 	}
 	return op, nil
 }
+
+// unrecovered is a fake cluster whose faults all heal but whose quorum
+// never comes back, as with zabnode's no-stepdown bug: the deposed leader
+// keeps leading its old epoch while the others lead or look in a newer one.
+type unrecovered struct {
+	*fakeCluster
+	states []NodeState
+}
+
+func (u *unrecovered) WaitQuorum(context.Context) error {
+	return errors.New("probe: no answer: context deadline exceeded")
+}
+
+func (u *unrecovered) NodeStates(context.Context) []NodeState { return slices.Clone(u.states) }
+
+// stepClock advances by step on every reading, so a recovery's duration is
+// exactly one step.
+type stepClock struct {
+	t    time.Time
+	step time.Duration
+}
+
+func (c *stepClock) Now() time.Time {
+	c.t = c.t.Add(c.step)
+	return c.t
+}
+
+// finalHeal returns the final heal's info op.
+func finalHeal(t *testing.T, w *history.Writer) nemesisOp {
+	t.Helper()
+	ops := nemesisOps(t, w)
+	last := ops[len(ops)-1]
+	if last.op.Type != history.Info || last.v.Fault != FaultHeal {
+		t.Fatalf("last op %s %+v, want the final heal's info", last.op.Type, last.v)
+	}
+	return last
+}
+
+func TestRunRecovery(t *testing.T) {
+	states := []NodeState{
+		{Node: "n1", Error: "node is not currently serving requests"},
+		{Node: "n2", Mode: "leader", Zxid: 0x200000063},
+		{Node: "n3", Mode: "leader", Zxid: 0x100000127},
+	}
+	run := func(t *testing.T, c Cluster, fake *fakeCluster) (error, nemesisOp) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cfg := DefaultConfig()
+		cfg.Faults = []string{Partition}
+		cfg.Shapes = []string{ShapeIsolateOne}
+		cfg.Seed = 3
+		// An odd count of waits ends the run inside a partition, so the
+		// final heal has a fault of its own to undo.
+		cfg.Sleep = stepSleep(5, cancel)
+		s, w := newRun(t, cfg)
+		clock := &stepClock{t: time.Unix(0, 0), step: 3 * time.Second}
+		err := RunWith(ctx, c, s, w, Options{RecoveryBudget: 70 * time.Second, Now: clock.Now})
+		if left := fake.leftovers(); len(left) > 0 {
+			t.Errorf("faults left after the run: %q", left)
+		}
+		return err, finalHeal(t, w)
+	}
+
+	t.Run("recovered", func(t *testing.T) {
+		c := newFake(3, 0)
+		err, heal := run(t, c, c)
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		want := Recovery{Recovered: true, Budget: int64(70 * time.Second), Took: int64(3 * time.Second)}
+		if heal.v.Recovery == nil || !equalRecovery(*heal.v.Recovery, want) {
+			t.Errorf("recovery %+v, want %+v", heal.v.Recovery, want)
+		}
+	})
+
+	t.Run("not recovered", func(t *testing.T) {
+		c := &unrecovered{fakeCluster: newFake(3, 0), states: states}
+		err, heal := run(t, c, c.fakeCluster)
+		re, rest := SplitRecovery(err)
+		if re == nil || rest != nil {
+			t.Fatalf("got %v, want only a RecoveryError", err)
+		}
+		var he *HealError
+		if errors.As(err, &he) {
+			t.Errorf("every fault was undone, yet a HealError: %v", he)
+		}
+		want := Recovery{Budget: int64(70 * time.Second), Took: int64(3 * time.Second),
+			Nodes: states, Error: "probe: no answer: context deadline exceeded"}
+		if !equalRecovery(re.Recovery, want) {
+			t.Errorf("error's recovery %+v, want %+v", re.Recovery, want)
+		}
+		if heal.v.Recovery == nil || !equalRecovery(*heal.v.Recovery, want) {
+			t.Errorf("recorded recovery %+v, want %+v", heal.v.Recovery, want)
+		}
+		if !strings.Contains(heal.op.Error, "did not recover within 1m10s") {
+			t.Errorf("recorded error %q does not say the cluster did not recover", heal.op.Error)
+		}
+	})
+
+	t.Run("harness failure is not a recovery failure", func(t *testing.T) {
+		c := &unrecovered{fakeCluster: newFake(3, 0), states: states}
+		c.failExec = func(node string, cmd []string) error {
+			if node == "n2" && cmd[0] == "iptables" {
+				return errors.New("iptables: resource temporarily unavailable")
+			}
+			return nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		cfg := DefaultConfig()
+		cfg.Faults = []string{Partition}
+		cfg.Sleep = stepSleep(0, cancel)
+		s, w := newRun(t, cfg)
+		err := RunWith(ctx, c, s, w, Options{})
+		var he *HealError
+		if !errors.As(err, &he) || !strings.Contains(err.Error(), "resource temporarily unavailable") {
+			t.Fatalf("got %v, want a HealError with iptables' cause", err)
+		}
+		if re, _ := SplitRecovery(err); re != nil {
+			t.Errorf("a fault may still be in force, yet a RecoveryError: %v", re)
+		}
+		if heal := finalHeal(t, w); heal.v.Recovery != nil {
+			t.Errorf("recorded recovery %+v after a failed heal, want none", heal.v.Recovery)
+		}
+	})
+}
+
+func equalRecovery(a, b Recovery) bool {
+	return a.Recovered == b.Recovered && a.Budget == b.Budget && a.Took == b.Took &&
+		a.Error == b.Error && slices.Equal(a.Nodes, b.Nodes)
+}
+
+func TestSplitRecovery(t *testing.T) {
+	re := &RecoveryError{Err: errors.New("no quorum")}
+	other := errors.New("record nemesis info stop 0: disk full")
+	for _, tc := range []struct {
+		name     string
+		err      error
+		wantRec  bool
+		wantRest error
+	}{
+		{"nil", nil, false, nil},
+		{"alone", re, true, nil},
+		{"other alone", other, false, other},
+		{"nested joins", errors.Join(nil, errors.Join(errors.Join(nil, re))), true, nil},
+		{"with another", errors.Join(other, errors.Join(nil, re)), true, other},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, rest := SplitRecovery(tc.err)
+			if (rec == re) != tc.wantRec {
+				t.Errorf("recovery error %v, want found=%v", rec, tc.wantRec)
+			}
+			if (rest == nil) != (tc.wantRest == nil) || (rest != nil && !errors.Is(rest, tc.wantRest)) {
+				t.Errorf("rest %v, want %v", rest, tc.wantRest)
+			}
+		})
+	}
+}
+
+func TestRecoveryBudget(t *testing.T) {
+	// The slowest recovery measured is ZooKeeper's after partitions,
+	// about 30 s; the default must leave a wide margin over it.
+	if got := DefaultRecoveryBudget; got < 2*30*time.Second {
+		t.Errorf("default budget %s, want at least twice the slowest measured recovery", got)
+	}
+	// A slower tick (ZooKeeper's own default is 2 s) must buy more time
+	// for the sync.
+	if slow, fast := RecoveryBudget(2*time.Second, 10), RecoveryBudget(200*time.Millisecond, 10); slow <= fast {
+		t.Errorf("budget at tick 2s %s, at 200ms %s: want the slow tick to wait longer", slow, fast)
+	}
+}
