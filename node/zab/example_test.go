@@ -8,7 +8,8 @@ import (
 
 // Example shows the server loop's contract on a one-voter ensemble: feed
 // ticks (and, with peers, messages), then handle each Ready in order:
-// persist, send, apply, Advance, and look again (Advance can produce work).
+// send the early messages, persist, send, apply, Advance, and look again
+// (Advance can produce work).
 func Example() {
 	st := zab.NewMemoryStorage()
 	n, err := zab.NewNode(zab.DefaultConfig(1, []uint64{1}, nil), st)
@@ -18,6 +19,7 @@ func Example() {
 	handle := func() {
 		for n.HasReady() {
 			rd := n.Ready()
+			// 0: rd.EarlyMessages may be sent first (none with a single voter).
 			if err := st.Apply(rd); err != nil { // 1-5: durable state first
 				panic(err) // a real server crashes here
 			}

@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -59,7 +60,7 @@ func (c *cluster) drain(id uint64) {
 			c.t.Fatalf("n%d apply: %v", id, err)
 		}
 		c.readys[id] = append(c.readys[id], rd)
-		for _, m := range rd.Messages {
+		for _, m := range slices.Concat(rd.EarlyMessages, rd.Messages) {
 			if !c.down[m.From] && !c.down[m.To] {
 				c.queue = append(c.queue, m)
 			}

@@ -32,6 +32,10 @@ type learner struct {
 	peerLast  Zxid // from ACKEPOCH
 	ack       Zxid // cumulative durable ack
 	round     uint64
+	// syncReady is Node.readys when the DIFF/TRUNC/SNAP and NEWLEADER were
+	// queued: once a Ready has been handed out since, they have been sent
+	// and a PROPOSAL to this learner may overtake the rest of a Ready.
+	syncReady uint64
 }
 
 type syncRequest struct {
@@ -348,6 +352,7 @@ func (n *Node) leaderSyncLearner(l *learner) {
 	}
 	n.log.Debug("syncing learner", "learner", l.id, "mode", plan.mode, "from", plan.from, "peerLast", l.peerLast)
 	l.phase = lpSyncing
+	l.syncReady = n.readys
 	n.send(m)
 	n.send(Message{Type: MsgNewLeader, To: l.id, Epoch: n.ld.epoch, Zxid: upTo})
 }
@@ -451,10 +456,21 @@ func (n *Node) leaderMaybeCommit() {
 	}
 }
 
+// leaderBroadcastProposal sends t to every follower that is being synced or
+// is synced. The PROPOSAL goes early (Ready.EarlyMessages, sent before the
+// leader's own fsync) unless the follower's sync messages are still in the
+// pending Ready: it must not overtake its DIFF/TRUNC/SNAP or NEWLEADER.
 func (n *Node) leaderBroadcastProposal(t Txn) {
 	for _, id := range sortedKeys(n.ld.learners) {
-		if l := n.ld.learners[id]; !l.observer && l.phase >= lpSyncing {
-			n.send(Message{Type: MsgProposal, To: id, Txns: []Txn{t}})
+		l := n.ld.learners[id]
+		if l.observer || l.phase < lpSyncing {
+			continue
+		}
+		m := Message{Type: MsgProposal, To: id, Txns: []Txn{t}}
+		if l.syncReady < n.readys {
+			n.sendEarly(m)
+		} else {
+			n.send(m)
 		}
 	}
 }

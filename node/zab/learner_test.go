@@ -1,6 +1,7 @@
 package zab
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -35,7 +36,7 @@ func step(t *testing.T, n *Node, m Message) {
 
 func msgsOf(rd Ready, mt MsgType) []Message {
 	var out []Message
-	for _, m := range rd.Messages {
+	for _, m := range slices.Concat(rd.EarlyMessages, rd.Messages) {
 		if m.Type == mt {
 			out = append(out, m)
 		}

@@ -94,6 +94,9 @@ type Node struct {
 	applied Zxid
 
 	rd Ready
+	// readys counts Ready calls: the messages queued now go out with
+	// Ready number readys+1 (see learner.syncReady).
+	readys uint64
 
 	el election
 	ld *leaderState
@@ -302,6 +305,14 @@ func (n *Node) send(m Message) {
 	n.rd.Messages = append(n.rd.Messages, m)
 }
 
+// sendEarly queues m as a Ready.EarlyMessages message: the server may send
+// it before persisting the Ready. Only a broadcast-phase leader's PROPOSAL
+// qualifies (see Ready).
+func (n *Node) sendEarly(m Message) {
+	m.From = n.id
+	n.rd.EarlyMessages = append(n.rd.EarlyMessages, m)
+}
+
 // Tick advances the logical clock by one tick.
 func (n *Node) Tick() {
 	n.now++
@@ -469,6 +480,7 @@ func (n *Node) Ready() Ready {
 		n.stable = end
 	}
 	n.rd = Ready{}
+	n.readys++
 	return rd
 }
 

@@ -2,6 +2,7 @@ package zab
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -153,7 +154,7 @@ func TestNewNodeRefusesEpochRegression(t *testing.T) {
 // findReady returns the first Ready of node id carrying a message of type mt.
 func findReady(c *cluster, id uint64, mt MsgType) (Ready, bool) {
 	for _, rd := range c.readys[id] {
-		for _, m := range rd.Messages {
+		for _, m := range slices.Concat(rd.EarlyMessages, rd.Messages) {
 			if m.Type == mt {
 				return rd, true
 			}
@@ -545,5 +546,147 @@ func TestCompactThenSnapSync(t *testing.T) {
 	}
 	if got := len(c.applied[f]); got != 1 {
 		t.Errorf("follower applied %d txns after the snapshot, want 1", got)
+	}
+}
+
+// TestEarlyProposalsNeedDurableSelfAck checks the contract of
+// Ready.EarlyMessages: a broadcast leader's PROPOSAL may go out before its
+// Ready is persisted, and the leader's copy then counts towards a quorum
+// only after Advance, i.e. once the server made it durable.
+func TestEarlyProposalsNeedDurableSelfAck(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)
+	c.down[1] = true // leader plus one follower: the self-ack is needed
+	leader := c.stable()
+	f := uint64(2)
+	if leader != 3 {
+		t.Fatalf("leader = %d, want 3", leader)
+	}
+	n := c.nodes[leader]
+	z, err := n.Propose([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := n.Ready()
+	if len(rd.EarlyMessages) != 1 || rd.EarlyMessages[0].Type != MsgProposal || rd.EarlyMessages[0].To != f ||
+		rd.EarlyMessages[0].Txns[0].Zxid != z {
+		t.Fatalf("EarlyMessages = %v, want one PROPOSAL %v to n%d", rd.EarlyMessages, z, f)
+	}
+	if got := msgsOf(Ready{Messages: rd.Messages}, MsgProposal); len(got) != 0 {
+		t.Errorf("Messages hold PROPOSALs %v, want them all early", got)
+	}
+	if len(rd.Entries) != 1 || rd.Entries[0].Zxid != z {
+		t.Fatalf("Entries = %v, want the proposal", rd.Entries)
+	}
+	// The follower logs and acks before the leader persisted its copy.
+	if err := c.nodes[f].Step(rd.EarlyMessages[0]); err != nil {
+		t.Fatal(err)
+	}
+	c.drain(f)
+	var ack Message
+	for _, m := range c.queue {
+		if m.Type == MsgAck && m.From == f {
+			ack = m
+		}
+	}
+	if ack.Zxid != z {
+		t.Fatalf("follower did not ack %v; queue %v", z, c.queue)
+	}
+	if err := n.Step(ack); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Status().Committed; got >= z {
+		t.Fatalf("leader committed %v on one follower's ack before its own copy was durable", got)
+	}
+	if err := c.st[leader].Apply(rd); err != nil {
+		t.Fatal(err)
+	}
+	n.Advance(rd)
+	if got := n.Status().Committed; got != z {
+		t.Errorf("committed after the durable self-ack = %v, want %v", got, z)
+	}
+}
+
+// TestEarlyProposalNeverOvertakesSync checks that a PROPOSAL to a learner
+// whose DIFF and NEWLEADER are still in the pending Ready stays in Messages,
+// behind them, while the other followers get it early.
+func TestEarlyProposalNeverOvertakesSync(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)
+	c.down[1] = true
+	leader := c.stable()
+	if _, err := c.nodes[leader].Propose([]byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	c.drain(leader)
+	c.deliver()
+	c.down[1] = false
+	n := c.nodes[leader]
+	// Run node 1 back in, stopping when the leader has queued its sync.
+	synced := false
+	for i := 0; i < 1000 && !synced; i++ {
+		if len(c.queue) == 0 {
+			for _, id := range c.ids {
+				c.nodes[id].Tick()
+				c.drain(id)
+			}
+			continue
+		}
+		m := c.queue[0]
+		c.queue = c.queue[1:]
+		if err := c.nodes[m.To].Step(m); err != nil {
+			t.Fatal(err)
+		}
+		if m.To == leader && m.From == 1 && m.Type == MsgAckEpoch {
+			synced = true
+			break
+		}
+		c.drain(m.To)
+	}
+	if !synced {
+		t.Fatal("node 1 never sent ACKEPOCH to the leader")
+	}
+	z, err := n.Propose([]byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := n.Ready()
+	var early, late []uint64
+	for _, m := range rd.EarlyMessages {
+		if m.Type == MsgProposal {
+			early = append(early, m.To)
+		}
+	}
+	newLeaderAt, proposalAt := -1, -1
+	for i, m := range rd.Messages {
+		switch {
+		case m.Type == MsgNewLeader && m.To == 1:
+			newLeaderAt = i
+		case m.Type == MsgProposal && m.To == 1 && m.Txns[0].Zxid == z:
+			proposalAt = i
+			late = append(late, m.To)
+		case m.Type == MsgProposal:
+			late = append(late, m.To)
+		}
+	}
+	if !slices.Equal(early, []uint64{2}) || !slices.Equal(late, []uint64{1}) {
+		t.Errorf("PROPOSAL %v went early to %v and late to %v, want early to [2], late to [1]", z, early, late)
+	}
+	if newLeaderAt < 0 || proposalAt < newLeaderAt {
+		t.Errorf("PROPOSAL to n1 at %d, NEWLEADER at %d in %v: the proposal must follow the sync", proposalAt, newLeaderAt, rd.Messages)
+	}
+	// The next proposal may go early to n1 too: its sync is out.
+	if err := c.st[leader].Apply(rd); err != nil {
+		t.Fatal(err)
+	}
+	n.Advance(rd)
+	if _, err := n.Propose([]byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	rd = n.Ready()
+	early = nil
+	for _, m := range rd.EarlyMessages {
+		early = append(early, m.To)
+	}
+	if !slices.Equal(early, []uint64{1, 2}) {
+		t.Errorf("next PROPOSAL went early to %v, want [1 2]", early)
 	}
 }

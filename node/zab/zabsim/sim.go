@@ -111,6 +111,9 @@ type Stats struct {
 	Committed, Crashes, Partitions, Elections, SyncsOK int
 	Diffs, Truncs, Snaps                               int
 	Pauses                                             int
+	// EarlyThenCrash counts replicas that crashed while persisting a Ready
+	// whose early messages (a leader's PROPOSALs) were still delivered.
+	EarlyThenCrash int
 }
 
 // New builds a simulation from opts.
@@ -246,16 +249,26 @@ func (s *Sim) start(id uint64) error {
 	return s.drain(r)
 }
 
-func (s *Sim) crash(id uint64) {
+// crash stops replica id, keeping only what its storage persisted. With
+// flush, what it already sent is still delivered (a killed process whose
+// kernel flushes its sockets); without, it is lost (a machine going down).
+// Either way its peers then see the connection break.
+func (s *Sim) crash(id uint64, flush bool) {
 	r := s.reps[id]
 	r.up, r.node = false, nil
 	s.Stats.Crashes++
-	s.record(event{node: id, kind: "crash"})
+	note := "in-flight messages lost"
+	if flush {
+		note = "in-flight messages still delivered"
+	}
+	s.record(event{node: id, kind: "crash", note: note})
 	for _, p := range s.ids {
 		if p == id {
 			continue
 		}
-		delete(s.queues, pairKey{id, p})
+		if !flush {
+			delete(s.queues, pairKey{id, p})
+		}
 		delete(s.queues, pairKey{p, id})
 		if s.reps[p].up {
 			s.enqueue(zab.Disconnected(id), p, 1)
@@ -304,29 +317,20 @@ func (s *Sim) send(m zab.Message) {
 	s.enqueue(m, m.To, delay)
 }
 
-// drain processes every Ready of r: persist (maybe crashing part-way),
+// drain processes every Ready of r: send the early messages, persist
+// (maybe crashing part-way, the early messages then maybe still delivered),
 // send, apply, check.
 func (s *Sim) drain(r *replica) error {
 	for r.up && r.node.HasReady() {
 		rd := r.node.Ready()
+		s.sendAll(r, rd.EarlyMessages)
 		if err := s.persist(r, rd); err != nil {
 			return err
 		}
 		if !r.up {
 			return nil // crashed while persisting
 		}
-		for _, m := range rd.Messages {
-			switch m.Type {
-			case zab.MsgDiff:
-				s.Stats.Diffs++
-			case zab.MsgTrunc:
-				s.Stats.Truncs++
-			case zab.MsgSnap:
-				s.Stats.Snaps++
-			}
-			s.record(event{node: r.id, kind: "send", m: m})
-			s.send(m)
-		}
+		s.sendAll(r, rd.Messages)
 		if rd.Snapshot != nil {
 			st, err := decodeState(rd.Snapshot.Data)
 			if err != nil {
@@ -365,6 +369,21 @@ func (s *Sim) drain(r *replica) error {
 	return nil
 }
 
+func (s *Sim) sendAll(r *replica, msgs []zab.Message) {
+	for _, m := range msgs {
+		switch m.Type {
+		case zab.MsgDiff:
+			s.Stats.Diffs++
+		case zab.MsgTrunc:
+			s.Stats.Truncs++
+		case zab.MsgSnap:
+			s.Stats.Snaps++
+		}
+		s.record(event{node: r.id, kind: "send", m: m})
+		s.send(m)
+	}
+}
+
 func (s *Sim) persist(r *replica, rd zab.Ready) error {
 	crashAt := -1
 	if s.chaos && s.rng.IntN(s.opts.PersistCrashOneIn) == 0 {
@@ -373,7 +392,7 @@ func (s *Sim) persist(r *replica, rd zab.Ready) error {
 	for step := range zab.ApplySteps {
 		if step == crashAt {
 			s.record(event{node: r.id, kind: "crash-persist", note: fmt.Sprintf("before step %d", step)})
-			s.crash(r.id)
+			s.crashPersisting(r.id, rd)
 			return nil
 		}
 		if err := s.checkRemoval(r, rd, step); err != nil {
@@ -390,9 +409,19 @@ func (s *Sim) persist(r *replica, rd zab.Ready) error {
 	}
 	if crashAt == zab.ApplySteps {
 		s.record(event{node: r.id, kind: "crash-persist", note: "before sending"})
-		s.crash(r.id)
+		s.crashPersisting(r.id, rd)
 	}
 	return nil
+}
+
+// crashPersisting crashes a replica part-way through persisting rd, after
+// it sent rd's early messages.
+func (s *Sim) crashPersisting(id uint64, rd zab.Ready) {
+	flush := s.rng.IntN(2) == 0
+	if flush && len(rd.EarlyMessages) > 0 {
+		s.Stats.EarlyThenCrash++
+	}
+	s.crash(id, flush)
 }
 
 // checkRemoval checks, before a snapshot install or truncation is
@@ -583,7 +612,7 @@ func (s *Sim) faults() error {
 	switch {
 	case p(60): // crash
 		if r := s.randomRep(); r.up {
-			s.crash(r.id)
+			s.crash(r.id, s.rng.IntN(2) == 0)
 		}
 	case p(15): // restart
 		for _, id := range s.ids {

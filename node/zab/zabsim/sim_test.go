@@ -82,6 +82,7 @@ func TestSim(t *testing.T) {
 		total.Diffs += r.sim.Stats.Diffs
 		total.Truncs += r.sim.Stats.Truncs
 		total.Snaps += r.sim.Stats.Snaps
+		total.EarlyThenCrash += r.sim.Stats.EarlyThenCrash
 		if r.err != nil {
 			failed++
 			if failed <= 3 {
@@ -94,7 +95,7 @@ func TestSim(t *testing.T) {
 		t.Errorf("%d of %d seeds failed", failed, n)
 	}
 	if total.Committed == 0 || total.Crashes == 0 || total.Partitions == 0 || total.SyncsOK == 0 ||
-		total.Diffs == 0 || total.Truncs == 0 || total.Snaps == 0 {
+		total.Diffs == 0 || total.Truncs == 0 || total.Snaps == 0 || total.EarlyThenCrash == 0 {
 		t.Errorf("the simulation exercised too little: %+v", total)
 	}
 }
