@@ -285,6 +285,12 @@ func (l *loop) peer(in transport.Inbound) {
 func (l *loop) process() error {
 	for l.fatal == nil && l.node.HasReady() {
 		rd := l.node.Ready()
+		// A leader's PROPOSALs go out before its own fsync, so followers
+		// log them while it does (zab.Ready, step 0); its self-ACK
+		// counts only in Advance, after persist.
+		if err := l.send(rd.EarlyMessages); err != nil {
+			return err
+		}
 		if err := persist(l.st, &rd, !l.bugs.lazyFsync); err != nil {
 			return err
 		}
@@ -295,14 +301,8 @@ func (l *loop) process() error {
 			l.watches = tree.NewWatches()
 			l.log.Info("installed snapshot from leader", "zxid", rd.Snapshot.Zxid)
 		}
-		for _, m := range rd.Messages {
-			b, err := zab.Marshal(m)
-			if err != nil {
-				return fmt.Errorf("marshal %v: %w", m.Type, err)
-			}
-			if err := l.tr.Send(m.To, b); err != nil {
-				l.log.Debug("send to peer failed", "to", m.To, "type", m.Type, "err", err)
-			}
+		if err := l.send(rd.Messages); err != nil {
+			return err
 		}
 		for _, t := range rd.Committed {
 			if err := l.apply(t); err != nil {
@@ -323,6 +323,21 @@ func (l *loop) process() error {
 		return l.fatal
 	}
 	l.checkStatus()
+	return nil
+}
+
+// send hands msgs to the transport in order. A failed send is logged and
+// otherwise ignored: Zab tolerates lost messages (timeouts, re-sync).
+func (l *loop) send(msgs []zab.Message) error {
+	for _, m := range msgs {
+		b, err := zab.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("marshal %v: %w", m.Type, err)
+		}
+		if err := l.tr.Send(m.To, b); err != nil {
+			l.log.Debug("send to peer failed", "to", m.To, "type", m.Type, "err", err)
+		}
+	}
 	return nil
 }
 
