@@ -699,8 +699,14 @@ func pickLeader(nodes []string, res []Srvr, errs []error) (string, error) {
 func (c *Cluster) WaitQuorum(ctx context.Context) error {
 	start := time.Now()
 	var lastErr error
+	var states string
 	for attempt := 0; ; attempt++ {
-		leader, err := c.Leader(ctx)
+		res, errs := c.srvrAll(ctx)
+		leader, err := pickLeader(c.Nodes(), res, errs)
+		if ctx.Err() == nil {
+			// Answers cut short by the deadline say nothing of the node.
+			states = describeStates(c.Nodes(), res, errs)
+		}
 		if err == nil {
 			err = c.probeWriteRead(ctx)
 			if err == nil {
@@ -716,11 +722,29 @@ func (c *Cluster) WaitQuorum(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("wait for quorum: none after %s: %v: %w%s",
-				time.Since(start).Round(time.Second), lastErr, ctx.Err(), c.logTails(context.WithoutCancel(ctx)))
+			return fmt.Errorf("wait for quorum: none after %s: %v (last srvr: %s): %w%s",
+				time.Since(start).Round(time.Second), lastErr, states, ctx.Err(), c.logTails(context.WithoutCancel(ctx)))
 		case <-t.C:
 		}
 	}
+}
+
+// describeStates says in one line what each node answered to srvr, e.g.
+// "n1 not serving; n2 leader 0x200000063; n3 leader 0x100000127", so a
+// quorum that never came can be told from a node that never answered.
+func describeStates(nodes []string, res []Srvr, errs []error) string {
+	parts := make([]string, len(nodes))
+	for i, n := range nodes {
+		switch {
+		case errors.Is(errs[i], ErrNotServing):
+			parts[i] = n + " not serving"
+		case errs[i] != nil:
+			parts[i] = n + " no answer"
+		default:
+			parts[i] = fmt.Sprintf("%s %s 0x%x", n, res[i].Mode, res[i].Zxid)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // waitAllServing waits until every node answers srvr with a mode, so a run
