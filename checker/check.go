@@ -110,6 +110,9 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 	case WorkloadLock:
 		cs = append(cs, checker{"lock", checkLock})
 	}
+	if recoveryApplies(ops) {
+		cs = append(cs, checker{"recovery", checkRecovery})
+	}
 	cs = append(cs, checker{"replicas", checkReplicas}, checker{"stats", checkStats})
 
 	var s Summary

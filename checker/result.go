@@ -9,6 +9,8 @@
 //     value regression, read-your-writes;
 //   - set (set): lost, duplicated and unexpected elements;
 //   - lock (lock): no two definite holders at once;
+//   - recovery: after the final heal undid every fault, a write committed
+//     within the recovery budget (when the history records the heal);
 //   - replicas: final reads agree across nodes; zabnode dumps form one
 //     committed history;
 //   - stats: every kind of op succeeded at least once.
@@ -66,7 +68,7 @@ func (v Verdict) ExitCode() int {
 // Result is one checker's verdict.
 type Result struct {
 	// Name of the checker: "linearizable", "monotonic-reads", "set",
-	// "lock", "replicas", "stats", ...
+	// "lock", "recovery", "replicas", "stats", ...
 	Name    string  `json:"name"`
 	Verdict Verdict `json:"verdict"`
 	// Explanation is for people: a few sentences that point at the anomaly

@@ -1,0 +1,162 @@
+package checker
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// recoveryValue is the part of the final heal's nemesis value this check
+// reads (nemesis.Value and nemesis.Recovery; the checker reads only the
+// history, so it mirrors the fields rather than import the nemesis).
+type recoveryValue struct {
+	Fault    string `json:"fault"`
+	Recovery *struct {
+		Recovered bool        `json:"recovered"`
+		Budget    int64       `json:"budget"`
+		Took      int64       `json:"took"`
+		Nodes     []nodeState `json:"nodes"`
+		Error     string      `json:"error"`
+	} `json:"recovery"`
+}
+
+type nodeState struct {
+	Node  string `json:"node"`
+	Mode  string `json:"mode"`
+	Zxid  int64  `json:"zxid"`
+	Error string `json:"error"`
+}
+
+// faultHeal is the nemesis fault name of the final heal (nemesis.FaultHeal).
+const faultHeal = "heal"
+
+// finalHeal returns the last completed final heal of the history, if any.
+func finalHeal(ops []history.Op) (history.Op, recoveryValue, bool) {
+	for i := len(ops) - 1; i >= 0; i-- {
+		op := ops[i]
+		if !op.IsNemesis() || op.Type == history.Invoke || op.F != history.FStop {
+			continue
+		}
+		var v recoveryValue
+		if err := json.Unmarshal(op.Value, &v); err != nil || v.Fault != faultHeal {
+			continue
+		}
+		return op, v, true
+	}
+	return history.Op{}, recoveryValue{}, false
+}
+
+// recoveryApplies says whether the history has anything for the recovery
+// check to judge: a final heal that either measured recovery or failed to
+// undo a fault. Histories recorded before recovery was measured, or cut off
+// before the final heal (the run is then marked incomplete and says why),
+// have neither, and the check is left out rather than guessed.
+func recoveryApplies(ops []history.Op) bool {
+	op, v, ok := finalHeal(ops)
+	return ok && (v.Recovery != nil || op.Error != "")
+}
+
+// checkRecovery judges whether the cluster came back after the final heal
+// undid every fault. A correct Zab ensemble elects a leader and commits
+// again once its network is whole; one that does not within the recovery
+// budget (a deposed leader that keeps leading, an election that never
+// ends) is unavailable for good, which clients see as a finding, not a
+// harness failure.
+func checkRecovery(_ context.Context, in checkInput) Result {
+	op, v, ok := finalHeal(in.ops)
+	r := Result{Name: "recovery"}
+	if !ok {
+		r.Verdict, r.Explanation = Unknown, "no final heal recorded."
+		return r
+	}
+	r.Ops = []int64{op.Index}
+	rec := v.Recovery
+	if rec == nil {
+		r.Verdict = Unknown
+		r.Explanation = fmt.Sprintf("the final heal could not undo every fault (%s), so recovery was not judged.", firstLine(op.Error))
+		return r
+	}
+	budget, took := time.Duration(rec.Budget), time.Duration(rec.Took)
+	r.Details = map[string]any{"budget_ns": rec.Budget, "took_ns": rec.Took, "recovered": rec.Recovered}
+	if rec.Recovered {
+		r.Verdict = Valid
+		r.Explanation = fmt.Sprintf("a write committed %s after the final heal undid every fault (budget %s).",
+			took.Round(time.Millisecond), budget)
+		return r
+	}
+	r.Verdict = Invalid
+	r.Details["nodes"] = rec.Nodes
+	var b strings.Builder
+	fmt.Fprintf(&b, "no write committed within %s after the final heal undid every fault: %s.",
+		budget, describeNodes(rec.Nodes))
+	if rec.Error != "" {
+		fmt.Fprintf(&b, " Last wait error: %s.", strings.TrimSuffix(rec.Error, "."))
+	}
+	r.Explanation = b.String()
+	return r
+}
+
+// describeNodes explains a cluster that did not recover from its nodes'
+// states: the leaders first, newest epoch first, so a deposed leader that
+// still leads stands out ("n3 still leads epoch 1 (zxid 0x100000127) while
+// n2 leads epoch 2 ..."), then everyone else.
+func describeNodes(nodes []nodeState) string {
+	if len(nodes) == 0 {
+		return "the nodes' states were not recorded"
+	}
+	var leaders, rest []nodeState
+	for _, n := range nodes {
+		if n.Error == "" && (n.Mode == "leader" || n.Mode == "standalone") {
+			leaders = append(leaders, n)
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	// Newest first; the node name breaks ties so the text is stable.
+	slices.SortStableFunc(leaders, func(a, b nodeState) int {
+		return cmp.Or(cmp.Compare(b.Zxid, a.Zxid), cmp.Compare(a.Node, b.Node))
+	})
+	var parts []string
+	switch {
+	case len(leaders) == 0:
+		parts = append(parts, "no node leads")
+	case len(leaders) == 1:
+		parts = append(parts, leads(leaders[0], "leads")+" but commits nothing")
+	default:
+		var older []string
+		for _, l := range leaders[1:] {
+			verb := "still leads"
+			if l.Zxid>>32 == leaders[0].Zxid>>32 {
+				verb = "also leads"
+			}
+			older = append(older, leads(l, verb))
+		}
+		parts = append(parts, strings.Join(older, ", ")+" while "+leads(leaders[0], "leads"))
+	}
+	for _, n := range rest {
+		switch {
+		case strings.Contains(n.Error, "not currently serving"):
+			parts = append(parts, n.Node+" is not serving (electing or syncing)")
+		case n.Error != "":
+			parts = append(parts, fmt.Sprintf("%s did not answer (%s)", n.Node, firstLine(n.Error)))
+		default:
+			parts = append(parts, fmt.Sprintf("%s is a %s at zxid 0x%x", n.Node, n.Mode, n.Zxid))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+func leads(n nodeState, verb string) string {
+	return fmt.Sprintf("%s %s epoch %d (zxid 0x%x)", n.Node, verb, n.Zxid>>32, n.Zxid)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return line
+}

@@ -1,0 +1,108 @@
+package checker
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
+	"github.com/zabcheck/zabcheck/nemesis"
+)
+
+// withHeal is a short register history that ends with the final heal as
+// the nemesis records it (nemesis.Value, so the checker's mirror of it is
+// tested against the real thing); errMsg is the heal op's error.
+func withHeal(rec *nemesis.Recovery, errMsg string) []history.Op {
+	h := &hb{}
+	h.call(0, "write", "k1", 1, history.OK, 1)
+	h.call(1, "read", "k1", nil, history.OK, 1)
+	v := nemesis.Value{Fault: nemesis.FaultHeal, Shape: "all", Targets: []string{"n1", "n2", "n3"}, Commands: []string{}}
+	h.op(history.Invoke, int(history.Nemesis), history.FStop, "", v)
+	v.Recovery, v.Error = rec, errMsg
+	h.op(history.Info, int(history.Nemesis), history.FStop, "", v, func(o *history.Op) { o.Error = errMsg })
+	return h.ops
+}
+
+func TestRecovery(t *testing.T) {
+	opts := Options{Workload: WorkloadRegister, ReadMode: ReadLeader, Timeout: 10 * time.Second}
+	stuck := []nemesis.NodeState{
+		{Node: "n1", Error: "srvr n1: parse srvr from 10.0.0.2:2181: This ZooKeeper instance is not currently serving requests"},
+		{Node: "n2", Mode: "leader", Zxid: 0x200000063},
+		{Node: "n3", Mode: "leader", Zxid: 0x100000127},
+	}
+	for _, tc := range []struct {
+		name    string
+		ops     []history.Op
+		verdict Verdict
+		want    []string // in the explanation
+	}{
+		{
+			name: "recovered",
+			ops: withHeal(&nemesis.Recovery{Recovered: true, Budget: int64(70 * time.Second),
+				Took: int64(1234 * time.Millisecond)}, ""),
+			verdict: Valid,
+			want:    []string{"1.234s after the final heal", "budget 1m10s"},
+		},
+		{
+			name: "deposed leader still leads",
+			ops: withHeal(&nemesis.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second),
+				Nodes: stuck, Error: "wait for quorum: none after 1m10s: probe: no answer"}, "cluster did not recover within 1m10s"),
+			verdict: Invalid,
+			want: []string{"no write committed within 1m10s", "n3 still leads epoch 1 (zxid 0x100000127) while n2 leads epoch 2 (zxid 0x200000063)",
+				"n1 is not serving", "probe: no answer"},
+		},
+		{
+			name: "one leader, no quorum",
+			ops: withHeal(&nemesis.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second),
+				Nodes: []nemesis.NodeState{{Node: "n1", Mode: "leader", Zxid: 0x300000001}, {Node: "n2", Error: "dial tcp: i/o timeout"}, {Node: "n3", Mode: "follower", Zxid: 0x200000004}}},
+				"cluster did not recover within 1m10s"),
+			verdict: Invalid,
+			want:    []string{"n1 leads epoch 3 (zxid 0x300000001) but commits nothing", "n2 did not answer (dial tcp: i/o timeout)", "n3 is a follower at zxid 0x200000004"},
+		},
+		{
+			name:    "no states",
+			ops:     withHeal(&nemesis.Recovery{Budget: int64(time.Minute), Took: int64(time.Minute)}, "cluster did not recover within 1m0s"),
+			verdict: Invalid,
+			want:    []string{"the nodes' states were not recorded"},
+		},
+		{
+			name:    "fault not undone",
+			ops:     withHeal(nil, "heal cluster: clean n2: iptables: resource temporarily unavailable\n--- n1 log"),
+			verdict: Unknown,
+			want:    []string{"could not undo every fault (heal cluster: clean n2: iptables: resource temporarily unavailable)"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Check(context.Background(), tc.ops, opts)
+			r := find(t, s, "recovery")
+			if r.Verdict != tc.verdict {
+				t.Fatalf("verdict %s, want %s: %s", r.Verdict, tc.verdict, r.Explanation)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.Explanation, w) {
+					t.Errorf("explanation %q does not say %q", r.Explanation, w)
+				}
+			}
+			if heal := tc.ops[len(tc.ops)-1].Index; len(r.Ops) != 1 || r.Ops[0] != heal {
+				t.Errorf("ops %v, want the final heal %d", r.Ops, heal)
+			}
+			if tc.verdict == Invalid && s.Verdict != Invalid {
+				t.Errorf("overall verdict %s, want invalid", s.Verdict)
+			}
+		})
+	}
+
+	t.Run("left out without a recorded recovery", func(t *testing.T) {
+		// A history from before recovery was recorded, and one cut off
+		// before the final heal.
+		for _, ops := range [][]history.Op{withHeal(nil, ""), withHeal(nil, "")[:4]} {
+			s := Check(context.Background(), ops, opts)
+			for _, r := range s.Checks {
+				if r.Name == "recovery" {
+					t.Errorf("recovery check on %d ops without a recorded recovery: %+v", len(ops), r)
+				}
+			}
+		}
+	})
+}
