@@ -115,10 +115,15 @@ const (
 	Duplicate = "duplicate"
 	Reorder   = "reorder"
 	Clock     = "clock"
+	// Failpoint arms a zabnode failpoint (see FailpointCluster). It is a
+	// base fault of the sequences only: it cannot be selected by itself.
+	Failpoint = "failpoint"
 
 	LeaderPartitionThenKill   = "leader-partition-then-kill"
 	KillMajorityAfterElection = "kill-majority-after-election"
 	RestartUncommittedTail    = "restart-uncommitted-tail"
+	StaleFollowerElection     = "stale-follower-election"
+	CrashAfterNewLeaderAck    = "crash-after-newleader-ack"
 )
 
 // ErrUnsupported marks faults that zabcheck knows of but cannot inject.
@@ -150,17 +155,21 @@ func Catalog() []Info {
 		{Name: LeaderPartitionThenKill, Summary: "isolate the leader, kill it, restart it while isolated, heal"},
 		{Name: KillMajorityAfterElection, Summary: "kill the leader, restart it, once a new leader is elected kill a majority including it"},
 		{Name: RestartUncommittedTail, Summary: "isolate the leader so its proposals stay uncommitted, kill it, heal, restart it"},
+		{Name: StaleFollowerElection, Summary: "isolate the highest-id follower while writes commit, kill the leader and heal at once so the stale node must lose the election, restart the leader"},
+		{Name: CrashAfterNewLeaderAck, Summary: "stale-follower-election with a failpoint: the stale node exits right after it ACKs the new leader's NEWLEADER; kill the new leader, restart the other two, then it (zabnode only)"},
 		{Name: Clock, Unsupported: clockReason},
 	}
 }
 
 const clockReason = "containers share the host clock, so skewing one node's clock would skew the host and every node"
 
-// All is what "all" selects: every fault that works on any kernel. The netem
-// faults must be named explicitly because many kernels lack netem.
+// All is what "all" selects: every fault that works on any kernel and
+// database. The netem faults must be named explicitly because many kernels
+// lack netem, and crash-after-newleader-ack because only zabnode has
+// failpoints.
 func All() []string {
 	return []string{Kill, Stop, Pause, Partition, Packet,
-		LeaderPartitionThenKill, KillMajorityAfterElection, RestartUncommittedTail}
+		LeaderPartitionThenKill, KillMajorityAfterElection, RestartUncommittedTail, StaleFollowerElection}
 }
 
 // ParseFaults parses a fault selection: "none", "all", or a comma-separated
@@ -214,8 +223,10 @@ func checkName(name string) error {
 // baseFaults are the faults a selected name injects.
 func baseFaults(name string) []string {
 	switch name {
-	case LeaderPartitionThenKill, RestartUncommittedTail:
+	case LeaderPartitionThenKill, RestartUncommittedTail, StaleFollowerElection:
 		return []string{Partition, Kill}
+	case CrashAfterNewLeaderAck:
+		return []string{Partition, Failpoint, Kill}
 	case KillMajorityAfterElection:
 		return []string{Kill}
 	}
@@ -237,6 +248,8 @@ func NewFault(name string, cfg Config) (Fault, error) {
 		return packetFault{name: Packet, cfg: cfg}, nil
 	case Delay, Duplicate, Reorder:
 		return packetFault{name: name, cfg: cfg}, nil
+	case Failpoint:
+		return failpointFault{}, nil
 	}
 	if err := checkName(name); err != nil {
 		return nil, err

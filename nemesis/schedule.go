@@ -48,6 +48,9 @@ type Config struct {
 	// QuorumTimeout bounds the wait for a new leader inside
 	// kill-majority-after-election.
 	QuorumTimeout time.Duration
+	// CrashTimeout bounds the wait of crash-after-newleader-ack for its
+	// failpoint to fire.
+	CrashTimeout time.Duration
 	// MaxSteps bounds the number of starts and stops in one run.
 	MaxSteps int
 
@@ -70,6 +73,7 @@ func DefaultConfig() Config {
 		StepTimeout:   time.Minute,
 		HealTimeout:   2 * time.Minute,
 		QuorumTimeout: time.Minute,
+		CrashTimeout:  20 * time.Second,
 		MaxSteps:      10000,
 	}
 }
@@ -105,6 +109,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QuorumTimeout == 0 {
 		c.QuorumTimeout = d.QuorumTimeout
+	}
+	if c.CrashTimeout == 0 {
+		c.CrashTimeout = d.CrashTimeout
 	}
 	if c.MaxSteps == 0 {
 		c.MaxSteps = d.MaxSteps
@@ -157,6 +164,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("step timeout %v, heal timeout %v and quorum timeout %v must be positive",
 			c.StepTimeout, c.HealTimeout, c.QuorumTimeout))
 	}
+	if c.CrashTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("crash timeout %v must be positive", c.CrashTimeout))
+	}
 	if c.MaxSteps <= 0 {
 		errs = append(errs, fmt.Errorf("max steps %d must be positive", c.MaxSteps))
 	}
@@ -198,6 +208,13 @@ type Step struct {
 	SameAs int
 	// AwaitQuorum asks the runner to wait for a quorum after the step.
 	AwaitQuorum bool
+	// AwaitCrash makes a start wait, before it resolves its targets, until
+	// the nodes of the failpoint start with this id have exited (at most
+	// Config.CrashTimeout).
+	AwaitCrash int
+	// Except lists earlier starts of the round whose targets the "others"
+	// target leaves out.
+	Except []int
 }
 
 func (s Step) String() string {
@@ -334,6 +351,31 @@ func (s *Schedule) round() []Step {
 		r.AwaitQuorum = true
 		m := start(s.id(), s.interval(0.1), Kill, name, "", targetLeaderMajority)
 		return []Step{k, r, m, stop(m, s.interval(1))}
+	case StaleFollowerElection:
+		// elect-ignore-zxid: the highest-id follower falls behind while
+		// writes commit without it; killing the leader and healing at
+		// once leaves it to elect with an up-to-date node, which must win
+		// on zxid. Voting by id alone, the stale node wins and truncates
+		// committed txns away.
+		p := start(s.id(), s.interval(1), Partition, name, shapeIsolateTopFollower, "")
+		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
+		return []Step{p, k, stop(p, 0), stop(k, s.interval(1))}
+	case CrashAfterNewLeaderAck:
+		// As stale-follower-election, but the stale node S is armed to
+		// exit right after it ACKs NEWLEADER to the new leader F, so F
+		// establishes a new epoch with S's ack alone. Then F is killed and
+		// S restarts with the old leader L: S's log must hold what F sent
+		// it (newleader-ack-before-persist loses it, ZOOKEEPER-3911) and
+		// S must remember the epoch it accepted (no-persist-accepted-epoch
+		// takes it again, ZOOKEEPER-335, so F's tail from that epoch
+		// collides with the new one when F restarts last).
+		p := start(s.id(), s.interval(1), Partition, name, shapeIsolateTopFollower, "")
+		a := start(s.id(), 0, Failpoint, name, failpointCrashAfterNewLeaderAck, "")
+		a.SameAs = p.ID
+		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
+		f := start(s.id(), s.interval(0.25), Kill, name, "", targetOthers)
+		f.AwaitCrash, f.Except = a.ID, []int{a.ID, k.ID}
+		return []Step{p, a, k, stop(p, 0), f, stop(a, s.interval(0.25)), stop(k, 0), stop(f, s.interval(1))}
 	}
 	// kill, stop, pause and the netem faults.
 	target := pick(s.rng, s.cfg.Targets)
@@ -346,6 +388,12 @@ func (s *Schedule) round() []Step {
 func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error) {
 	var p Plan
 	var err error
+	var notes []string
+	if st.AwaitCrash != 0 {
+		if note := awaitExit(ctx, c, s.targets[st.AwaitCrash], s.cfg.CrashTimeout, s.cfg.Sleep); note != "" {
+			notes = append(notes, note)
+		}
+	}
 	switch {
 	case st.SameAs != 0:
 		t, ok := s.targets[st.SameAs]
@@ -353,14 +401,26 @@ func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error
 			return Plan{}, fmt.Errorf("resolve %v: start %d has no targets", st, st.SameAs)
 		}
 		p = Plan{Targets: slices.Clone(t)}
+	case st.Fault == Partition && st.Kind == shapeIsolateTopFollower:
+		p, err = topFollowerPlan(ctx, c, s.rng)
 	case st.Fault == Partition:
 		p, err = partitionPlan(ctx, c, s.rng, st.Kind)
+	case st.Target == targetOthers:
+		var excluded [][]string
+		for _, id := range st.Except {
+			excluded = append(excluded, s.targets[id])
+		}
+		p, err = othersPlan(c, excluded...)
 	default:
 		p, err = resolveTargets(ctx, c, s.rng, st.Target)
 	}
 	if err != nil {
 		return Plan{}, err
 	}
+	if p.Note != "" {
+		notes = append(notes, p.Note)
+	}
+	p.Note = strings.Join(notes, "; ")
 	p.Shape = st.Kind
 	s.targets[st.ID] = p.Targets
 	return p, nil

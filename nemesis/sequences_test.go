@@ -1,0 +1,301 @@
+package nemesis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
+)
+
+// fpFake adds zabnode's failpoints to the fake cluster. An armed node
+// "fires" (its process exits) the fireAfter-th time the nemesis asks
+// whether it runs; a negative fireAfter never fires.
+type fpFake struct {
+	*fakeCluster
+	armed     map[string]map[string]string
+	polls     map[string]int
+	fireAfter int
+}
+
+func newFPFake(voters int, fireAfter int) *fpFake {
+	return &fpFake{fakeCluster: newFake(voters, 0), armed: map[string]map[string]string{},
+		polls: map[string]int{}, fireAfter: fireAfter}
+}
+
+func (f *fpFake) SetFailpoint(_ context.Context, node, name, value string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("%s: failpoint %s=%q", node, name, value))
+	if f.state[node] != "running" {
+		return fmt.Errorf("set failpoint on %s: connection refused", node)
+	}
+	if f.armed[node] == nil {
+		f.armed[node] = map[string]string{}
+	}
+	if value == "" {
+		delete(f.armed[node], name)
+	} else {
+		f.armed[node][name] = value
+	}
+	return nil
+}
+
+func (f *fpFake) Failpoints(_ context.Context, node string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.state[node] != "running" {
+		return nil, fmt.Errorf("list failpoints on %s: connection refused", node)
+	}
+	return maps.Clone(f.armed[node]), nil
+}
+
+func (f *fpFake) Running(_ context.Context, node string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.armed[node]) > 0 && f.fireAfter >= 0 {
+		if f.polls[node] >= f.fireAfter {
+			// The process exits; a restarted one starts disarmed.
+			f.state[node] = "stopped"
+			delete(f.armed, node)
+		}
+		f.polls[node]++
+	}
+	return f.state[node] == "running", nil
+}
+
+func (f *fpFake) anyArmed() map[string]map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]map[string]string{}
+	for n, a := range f.armed {
+		if len(a) > 0 {
+			out[n] = maps.Clone(a)
+		}
+	}
+	return out
+}
+
+// planRound takes one round of the schedule and resolves its starts.
+func planRound(t *testing.T, s *Schedule, c Cluster, n int) ([]Step, map[int]Plan) {
+	t.Helper()
+	var steps []Step
+	plans := map[int]Plan{}
+	for range n {
+		st, ok := s.Next()
+		if !ok {
+			t.Fatal("schedule ended early")
+		}
+		steps = append(steps, st)
+		if st.F == history.FStart {
+			p, err := s.Resolve(context.Background(), c, st)
+			if err != nil {
+				t.Fatalf("resolve %v: %v", st, err)
+			}
+			plans[st.ID] = p
+		}
+	}
+	return steps, plans
+}
+
+func TestStaleFollowerElectionPlan(t *testing.T) {
+	for _, tc := range []struct {
+		voters     int
+		leader     string
+		stale, up  string
+		wantGrudge map[string][]string
+	}{
+		// The isolated node is the highest-id follower, so that voting by
+		// id alone makes it win against the up-to-date one.
+		{3, "n1", "n3", "n2", map[string][]string{"n1": {"n3"}, "n2": {"n3"}, "n3": {"n1", "n2"}}},
+		{3, "n3", "n2", "n1", map[string][]string{"n1": {"n2"}, "n2": {"n1", "n3"}, "n3": {"n2"}}},
+		{5, "n5", "n4", "", nil},
+	} {
+		t.Run(fmt.Sprintf("%d voters led by %s", tc.voters, tc.leader), func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Faults = []string{StaleFollowerElection}
+			s, err := NewSchedule(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newFake(tc.voters, 0)
+			c.leaders = []string{tc.leader}
+			steps, plans := planRound(t, s, c, 4)
+			var got []string
+			for _, st := range steps {
+				got = append(got, st.F+" "+st.Fault)
+			}
+			if want := []string{"start partition", "start kill", "stop partition", "stop kill"}; !slices.Equal(got, want) {
+				t.Errorf("steps %v, want %v", got, want)
+			}
+			if steps[2].Wait != 0 {
+				t.Errorf("the heal waits %v after the kill; want 0 (both at once)", steps[2].Wait)
+			}
+			if p := plans[steps[0].ID]; !slices.Equal(p.Targets, []string{tc.stale}) {
+				t.Errorf("isolated %v, want the top follower %s", p.Targets, tc.stale)
+			} else if tc.wantGrudge != nil && !maps.EqualFunc(p.Grudge, tc.wantGrudge, slices.Equal) {
+				t.Errorf("grudge %v, want %v", p.Grudge, tc.wantGrudge)
+			}
+			if p := plans[steps[1].ID]; !slices.Equal(p.Targets, []string{tc.leader}) {
+				t.Errorf("killed %v, want the leader %s", p.Targets, tc.leader)
+			}
+			for _, st := range steps {
+				if st.Shape != StaleFollowerElection {
+					t.Errorf("%v is recorded as %q", st, st.Shape)
+				}
+			}
+		})
+	}
+}
+
+// stopValues returns the info ops of the run's starts and stops by id
+// (the final heal left out).
+func runValues(ops []nemesisOp) (starts, stops map[int]Value) {
+	starts, stops = map[int]Value{}, map[int]Value{}
+	for _, o := range ops {
+		if o.op.Type != history.Info || o.v.ID == 0 {
+			continue
+		}
+		if o.op.F == history.FStart {
+			starts[o.v.ID] = o.v
+		} else {
+			stops[o.v.ID] = o.v
+		}
+	}
+	return starts, stops
+}
+
+func TestRunCrashAfterNewLeaderAck(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFPFake(3, 0)
+	c.leaders = []string{"n1"}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{CrashAfterNewLeaderAck}
+	cfg.Sleep = stepSleep(8, cancel) // one round
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	starts, stops := runValues(ops)
+	// 1 isolates n3, 2 arms it, 3 kills the leader n1, 4 kills the last
+	// node n2 once n3 has exited at its failpoint.
+	for id, want := range map[int][]string{1: {"n3"}, 2: {"n3"}, 3: {"n1"}, 4: {"n2"}} {
+		if got := starts[id].Targets; !slices.Equal(got, want) {
+			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+		}
+		if starts[id].Error != "" || starts[id].Note != "" {
+			t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
+		}
+	}
+	if got, want := starts[2].Commands, []string{"n3: arm crash-after-send=ACK(NEWLEADER)"}; starts[2].Fault != Failpoint || !slices.Equal(got, want) {
+		t.Errorf("start 2 is %s running %q, want failpoint %q", starts[2].Fault, got, want)
+	}
+	if got, want := stops[2].Commands, []string{"n3: start"}; !slices.Equal(got, want) {
+		t.Errorf("failpoint stop ran %q, want %q (restart the crashed node)", got, want)
+	}
+	// The stops restart n3 and n1 together, n2 last.
+	var order []int
+	for _, o := range ops {
+		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
+			order = append(order, o.v.ID)
+		}
+	}
+	if want := []int{1, 2, 3, 4}; !slices.Equal(order, want) {
+		t.Errorf("stops in order %v, want %v", order, want)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+	if armed := c.anyArmed(); len(armed) > 0 {
+		t.Errorf("failpoints still armed: %v", armed)
+	}
+}
+
+func TestRunFailpointThatNeverFires(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFPFake(3, -1)
+	c.leaders = []string{"n1"}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{CrashAfterNewLeaderAck}
+	cfg.CrashTimeout = 5 * crashPoll
+	// Polls pass freely; the schedule's own waits end the run after one
+	// round.
+	steps, polls := 0, 0
+	cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+		if d == crashPoll {
+			polls++
+			return ctx.Err()
+		}
+		if steps++; steps > 8 {
+			cancel()
+			return context.Canceled
+		}
+		return ctx.Err()
+	}
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	starts, stops := runValues(ops)
+	if !strings.Contains(starts[4].Note, "failpoint did not fire") || !strings.Contains(starts[4].Note, "n3 still running") {
+		t.Errorf("kill after the failpoint has note %q, want it to say the failpoint did not fire on n3", starts[4].Note)
+	}
+	if polls == 0 || polls > 6 {
+		t.Errorf("%d polls for a crash timeout of 5 polls", polls)
+	}
+	if got, want := stops[2].Commands, []string{"n3: disarm crash-after-send"}; !slices.Equal(got, want) {
+		t.Errorf("failpoint stop ran %q, want %q", got, want)
+	}
+	if armed := c.anyArmed(); len(armed) > 0 {
+		t.Errorf("failpoints still armed: %v", armed)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+}
+
+// TestFailpointsRefusedWithoutZabnode: a cluster that cannot arm
+// failpoints (ZooKeeper, or no admin API) refuses the sequence before any
+// fault is injected, and says why.
+func TestFailpointsRefusedWithoutZabnode(t *testing.T) {
+	for name, c := range map[string]Cluster{
+		"no failpoint API": newFake(3, 0),
+		"server refuses":   refusingFP{newFPFake(3, 0)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := DefaultConfig()
+			cfg.Faults = []string{CrashAfterNewLeaderAck}
+			cfg.Sleep = stepSleep(8, cancel)
+			s, w := newRun(t, cfg)
+			err := Run(ctx, c, s, w, nil)
+			if !errors.Is(err, ErrNoFailpoints) {
+				t.Fatalf("run: %v, want ErrNoFailpoints", err)
+			}
+			for _, o := range nemesisOps(t, w) {
+				if o.op.F == history.FStart {
+					t.Errorf("a fault was started: %+v", o.v)
+				}
+			}
+		})
+	}
+}
+
+// refusingFP answers like docker.Cluster on --db zookeeper.
+type refusingFP struct{ *fpFake }
+
+func (refusingFP) Failpoints(context.Context, string) (map[string]string, error) {
+	return nil, errors.New("only zabnode has failpoints; --db zookeeper has none")
+}
