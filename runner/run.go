@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -183,10 +184,17 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	// context, even when its context was cancelled by Ctrl-C or a workload
 	// error.
 	var nemErr error
+	var unrecovered *nemesis.RecoveryError
 	g.Go(func() error {
 		nctx, cancel := context.WithTimeout(gctx, t.TimeLimit)
 		defer cancel()
-		nemErr = nemesis.Run(nctx, cluster, sched, rec, log.With("stage", "nemesis"))
+		err := nemesis.RunWith(nctx, stateCluster{cluster}, sched, rec, nemesis.Options{
+			Logger:         log.With("stage", "nemesis"),
+			RecoveryBudget: recoveryBudget(t),
+		})
+		// A cluster that did not recover is a finding for the checkers
+		// (the history records it), not a reason to stop the workload.
+		unrecovered, nemErr = nemesis.SplitRecovery(err)
 		return nemErr
 	})
 	mainErr := g.Wait()
@@ -204,12 +212,57 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
+	if unrecovered != nil {
+		meta.RecoveryError = firstLine(unrecovered.Error())
+		log.Warn("the cluster did not recover; final reads get a short bound", "final_timeout", unrecoveredFinalTimeout)
+		// The default would be spent on reads that cannot commit; a short
+		// bound still lets any node that answers (a deposed leader with
+		// stale data, say) show what it serves.
+		wcfg.FinalTimeout = unrecoveredFinalTimeout
+	}
 	fctx, fcancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer fcancel()
 	if err := workload.FinalReads(fctx, wcfg, rec); err != nil {
 		return fmt.Errorf("%w: final reads: %w", ErrHarness, err)
 	}
 	return nil
+}
+
+// unrecoveredFinalTimeout bounds the final reads of a cluster that did not
+// recover after the final heal.
+const unrecoveredFinalTimeout = 20 * time.Second
+
+// recoveryBudget is how long the final heal waits for t's cluster to
+// recover (see nemesis.RecoveryBudget: it scales with zoo.cfg's sync bound).
+func recoveryBudget(t Test) time.Duration {
+	return nemesis.RecoveryBudget(time.Duration(t.TickTime)*time.Millisecond, t.InitLimit)
+}
+
+// stateCluster lets the nemesis ask each node for its state (srvr) when
+// the cluster does not recover, so the verdict can say which node still
+// leads which epoch.
+type stateCluster struct{ *docker.Cluster }
+
+func (c stateCluster) NodeStates(ctx context.Context) []nemesis.NodeState {
+	nodes := c.Nodes()
+	out := make([]nemesis.NodeState, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			s, err := c.Srvr(ctx, n)
+			out[i] = nemesis.NodeState{Node: n, Mode: s.Mode, Zxid: s.Zxid}
+			if err != nil {
+				out[i] = nemesis.NodeState{Node: n, Error: err.Error()}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // checkRun runs the checkers over the run's history and writes results.json.

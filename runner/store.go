@@ -16,17 +16,20 @@ const timeFormat = "20060102T150405.000"
 // Meta is test.json: the settings plus what happened.
 type Meta struct {
 	Test
-	TimeLimit       string            `json:"time_limit"`
-	OpTimeout       string            `json:"op_timeout"`
-	NemesisInterval string            `json:"nemesis_interval"`
-	Start           time.Time         `json:"start"`
-	End             *time.Time        `json:"end,omitempty"`
-	Incomplete      bool              `json:"incomplete"`
-	Error           string            `json:"error,omitempty"`
-	HealError       string            `json:"heal_error,omitempty"`
-	Images          map[string]string `json:"images,omitempty"`
-	Version         string            `json:"version"`
-	Verdict         string            `json:"verdict,omitempty"`
+	TimeLimit       string     `json:"time_limit"`
+	OpTimeout       string     `json:"op_timeout"`
+	NemesisInterval string     `json:"nemesis_interval"`
+	Start           time.Time  `json:"start"`
+	End             *time.Time `json:"end,omitempty"`
+	Incomplete      bool       `json:"incomplete"`
+	Error           string     `json:"error,omitempty"`
+	HealError       string     `json:"heal_error,omitempty"`
+	// RecoveryError says the cluster did not recover after the final heal
+	// undid every fault; the recovery check's result explains it.
+	RecoveryError string            `json:"recovery_error,omitempty"`
+	Images        map[string]string `json:"images,omitempty"`
+	Version       string            `json:"version"`
+	Verdict       string            `json:"verdict,omitempty"`
 }
 
 func newMeta(t Test, start time.Time, version string) Meta {
