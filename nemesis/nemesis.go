@@ -155,8 +155,8 @@ func Catalog() []Info {
 		{Name: LeaderPartitionThenKill, Summary: "isolate the leader, kill it, restart it while isolated, heal"},
 		{Name: KillMajorityAfterElection, Summary: "kill the leader, restart it, once a new leader is elected kill a majority including it"},
 		{Name: RestartUncommittedTail, Summary: "isolate the leader so its proposals stay uncommitted, kill it, heal, restart it"},
-		{Name: StaleFollowerElection, Summary: "isolate the highest-id follower while writes commit, kill the leader and heal at once so the stale node must lose the election, restart the leader"},
-		{Name: CrashAfterNewLeaderAck, Summary: "stale-follower-election with a failpoint: the stale node exits right after it ACKs the new leader's NEWLEADER; kill the new leader, restart the other two, then it (zabnode only)"},
+		{Name: StaleFollowerElection, Summary: "isolate the highest-id follower while writes commit, kill the other two, heal it and restart the follower so the stale node must lose the election, restart the leader"},
+		{Name: CrashAfterNewLeaderAck, Summary: "isolate the highest-id follower, arm it to exit right after it ACKs NEWLEADER, kill the leader and heal so the other follower leads and syncs it; once it exited kill that leader, restart the stale node with the old leader, then the last (zabnode only)"},
 		{Name: Clock, Unsupported: clockReason},
 	}
 }

@@ -352,14 +352,18 @@ func (s *Schedule) round() []Step {
 		m := start(s.id(), s.interval(0.1), Kill, name, "", targetLeaderMajority)
 		return []Step{k, r, m, stop(m, s.interval(1))}
 	case StaleFollowerElection:
-		// elect-ignore-zxid: the highest-id follower falls behind while
-		// writes commit without it; killing the leader and healing at
-		// once leaves it to elect with an up-to-date node, which must win
-		// on zxid. Voting by id alone, the stale node wins and truncates
-		// committed txns away.
+		// elect-ignore-zxid: the highest-id follower S falls behind while
+		// writes commit without it. Then the leader L and the other
+		// follower U are killed, S is healed and U restarts: S and U must
+		// elect U, which has the committed txns. Voting by id alone elects
+		// S, which truncates them from U; U, just restarted, does not know
+		// they were committed (commit marks are not durable), so it obeys.
+		// L restarts last, into whichever history won.
 		p := start(s.id(), s.interval(1), Partition, name, shapeIsolateTopFollower, "")
 		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		return []Step{p, k, stop(p, 0), stop(k, s.interval(1))}
+		u := start(s.id(), 0, Kill, name, "", targetOthers)
+		u.Except = []int{p.ID, k.ID}
+		return []Step{p, k, u, stop(p, 0), stop(u, 0), stop(k, s.interval(1))}
 	case CrashAfterNewLeaderAck:
 		// As stale-follower-election, but the stale node S is armed to
 		// exit right after it ACKs NEWLEADER to the new leader F, so F

@@ -107,14 +107,15 @@ func TestStaleFollowerElectionPlan(t *testing.T) {
 	for _, tc := range []struct {
 		voters     int
 		leader     string
-		stale, up  string
+		stale      string
+		up         []string
 		wantGrudge map[string][]string
 	}{
 		// The isolated node is the highest-id follower, so that voting by
 		// id alone makes it win against the up-to-date one.
-		{3, "n1", "n3", "n2", map[string][]string{"n1": {"n3"}, "n2": {"n3"}, "n3": {"n1", "n2"}}},
-		{3, "n3", "n2", "n1", map[string][]string{"n1": {"n2"}, "n2": {"n1", "n3"}, "n3": {"n2"}}},
-		{5, "n5", "n4", "", nil},
+		{3, "n1", "n3", []string{"n2"}, map[string][]string{"n1": {"n3"}, "n2": {"n3"}, "n3": {"n1", "n2"}}},
+		{3, "n3", "n2", []string{"n1"}, map[string][]string{"n1": {"n2"}, "n2": {"n1", "n3"}, "n3": {"n2"}}},
+		{5, "n5", "n4", []string{"n1", "n2", "n3"}, nil},
 	} {
 		t.Run(fmt.Sprintf("%d voters led by %s", tc.voters, tc.leader), func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -125,16 +126,23 @@ func TestStaleFollowerElectionPlan(t *testing.T) {
 			}
 			c := newFake(tc.voters, 0)
 			c.leaders = []string{tc.leader}
-			steps, plans := planRound(t, s, c, 4)
+			steps, plans := planRound(t, s, c, 6)
 			var got []string
 			for _, st := range steps {
 				got = append(got, st.F+" "+st.Fault)
 			}
-			if want := []string{"start partition", "start kill", "stop partition", "stop kill"}; !slices.Equal(got, want) {
-				t.Errorf("steps %v, want %v", got, want)
+			if want := []string{"start partition", "start kill", "start kill", "stop partition", "stop kill", "stop kill"}; !slices.Equal(got, want) {
+				t.Fatalf("steps %v, want %v", got, want)
 			}
-			if steps[2].Wait != 0 {
-				t.Errorf("the heal waits %v after the kill; want 0 (both at once)", steps[2].Wait)
+			// The other nodes die together; the stale node is healed and
+			// the up-to-date follower restarted at once, the leader later.
+			for i, wait := range []bool{true, true, false, false, false, true} {
+				if (steps[i].Wait > 0) != wait {
+					t.Errorf("step %d (%v) waits %v", i, steps[i], steps[i].Wait)
+				}
+			}
+			if steps[4].ID != steps[2].ID || steps[5].ID != steps[1].ID {
+				t.Errorf("restarts %v then %v, want the follower's kill %d then the leader's %d", steps[4], steps[5], steps[2].ID, steps[1].ID)
 			}
 			if p := plans[steps[0].ID]; !slices.Equal(p.Targets, []string{tc.stale}) {
 				t.Errorf("isolated %v, want the top follower %s", p.Targets, tc.stale)
@@ -143,6 +151,9 @@ func TestStaleFollowerElectionPlan(t *testing.T) {
 			}
 			if p := plans[steps[1].ID]; !slices.Equal(p.Targets, []string{tc.leader}) {
 				t.Errorf("killed %v, want the leader %s", p.Targets, tc.leader)
+			}
+			if p := plans[steps[2].ID]; !slices.Equal(p.Targets, tc.up) {
+				t.Errorf("killed %v second, want %v", p.Targets, tc.up)
 			}
 			for _, st := range steps {
 				if st.Shape != StaleFollowerElection {
