@@ -285,11 +285,18 @@ func (l *loop) peer(in transport.Inbound) {
 func (l *loop) process() error {
 	for l.fatal == nil && l.node.HasReady() {
 		rd := l.node.Ready()
-		// A leader's PROPOSALs go out before its own fsync, so followers
-		// log them while it does (zab.Ready, step 0); its self-ACK
-		// counts only in Advance, after persist.
+		// A leader's PROPOSALs and COMMITs go out before its own fsync,
+		// so followers log them while it does, and txns logged by an
+		// earlier Ready are applied (and their clients answered) without
+		// waiting for this one's fsync (zab.Ready, step 0). The leader's
+		// self-ACK counts only in Advance, after persist.
 		if err := l.send(rd.EarlyMessages); err != nil {
 			return err
+		}
+		for _, t := range rd.EarlyCommitted {
+			if err := l.apply(t); err != nil {
+				return err
+			}
 		}
 		if err := persist(l.st, &rd, !l.bugs.lazyFsync); err != nil {
 			return err

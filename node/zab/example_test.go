@@ -2,6 +2,7 @@ package zab_test
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/zabcheck/zabcheck/node/zab"
 )
@@ -24,7 +25,8 @@ func Example() {
 				panic(err) // a real server crashes here
 			}
 			// 6: send rd.Messages (none with a single voter).
-			for _, t := range rd.Committed { // 7: apply in order
+			// 0 and 7: apply rd.EarlyCommitted, then rd.Committed, in order.
+			for _, t := range slices.Concat(rd.EarlyCommitted, rd.Committed) {
 				fmt.Printf("apply %v %s\n", t.Zxid, t.Data)
 			}
 			n.Advance(rd)

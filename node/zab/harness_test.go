@@ -68,7 +68,7 @@ func (c *cluster) drain(id uint64) {
 		if rd.Snapshot != nil {
 			c.applied[id] = nil
 		}
-		c.applied[id] = append(c.applied[id], rd.Committed...)
+		c.applied[id] = append(c.applied[id], slices.Concat(rd.EarlyCommitted, rd.Committed)...)
 		n.Advance(rd)
 	}
 }

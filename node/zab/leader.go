@@ -395,7 +395,8 @@ func (n *Node) leaderCheckNewLeaderQuorum() {
 }
 
 // leaderCommitTo commits, in zxid order, every txn up to z and tells the
-// learners that were sent it: COMMIT to followers, INFORM to observers.
+// learners that were sent it: COMMIT to followers, INFORM to observers, as
+// early messages unless the learner's sync is in the pending Ready.
 func (n *Node) leaderCommitTo(z Zxid) {
 	txns := n.entriesBetween(n.committed, z)
 	if len(txns) == 0 {
@@ -408,10 +409,17 @@ func (n *Node) leaderCommitTo(z Zxid) {
 			if l.phase < lpSyncing {
 				continue
 			}
+			m := Message{Type: MsgCommit, To: id, Zxid: t.Zxid}
 			if l.observer {
-				n.send(Message{Type: MsgInform, To: id, Txns: []Txn{t}})
+				m = Message{Type: MsgInform, To: id, Txns: []Txn{t}}
+			}
+			// A committed txn stays committed whatever this Ready
+			// persists; like a PROPOSAL it must only not overtake the
+			// learner's sync.
+			if l.syncReady < n.readys {
+				n.sendEarly(m)
 			} else {
-				n.send(Message{Type: MsgCommit, To: id, Zxid: t.Zxid})
+				n.send(m)
 			}
 		}
 	}

@@ -126,8 +126,17 @@ func TestProposalDuringSyncAckedAfterNewLeader(t *testing.T) {
 	}
 	step(t, n, Message{Type: MsgCommit, From: 3, Zxid: p1.Zxid})
 	step(t, n, Message{Type: MsgCommit, From: 3, Zxid: p2.Zxid})
-	if got := n.Ready().Committed; len(got) != 2 || got[0].Zxid != p1.Zxid || got[1].Zxid != p2.Zxid {
-		t.Errorf("committed %v, want p1 then p2", got)
+	// p3 is proposed and committed within one Ready: only p1 and p2,
+	// logged by earlier Readys, may be applied before it is persisted.
+	p3 := Txn{Zxid: MakeZxid(1, 3), Data: []byte("p3")}
+	step(t, n, Message{Type: MsgProposal, From: 3, Txns: []Txn{p3}})
+	step(t, n, Message{Type: MsgCommit, From: 3, Zxid: p3.Zxid})
+	rd4 := n.Ready()
+	if got := rd4.EarlyCommitted; len(got) != 2 || got[0].Zxid != p1.Zxid || got[1].Zxid != p2.Zxid {
+		t.Errorf("early committed %v, want p1 then p2", got)
+	}
+	if got := rd4.Committed; len(got) != 1 || got[0].Zxid != p3.Zxid || len(rd4.Entries) != 1 {
+		t.Errorf("committed %v with entries %v, want p3 after persisting it", got, rd4.Entries)
 	}
 }
 

@@ -306,8 +306,8 @@ func (n *Node) send(m Message) {
 }
 
 // sendEarly queues m as a Ready.EarlyMessages message: the server may send
-// it before persisting the Ready. Only a broadcast-phase leader's PROPOSAL
-// qualifies (see Ready).
+// it before persisting the Ready. Only a leader's PROPOSAL, COMMIT and
+// INFORM qualify (see Ready).
 func (n *Node) sendEarly(m Message) {
 	m.From = n.id
 	n.rd.EarlyMessages = append(n.rd.EarlyMessages, m)
@@ -475,6 +475,25 @@ func (n *Node) handOut() int {
 // Call Advance with it once done, before the next Ready.
 func (n *Node) Ready() Ready {
 	rd := n.rd
+	// Every entry handed out before is durable now (the server handles a
+	// Ready fully before asking for the next).
+	durable := n.base
+	if n.stable > 0 {
+		durable = n.entries[n.stable-1].Zxid
+	}
+	if rd.AcceptedEpoch == nil && rd.Snapshot == nil && rd.Truncate == nil && rd.CurrentEpoch == nil {
+		k := 0
+		for k < len(rd.Committed) && rd.Committed[k].Zxid <= durable {
+			k++
+		}
+		if k > 0 {
+			rd.EarlyCommitted = rd.Committed[:k:k]
+			rd.Committed = rd.Committed[k:]
+			if len(rd.Committed) == 0 {
+				rd.Committed = nil
+			}
+		}
+	}
 	if end := n.handOut(); n.stable < end {
 		rd.Entries = slices.Clone(n.entries[n.stable:end])
 		n.stable = end

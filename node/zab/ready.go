@@ -4,20 +4,27 @@ package zab
 // server handles a Ready strictly in this order (ZAB.md, "What must be
 // durable before which message"), then calls Advance:
 //
-//  0. EarlyMessages: may be sent before step 1 (or with step 6, before
-//     Messages), in order. They are only an established leader's
-//     PROPOSALs, which depend on nothing this Ready persists: the leader
-//     counts its own ACK of a proposal only in Advance, once the server
-//     has made the Ready's Entries durable, so no quorum ever counts a
-//     leader copy that is not on disk. A leader that crashes after sending
-//     them but before its fsync is then no different from a leader whose
-//     proposal a minority logged. ZooKeeper's leader does the same: it
-//     queues a PROPOSAL to the learners and hands it to its own
-//     SyncRequestProcessor in parallel, and its self-ACK comes from that
-//     processor's flush (ProposalRequestProcessor calls Leader.propose, then
-//     SyncRequestProcessor; AckRequestProcessor follows the sync). Sending
-//     them first overlaps the leader's fsync with the followers' receive
-//     and fsync, instead of adding the two.
+//  0. EarlyMessages, then EarlyCommitted: may be handled before step 1
+//     (or with steps 6 and 7, each before its late part), in order.
+//     They depend on nothing this Ready persists:
+//     - EarlyMessages are only a leader's PROPOSALs, COMMITs and INFORMs.
+//     A PROPOSAL may reach the followers before the leader's own copy is
+//     durable because the leader counts its own ACK only in Advance, once
+//     the server has made the Ready's Entries durable: no quorum ever
+//     counts a leader copy that is not on disk, and a leader that crashes
+//     after sending but before its fsync is no different from one whose
+//     proposal only a minority logged. ZooKeeper's leader does the same:
+//     ProposalRequestProcessor sends the PROPOSAL (Leader.propose) and
+//     hands the txn to SyncRequestProcessor, whose flush produces the
+//     leader's own ACK (AckRequestProcessor). A COMMIT or INFORM names a
+//     txn a quorum already holds durably, whatever this Ready persists.
+//     - EarlyCommitted are committed txns this node logged in an earlier
+//     Ready (Ready holds them back when it installs a snapshot, truncates
+//     or writes an epoch), so applying them and answering their clients
+//     needs nothing of this Ready either.
+//     Handling them first overlaps the leader's fsync with the followers'
+//     receive and fsync, and keeps a client's reply from waiting for the
+//     fsync of the next batch of proposals.
 //  1. AcceptedEpoch: write the acceptedEpoch file (temp, fsync, rename).
 //  2. Snapshot: install the snapshot and discard the whole log; reset the
 //     state machine to Snapshot.Data.
@@ -33,11 +40,11 @@ package zab
 //     2, or the start-up snapshot).
 //  8. Syncs and Requests: answer clients / handle forwarded requests.
 //
-// Sending EarlyMessages first moves a PROPOSAL ahead of the same Ready's
-// Messages to that peer. The core only marks a PROPOSAL early when that is
-// harmless: its peer's DIFF/TRUNC/SNAP and NEWLEADER went out in an earlier
-// Ready, so what it may overtake is a COMMIT or INFORM of an earlier zxid,
-// a PING, a SYNCREPLY or an UPTODATE, none of which the PROPOSAL depends on.
+// Sending EarlyMessages first moves them ahead of the same Ready's Messages
+// to that peer. The core only marks a message early when that is harmless:
+// its peer's DIFF/TRUNC/SNAP and NEWLEADER went out in an earlier Ready, so
+// what it may overtake is a PING, a SYNCREPLY or an UPTODATE, none of which
+// it depends on (a follower takes PROPOSALs and COMMITs before UPTODATE).
 //
 // If persistence fails the server must stop without sending Messages.
 // Advance may itself produce work (the leader's own ACK can commit txns):
@@ -53,7 +60,10 @@ type Ready struct {
 	// EarlyMessages may be sent before persisting (step 0 above).
 	EarlyMessages []Message
 	Messages      []Message
-	Committed     []Txn
+	// EarlyCommitted may be applied before persisting (step 0 above);
+	// Committed continues where they end.
+	EarlyCommitted []Txn
+	Committed      []Txn
 	// Syncs are completed client syncs started with Node.Sync on this node.
 	Syncs []SyncResult
 	// Requests are client requests forwarded to this leader with
@@ -80,6 +90,6 @@ type Request struct {
 func (rd *Ready) empty() bool {
 	return rd.AcceptedEpoch == nil && rd.Snapshot == nil && rd.Truncate == nil &&
 		len(rd.Entries) == 0 && rd.CurrentEpoch == nil && len(rd.EarlyMessages) == 0 &&
-		len(rd.Messages) == 0 &&
+		len(rd.Messages) == 0 && len(rd.EarlyCommitted) == 0 &&
 		len(rd.Committed) == 0 && len(rd.Syncs) == 0 && len(rd.Requests) == 0
 }

@@ -317,13 +317,16 @@ func (s *Sim) send(m zab.Message) {
 	s.enqueue(m, m.To, delay)
 }
 
-// drain processes every Ready of r: send the early messages, persist
-// (maybe crashing part-way, the early messages then maybe still delivered),
-// send, apply, check.
+// drain processes every Ready of r: send the early messages and apply the
+// early committed txns, persist (maybe crashing part-way, the early
+// messages then maybe still delivered), send, apply, check.
 func (s *Sim) drain(r *replica) error {
 	for r.up && r.node.HasReady() {
 		rd := r.node.Ready()
 		s.sendAll(r, rd.EarlyMessages)
+		if err := s.apply(r, rd.EarlyCommitted); err != nil {
+			return err
+		}
 		if err := s.persist(r, rd); err != nil {
 			return err
 		}
@@ -343,11 +346,8 @@ func (s *Sim) drain(r *replica) error {
 			}
 			r.applied = st
 		}
-		for _, t := range rd.Committed {
-			if err := s.check.Applied(r.id, len(r.applied), t); err != nil {
-				return s.fail(err)
-			}
-			r.applied = append(r.applied, t)
+		if err := s.apply(r, rd.Committed); err != nil {
+			return err
 		}
 		for _, res := range rd.Syncs {
 			if err := s.syncDone(r, res); err != nil {
@@ -365,6 +365,16 @@ func (s *Sim) drain(r *replica) error {
 				return s.fail(fmt.Errorf("n%d propose forwarded: %w", r.id, err))
 			}
 		}
+	}
+	return nil
+}
+
+func (s *Sim) apply(r *replica, txns []zab.Txn) error {
+	for _, t := range txns {
+		if err := s.check.Applied(r.id, len(r.applied), t); err != nil {
+			return s.fail(err)
+		}
+		r.applied = append(r.applied, t)
 	}
 	return nil
 }
@@ -669,9 +679,10 @@ func (s *Sim) faults() error {
 			last := r.applied[len(r.applied)-1].Zxid
 			snap, _ := r.st.Log()
 			_, logged := r.st.Log()
-			// Only logged txns can be snapshotted and compacted (a
-			// buggy learner may apply txns it has not logged yet).
-			if last > snap.Zxid && slices.ContainsFunc(logged, func(t zab.Txn) bool { return t.Zxid == last }) {
+			// Only logged, committed txns can be snapshotted and
+			// compacted (a buggy learner may apply txns it has not
+			// logged, or that are not committed, yet).
+			if last > snap.Zxid && last <= r.node.Status().Committed && slices.ContainsFunc(logged, func(t zab.Txn) bool { return t.Zxid == last }) {
 				if err := r.st.CreateSnapshot(zab.Snapshot{Zxid: last, Data: encodeState(r.applied)}); err != nil {
 					return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
 				}
