@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/zabcheck/zabcheck/node/zab"
 )
@@ -44,15 +44,14 @@ const FailpointExitCode = 86
 func Failpoints() []string { return []string{FailpointCrashAfterSend} }
 
 // failpoints holds the armed failpoints of one server. The transport's
-// writer asks it about every frame, so the disarmed path is one mutex and
-// a zero compare, and frames are decoded (their type byte only) only while
-// a failpoint is armed.
+// writer asks it about every frame, so the disarmed path is one atomic
+// load, and frames are decoded (their type byte only) only while a
+// failpoint is armed.
 type failpoints struct {
 	log  *slog.Logger
 	exit func(code int)
 
-	mu         sync.Mutex
-	crashAfter zab.MsgType // zab.MsgInvalid: disarmed
+	crashAfter atomic.Uint32 // a zab.MsgType; zab.MsgInvalid: disarmed
 }
 
 func newFailpoints(log *slog.Logger, exit func(int)) *failpoints {
@@ -71,9 +70,7 @@ func (f *failpoints) set(name, value string) error {
 	if err != nil {
 		return fmt.Errorf("arm %s: %w", name, err)
 	}
-	f.mu.Lock()
-	f.crashAfter = t
-	f.mu.Unlock()
+	f.crashAfter.Store(uint32(t))
 	f.log.Warn("failpoint armed", "failpoint", name, "value", value)
 	return nil
 }
@@ -83,34 +80,29 @@ func (f *failpoints) clear(name string) error {
 	if name != FailpointCrashAfterSend {
 		return fmt.Errorf("disarm %q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
 	}
-	f.mu.Lock()
-	f.crashAfter = zab.MsgInvalid
-	f.mu.Unlock()
+	f.crashAfter.Store(uint32(zab.MsgInvalid))
 	f.log.Info("failpoint disarmed", "failpoint", name)
 	return nil
 }
 
 // list returns the armed failpoints and their values.
 func (f *failpoints) list() map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	out := map[string]string{}
-	if f.crashAfter != zab.MsgInvalid {
-		out[FailpointCrashAfterSend] = f.crashAfter.String()
+	if t := zab.MsgType(f.crashAfter.Load()); t != zab.MsgInvalid {
+		out[FailpointCrashAfterSend] = t.String()
 	}
 	return out
 }
 
 // afterWrite is the transport's AfterWrite hook.
 func (f *failpoints) afterWrite(to uint64, frame []byte) {
-	f.mu.Lock()
-	want := f.crashAfter
-	fire := want != zab.MsgInvalid && frameType(frame) == want
-	if fire {
-		f.crashAfter = zab.MsgInvalid // once: a test's exit may return
+	want := zab.MsgType(f.crashAfter.Load())
+	if want == zab.MsgInvalid || frameType(frame) != want {
+		return
 	}
-	f.mu.Unlock()
-	if !fire {
+	// Once: a test's exit returns, and a concurrent writer to another
+	// peer must not fire it twice.
+	if !f.crashAfter.CompareAndSwap(uint32(want), uint32(zab.MsgInvalid)) {
 		return
 	}
 	f.log.Warn("FAILPOINT FIRED: exiting as if killed",
