@@ -40,9 +40,26 @@ func TestRecovery(t *testing.T) {
 		{
 			name: "recovered",
 			ops: withHeal(&nemesis.Recovery{Recovered: true, Budget: int64(70 * time.Second),
-				Took: int64(1234 * time.Millisecond)}, ""),
+				Took: int64(1234 * time.Millisecond), Committed: true, CommitTook: int64(13 * time.Millisecond)}, ""),
 			verdict: Valid,
-			want:    []string{"1.234s after the final heal", "budget 1m10s"},
+			want:    []string{"a write committed 13ms after the final heal", "budget 1m10s"},
+		},
+		{
+			name: "recovered, every node rejoined",
+			ops: withHeal(&nemesis.Recovery{Recovered: true, Budget: int64(70 * time.Second), Took: int64(1234 * time.Millisecond),
+				Committed: true, CommitTook: int64(13 * time.Millisecond), Nodes: []nemesis.NodeState{{Node: "n1", Mode: "leader", Zxid: 0x200000001}}}, ""),
+			verdict: Valid,
+			want:    []string{"a write committed 13ms and every node rejoined 1.234s after the final heal"},
+		},
+		{
+			name: "deposed leader keeps leading next to a quorum",
+			ops: withHeal(&nemesis.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second), Committed: true,
+				CommitTook: int64(13 * time.Millisecond), Nodes: []nemesis.NodeState{
+					{Node: "n1", Mode: "leader", Zxid: 0x200000005}, {Node: "n2", Mode: "follower", Zxid: 0x200000005}, {Node: "n3", Mode: "leader", Zxid: 0x100000009}},
+				Error: "not every node rejoined: 2 leaders (n1 leads epoch 2, n3 leads epoch 1): context deadline exceeded"}, "cluster did not recover within 1m10s"),
+			verdict: Invalid,
+			want: []string{"a write committed 13ms after the final heal undid every fault, but within 1m10s not every node rejoined",
+				"n3 still leads epoch 1 (zxid 0x100000009) while n1 leads epoch 2 (zxid 0x200000005)", "n2 is a follower"},
 		},
 		{
 			name: "deposed leader still leads",

@@ -43,16 +43,23 @@ type HealError struct{ Err error }
 func (e *HealError) Error() string { return "heal cluster: " + e.Err.Error() }
 func (e *HealError) Unwrap() error { return e.Err }
 
-// Recovery is what the final heal saw after it undid every fault: the
-// cluster either regained a quorum that commits a write within Budget, or
-// it did not, and Nodes then says what each node reported of itself.
+// Recovery is what the final heal saw after it undid every fault. The
+// cluster recovered when, within Budget, a write committed and (on a
+// cluster that can report its nodes' states) every node rejoined: one
+// leader, every other node following or observing. A deposed leader that
+// still claims to lead next to a working quorum has not recovered.
 type Recovery struct {
 	Recovered bool `json:"recovered"`
 	// Budget and Took are nanoseconds. Took runs from the moment every
-	// fault was undone to a committed probe write, or to giving up.
-	Budget int64       `json:"budget"`
-	Took   int64       `json:"took"`
-	Nodes  []NodeState `json:"nodes,omitempty"`
+	// fault was undone to recovery, or to giving up.
+	Budget int64 `json:"budget"`
+	Took   int64 `json:"took"`
+	// Committed says a probe write committed, CommitTook (nanoseconds)
+	// how long after the heal.
+	Committed  bool  `json:"committed"`
+	CommitTook int64 `json:"commit_took,omitempty"`
+	// Nodes are the nodes' last states (when the cluster reports them).
+	Nodes []NodeState `json:"nodes,omitempty"`
 	// Error is the first line of the last wait error (the log tails that
 	// follow it are in zabcheck.log and the nodes' own logs).
 	Error string `json:"error,omitempty"`
@@ -75,8 +82,8 @@ type NodeState struct {
 func (s NodeState) Epoch() int64 { return s.Zxid >> 32 }
 
 // StateReporter is implemented by a Cluster that can ask each node for
-// its state. The final heal uses it, when present, to say why a cluster did
-// not recover.
+// its state. The final heal uses it, when present, to wait for every node
+// to rejoin and to say why a cluster did not recover.
 type StateReporter interface {
 	NodeStates(ctx context.Context) []NodeState
 }
@@ -165,6 +172,9 @@ type Options struct {
 	RecoveryBudget time.Duration
 	// Now times recovery; nil: time.Now.
 	Now func() time.Time
+	// Sleep waits between polls of the nodes' states; nil: the schedule's
+	// Sleep (Run) or a real timer (HealAll).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 func (o Options) withDefaults() Options {
@@ -176,6 +186,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
 	}
 	return o
 }
@@ -196,6 +209,9 @@ func Run(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, lo
 
 // RunWith is Run with options.
 func RunWith(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, opts Options) error {
+	if opts.Sleep == nil {
+		opts.Sleep = sched.cfg.Sleep
+	}
 	opts = opts.withDefaults()
 	r := &runner{
 		c: cluster, s: sched, rec: rec, log: opts.Logger, opts: opts,
@@ -468,6 +484,12 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 	}
 	healed := opts.Now()
 	qerr := c.WaitQuorum(qctx)
+	commitTook := opts.Now().Sub(healed)
+	sr, canReport := c.(StateReporter)
+	var states []NodeState
+	if qerr == nil && len(errs) == 0 && canReport {
+		states, qerr = waitRejoined(qctx, sr, opts.Sleep)
+	}
 	took := opts.Now().Sub(healed)
 	var healErr error
 	switch {
@@ -482,7 +504,10 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 		log.Error("final heal failed", "err", err)
 	case qerr != nil:
 		v.Recovery = &Recovery{Budget: int64(opts.RecoveryBudget), Took: int64(took), Error: firstLine(qerr.Error())}
-		if sr, ok := c.(StateReporter); ok {
+		if states != nil {
+			v.Recovery.Committed, v.Recovery.CommitTook = true, int64(commitTook)
+		}
+		if canReport {
 			// The budget is spent; the states get a short bound of their
 			// own on a fresh context.
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(qctx), stateTimeout)
@@ -492,7 +517,8 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 		healErr = &RecoveryError{Recovery: *v.Recovery, Err: qerr}
 		log.Error("cluster did not recover after the final heal", "took", took.Round(time.Millisecond), "nodes", v.Recovery.Nodes, "err", qerr)
 	default:
-		v.Recovery = &Recovery{Recovered: true, Budget: int64(opts.RecoveryBudget), Took: int64(took)}
+		v.Recovery = &Recovery{Recovered: true, Budget: int64(opts.RecoveryBudget), Took: int64(took),
+			Committed: true, CommitTook: int64(commitTook), Nodes: states}
 		log.Info("final heal done", "commands", len(a.Commands), "recovered_in", took.Round(time.Millisecond))
 	}
 	v.Commands = a.Commands
@@ -504,6 +530,61 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 		recorded = healErr
 	}
 	return errors.Join(recErr, recordOp(rec, history.Info, history.FStop, v, recorded), healErr)
+}
+
+// waitRejoined polls the nodes' states until every node has rejoined the
+// ensemble (see rejoined) or ctx ends. A quorum that commits is not enough:
+// a deposed leader that keeps leading its old epoch next to it serves no
+// one, for good. It returns the last states, non-nil even on failure.
+func waitRejoined(ctx context.Context, sr StateReporter, sleep func(context.Context, time.Duration) error) ([]NodeState, error) {
+	states := []NodeState{}
+	for {
+		if got := sr.NodeStates(ctx); ctx.Err() == nil {
+			// Answers cut short by the deadline say nothing of a node.
+			states = got
+		}
+		why := rejoined(states)
+		if why == "" {
+			return states, nil
+		}
+		if err := sleep(ctx, statePoll); err != nil || ctx.Err() != nil {
+			if err == nil {
+				err = context.Cause(ctx)
+			}
+			return states, fmt.Errorf("not every node rejoined: %s: %w", why, err)
+		}
+	}
+}
+
+// statePoll is how often waitRejoined asks the nodes.
+const statePoll = 250 * time.Millisecond
+
+// rejoined says why states are not those of a recovered ensemble: exactly
+// one node leads (or runs standalone), every other node follows or
+// observes. "" when they are.
+func rejoined(states []NodeState) string {
+	if len(states) == 0 {
+		return "no node states"
+	}
+	var leaders, others []string
+	for _, s := range states {
+		switch {
+		case s.Error != "":
+			others = append(others, s.Node+" not serving")
+		case s.Mode == "leader" || s.Mode == "standalone":
+			leaders = append(leaders, fmt.Sprintf("%s leads epoch %d", s.Node, s.Epoch()))
+		case s.Mode == "follower" || s.Mode == "observer":
+		default:
+			others = append(others, s.Node+" "+s.Mode)
+		}
+	}
+	if len(leaders) == 1 && len(others) == 0 {
+		return ""
+	}
+	if len(leaders) != 1 {
+		others = append([]string{fmt.Sprintf("%d leaders (%s)", len(leaders), strings.Join(leaders, ", "))}, others...)
+	}
+	return strings.Join(others, "; ")
 }
 
 // stateTimeout bounds asking the nodes for their states after a failed

@@ -413,22 +413,31 @@ func (r *failingRecorder) Append(op history.Op) (history.Op, error) {
 	return op, nil
 }
 
-// unrecovered is a fake cluster whose faults all heal but whose quorum
-// never comes back, as with zabnode's no-stepdown bug: the deposed leader
-// keeps leading its old epoch while the others lead or look in a newer one.
-type unrecovered struct {
+// reporting is a fake cluster that reports its nodes' states, and whose
+// quorum may never come back.
+type reporting struct {
 	*fakeCluster
-	states []NodeState
+	quorumErr error         // WaitQuorum's answer; nil: the fake's own
+	states    [][]NodeState // NodeStates' answers in order; the last repeats
 }
 
-func (u *unrecovered) WaitQuorum(context.Context) error {
-	return errors.New("probe: no answer: context deadline exceeded")
+func (r *reporting) WaitQuorum(ctx context.Context) error {
+	if r.quorumErr != nil {
+		return r.quorumErr
+	}
+	return r.fakeCluster.WaitQuorum(ctx)
 }
 
-func (u *unrecovered) NodeStates(context.Context) []NodeState { return slices.Clone(u.states) }
+func (r *reporting) NodeStates(context.Context) []NodeState {
+	st := r.states[0]
+	if len(r.states) > 1 {
+		r.states = r.states[1:]
+	}
+	return slices.Clone(st)
+}
 
-// stepClock advances by step on every reading, so a recovery's duration is
-// exactly one step.
+// stepClock advances by step on every reading, so each interval the final
+// heal times is a whole number of steps.
 type stepClock struct {
 	t    time.Time
 	step time.Duration
@@ -437,6 +446,18 @@ type stepClock struct {
 func (c *stepClock) Now() time.Time {
 	c.t = c.t.Add(c.step)
 	return c.t
+}
+
+// pollSleep is a fake Sleep for the state polls: the first n return at
+// once, then the budget is spent.
+func pollSleep(n int, calls *int) func(context.Context, time.Duration) error {
+	return func(context.Context, time.Duration) error {
+		*calls++
+		if *calls > n {
+			return context.DeadlineExceeded
+		}
+		return nil
+	}
 }
 
 // finalHeal returns the final heal's info op.
@@ -451,12 +472,19 @@ func finalHeal(t *testing.T, w *history.Writer) nemesisOp {
 }
 
 func TestRunRecovery(t *testing.T) {
-	states := []NodeState{
-		{Node: "n1", Error: "node is not currently serving requests"},
+	// zabnode's no-stepdown bug after the heal: n3 still leads epoch 1.
+	stuck := []NodeState{
+		{Node: "n1", Mode: "follower", Zxid: 0x200000063},
 		{Node: "n2", Mode: "leader", Zxid: 0x200000063},
 		{Node: "n3", Mode: "leader", Zxid: 0x100000127},
 	}
-	run := func(t *testing.T, c Cluster, fake *fakeCluster) (error, nemesisOp) {
+	looking := []NodeState{
+		{Node: "n1", Error: "node is not currently serving requests"},
+		stuck[1], stuck[2],
+	}
+	healthy := []NodeState{stuck[0], stuck[1], {Node: "n3", Mode: "follower", Zxid: 0x200000063}}
+	const step, budget = 3 * time.Second, 70 * time.Second
+	run := func(t *testing.T, c Cluster, fake *fakeCluster, polls *int) (error, nemesisOp) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -468,52 +496,83 @@ func TestRunRecovery(t *testing.T) {
 		// final heal has a fault of its own to undo.
 		cfg.Sleep = stepSleep(5, cancel)
 		s, w := newRun(t, cfg)
-		clock := &stepClock{t: time.Unix(0, 0), step: 3 * time.Second}
-		err := RunWith(ctx, c, s, w, Options{RecoveryBudget: 70 * time.Second, Now: clock.Now})
+		clock := &stepClock{t: time.Unix(0, 0), step: step}
+		err := RunWith(ctx, c, s, w, Options{RecoveryBudget: budget, Now: clock.Now, Sleep: pollSleep(3, polls)})
 		if left := fake.leftovers(); len(left) > 0 {
 			t.Errorf("faults left after the run: %q", left)
 		}
 		return err, finalHeal(t, w)
 	}
+	// The clock is read at the heal, after the commit and at the end.
+	commit, end := int64(step), int64(2*step)
 
-	t.Run("recovered", func(t *testing.T) {
-		c := newFake(3, 0)
-		err, heal := run(t, c, c)
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-		want := Recovery{Recovered: true, Budget: int64(70 * time.Second), Took: int64(3 * time.Second)}
-		if heal.v.Recovery == nil || !equalRecovery(*heal.v.Recovery, want) {
-			t.Errorf("recovery %+v, want %+v", heal.v.Recovery, want)
-		}
-	})
-
-	t.Run("not recovered", func(t *testing.T) {
-		c := &unrecovered{fakeCluster: newFake(3, 0), states: states}
-		err, heal := run(t, c, c.fakeCluster)
-		re, rest := SplitRecovery(err)
-		if re == nil || rest != nil {
-			t.Fatalf("got %v, want only a RecoveryError", err)
-		}
-		var he *HealError
-		if errors.As(err, &he) {
-			t.Errorf("every fault was undone, yet a HealError: %v", he)
-		}
-		want := Recovery{Budget: int64(70 * time.Second), Took: int64(3 * time.Second),
-			Nodes: states, Error: "probe: no answer: context deadline exceeded"}
-		if !equalRecovery(re.Recovery, want) {
-			t.Errorf("error's recovery %+v, want %+v", re.Recovery, want)
-		}
-		if heal.v.Recovery == nil || !equalRecovery(*heal.v.Recovery, want) {
-			t.Errorf("recorded recovery %+v, want %+v", heal.v.Recovery, want)
-		}
-		if !strings.Contains(heal.op.Error, "did not recover within 1m10s") {
-			t.Errorf("recorded error %q does not say the cluster did not recover", heal.op.Error)
-		}
-	})
+	for _, tc := range []struct {
+		name      string
+		quorumErr error
+		states    [][]NodeState // nil: a cluster that cannot report them
+		want      Recovery
+		wantPolls int
+		wantErr   string // in the RecoveryError; "" when it recovered
+	}{
+		{name: "recovered, no states", want: Recovery{Recovered: true, Budget: int64(budget), Took: end, Committed: true, CommitTook: commit}},
+		{
+			name: "every node rejoins", states: [][]NodeState{stuck, stuck, healthy}, wantPolls: 2,
+			want: Recovery{Recovered: true, Budget: int64(budget), Took: end, Committed: true, CommitTook: commit, Nodes: healthy},
+		},
+		{
+			name: "deposed leader keeps leading", states: [][]NodeState{stuck}, wantPolls: 4,
+			want: Recovery{Budget: int64(budget), Took: end, Committed: true, CommitTook: commit, Nodes: stuck,
+				Error: "not every node rejoined: 2 leaders (n2 leads epoch 2, n3 leads epoch 1): context deadline exceeded"},
+			wantErr: "2 leaders",
+		},
+		{
+			name: "no quorum", quorumErr: errors.New("probe: no answer: context deadline exceeded"), states: [][]NodeState{looking},
+			want:    Recovery{Budget: int64(budget), Took: end, Nodes: looking, Error: "probe: no answer: context deadline exceeded"},
+			wantErr: "probe: no answer",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFake(3, 0)
+			var c Cluster = fake
+			if tc.states != nil || tc.quorumErr != nil {
+				c = &reporting{fakeCluster: fake, quorumErr: tc.quorumErr, states: tc.states}
+			}
+			polls := 0
+			err, heal := run(t, c, fake, &polls)
+			if heal.v.Recovery == nil || !equalRecovery(*heal.v.Recovery, tc.want) {
+				t.Errorf("recorded recovery %+v, want %+v", heal.v.Recovery, tc.want)
+			}
+			if polls != tc.wantPolls {
+				t.Errorf("%d state polls, want %d", polls, tc.wantPolls)
+			}
+			re, rest := SplitRecovery(err)
+			if rest != nil {
+				t.Errorf("other errors: %v", rest)
+			}
+			if tc.wantErr == "" {
+				if re != nil {
+					t.Errorf("recovered, yet %v", re)
+				}
+				return
+			}
+			if re == nil || !strings.Contains(re.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want a RecoveryError saying %q", err, tc.wantErr)
+			}
+			var he *HealError
+			if errors.As(err, &he) {
+				t.Errorf("every fault was undone, yet a HealError: %v", he)
+			}
+			if !equalRecovery(re.Recovery, tc.want) {
+				t.Errorf("error's recovery %+v, want %+v", re.Recovery, tc.want)
+			}
+			if !strings.Contains(heal.op.Error, "did not recover within 1m10s") {
+				t.Errorf("recorded error %q does not say the cluster did not recover", heal.op.Error)
+			}
+		})
+	}
 
 	t.Run("harness failure is not a recovery failure", func(t *testing.T) {
-		c := &unrecovered{fakeCluster: newFake(3, 0), states: states}
+		c := &reporting{fakeCluster: newFake(3, 0), quorumErr: errors.New("no quorum"), states: [][]NodeState{stuck}}
 		c.failExec = func(node string, cmd []string) error {
 			if node == "n2" && cmd[0] == "iptables" {
 				return errors.New("iptables: resource temporarily unavailable")
@@ -540,8 +599,31 @@ func TestRunRecovery(t *testing.T) {
 	})
 }
 
+func TestRejoined(t *testing.T) {
+	f := func(n, mode string) NodeState { return NodeState{Node: n, Mode: mode, Zxid: 0x300000001} }
+	for _, tc := range []struct {
+		name   string
+		states []NodeState
+		want   string
+	}{
+		{"leader and followers", []NodeState{f("n1", "follower"), f("n2", "leader"), f("n3", "follower"), f("n4", "observer")}, ""},
+		{"standalone", []NodeState{f("n1", "standalone")}, ""},
+		{"none", nil, "no node states"},
+		{"no leader", []NodeState{f("n1", "follower"), {Node: "n2", Error: "not serving"}}, "0 leaders (); n2 not serving"},
+		{"two leaders", []NodeState{f("n1", "leader"), f("n2", "leader")}, "2 leaders (n1 leads epoch 3, n2 leads epoch 3)"},
+		{"one still looking", []NodeState{f("n1", "leader"), f("n2", "follower"), {Node: "n3", Error: "not serving"}}, "n3 not serving"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := rejoined(tc.states); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func equalRecovery(a, b Recovery) bool {
 	return a.Recovered == b.Recovered && a.Budget == b.Budget && a.Took == b.Took &&
+		a.Committed == b.Committed && a.CommitTook == b.CommitTook &&
 		a.Error == b.Error && slices.Equal(a.Nodes, b.Nodes)
 }
 
