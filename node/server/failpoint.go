@@ -34,6 +34,12 @@ const (
 	// crash-after-send=ACKEPOCH is also "crash right after persisting
 	// acceptedEpoch".
 	FailpointCrashAfterSend = "crash-after-send"
+	// FailpointCrashBeforeSend exits just before a frame of the type named
+	// by the value is written to a peer's socket: the peer never gets it
+	// (nor what this node queued after it), though whatever this node made
+	// durable before sending it is on disk. E.g. PROPOSAL on a new leader:
+	// its first txn of the epoch is logged only there.
+	FailpointCrashBeforeSend = "crash-before-send"
 )
 
 // FailpointExitCode is the exit status of a process a failpoint ended, so
@@ -41,7 +47,7 @@ const (
 const FailpointExitCode = 86
 
 // Failpoints returns the names of the failpoints this build implements.
-func Failpoints() []string { return []string{FailpointCrashAfterSend} }
+func Failpoints() []string { return []string{FailpointCrashAfterSend, FailpointCrashBeforeSend} }
 
 // failpoints holds the armed failpoints of one server. The transport's
 // writer asks it about every frame, so the disarmed path is one atomic
@@ -51,7 +57,19 @@ type failpoints struct {
 	log  *slog.Logger
 	exit func(code int)
 
-	crashAfter atomic.Uint32 // a zab.MsgType; zab.MsgInvalid: disarmed
+	// The message type each failpoint waits for; zab.MsgInvalid: disarmed.
+	crashAfter, crashBefore atomic.Uint32
+}
+
+// point returns the armed type of failpoint name.
+func (f *failpoints) point(name string) (*atomic.Uint32, error) {
+	switch name {
+	case FailpointCrashAfterSend:
+		return &f.crashAfter, nil
+	case FailpointCrashBeforeSend:
+		return &f.crashBefore, nil
+	}
+	return nil, fmt.Errorf("%q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
 }
 
 func newFailpoints(log *slog.Logger, exit func(int)) *failpoints {
@@ -63,24 +81,26 @@ var errUnknownFailpoint = errors.New("unknown failpoint")
 
 // set arms name with value.
 func (f *failpoints) set(name, value string) error {
-	if name != FailpointCrashAfterSend {
-		return fmt.Errorf("arm %q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
+	p, err := f.point(name)
+	if err != nil {
+		return fmt.Errorf("arm %w", err)
 	}
 	t, err := parseWireType(value)
 	if err != nil {
 		return fmt.Errorf("arm %s: %w", name, err)
 	}
-	f.crashAfter.Store(uint32(t))
+	p.Store(uint32(t))
 	f.log.Warn("failpoint armed", "failpoint", name, "value", value)
 	return nil
 }
 
 // clear disarms name.
 func (f *failpoints) clear(name string) error {
-	if name != FailpointCrashAfterSend {
-		return fmt.Errorf("disarm %q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
+	p, err := f.point(name)
+	if err != nil {
+		return fmt.Errorf("disarm %w", err)
 	}
-	f.crashAfter.Store(uint32(zab.MsgInvalid))
+	p.Store(uint32(zab.MsgInvalid))
 	f.log.Info("failpoint disarmed", "failpoint", name)
 	return nil
 }
@@ -88,25 +108,37 @@ func (f *failpoints) clear(name string) error {
 // list returns the armed failpoints and their values.
 func (f *failpoints) list() map[string]string {
 	out := map[string]string{}
-	if t := zab.MsgType(f.crashAfter.Load()); t != zab.MsgInvalid {
-		out[FailpointCrashAfterSend] = t.String()
+	for _, name := range Failpoints() {
+		p, _ := f.point(name)
+		if t := zab.MsgType(p.Load()); t != zab.MsgInvalid {
+			out[name] = t.String()
+		}
 	}
 	return out
 }
 
+// beforeWrite is the transport's BeforeWrite hook.
+func (f *failpoints) beforeWrite(to uint64, frame []byte) {
+	f.maybeFire(&f.crashBefore, FailpointCrashBeforeSend, to, frame)
+}
+
 // afterWrite is the transport's AfterWrite hook.
 func (f *failpoints) afterWrite(to uint64, frame []byte) {
-	want := zab.MsgType(f.crashAfter.Load())
+	f.maybeFire(&f.crashAfter, FailpointCrashAfterSend, to, frame)
+}
+
+func (f *failpoints) maybeFire(p *atomic.Uint32, name string, to uint64, frame []byte) {
+	want := zab.MsgType(p.Load())
 	if want == zab.MsgInvalid || frameType(frame) != want {
 		return
 	}
 	// Once: a test's exit returns, and a concurrent writer to another
 	// peer must not fire it twice.
-	if !f.crashAfter.CompareAndSwap(uint32(want), uint32(zab.MsgInvalid)) {
+	if !p.CompareAndSwap(uint32(want), uint32(zab.MsgInvalid)) {
 		return
 	}
 	f.log.Warn("FAILPOINT FIRED: exiting as if killed",
-		"failpoint", FailpointCrashAfterSend, "type", want.String(), "to", to, "exit", FailpointExitCode)
+		"failpoint", name, "type", want.String(), "to", to, "exit", FailpointExitCode)
 	f.exit(FailpointExitCode)
 }
 

@@ -132,7 +132,7 @@ func TestFailpointAdminAPI(t *testing.T) {
 		}
 		return m
 	}
-	if code, body := do(http.MethodPut, "/failpoints/crash-before-send", "ACK"); code != http.StatusNotFound {
+	if code, body := do(http.MethodPut, "/failpoints/crash-after-fsync", "ACK"); code != http.StatusNotFound {
 		t.Errorf("unknown failpoint: %d %q, want 404", code, body)
 	}
 	if code, body := do(http.MethodPut, "/failpoints/crash-after-send", "NOPE"); code != http.StatusBadRequest || !strings.Contains(body, "ACKEPOCH") {
@@ -194,5 +194,35 @@ func TestFailpointCrashesFollowerAfterAck(t *testing.T) {
 	}
 	if len(ex) != 0 {
 		t.Errorf("failpoint fired %d more times", len(ex))
+	}
+}
+
+// TestFailpointBeforeAndAfterAreDistinct: each failpoint fires only from
+// its own hook, and both can be armed at once.
+func TestFailpointBeforeAndAfterAreDistinct(t *testing.T) {
+	ex := make(exits, 4)
+	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit)
+	if err := fp.set(FailpointCrashBeforeSend, "PROPOSAL"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fp.set(FailpointCrashAfterSend, "ACKEPOCH"); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{FailpointCrashBeforeSend: "PROPOSAL", FailpointCrashAfterSend: "ACKEPOCH"}
+	if got := fp.list(); !maps.Equal(got, want) {
+		t.Errorf("list = %v, want %v", got, want)
+	}
+	fp.afterWrite(2, marshal(t, zab.MsgProposal))
+	fp.beforeWrite(1, marshal(t, zab.MsgAckEpoch))
+	if len(ex) != 0 {
+		t.Fatal("a failpoint fired from the other hook")
+	}
+	fp.beforeWrite(2, marshal(t, zab.MsgProposal))
+	if len(ex) != 1 {
+		t.Fatalf("crash-before-send=PROPOSAL: %d exits, want 1", len(ex))
+	}
+	<-ex
+	if got := fp.list(); !maps.Equal(got, map[string]string{FailpointCrashAfterSend: "ACKEPOCH"}) {
+		t.Errorf("after firing, list = %v; want only the other one", got)
 	}
 }

@@ -72,6 +72,10 @@ type Config struct {
 	// RecvQueue is the capacity of the Recv channel. When the consumer falls
 	// behind, readers stop reading and TCP pushes back. Default 1024.
 	RecvQueue int
+	// BeforeWrite, when set, is called by the stream's writer with every
+	// frame just before it is written: nothing of it, nor of the frames
+	// after it, has reached the socket yet. Same rules as AfterWrite.
+	BeforeWrite func(to uint64, frame []byte)
 	// AfterWrite, when set, is called by the stream's writer with every
 	// frame once it has been flushed to the socket, i.e. handed to the
 	// kernel (the frames after it in the same batch are flushed with it).
@@ -456,6 +460,9 @@ func (t *Transport) streamOutbound(ctx context.Context, p *outPeer, conn net.Con
 		if len(batch) > 0 {
 			_ = conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
 			for _, f := range batch {
+				if hook := t.cfg.BeforeWrite; hook != nil {
+					hook(p.id, f)
+				}
 				binary.BigEndian.PutUint32(hdr[:], uint32(len(f)))
 				if _, err := w.Write(hdr[:]); err != nil {
 					return t.writeErr(p, err)

@@ -484,17 +484,19 @@ func TestRedialReplacesStream(t *testing.T) {
 	expectClosed(t, c1)
 }
 
-// TestAfterWriteSeesFramesOnceWritten checks the hook zabnode's failpoints
-// hang on: it gets every frame written, in order, with its destination, and
-// none that was not sent.
+// TestAfterWriteSeesFramesOnceWritten checks the hooks zabnode's failpoints
+// hang on: they get every frame written, in order, with its destination,
+// BeforeWrite first, and none that was not sent.
 func TestAfterWriteSeesFramesOnceWritten(t *testing.T) {
 	type written struct {
 		to    uint64
 		frame string
 	}
 	hooked := make(chan written, 16)
+	before := make(chan written, 16)
 	nodes, _ := cluster(t, 2, func(c *Config) {
 		if c.ID == 1 {
+			c.BeforeWrite = func(to uint64, f []byte) { before <- written{to, string(f)} }
 			c.AfterWrite = func(to uint64, f []byte) { hooked <- written{to, string(f)} }
 		}
 	})
@@ -512,6 +514,15 @@ func TestAfterWriteSeesFramesOnceWritten(t *testing.T) {
 		}
 		if got != (written{2, want}) {
 			t.Fatalf("hook got %+v, want frame %q to 2", got, want)
+		}
+		// BeforeWrite ran for the frame before AfterWrite did.
+		select {
+		case b := <-before:
+			if b != got {
+				t.Fatalf("BeforeWrite got %+v, then AfterWrite %+v", b, got)
+			}
+		default:
+			t.Fatalf("AfterWrite for %q without BeforeWrite first", want)
 		}
 		if in := nextFrame(t, nodes[2]); string(in.Frame) != want {
 			t.Fatalf("peer got %q, want %q", in.Frame, want)
