@@ -307,7 +307,7 @@ func (n *Node) send(m Message) {
 
 // sendEarly queues m as a Ready.EarlyMessages message: the server may send
 // it before persisting the Ready. Only a leader's PROPOSAL, COMMIT and
-// INFORM qualify (see Ready).
+// INFORM and a learner's forwarded REQUEST qualify (see Ready).
 func (n *Node) sendEarly(m Message) {
 	m.From = n.id
 	n.rd.EarlyMessages = append(n.rd.EarlyMessages, m)
@@ -399,7 +399,9 @@ func (n *Node) Forward(data []byte) error {
 	if !n.serving || n.role == Leading {
 		return fmt.Errorf("forward request: %w", &NotLeaderError{Leader: n.leaderHint()})
 	}
-	n.send(Message{Type: MsgRequest, To: n.leader, Data: data})
+	// A client request carries nothing this node must persist first:
+	// it goes early, not behind the fsync of the txns now being logged.
+	n.sendEarly(Message{Type: MsgRequest, To: n.leader, Data: data})
 	return nil
 }
 

@@ -7,7 +7,10 @@ package zab
 //  0. EarlyMessages, then EarlyCommitted: may be handled before step 1
 //     (or with steps 6 and 7, each before its late part), in order.
 //     They depend on nothing this Ready persists:
-//     - EarlyMessages are only a leader's PROPOSALs, COMMITs and INFORMs.
+//     - EarlyMessages are only a leader's PROPOSALs, COMMITs and INFORMs
+//     and a serving learner's forwarded client REQUESTs, which carry no
+//     state of the learner (ZooKeeper's FollowerRequestProcessor forwards
+//     them at once too).
 //     A PROPOSAL may reach the followers before the leader's own copy is
 //     durable because the leader counts its own ACK only in Advance, once
 //     the server has made the Ready's Entries durable: no quorum ever
@@ -42,9 +45,11 @@ package zab
 //
 // Sending EarlyMessages first moves them ahead of the same Ready's Messages
 // to that peer. The core only marks a message early when that is harmless:
-// its peer's DIFF/TRUNC/SNAP and NEWLEADER went out in an earlier Ready, so
-// what it may overtake is a PING, a SYNCREPLY or an UPTODATE, none of which
-// it depends on (a follower takes PROPOSALs and COMMITs before UPTODATE).
+// a leader's, when its peer's DIFF/TRUNC/SNAP and NEWLEADER went out in an
+// earlier Ready, so what it may overtake is a PING, a SYNCREPLY or an
+// UPTODATE, none of which it depends on (a follower takes PROPOSALs and
+// COMMITs before UPTODATE); a learner's REQUEST may overtake its ACKs and
+// PINGs, which the leader handles independently of requests.
 //
 // If persistence fails the server must stop without sending Messages.
 // Advance may itself produce work (the leader's own ACK can commit txns):

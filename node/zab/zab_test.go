@@ -454,6 +454,11 @@ func TestForwardReachesLeader(t *testing.T) {
 			t.Fatalf("n%d Forward: %v", id, err)
 		}
 		c.drain(id)
+		// The request waits for no fsync: it is an early message.
+		last := c.readys[id][len(c.readys[id])-1]
+		if len(last.EarlyMessages) != 1 || last.EarlyMessages[0].Type != MsgRequest || len(last.Messages) != 0 {
+			t.Errorf("n%d Forward's Ready: early %v, late %v; want the REQUEST early", id, last.EarlyMessages, last.Messages)
+		}
 		c.deliver()
 		var got []Request
 		for _, rd := range c.readys[leader][before:] {
