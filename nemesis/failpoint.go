@@ -32,8 +32,12 @@ var ErrNoFailpoints = errors.New("cluster has no failpoints (only --db zabnode h
 // crash-after-send failpoint with the message type after which the node
 // exits. A learner sends ACK(NEWLEADER) once it has synced with the new
 // leader, which then counts it towards establishing the epoch.
+// A new leader sends PROPOSAL only once it has logged the txn, so
+// crash-before-send=PROPOSAL leaves the epoch's first txns on the leader
+// alone.
 const (
 	failpointCrashAfterNewLeaderAck = "crash-after-send=ACK(NEWLEADER)"
+	failpointCrashBeforeProposal    = "crash-before-send=PROPOSAL"
 )
 
 // crashPoll is how often a step waiting for a failpoint to fire asks
@@ -42,8 +46,11 @@ const crashPoll = 100 * time.Millisecond
 
 // failpointFault arms a failpoint on its targets as the start; the node
 // then exits by itself at the protocol step the failpoint names. The stop
-// restarts the nodes whose process exited and disarms the others, so a
-// failpoint that never fired does not fire later, unrecorded.
+// disarms the nodes still running, so that a failpoint that did not fire
+// does not fire later, unrecorded. A node that exited is not restarted
+// here: the sequence takes it over with a kill start (a no-op on an exited
+// container) whose stop restarts it when the sequence wants it back, with
+// the runner's usual restart handling.
 type failpointFault struct{}
 
 func (failpointFault) Name() string { return Failpoint }
@@ -84,8 +91,7 @@ func (failpointFault) Inject(ctx context.Context, c Cluster, p Plan) (Applied, e
 	return a, errors.Join(errs...)
 }
 
-// Heal restarts the nodes whose process exited (the failpoint fired, or
-// something else ended it) and disarms every failpoint on the others.
+// Heal disarms every failpoint on the targets that still run.
 func (failpointFault) Heal(ctx context.Context, c Cluster, a Applied) (Applied, error) {
 	var out Applied
 	fc, ok := c.(FailpointCluster)
@@ -100,11 +106,7 @@ func (failpointFault) Heal(ctx context.Context, c Cluster, a Applied) (Applied, 
 			continue
 		}
 		if !running {
-			out.ran(n, "start")
-			if err := c.Start(ctx, n); err != nil {
-				errs = append(errs, fmt.Errorf("start %s: %w", n, err))
-			}
-			continue
+			continue // the process that was armed is gone
 		}
 		armed, err := fc.Failpoints(ctx, n)
 		if err != nil {
@@ -121,14 +123,15 @@ func (failpointFault) Heal(ctx context.Context, c Cluster, a Applied) (Applied, 
 	return out, errors.Join(errs...)
 }
 
-// awaitExit waits until no node of nodes runs any more, polling every
-// crashPoll for at most timeout. It returns a note naming the nodes still
-// running when it gave up, or "" when they all exited.
+// awaitExit waits until a node of nodes has exited (its failpoint fired:
+// of the nodes armed, only the one that reaches the protocol step does),
+// polling every crashPoll for at most timeout. It returns the nodes that
+// exited, and a note naming the nodes still running when it gave up.
 func awaitExit(ctx context.Context, c Cluster, nodes []string, timeout time.Duration,
-	sleep func(context.Context, time.Duration) error) string {
+	sleep func(context.Context, time.Duration) error) (exited []string, note string) {
 	fc, ok := c.(FailpointCluster)
 	if !ok {
-		return "cannot tell whether the failpoint fired: " + ErrNoFailpoints.Error()
+		return nil, "cannot tell whether the failpoint fired: " + ErrNoFailpoints.Error()
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -136,20 +139,22 @@ func awaitExit(ctx context.Context, c Cluster, nodes []string, timeout time.Dura
 	// Bounded by the poll count as well as the deadline: a fake sleep in
 	// tests lets no time pass.
 	for range int(timeout/crashPoll) + 1 {
-		up = up[:0]
+		up, exited = up[:0], exited[:0]
 		for _, n := range nodes {
 			// A node we cannot ask about counts as running: waiting longer
 			// is safe, going on as if it had crashed is not.
 			if running, err := fc.Running(ctx, n); err != nil || running {
 				up = append(up, n)
+			} else {
+				exited = append(exited, n)
 			}
 		}
-		if len(up) == 0 {
-			return ""
+		if len(exited) > 0 {
+			return exited, ""
 		}
 		if sleep(ctx, crashPoll) != nil {
 			break
 		}
 	}
-	return fmt.Sprintf("failpoint did not fire within %v: %s still running", timeout, strings.Join(up, ", "))
+	return nil, fmt.Sprintf("failpoint did not fire within %v: %s still running", timeout, strings.Join(up, ", "))
 }

@@ -124,6 +124,7 @@ const (
 	RestartUncommittedTail    = "restart-uncommitted-tail"
 	StaleFollowerElection     = "stale-follower-election"
 	CrashAfterNewLeaderAck    = "crash-after-newleader-ack"
+	CrashBeforeFirstProposal  = "crash-before-first-proposal"
 )
 
 // ErrUnsupported marks faults that zabcheck knows of but cannot inject.
@@ -157,6 +158,7 @@ func Catalog() []Info {
 		{Name: RestartUncommittedTail, Summary: "isolate the leader so its proposals stay uncommitted, kill it, heal, restart it"},
 		{Name: StaleFollowerElection, Summary: "isolate the highest-id follower while writes commit, kill the other two, heal it and restart the follower so the stale node must lose the election, restart the leader"},
 		{Name: CrashAfterNewLeaderAck, Summary: "isolate the highest-id follower, arm it to exit right after it ACKs NEWLEADER, kill the leader and heal so the other follower leads and syncs it; once it exited kill that leader, restart the stale node with the old leader, then the last (zabnode only)"},
+		{Name: CrashBeforeFirstProposal, Summary: "arm the followers to exit just before sending a PROPOSAL, kill the leader; once the new leader exited with its first txns of the epoch, kill the other, restart it with the old leader, then the new one (zabnode only)"},
 		{Name: Clock, Unsupported: clockReason},
 	}
 }
@@ -165,7 +167,7 @@ const clockReason = "containers share the host clock, so skewing one node's cloc
 
 // All is what "all" selects: every fault that works on any kernel and
 // database. The netem faults must be named explicitly because many kernels
-// lack netem, and crash-after-newleader-ack because only zabnode has
+// lack netem, and the crash-* sequences because only zabnode has
 // failpoints.
 func All() []string {
 	return []string{Kill, Stop, Pause, Partition, Packet,
@@ -227,6 +229,8 @@ func baseFaults(name string) []string {
 		return []string{Partition, Kill}
 	case CrashAfterNewLeaderAck:
 		return []string{Partition, Failpoint, Kill}
+	case CrashBeforeFirstProposal:
+		return []string{Failpoint, Kill}
 	case KillMajorityAfterElection:
 		return []string{Kill}
 	}

@@ -209,7 +209,7 @@ type Step struct {
 	// AwaitQuorum asks the runner to wait for a quorum after the step.
 	AwaitQuorum bool
 	// AwaitCrash makes a start wait, before it resolves its targets, until
-	// the nodes of the failpoint start with this id have exited (at most
+	// a node of the failpoint start with this id has exited (at most
 	// Config.CrashTimeout).
 	AwaitCrash int
 	// Except lists earlier starts of the round whose targets the "others"
@@ -369,17 +369,36 @@ func (s *Schedule) round() []Step {
 		// exit right after it ACKs NEWLEADER to the new leader F, so F
 		// establishes a new epoch with S's ack alone. Then F is killed and
 		// S restarts with the old leader L: S's log must hold what F sent
-		// it (newleader-ack-before-persist loses it, ZOOKEEPER-3911) and
-		// S must remember the epoch it accepted (no-persist-accepted-epoch
-		// takes it again, ZOOKEEPER-335, so F's tail from that epoch
-		// collides with the new one when F restarts last).
+		// it (newleader-ack-before-persist loses it, ZOOKEEPER-3911, and S,
+		// now in the newer epoch, truncates it from L). F restarts last.
 		p := start(s.id(), s.interval(1), Partition, name, shapeIsolateTopFollower, "")
 		a := start(s.id(), 0, Failpoint, name, failpointCrashAfterNewLeaderAck, "")
 		a.SameAs = p.ID
 		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		f := start(s.id(), s.interval(0.25), Kill, name, "", targetOthers)
-		f.AwaitCrash, f.Except = a.ID, []int{a.ID, k.ID}
-		return []Step{p, a, k, stop(p, 0), f, stop(a, s.interval(0.25)), stop(k, 0), stop(f, s.interval(1))}
+		x := start(s.id(), s.interval(0.25), Kill, name, "", targetCrashed)
+		x.AwaitCrash = a.ID
+		f := start(s.id(), 0, Kill, name, "", targetOthers)
+		f.Except = []int{a.ID, k.ID}
+		return []Step{p, a, k, stop(p, 0), x, f, stop(a, 0),
+			stop(x, s.interval(0.25)), stop(k, 0), stop(f, s.interval(1))}
+	case CrashBeforeFirstProposal:
+		// no-persist-accepted-epoch (ZOOKEEPER-335): the followers are
+		// armed to exit just before sending a PROPOSAL, and the leader L
+		// is killed. The follower N that wins the election establishes
+		// epoch e+1 with the other, V, logs its first txns of e+1 and
+		// exits before anyone gets them. V is killed too, and restarts
+		// with L: V accepted e+1 but logged nothing of it, so unless
+		// acceptedEpoch was made durable the two take e+1 again, and N's
+		// txns of e+1 collide with theirs when N restarts last.
+		a := start(s.id(), s.interval(1), Failpoint, name, failpointCrashBeforeProposal, targetFollowers)
+		k := start(s.id(), 0, Kill, name, "", targetOthers)
+		k.Except = []int{a.ID}
+		x := start(s.id(), 0, Kill, name, "", targetCrashed)
+		x.AwaitCrash = a.ID
+		v := start(s.id(), 0, Kill, name, "", targetOthers)
+		v.Except = []int{k.ID, x.ID}
+		// a stops before V restarts, or the restart would re-arm it.
+		return []Step{a, k, x, v, stop(a, 0), stop(v, s.interval(0.25)), stop(k, 0), stop(x, s.interval(1))}
 	}
 	// kill, stop, pause and the netem faults.
 	target := pick(s.rng, s.cfg.Targets)
@@ -392,9 +411,11 @@ func (s *Schedule) round() []Step {
 func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error) {
 	var p Plan
 	var err error
-	var notes []string
+	var notes, exited []string
 	if st.AwaitCrash != 0 {
-		if note := awaitExit(ctx, c, s.targets[st.AwaitCrash], s.cfg.CrashTimeout, s.cfg.Sleep); note != "" {
+		var note string
+		exited, note = awaitExit(ctx, c, s.targets[st.AwaitCrash], s.cfg.CrashTimeout, s.cfg.Sleep)
+		if note != "" {
 			notes = append(notes, note)
 		}
 	}
@@ -409,12 +430,17 @@ func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error
 		p, err = topFollowerPlan(ctx, c, s.rng)
 	case st.Fault == Partition:
 		p, err = partitionPlan(ctx, c, s.rng, st.Kind)
+	case st.Target == targetCrashed:
+		p = Plan{Targets: exited}
 	case st.Target == targetOthers:
 		var excluded [][]string
 		for _, id := range st.Except {
 			excluded = append(excluded, s.targets[id])
 		}
 		p, err = othersPlan(c, excluded...)
+	case st.Target == targetFollowers:
+		l, note := leader(ctx, c, s.rng)
+		p = Plan{Targets: without(c.Voters(), l), Note: note}
 	default:
 		p, err = resolveTargets(ctx, c, s.rng, st.Target)
 	}

@@ -21,6 +21,14 @@ const shapeIsolateTopFollower = "isolate-top-follower"
 // (Step.Except) targeted: in a 3-node cluster, the last node standing.
 const targetOthers = "others"
 
+// targetFollowers is every voter but the leader at injection time.
+const targetFollowers = "followers"
+
+// targetCrashed is the nodes that Step.AwaitCrash saw exit (none if the
+// failpoint did not fire in time): a kill of them is a no-op that hands
+// their restart to the kill's stop.
+const targetCrashed = "crashed"
+
 // topFollowerPlan isolates the highest-id follower from every other node.
 func topFollowerPlan(ctx context.Context, c Cluster, r *rand.Rand) (Plan, error) {
 	nodes := c.Nodes()

@@ -15,12 +15,36 @@ import (
 
 // fpFake adds zabnode's failpoints to the fake cluster. An armed node
 // "fires" (its process exits) the fireAfter-th time the nemesis asks
-// whether it runs; a negative fireAfter never fires.
+// whether it runs; a negative fireAfter never fires. With fires set, only
+// that node reaches the protocol step its failpoint waits for.
 type fpFake struct {
 	*fakeCluster
 	armed     map[string]map[string]string
 	polls     map[string]int
 	fireAfter int
+	fires     string
+}
+
+// Kill is a no-op on an exited node, as docker.Cluster's is.
+func (f *fpFake) Kill(ctx context.Context, node string) error {
+	f.mu.Lock()
+	stopped := f.state[node] == "stopped"
+	if stopped {
+		f.log = append(f.log, node+": kill (exited already)")
+	}
+	f.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	return f.fakeCluster.Kill(ctx, node)
+}
+
+// Start restarts node; the new process has no failpoint armed.
+func (f *fpFake) Start(ctx context.Context, node string) error {
+	f.mu.Lock()
+	delete(f.armed, node)
+	f.mu.Unlock()
+	return f.fakeCluster.Start(ctx, node)
 }
 
 func newFPFake(voters int, fireAfter int) *fpFake {
@@ -58,7 +82,7 @@ func (f *fpFake) Failpoints(_ context.Context, node string) (map[string]string, 
 func (f *fpFake) Running(_ context.Context, node string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.armed[node]) > 0 && f.fireAfter >= 0 {
+	if len(f.armed[node]) > 0 && f.fireAfter >= 0 && (f.fires == "" || f.fires == node) {
 		if f.polls[node] >= f.fireAfter {
 			// The process exits; a restarted one starts disarmed.
 			f.state[node] = "stopped"
@@ -188,7 +212,7 @@ func TestRunCrashAfterNewLeaderAck(t *testing.T) {
 	c.leaders = []string{"n1"}
 	cfg := DefaultConfig()
 	cfg.Faults = []string{CrashAfterNewLeaderAck}
-	cfg.Sleep = stepSleep(8, cancel) // one round
+	cfg.Sleep = stepSleep(10, cancel) // one round
 	s, w := newRun(t, cfg)
 	if err := Run(ctx, c, s, w, nil); err != nil {
 		t.Fatalf("run: %v", err)
@@ -196,9 +220,9 @@ func TestRunCrashAfterNewLeaderAck(t *testing.T) {
 	ops := nemesisOps(t, w)
 	checkPairs(t, ops)
 	starts, stops := runValues(ops)
-	// 1 isolates n3, 2 arms it, 3 kills the leader n1, 4 kills the last
-	// node n2 once n3 has exited at its failpoint.
-	for id, want := range map[int][]string{1: {"n3"}, 2: {"n3"}, 3: {"n1"}, 4: {"n2"}} {
+	// 1 isolates n3, 2 arms it, 3 kills the leader n1, 4 takes over n3
+	// once it has exited at its failpoint, 5 kills the last node n2.
+	for id, want := range map[int][]string{1: {"n3"}, 2: {"n3"}, 3: {"n1"}, 4: {"n3"}, 5: {"n2"}} {
 		if got := starts[id].Targets; !slices.Equal(got, want) {
 			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
 		}
@@ -209,8 +233,11 @@ func TestRunCrashAfterNewLeaderAck(t *testing.T) {
 	if got, want := starts[2].Commands, []string{"n3: arm crash-after-send=ACK(NEWLEADER)"}; starts[2].Fault != Failpoint || !slices.Equal(got, want) {
 		t.Errorf("start 2 is %s running %q, want failpoint %q", starts[2].Fault, got, want)
 	}
-	if got, want := stops[2].Commands, []string{"n3: start"}; !slices.Equal(got, want) {
-		t.Errorf("failpoint stop ran %q, want %q (restart the crashed node)", got, want)
+	if got := stops[2].Commands; len(got) != 0 {
+		t.Errorf("failpoint stop ran %q on the exited node, want nothing", got)
+	}
+	if got := stops[4].Commands; len(got) == 0 || got[0] != "n3: start" {
+		t.Errorf("the crashed node's kill stop ran %q, want it restarted", got)
 	}
 	// The stops restart n3 and n1 together, n2 last.
 	var order []int
@@ -219,7 +246,7 @@ func TestRunCrashAfterNewLeaderAck(t *testing.T) {
 			order = append(order, o.v.ID)
 		}
 	}
-	if want := []int{1, 2, 3, 4}; !slices.Equal(order, want) {
+	if want := []int{1, 2, 4, 3, 5}; !slices.Equal(order, want) {
 		t.Errorf("stops in order %v, want %v", order, want)
 	}
 	if left := c.leftovers(); len(left) > 0 {
@@ -246,7 +273,7 @@ func TestRunFailpointThatNeverFires(t *testing.T) {
 			polls++
 			return ctx.Err()
 		}
-		if steps++; steps > 8 {
+		if steps++; steps > 10 {
 			cancel()
 			return context.Canceled
 		}
@@ -261,6 +288,9 @@ func TestRunFailpointThatNeverFires(t *testing.T) {
 	starts, stops := runValues(ops)
 	if !strings.Contains(starts[4].Note, "failpoint did not fire") || !strings.Contains(starts[4].Note, "n3 still running") {
 		t.Errorf("kill after the failpoint has note %q, want it to say the failpoint did not fire on n3", starts[4].Note)
+	}
+	if len(starts[4].Targets) != 0 {
+		t.Errorf("killed %v as crashed, though nothing crashed", starts[4].Targets)
 	}
 	if polls == 0 || polls > 6 {
 		t.Errorf("%d polls for a crash timeout of 5 polls", polls)
@@ -309,4 +339,76 @@ type refusingFP struct{ *fpFake }
 
 func (refusingFP) Failpoints(context.Context, string) (map[string]string, error) {
 	return nil, errors.New("only zabnode has failpoints; --db zookeeper has none")
+}
+
+func TestRunCrashBeforeFirstProposal(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFPFake(3, 2)
+	c.fires = "n3" // the follower that wins the election and proposes
+	c.leaders = []string{"n1"}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{CrashBeforeFirstProposal}
+	steps := 0
+	cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+		if d != crashPoll {
+			if steps++; steps > 8 { // one round
+				cancel()
+				return context.Canceled
+			}
+		}
+		return ctx.Err()
+	}
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	starts, stops := runValues(ops)
+	// 1 arms both followers, 2 kills the leader, 3 takes over n3 once it
+	// exited at its failpoint, 4 kills the follower still running.
+	for id, want := range map[int][]string{1: {"n2", "n3"}, 2: {"n1"}, 3: {"n3"}, 4: {"n2"}} {
+		if got := starts[id].Targets; !slices.Equal(got, want) {
+			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+		}
+		if starts[id].Error != "" || starts[id].Note != "" {
+			t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
+		}
+	}
+	if got, want := starts[1].Commands, []string{"n2: arm crash-before-send=PROPOSAL", "n3: arm crash-before-send=PROPOSAL"}; !slices.Equal(got, want) {
+		t.Errorf("armed with %q, want %q", got, want)
+	}
+	// The failpoint stops before n2 restarts (the restart must not re-arm
+	// it); n2 and n1 come back first; n3, which exited, last.
+	var order []int
+	for _, o := range ops {
+		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
+			order = append(order, o.v.ID)
+		}
+	}
+	if want := []int{1, 4, 2, 3}; !slices.Equal(order, want) {
+		t.Errorf("stops in order %v, want %v", order, want)
+	}
+	if got := stops[1].Commands; len(got) != 0 {
+		t.Errorf("failpoint stop ran %q; want nothing, both armed processes are gone", got)
+	}
+	arms := 0
+	for _, l := range c.takeLog() {
+		if strings.Contains(l, `failpoint crash-before-send="PROPOSAL"`) {
+			arms++
+		}
+	}
+	if arms != 2 {
+		t.Errorf("armed %d times, want 2 (a restart must not re-arm)", arms)
+	}
+	if got := stops[3].Commands; len(got) == 0 || got[0] != "n3: start" {
+		t.Errorf("the crashed node's kill stop ran %q, want it restarted", got)
+	}
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("after run: %q", left)
+	}
+	if armed := c.anyArmed(); len(armed) > 0 {
+		t.Errorf("failpoints still armed: %v", armed)
+	}
 }
