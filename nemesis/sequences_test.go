@@ -412,3 +412,57 @@ func TestRunCrashBeforeFirstProposal(t *testing.T) {
 		t.Errorf("failpoints still armed: %v", armed)
 	}
 }
+
+func TestNewEpochIsolatedFollowerPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		leaders  []string
+		isolated []string
+		last     []string
+		note     string
+	}{
+		// n1 leads and is killed; n2 is elected: its follower n3 is cut
+		// off at once, and n2 is the node killed last and restarted last.
+		{"new leader n2", []string{"n1", "", "n2"}, []string{"n3"}, []string{"n2"}, ""},
+		{"new leader n3", []string{"n1", "n3"}, []string{"n2"}, []string{"n3"}, ""},
+		// No new leader in time: one survivor is isolated anyway, and the
+		// record says why.
+		{"no new leader", []string{"n1"}, []string{"n3"}, []string{"n2"}, "no new leader"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Faults = []string{NewEpochIsolatedFollower}
+			cfg.CrashTimeout = 10 * leaderPoll
+			cfg.Sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+			s, err := NewSchedule(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newFake(3, 0)
+			c.leaders = tc.leaders
+			steps, plans := planRound(t, s, c, 8)
+			var got []string
+			for _, st := range steps {
+				got = append(got, fmt.Sprintf("%s %s %d", st.F, st.Fault, st.ID))
+			}
+			want := []string{"start kill 1", "start partition 2", "start kill 3", "start kill 4",
+				"stop partition 2", "stop kill 3", "stop kill 1", "stop kill 4"}
+			if !slices.Equal(got, want) {
+				t.Fatalf("steps %v, want %v", got, want)
+			}
+			if p := plans[1]; !slices.Equal(p.Targets, []string{"n1"}) {
+				t.Errorf("first kill %v, want the leader n1", p.Targets)
+			}
+			p := plans[2]
+			if !slices.Equal(p.Targets, tc.isolated) || !strings.Contains(p.Note, tc.note) || (tc.note == "" && p.Note != "") {
+				t.Errorf("isolated %v (note %q), want %v (note %q)", p.Targets, p.Note, tc.isolated, tc.note)
+			}
+			if len(p.Grudge[tc.isolated[0]]) != 2 {
+				t.Errorf("grudge %v does not cut %s from both others", p.Grudge, tc.isolated[0])
+			}
+			if !slices.Equal(plans[3].Targets, tc.isolated) || !slices.Equal(plans[4].Targets, tc.last) {
+				t.Errorf("killed %v then %v, want %v then %v", plans[3].Targets, plans[4].Targets, tc.isolated, tc.last)
+			}
+		})
+	}
+}
