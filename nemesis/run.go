@@ -131,34 +131,35 @@ func SplitRecovery(err error) (rec *RecoveryError, rest error) {
 }
 
 // RecoveryBudget is how long the final heal waits, once every fault is
-// undone, for a quorum that commits a write, given zoo.cfg's tickTime and
-// initLimit. Past it the cluster is declared not to have recovered, so it
-// must never be reached by a correct ensemble:
+// undone, for a write to commit and every node to rejoin, given zoo.cfg's
+// tickTime and initLimit. Past it the cluster is declared not to have
+// recovered, so a correct ensemble must never reach it:
 //
-//   - measured (README's bench, and the runs that chose this budget):
-//     failover unavailability at most 1.0 s for zabnode and 3.5 s for
-//     ZooKeeper 3.8; a ZooKeeper cold start to quorum up to 20 s; after a
-//     30 s partition run the final heal's wait took 0.5 s on zabnode and
-//     0.02-0.05 s on ZooKeeper;
-//   - ZooKeeper's slow case is its election: FastLeaderElection doubles a
-//     looking server's notification timeout from 200 ms up to
-//     maxNotificationInterval, 60 s, so a server that looked alone during
-//     a long partition may stay silent for up to a minute after the heal;
-//   - then the leader syncs its followers within initLimit ticks, and the
-//     probe needs a session and one write.
+//   - measured after the final heal of 30 s partition runs: zabnode 0.04-2.1 s;
+//     ZooKeeper 3.8 0.04-1.9 s, but 25.9 s after a 30 s majorities-ring
+//     partition (README's bench: failover at most 1.0 s for zabnode, 3.5 s
+//     for ZooKeeper; a ZooKeeper cold start up to 20 s);
+//   - that slow case is ZooKeeper's election back-off: FastLeaderElection
+//     doubles a looking server's notification timeout from 200 ms up to
+//     maxNotificationInterval, 60 s, so a server that looked for L seconds
+//     may stay silent for about min(L, 60 s) after the heal; it then
+//     reconnects to its peers (cnxTimeout, 5 s) and the leader syncs it
+//     within initLimit ticks.
 //
-// So the budget is the 60 s back-off cap plus five initLimit periods (one
-// for the sync, the rest a margin for a failed first round and the probe):
-// 70 s at zabcheck's default tickTime 200 ms and initLimit 10, three times
-// the slowest ZooKeeper start measured and twenty times its slowest
-// failover.
+// So the budget is the 60 s back-off cap, the 5 s connect timeout, and ten
+// initLimit periods (one for the sync, the rest margin): 85 s at
+// zabcheck's default tickTime 200 ms and initLimit 10, above the worst
+// case the back-off allows and three times the slowest recovery measured.
 func RecoveryBudget(tickTime time.Duration, initLimit int) time.Duration {
-	return maxNotificationInterval + 5*time.Duration(initLimit)*tickTime
+	return maxNotificationInterval + cnxTimeout + 10*time.Duration(initLimit)*tickTime
 }
 
-// maxNotificationInterval is ZooKeeper's cap on FastLeaderElection's
-// notification back-off.
-const maxNotificationInterval = 60 * time.Second
+// ZooKeeper's defaults for FastLeaderElection's notification back-off cap
+// and QuorumCnxManager's connect timeout (zookeeper.cnxTimeout).
+const (
+	maxNotificationInterval = 60 * time.Second
+	cnxTimeout              = 5 * time.Second
+)
 
 // DefaultRecoveryBudget is RecoveryBudget at zabcheck's default tickTime
 // (200 ms) and initLimit (10).
