@@ -238,9 +238,9 @@ func recoveryBudget(t Test) time.Duration {
 	return nemesis.RecoveryBudget(time.Duration(t.TickTime)*time.Millisecond, t.InitLimit)
 }
 
-// stateCluster lets the nemesis ask each node for its state (srvr) when
-// the cluster does not recover, so the verdict can say which node still
-// leads which epoch.
+// stateCluster lets the nemesis ask each node for its state (srvr): after
+// the final heal it waits for every node to rejoin, and when one does not,
+// the verdict can say which node still leads which epoch.
 type stateCluster struct{ *docker.Cluster }
 
 func (c stateCluster) NodeStates(ctx context.Context) []nemesis.NodeState {
