@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zabcheck/zabcheck/node/zab"
 )
@@ -29,7 +31,11 @@ const (
 	// FailpointCrashAfterSend exits right after a frame of the message
 	// type named by the value (zab.MsgType's String, e.g. ACKEPOCH or
 	// ACK(NEWLEADER)) has been flushed to a peer's socket: the peer gets
-	// the message, then this node is gone. It fires once, then disarms.
+	// the message, then this node is gone. The goroutine that sent it (the
+	// loop, which alone persists anything) is held from the moment it
+	// queues the frame until the exit, so nothing the node would do after
+	// the send, such as handling the peer's quick answer, happens. It
+	// fires once, then disarms.
 	// Learners send ACKEPOCH only after acceptedEpoch is durable, so
 	// crash-after-send=ACKEPOCH is also "crash right after persisting
 	// acceptedEpoch".
@@ -49,17 +55,28 @@ const FailpointExitCode = 86
 // Failpoints returns the names of the failpoints this build implements.
 func Failpoints() []string { return []string{FailpointCrashAfterSend, FailpointCrashBeforeSend} }
 
-// failpoints holds the armed failpoints of one server. The transport's
-// writer asks it about every frame, so the disarmed path is one atomic
-// load, and frames are decoded (their type byte only) only while a
-// failpoint is armed.
+// failpoints holds the armed failpoints of one server. The transport asks
+// it about every frame, so the disarmed path is an atomic load per hook,
+// and frames are decoded (their type byte only) only while a failpoint is
+// armed.
 type failpoints struct {
 	log  *slog.Logger
 	exit func(code int)
 
 	// The message type each failpoint waits for; zab.MsgInvalid: disarmed.
 	crashAfter, crashBefore atomic.Uint32
+
+	// A frame crash-after-send holds its sender for: afterWrite closes
+	// sent once that very frame (same backing array) is written.
+	waiting atomic.Bool
+	mu      sync.Mutex
+	pending *byte
+	sent    chan struct{}
 }
+
+// sendWait bounds how long crash-after-send holds the sender for its frame
+// to be written; past it (the stream broke) the node exits anyway.
+const sendWait = 5 * time.Second
 
 // point returns the armed type of failpoint name.
 func (f *failpoints) point(name string) (*atomic.Uint32, error) {
@@ -117,28 +134,62 @@ func (f *failpoints) list() map[string]string {
 	return out
 }
 
-// beforeWrite is the transport's BeforeWrite hook.
-func (f *failpoints) beforeWrite(to uint64, frame []byte) {
-	f.maybeFire(&f.crashBefore, FailpointCrashBeforeSend, to, frame)
+// queued is the transport's Queued hook: it holds the sender of an armed
+// crash-after-send frame until the frame is written, then exits.
+func (f *failpoints) queued(to uint64, frame []byte) {
+	if !f.take(&f.crashAfter, frame) || len(frame) == 0 {
+		return
+	}
+	sent := make(chan struct{})
+	f.mu.Lock()
+	f.pending, f.sent = &frame[0], sent
+	f.mu.Unlock()
+	f.waiting.Store(true)
+	t := time.NewTimer(sendWait)
+	defer t.Stop()
+	select {
+	case <-sent:
+	case <-t.C:
+		f.log.Warn("failpoint frame not written in time; exiting anyway", "failpoint", FailpointCrashAfterSend, "wait", sendWait)
+	}
+	f.fire(FailpointCrashAfterSend, frameType(frame), to)
 }
 
 // afterWrite is the transport's AfterWrite hook.
-func (f *failpoints) afterWrite(to uint64, frame []byte) {
-	f.maybeFire(&f.crashAfter, FailpointCrashAfterSend, to, frame)
+func (f *failpoints) afterWrite(_ uint64, frame []byte) {
+	if !f.waiting.Load() || len(frame) == 0 {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pending == &frame[0] {
+		close(f.sent)
+		f.pending = nil
+		f.waiting.Store(false)
+	}
 }
 
-func (f *failpoints) maybeFire(p *atomic.Uint32, name string, to uint64, frame []byte) {
+// beforeWrite is the transport's BeforeWrite hook.
+func (f *failpoints) beforeWrite(to uint64, frame []byte) {
+	if f.take(&f.crashBefore, frame) {
+		f.fire(FailpointCrashBeforeSend, frameType(frame), to)
+	}
+}
+
+// take disarms p and reports true if frame is of the type p is armed
+// with. Once: a test's exit returns, and writers to other peers run
+// concurrently, so a failpoint must not fire twice.
+func (f *failpoints) take(p *atomic.Uint32, frame []byte) bool {
 	want := zab.MsgType(p.Load())
 	if want == zab.MsgInvalid || frameType(frame) != want {
-		return
+		return false
 	}
-	// Once: a test's exit returns, and a concurrent writer to another
-	// peer must not fire it twice.
-	if !p.CompareAndSwap(uint32(want), uint32(zab.MsgInvalid)) {
-		return
-	}
+	return p.CompareAndSwap(uint32(want), uint32(zab.MsgInvalid))
+}
+
+func (f *failpoints) fire(name string, t zab.MsgType, to uint64) {
 	f.log.Warn("FAILPOINT FIRED: exiting as if killed",
-		"failpoint", name, "type", want.String(), "to", to, "exit", FailpointExitCode)
+		"failpoint", name, "type", t.String(), "to", to, "exit", FailpointExitCode)
 	f.exit(FailpointExitCode)
 }
 

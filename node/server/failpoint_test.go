@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -62,10 +63,50 @@ func marshal(t *testing.T, typ zab.MsgType) []byte {
 	return b
 }
 
+// send plays the transport for one frame: Send's Queued hook on the
+// sender's goroutine, then the writer's hooks. It reports whether the
+// sender was held until the frame was written.
+func send(t *testing.T, fp *failpoints, ex exits, typ zab.MsgType) (held bool) {
+	t.Helper()
+	b := marshal(t, typ)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fp.queued(1, b)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for !fp.waiting.Load() {
+		select {
+		case <-done:
+			fp.beforeWrite(1, b)
+			fp.afterWrite(1, b)
+			return false // Send returned at once
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("queued neither returned nor held the sender")
+		}
+		runtime.Gosched()
+	}
+	if len(ex) != 0 {
+		t.Fatal("exited before the frame was written")
+	}
+	fp.beforeWrite(1, b)
+	fp.afterWrite(1, b)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the sender stayed held after its frame was written")
+	}
+	return true
+}
+
 func TestFailpointFiresOnceOnItsType(t *testing.T) {
 	ex := make(exits, 4)
 	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit)
-	fp.afterWrite(1, marshal(t, zab.MsgNewLeaderAck)) // disarmed
+	if send(t, fp, ex, zab.MsgNewLeaderAck) || len(ex) != 0 {
+		t.Fatal("a disarmed failpoint held the sender or fired")
+	}
 	if err := fp.set(FailpointCrashAfterSend, "ACK(NEWLEADER)"); err != nil {
 		t.Fatal(err)
 	}
@@ -73,13 +114,19 @@ func TestFailpointFiresOnceOnItsType(t *testing.T) {
 		t.Errorf("list = %v", got)
 	}
 	for _, other := range []zab.MsgType{zab.MsgAckEpoch, zab.MsgAck, zab.MsgPing} {
-		fp.afterWrite(1, marshal(t, other))
+		if send(t, fp, ex, other) {
+			t.Errorf("held the sender of %v", other)
+		}
 	}
 	if len(ex) != 0 {
 		t.Fatalf("exited on another message type: %d", <-ex)
 	}
-	fp.afterWrite(1, marshal(t, zab.MsgNewLeaderAck))
-	fp.afterWrite(1, marshal(t, zab.MsgNewLeaderAck))
+	if !send(t, fp, ex, zab.MsgNewLeaderAck) {
+		t.Error("the sender of ACK(NEWLEADER) was not held until the frame was written")
+	}
+	if send(t, fp, ex, zab.MsgNewLeaderAck) {
+		t.Error("held a sender again after firing")
+	}
 	if len(ex) != 1 {
 		t.Fatalf("exits = %d, want exactly 1", len(ex))
 	}
@@ -96,8 +143,7 @@ func TestFailpointFiresOnceOnItsType(t *testing.T) {
 	if err := fp.clear(FailpointCrashAfterSend); err != nil {
 		t.Fatal(err)
 	}
-	fp.afterWrite(1, marshal(t, zab.MsgAckEpoch))
-	if len(ex) != 0 {
+	if send(t, fp, ex, zab.MsgAckEpoch) || len(ex) != 0 {
 		t.Errorf("a disarmed failpoint fired")
 	}
 }
@@ -213,6 +259,7 @@ func TestFailpointBeforeAndAfterAreDistinct(t *testing.T) {
 		t.Errorf("list = %v, want %v", got, want)
 	}
 	fp.afterWrite(2, marshal(t, zab.MsgProposal))
+	fp.queued(2, marshal(t, zab.MsgProposal))
 	fp.beforeWrite(1, marshal(t, zab.MsgAckEpoch))
 	if len(ex) != 0 {
 		t.Fatal("a failpoint fired from the other hook")

@@ -124,7 +124,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	s.tr, err = transport.New(transport.Config{
 		ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
 		Peers: peers, Logger: log.With("component", "transport"),
-		BeforeWrite: s.fp.beforeWrite, AfterWrite: s.fp.afterWrite,
+		Queued: s.fp.queued, BeforeWrite: s.fp.beforeWrite, AfterWrite: s.fp.afterWrite,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)

@@ -72,6 +72,12 @@ type Config struct {
 	// RecvQueue is the capacity of the Recv channel. When the consumer falls
 	// behind, readers stop reading and TCP pushes back. Default 1024.
 	RecvQueue int
+	// Queued, when set, is called by Send on its caller's goroutine with
+	// the transport's copy of every frame once it is queued (the same
+	// slice BeforeWrite and AfterWrite get later); Send returns when it
+	// does. zabnode's crash-after-send failpoint blocks the sender there
+	// until the frame is written, so the sender does nothing after it.
+	Queued func(to uint64, frame []byte)
 	// BeforeWrite, when set, is called by the stream's writer with every
 	// frame just before it is written: nothing of it, nor of the frames
 	// after it, has reached the socket yet. Same rules as AfterWrite.
@@ -254,6 +260,9 @@ func (t *Transport) Send(to uint64, frame []byte) error {
 	select {
 	case p.wake <- struct{}{}:
 	default:
+	}
+	if hook := t.cfg.Queued; hook != nil {
+		hook(to, f)
 	}
 	return nil
 }

@@ -494,8 +494,10 @@ func TestAfterWriteSeesFramesOnceWritten(t *testing.T) {
 	}
 	hooked := make(chan written, 16)
 	before := make(chan written, 16)
+	queued := make(chan written, 16)
 	nodes, _ := cluster(t, 2, func(c *Config) {
 		if c.ID == 1 {
+			c.Queued = func(to uint64, f []byte) { queued <- written{to, string(f)} }
 			c.BeforeWrite = func(to uint64, f []byte) { before <- written{to, string(f)} }
 			c.AfterWrite = func(to uint64, f []byte) { hooked <- written{to, string(f)} }
 		}
@@ -503,6 +505,15 @@ func TestAfterWriteSeesFramesOnceWritten(t *testing.T) {
 	for _, m := range []string{"a", "b", "c"} {
 		if err := nodes[1].tr.Send(2, []byte(m)); err != nil {
 			t.Fatal(err)
+		}
+		// Queued runs inside Send.
+		select {
+		case q := <-queued:
+			if q != (written{2, m}) {
+				t.Fatalf("Queued got %+v, want %q to 2", q, m)
+			}
+		default:
+			t.Fatalf("Send(%q) returned before Queued ran", m)
 		}
 	}
 	for _, want := range []string{"a", "b", "c"} {
