@@ -4,14 +4,21 @@
 //
 // # Processes
 //
-// Config.Concurrency slots each run one logical process at a time. Process
-// i talks to node i mod N through its own session, connected to that one
-// server only, so an operation never silently fails over (in read mode
-// "leader" a process binds to the current leader instead, and retires
-// between ops when leadership moves). A process that gets an indeterminate
-// result (info), whose session expired, or whose lock session dropped is
-// retired: its session is closed and the next unused process id, with a new
-// session, takes the slot. Every op records its node and session (hex).
+// Config.Concurrency slots each run one logical process at a time, with one
+// session. With Sessions "pinned" (the default) process i talks to node
+// i mod N, connected to that one server only, so an operation never
+// silently fails over (in read mode "leader" a process binds to the current
+// leader instead, and retires between ops when leadership moves). With
+// Sessions "roaming" the session is given every server, in an order seeded
+// per process, and go-zookeeper moves it to the next one on a connection
+// loss, sending the last zxid it saw: the process, and so the per-process
+// checks, follow the session across servers. A process that gets an
+// indeterminate result (info), whose session expired, or whose lock session
+// dropped is retired: its session is closed and the next unused process id,
+// with a new session, takes the slot. Every op records its session (hex)
+// and its node: a pinned process's node, or for a roaming one the server
+// its session stayed on for the whole op (none when it moved meanwhile;
+// the invocation names none).
 //
 // # Outcomes
 //
