@@ -34,7 +34,7 @@ type learner struct {
 	round     uint64
 	// syncReady is Node.readys when the DIFF/TRUNC/SNAP and NEWLEADER were
 	// queued: once a Ready has been handed out since, they have been sent
-	// and a PROPOSAL to this learner may overtake the rest of a Ready.
+	// and a PROPOSAL, COMMIT or INFORM to this learner may go early.
 	syncReady uint64
 }
 
