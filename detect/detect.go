@@ -249,6 +249,9 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 	if tr.Keys != 0 {
 		t.Keys = tr.Keys
 	}
+	if tr.Sessions != "" {
+		t.Sessions = tr.Sessions
+	}
 	t.Name = t.DefaultName()
 	if bug == "" {
 		t.Name = "detect-correct-" + t.Name
