@@ -215,10 +215,6 @@ type Step struct {
 	// Except lists earlier starts of the round whose targets the "others"
 	// target leaves out.
 	Except []int
-	// AwaitLeader makes a start wait, before it resolves its targets, until
-	// a leader other than the targets of the start with this id is
-	// reported (at most Config.CrashTimeout).
-	AwaitLeader int
 }
 
 func (s Step) String() string {
@@ -403,23 +399,6 @@ func (s *Schedule) round() []Step {
 		v.Except = []int{k.ID, x.ID}
 		// a stops before V restarts, or the restart would re-arm it.
 		return []Step{a, k, x, v, stop(a, 0), stop(v, s.interval(0.25)), stop(k, 0), stop(x, s.interval(1))}
-	case NewEpochIsolatedFollower:
-		// no-persist-accepted-epoch (ZOOKEEPER-335) without a failpoint:
-		// kill the leader L; as soon as a new leader N serves, cut off
-		// its follower V, which accepted N's epoch e+1 but (most likely:
-		// clients take a while to reconnect to N) has not received a
-		// PROPOSAL of it yet. N logs its clients' txns of e+1 alone until
-		// it steps down. V and N are killed, V restarts with L: unless V
-		// made acceptedEpoch durable the two take e+1 again, and N's txns
-		// of e+1 collide with theirs when N restarts last.
-		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		p := start(s.id(), 0, Partition, name, shapeIsolateNewFollower, "")
-		p.AwaitLeader = k.ID
-		v := start(s.id(), s.interval(0.25), Kill, name, "", "")
-		v.SameAs = p.ID
-		n := start(s.id(), 0, Kill, name, "", targetOthers)
-		n.Except = []int{k.ID, p.ID}
-		return []Step{k, p, v, n, stop(p, 0), stop(v, s.interval(0.25)), stop(k, 0), stop(n, s.interval(1))}
 	}
 	// kill, stop, pause and the netem faults.
 	target := pick(s.rng, s.cfg.Targets)
@@ -433,14 +412,6 @@ func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error
 	var p Plan
 	var err error
 	var notes, exited []string
-	var newLeader string
-	if st.AwaitLeader != 0 {
-		var note string
-		newLeader, note = awaitLeader(ctx, c, s.targets[st.AwaitLeader], s.cfg.CrashTimeout, s.cfg.Sleep)
-		if note != "" {
-			notes = append(notes, note)
-		}
-	}
 	if st.AwaitCrash != 0 {
 		var note string
 		exited, note = awaitExit(ctx, c, s.targets[st.AwaitCrash], s.cfg.CrashTimeout, s.cfg.Sleep)
@@ -457,8 +428,6 @@ func (s *Schedule) Resolve(ctx context.Context, c Cluster, st Step) (Plan, error
 		p = Plan{Targets: slices.Clone(t)}
 	case st.Fault == Partition && st.Kind == shapeIsolateTopFollower:
 		p, err = topFollowerPlan(ctx, c, s.rng)
-	case st.Fault == Partition && st.Kind == shapeIsolateNewFollower:
-		p, err = newFollowerPlan(c, newLeader, s.targets[st.AwaitLeader])
 	case st.Fault == Partition:
 		p, err = partitionPlan(ctx, c, s.rng, st.Kind)
 	case st.Target == targetCrashed:

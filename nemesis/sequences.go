@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
-	"time"
 )
 
 // The targeted sequences below stage, on a real cluster, the schedules the
@@ -59,48 +57,4 @@ func othersPlan(c Cluster, excluded ...[]string) (Plan, error) {
 		return Plan{}, fmt.Errorf("resolve targets %q: every voter was targeted already", targetOthers)
 	}
 	return Plan{Targets: out}, nil
-}
-
-// shapeIsolateNewFollower cuts off the follower of a leader elected after
-// an earlier start killed the old one (Step.AwaitLeader): the voter that is
-// neither the new leader nor among that start's targets.
-const shapeIsolateNewFollower = "isolate-new-follower"
-
-// leaderPoll is how often a step waiting for a new leader asks for one.
-const leaderPoll = 50 * time.Millisecond
-
-// awaitLeader waits until the cluster reports a leader outside gone,
-// polling every leaderPoll for at most timeout. It returns the leader, or
-// "" and a note when none was reported in time.
-func awaitLeader(ctx context.Context, c Cluster, gone []string, timeout time.Duration,
-	sleep func(context.Context, time.Duration) error) (string, string) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	// Bounded by the poll count as well as the deadline: a fake sleep in
-	// tests lets no time pass.
-	for range int(timeout/leaderPoll) + 1 {
-		if l, err := c.Leader(ctx); err == nil && l != "" && !slices.Contains(gone, l) && slices.Contains(c.Voters(), l) {
-			return l, ""
-		}
-		if sleep(ctx, leaderPoll) != nil {
-			break
-		}
-	}
-	return "", fmt.Sprintf("no new leader within %v", timeout)
-}
-
-// newFollowerPlan isolates the voters that are neither leader nor gone;
-// with no leader known it isolates the highest-id one of them.
-func newFollowerPlan(c Cluster, leader string, gone []string) (Plan, error) {
-	nodes := c.Nodes()
-	rest := without(c.Voters(), append([]string{leader}, gone...)...)
-	if len(rest) == 0 {
-		return Plan{}, fmt.Errorf("plan partition %s: no voter left besides %s", shapeIsolateNewFollower, strings.Join(append([]string{leader}, gone...), ", "))
-	}
-	if leader == "" {
-		rest = rest[len(rest)-1:]
-	}
-	g := grudge{}
-	g.cut(rest, without(nodes, rest...))
-	return Plan{Targets: rest, Grudge: g.lists(nodes)}, nil
 }
