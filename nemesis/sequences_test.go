@@ -341,74 +341,91 @@ func (refusingFP) Failpoints(context.Context, string) (map[string]string, error)
 	return nil, errors.New("only zabnode has failpoints; --db zookeeper has none")
 }
 
-func TestRunCrashBeforeFirstProposal(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c := newFPFake(3, 2)
-	c.fires = "n3" // the follower that wins the election and proposes
-	c.leaders = []string{"n1"}
-	cfg := DefaultConfig()
-	cfg.Faults = []string{CrashBeforeFirstProposal}
-	steps := 0
-	cfg.Sleep = func(ctx context.Context, d time.Duration) error {
-		if d != crashPoll {
-			if steps++; steps > 8 { // one round
-				cancel()
-				return context.Canceled
+// TestRunEpochSequences runs the two no-persist-accepted-epoch sequences:
+// both arm the followers n2 and n3, kill the leader n1, take over the
+// follower whose failpoint fired (n3), kill the last one, and restart the
+// new epoch's leader last.
+func TestRunEpochSequences(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		arm    string
+		order  []int  // ids of the stops, in order
+		last   int    // the start whose stop restarts the new leader
+		leader string // the new epoch's leader
+	}{
+		// The new leader n3 exits before its first PROPOSAL.
+		{CrashBeforeFirstProposal, "crash-before-send=PROPOSAL", []int{1, 4, 2, 3}, 3, "n3"},
+		// The new leader's follower n3 exits after its ACK(NEWLEADER).
+		{CrashAfterEpochAck, "crash-after-send=ACK(NEWLEADER)", []int{1, 3, 2, 4}, 4, "n2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := newFPFake(3, 2)
+			c.fires = "n3"
+			c.leaders = []string{"n1"}
+			cfg := DefaultConfig()
+			cfg.Faults = []string{tc.name}
+			steps := 0
+			cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+				if d != crashPoll {
+					if steps++; steps > 8 { // one round
+						cancel()
+						return context.Canceled
+					}
+				}
+				return ctx.Err()
 			}
-		}
-		return ctx.Err()
-	}
-	s, w := newRun(t, cfg)
-	if err := Run(ctx, c, s, w, nil); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	ops := nemesisOps(t, w)
-	checkPairs(t, ops)
-	starts, stops := runValues(ops)
-	// 1 arms both followers, 2 kills the leader, 3 takes over n3 once it
-	// exited at its failpoint, 4 kills the follower still running.
-	for id, want := range map[int][]string{1: {"n2", "n3"}, 2: {"n1"}, 3: {"n3"}, 4: {"n2"}} {
-		if got := starts[id].Targets; !slices.Equal(got, want) {
-			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
-		}
-		if starts[id].Error != "" || starts[id].Note != "" {
-			t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
-		}
-	}
-	if got, want := starts[1].Commands, []string{"n2: arm crash-before-send=PROPOSAL", "n3: arm crash-before-send=PROPOSAL"}; !slices.Equal(got, want) {
-		t.Errorf("armed with %q, want %q", got, want)
-	}
-	// The failpoint stops before n2 restarts (the restart must not re-arm
-	// it); n2 and n1 come back first; n3, which exited, last.
-	var order []int
-	for _, o := range ops {
-		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
-			order = append(order, o.v.ID)
-		}
-	}
-	if want := []int{1, 4, 2, 3}; !slices.Equal(order, want) {
-		t.Errorf("stops in order %v, want %v", order, want)
-	}
-	if got := stops[1].Commands; len(got) != 0 {
-		t.Errorf("failpoint stop ran %q; want nothing, both armed processes are gone", got)
-	}
-	arms := 0
-	for _, l := range c.takeLog() {
-		if strings.Contains(l, `failpoint crash-before-send="PROPOSAL"`) {
-			arms++
-		}
-	}
-	if arms != 2 {
-		t.Errorf("armed %d times, want 2 (a restart must not re-arm)", arms)
-	}
-	if got := stops[3].Commands; len(got) == 0 || got[0] != "n3: start" {
-		t.Errorf("the crashed node's kill stop ran %q, want it restarted", got)
-	}
-	if left := c.leftovers(); len(left) > 0 {
-		t.Errorf("after run: %q", left)
-	}
-	if armed := c.anyArmed(); len(armed) > 0 {
-		t.Errorf("failpoints still armed: %v", armed)
+			s, w := newRun(t, cfg)
+			if err := Run(ctx, c, s, w, nil); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			ops := nemesisOps(t, w)
+			checkPairs(t, ops)
+			starts, stops := runValues(ops)
+			for id, want := range map[int][]string{1: {"n2", "n3"}, 2: {"n1"}, 3: {"n3"}, 4: {"n2"}} {
+				if got := starts[id].Targets; !slices.Equal(got, want) {
+					t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+				}
+				if starts[id].Error != "" || starts[id].Note != "" {
+					t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
+				}
+			}
+			if got, want := starts[1].Commands, []string{"n2: arm " + tc.arm, "n3: arm " + tc.arm}; !slices.Equal(got, want) {
+				t.Errorf("armed with %q, want %q", got, want)
+			}
+			var order []int
+			for _, o := range ops {
+				if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
+					order = append(order, o.v.ID)
+				}
+			}
+			if !slices.Equal(order, tc.order) {
+				t.Errorf("stops in order %v, want %v", order, tc.order)
+			}
+			if got := stops[tc.last].Commands; len(got) == 0 || got[0] != tc.leader+": start" {
+				t.Errorf("last stop ran %q, want the new leader %s restarted", got, tc.leader)
+			}
+			// The failpoint stops before anything restarts (a restart must
+			// not re-arm), when both armed processes are gone.
+			if got := stops[1].Commands; len(got) != 0 {
+				t.Errorf("failpoint stop ran %q; want nothing", got)
+			}
+			arms := 0
+			for _, l := range c.takeLog() {
+				if strings.Contains(l, ": failpoint ") && !strings.HasSuffix(l, `=""`) {
+					arms++
+				}
+			}
+			if arms != 2 {
+				t.Errorf("armed %d times, want 2", arms)
+			}
+			if left := c.leftovers(); len(left) > 0 {
+				t.Errorf("after run: %q", left)
+			}
+			if armed := c.anyArmed(); len(armed) > 0 {
+				t.Errorf("failpoints still armed: %v", armed)
+			}
+		})
 	}
 }
