@@ -40,11 +40,15 @@ const (
 	// crash-after-send=ACKEPOCH is also "crash right after persisting
 	// acceptedEpoch".
 	FailpointCrashAfterSend = "crash-after-send"
-	// FailpointCrashBeforeSend exits just before a frame of the type named
-	// by the value is written to a peer's socket: the peer never gets it
-	// (nor what this node queued after it), though whatever this node made
-	// durable before sending it is on disk. E.g. PROPOSAL on a new leader:
-	// its first txn of the epoch is logged only there.
+	// FailpointCrashBeforeSend exits instead of writing a frame of the
+	// type named by the value to a peer's socket: the peer never gets it,
+	// nor anything this node sends it afterwards. The stream's writer holds
+	// the frame for crashBeforeHold first, while the rest of the node goes
+	// on, then the process exits: as if that one stream stalled and the
+	// node died a moment later. The hold lets what the node persists
+	// alongside the frame reach the disk: a leader sends a PROPOSAL while
+	// it logs the txn, so crash-before-send=PROPOSAL on a new leader leaves
+	// its first txns of the epoch logged on it alone.
 	FailpointCrashBeforeSend = "crash-before-send"
 )
 
@@ -62,6 +66,8 @@ func Failpoints() []string { return []string{FailpointCrashAfterSend, FailpointC
 type failpoints struct {
 	log  *slog.Logger
 	exit func(code int)
+	// hold is crash-before-send's hold (crashBeforeHold; tests pass 0).
+	hold time.Duration
 
 	// The message type each failpoint waits for; zab.MsgInvalid: disarmed.
 	crashAfter, crashBefore atomic.Uint32
@@ -78,6 +84,10 @@ type failpoints struct {
 // to be written; past it (the stream broke) the node exits anyway.
 const sendWait = 5 * time.Second
 
+// crashBeforeHold is how long crash-before-send holds its frame before the
+// exit: several fsyncs, well under any timeout (a tick is 100 ms and more).
+const crashBeforeHold = 200 * time.Millisecond
+
 // point returns the armed type of failpoint name.
 func (f *failpoints) point(name string) (*atomic.Uint32, error) {
 	switch name {
@@ -89,8 +99,8 @@ func (f *failpoints) point(name string) (*atomic.Uint32, error) {
 	return nil, fmt.Errorf("%q: %w (known: %s)", name, errUnknownFailpoint, strings.Join(Failpoints(), ", "))
 }
 
-func newFailpoints(log *slog.Logger, exit func(int)) *failpoints {
-	return &failpoints{log: log, exit: exit}
+func newFailpoints(log *slog.Logger, exit func(int), hold time.Duration) *failpoints {
+	return &failpoints{log: log, exit: exit, hold: hold}
 }
 
 // errUnknownFailpoint marks a failpoint name this build does not have.
@@ -172,6 +182,10 @@ func (f *failpoints) afterWrite(_ uint64, frame []byte) {
 // beforeWrite is the transport's BeforeWrite hook.
 func (f *failpoints) beforeWrite(to uint64, frame []byte) {
 	if f.take(&f.crashBefore, frame) {
+		if f.hold > 0 {
+			t := time.NewTimer(f.hold)
+			<-t.C // the stream to `to` stalls; the process is about to die
+		}
 		f.fire(FailpointCrashBeforeSend, frameType(frame), to)
 	}
 }

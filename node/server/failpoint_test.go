@@ -103,7 +103,7 @@ func send(t *testing.T, fp *failpoints, ex exits, typ zab.MsgType) (held bool) {
 
 func TestFailpointFiresOnceOnItsType(t *testing.T) {
 	ex := make(exits, 4)
-	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit)
+	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit, 0)
 	if send(t, fp, ex, zab.MsgNewLeaderAck) || len(ex) != 0 {
 		t.Fatal("a disarmed failpoint held the sender or fired")
 	}
@@ -150,7 +150,7 @@ func TestFailpointFiresOnceOnItsType(t *testing.T) {
 
 func TestFailpointAdminAPI(t *testing.T) {
 	ex := make(exits, 1)
-	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit)
+	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit, 0)
 	mux := http.NewServeMux()
 	fp.handle(mux)
 	srv := httptest.NewServer(mux)
@@ -247,7 +247,7 @@ func TestFailpointCrashesFollowerAfterAck(t *testing.T) {
 // its own hook, and both can be armed at once.
 func TestFailpointBeforeAndAfterAreDistinct(t *testing.T) {
 	ex := make(exits, 4)
-	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit)
+	fp := newFailpoints(slog.New(slog.DiscardHandler), ex.exit, 0)
 	if err := fp.set(FailpointCrashBeforeSend, "PROPOSAL"); err != nil {
 		t.Fatal(err)
 	}

@@ -96,7 +96,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 		exit = os.Exit
 	}
 	s = &Server{cfg: cfg, log: log, handshake: opts.HandshakeTimeout,
-		fp: newFailpoints(log.With("component", "failpoint"), exit)}
+		fp: newFailpoints(log.With("component", "failpoint"), exit, crashBeforeHold)}
 	if s.handshake <= 0 {
 		s.handshake = handshakeTimeout
 	}
