@@ -125,7 +125,6 @@ const (
 	StaleFollowerElection     = "stale-follower-election"
 	CrashAfterNewLeaderAck    = "crash-after-newleader-ack"
 	CrashBeforeFirstProposal  = "crash-before-first-proposal"
-	CrashAfterEpochAck        = "crash-after-epoch-ack"
 )
 
 // ErrUnsupported marks faults that zabcheck knows of but cannot inject.
@@ -160,7 +159,6 @@ func Catalog() []Info {
 		{Name: StaleFollowerElection, Summary: "isolate the highest-id follower while writes commit, kill the other two, heal it and restart the follower so the stale node must lose the election, restart the leader"},
 		{Name: CrashAfterNewLeaderAck, Summary: "isolate the highest-id follower, arm it to exit right after it ACKs NEWLEADER, kill the leader and heal so the other follower leads and syncs it; once it exited kill that leader, restart the stale node with the old leader, then the last (zabnode only)"},
 		{Name: CrashBeforeFirstProposal, Summary: "arm the followers to exit just before sending a PROPOSAL, kill the leader; once the new leader exited with its first txns of the epoch, kill the other, restart it with the old leader, then the new one (zabnode only)"},
-		{Name: CrashAfterEpochAck, Summary: "arm the followers to exit right after they ACK NEWLEADER, kill the leader; once the new leader's follower exited, kill the new leader, restart the follower with the old leader, then the new one (zabnode only)"},
 		{Name: Clock, Unsupported: clockReason},
 	}
 }
@@ -231,7 +229,7 @@ func baseFaults(name string) []string {
 		return []string{Partition, Kill}
 	case CrashAfterNewLeaderAck:
 		return []string{Partition, Failpoint, Kill}
-	case CrashBeforeFirstProposal, CrashAfterEpochAck:
+	case CrashBeforeFirstProposal:
 		return []string{Failpoint, Kill}
 	case KillMajorityAfterElection:
 		return []string{Kill}

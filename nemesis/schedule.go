@@ -399,23 +399,6 @@ func (s *Schedule) round() []Step {
 		v.Except = []int{k.ID, x.ID}
 		// a stops before V restarts, or the restart would re-arm it.
 		return []Step{a, k, x, v, stop(a, 0), stop(v, s.interval(0.25)), stop(k, 0), stop(x, s.interval(1))}
-	case CrashAfterEpochAck:
-		// no-persist-accepted-epoch, from the follower's side: the
-		// followers are armed to exit right after they ACK NEWLEADER, and
-		// the leader L is killed. The follower V of the new leader N exits
-		// with epoch e+1 accepted and none of its txns logged; N, which
-		// establishes e+1 on V's ack, logs the requests its clients had
-		// queued before it notices V is gone. N is killed, V restarts with
-		// L: unless V made acceptedEpoch durable the two take e+1 again,
-		// and N's txns of e+1 collide with theirs when N restarts last.
-		a := start(s.id(), s.interval(1), Failpoint, name, failpointCrashAfterNewLeaderAck, targetFollowers)
-		k := start(s.id(), 0, Kill, name, "", targetOthers)
-		k.Except = []int{a.ID}
-		x := start(s.id(), 0, Kill, name, "", targetCrashed)
-		x.AwaitCrash = a.ID
-		n := start(s.id(), s.interval(0.1), Kill, name, "", targetOthers)
-		n.Except = []int{k.ID, x.ID}
-		return []Step{a, k, x, n, stop(a, 0), stop(x, s.interval(0.25)), stop(k, 0), stop(n, s.interval(1))}
 	}
 	// kill, stop, pause and the netem faults.
 	target := pick(s.rng, s.cfg.Targets)

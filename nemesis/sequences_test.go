@@ -341,10 +341,12 @@ func (refusingFP) Failpoints(context.Context, string) (map[string]string, error)
 	return nil, errors.New("only zabnode has failpoints; --db zookeeper has none")
 }
 
-// TestRunEpochSequences runs the two no-persist-accepted-epoch sequences:
-// both arm the followers n2 and n3, kill the leader n1, take over the
-// follower whose failpoint fired (n3), kill the last one, and restart the
-// new epoch's leader last.
+// TestRunEpochSequences runs the no-persist-accepted-epoch sequence: it
+// arms the followers n2 and n3, kills the leader n1, takes over the
+// follower whose failpoint fired (n3), kills the last one, and restarts
+// the new epoch's leader last. (A variant that crashed the new leader's
+// follower after its ACK(NEWLEADER) instead made the epoch collide too, but
+// the new leader stepped down before logging any txn of it: no damage.)
 func TestRunEpochSequences(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -355,8 +357,6 @@ func TestRunEpochSequences(t *testing.T) {
 	}{
 		// The new leader n3 exits before its first PROPOSAL.
 		{CrashBeforeFirstProposal, "crash-before-send=PROPOSAL", []int{1, 4, 2, 3}, 3, "n3"},
-		// The new leader's follower n3 exits after its ACK(NEWLEADER).
-		{CrashAfterEpochAck, "crash-after-send=ACK(NEWLEADER)", []int{1, 3, 2, 4}, 4, "n2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
