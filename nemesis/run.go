@@ -399,12 +399,16 @@ func (r *runner) undo(ctx context.Context, a *active) (Applied, string, error) {
 // namespace without the rules it had (Docker makes one on every start), or
 // the old one with rules a heal could not remove while it was away; so the
 // node is cleaned, then its share of each network fault still in force is
-// applied again.
+// applied again. Failpoints are not: they live in the process's memory and
+// die with it, and re-arming one on a restarted node (the final heal
+// restarts before it disarms) could crash it again after the heal.
 func (r *runner) restored(ctx context.Context, n string, out *Applied) (string, error) {
 	var reapply []*active
 	for _, id := range slices.Sorted(maps.Keys(r.active)) {
 		o := r.active[id]
-		if _, ok := o.fault.(processFault); !ok && slices.Contains(o.applied.Nodes, n) {
+		_, process := o.fault.(processFault)
+		_, failpoint := o.fault.(failpointFault)
+		if !process && !failpoint && slices.Contains(o.applied.Nodes, n) {
 			reapply = append(reapply, o)
 		}
 	}

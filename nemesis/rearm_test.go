@@ -1,0 +1,54 @@
+package nemesis
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A run cut off in the middle of a failpoint sequence must not re-arm the
+// failpoint on a node it restarts: the armed process is gone, and a
+// re-armed one could exit again after the final heal, which would look
+// like a cluster that never recovers.
+func TestRunCutOffDoesNotRearmFailpoints(t *testing.T) {
+	for cut := 1; cut <= 8; cut++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		c := newFPFake(3, 2)
+		c.fires = "n3"
+		c.leaders = []string{"n1"}
+		cfg := DefaultConfig()
+		cfg.Faults = []string{CrashBeforeFirstProposal}
+		steps := 0
+		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+			if d != crashPoll {
+				if steps++; steps > cut {
+					cancel()
+					return context.Canceled
+				}
+			}
+			return ctx.Err()
+		}
+		s, w := newRun(t, cfg)
+		if err := Run(ctx, c, s, w, nil); err != nil {
+			t.Fatalf("cut %d: run: %v", cut, err)
+		}
+		cancel()
+		checkPairs(t, nemesisOps(t, w))
+		arms := 0
+		for _, l := range c.takeLog() {
+			if strings.Contains(l, ": failpoint ") && !strings.HasSuffix(l, `=""`) {
+				arms++
+			}
+		}
+		if arms > 2 {
+			t.Errorf("cut %d: armed %d times, want at most the sequence's 2", cut, arms)
+		}
+		if armed := c.anyArmed(); len(armed) > 0 {
+			t.Errorf("cut %d: failpoints still armed: %v", cut, armed)
+		}
+		if left := c.leftovers(); len(left) > 0 {
+			t.Errorf("cut %d: after run: %q", cut, left)
+		}
+	}
+}
