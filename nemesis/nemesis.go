@@ -222,6 +222,10 @@ func checkName(name string) error {
 	return fmt.Errorf("unknown fault %q (known: none, all, %s)", name, strings.Join(names, ", "))
 }
 
+// NeedsFailpoints reports whether fault name arms zabnode failpoints, so
+// that it cannot run against a database without them.
+func NeedsFailpoints(name string) bool { return slices.Contains(baseFaults(name), Failpoint) }
+
 // baseFaults are the faults a selected name injects.
 func baseFaults(name string) []string {
 	switch name {

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/zabcheck/zabcheck/nemesis"
 )
 
 // Test is every setting of one run. It is written to test.json so the run
@@ -115,6 +117,13 @@ func (t *Test) Validate() error {
 	}
 	if t.Bug != "" && t.DB != "zabnode" {
 		return badf("--bug %s: seeded bugs exist only in zabnode, not in --db %s", t.Bug, t.DB)
+	}
+	// Refused here, before any container starts, rather than when the
+	// nemesis first reaches for a failpoint API that is not there.
+	for _, f := range t.Nemesis {
+		if t.DB != "zabnode" && nemesis.NeedsFailpoints(f) {
+			return badf("--nemesis %s: needs zabnode's failpoints; --db %s has none", f, t.DB)
+		}
 	}
 	if t.TickTime < 10 || t.InitLimit < 1 || t.SyncLimit < 1 {
 		return badf("tick time %dms, initLimit %d, syncLimit %d: want tick >= 10ms and limits >= 1", t.TickTime, t.InitLimit, t.SyncLimit)

@@ -48,6 +48,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(t *Test) { t.Nodes = 4 }, "--nodes 4"},
 		{func(t *Test) { t.DB = "x" }, "--db"},
 		{func(t *Test) { t.Bug = "b"; t.DB = "zookeeper" }, "--bug"},
+		{func(t *Test) { t.Nemesis = []string{"kill", "crash-before-first-proposal"}; t.DB = "zookeeper" },
+			"--nemesis crash-before-first-proposal: needs zabnode's failpoints"},
 		{func(t *Test) { t.Keys = 0 }, "--keys"},
 		{func(t *Test) { t.Name = "a b" }, "test name"},
 		{func(t *Test) { t.Sessions = "sticky" }, `--sessions "sticky"`},
