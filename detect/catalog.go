@@ -127,26 +127,34 @@ func Catalog() []Bug {
 		{
 			Name:        "elect-ignore-zxid",
 			Description: "FLE orders votes by server id only and the new leader skips its 'follower more recent than me' check, so a stale node can lead",
-			// n3 wins every election it takes part in. Killing the leader
-			// makes it alternate: n3 is killed, rejoins as a follower, and
-			// when the next leader dies n3 leads with whatever it lacked of
-			// the txns the others committed (heavy load keeps some in flight).
-			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill"}, NemesisTargets: []string{"leader"}, NemesisInterval: 2 * time.Second, Concurrency: 15, Rate: 1000},
+			// Two faults at once: the highest-id follower is isolated while
+			// writes commit on the others, then both of them are killed, it is
+			// healed and the other follower restarted (a live learner refuses
+			// a TRUNC below its commit point; a restarted one has forgotten
+			// it), so the stale node and an up-to-date one elect.
+			Trigger: Trigger{Nodes: 3, Workload: "register", ReadMode: "sync", Nemesis: []string{"stale-follower-election"}, NemesisInterval: 10 * time.Second},
 			Expect:  "committed writes truncated by a stale leader: lost acknowledged write",
 		},
 		{
 			Name:        "newleader-ack-before-persist",
 			JIRA:        "ZOOKEEPER-3911",
 			Description: "a learner ACKs NEWLEADER (currentEpoch durable) before the txns it was synced with are logged; they are logged after UPTODATE",
-			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill-majority-after-election"}, NemesisInterval: 2 * time.Second},
-			Expect:      "acknowledged writes lost after an election and a coordinated kill",
+			// A failpoint exits the synced learner right after its
+			// ACK(NEWLEADER) is on the wire, before it logs what it was synced
+			// with; the sequence then kills the leader that counted that ack.
+			Trigger: Trigger{Nodes: 3, Workload: "register", ReadMode: "sync", Nemesis: []string{"crash-after-newleader-ack"}, NemesisInterval: 10 * time.Second},
+			Expect:  "acknowledged writes lost once the learner that ACKed NEWLEADER without them restarts and the leader dies (linearizable, replicas)",
 		},
 		{
 			Name:        "no-persist-accepted-epoch",
 			JIRA:        "ZOOKEEPER-335",
 			Description: "acceptedEpoch is kept in memory only; a restarted node derives it from its last logged zxid, so two leaders can take the same epoch",
-			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"kill-majority-after-election"}, NemesisInterval: 2 * time.Second, Rate: 20},
-			Expect:      "one zxid naming two transactions; divergent replicas",
+			// A failpoint exits the new leader just before its first PROPOSAL
+			// of the epoch, so its first txns are logged only on itself; the
+			// restarted followers forget the epoch they accepted and elect
+			// the old leader into the same epoch.
+			Trigger: Trigger{Nodes: 3, Workload: "register", ReadMode: "sync", Nemesis: []string{"crash-before-first-proposal"}, NemesisInterval: 10 * time.Second},
+			Expect:  "one zxid naming two transactions; divergent replicas",
 		},
 		{
 			Name:        "no-session-zxid-check",
