@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A run cut off in the middle of a failpoint sequence must not re-arm the
@@ -19,16 +18,7 @@ func TestRunCutOffDoesNotRearmFailpoints(t *testing.T) {
 		c.leaders = []string{"n1"}
 		cfg := DefaultConfig()
 		cfg.Faults = []string{CrashBeforeFirstProposal}
-		steps := 0
-		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
-			if d != crashPoll {
-				if steps++; steps > cut {
-					cancel()
-					return context.Canceled
-				}
-			}
-			return ctx.Err()
-		}
+		cfg.Sleep = stepSleep(cut, cancel)
 		s, w := newRun(t, cfg)
 		if err := Run(ctx, c, s, w, nil); err != nil {
 			t.Fatalf("cut %d: run: %v", cut, err)

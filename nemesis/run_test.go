@@ -15,9 +15,14 @@ import (
 
 // stepSleep is a fake Sleep that lets n waits pass and then ends the run
 // by cancelling it, so Run's loop is bounded without any real waiting.
+// Polls for a failpoint's crash (crashPoll) are not schedule steps: they
+// pass freely.
 func stepSleep(n int, cancel context.CancelFunc) func(context.Context, time.Duration) error {
 	calls := 0
-	return func(ctx context.Context, _ time.Duration) error {
+	return func(ctx context.Context, d time.Duration) error {
+		if d == crashPoll {
+			return ctx.Err()
+		}
 		calls++
 		if calls > n {
 			cancel()

@@ -366,16 +366,7 @@ func TestRunEpochSequences(t *testing.T) {
 			c.leaders = []string{"n1"}
 			cfg := DefaultConfig()
 			cfg.Faults = []string{tc.name}
-			steps := 0
-			cfg.Sleep = func(ctx context.Context, d time.Duration) error {
-				if d != crashPoll {
-					if steps++; steps > 8 { // one round
-						cancel()
-						return context.Canceled
-					}
-				}
-				return ctx.Err()
-			}
+			cfg.Sleep = stepSleep(8, cancel) // one round
 			s, w := newRun(t, cfg)
 			if err := Run(ctx, c, s, w, nil); err != nil {
 				t.Fatalf("run: %v", err)
