@@ -2,6 +2,7 @@ package nemesis
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -34,11 +35,6 @@ func TestRunCutOffDoesNotRearmFailpoints(t *testing.T) {
 		if arms > 2 {
 			t.Errorf("cut %d: armed %d times, want at most the sequence's 2", cut, arms)
 		}
-		if armed := c.anyArmed(); len(armed) > 0 {
-			t.Errorf("cut %d: failpoints still armed: %v", cut, armed)
-		}
-		if left := c.leftovers(); len(left) > 0 {
-			t.Errorf("cut %d: after run: %q", cut, left)
-		}
+		checkClean(t, c, fmt.Sprintf("cut %d", cut))
 	}
 }

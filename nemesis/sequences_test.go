@@ -240,21 +240,10 @@ func TestRunCrashAfterNewLeaderAck(t *testing.T) {
 		t.Errorf("the crashed node's kill stop ran %q, want it restarted", got)
 	}
 	// The stops restart n3 and n1 together, n2 last.
-	var order []int
-	for _, o := range ops {
-		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
-			order = append(order, o.v.ID)
-		}
-	}
-	if want := []int{1, 2, 4, 3, 5}; !slices.Equal(order, want) {
+	if order, want := stopOrder(ops), []int{1, 2, 4, 3, 5}; !slices.Equal(order, want) {
 		t.Errorf("stops in order %v, want %v", order, want)
 	}
-	if left := c.leftovers(); len(left) > 0 {
-		t.Errorf("after run: %q", left)
-	}
-	if armed := c.anyArmed(); len(armed) > 0 {
-		t.Errorf("failpoints still armed: %v", armed)
-	}
+	checkClean(t, c, "after run")
 }
 
 func TestRunFailpointThatNeverFires(t *testing.T) {
@@ -298,12 +287,7 @@ func TestRunFailpointThatNeverFires(t *testing.T) {
 	if got, want := stops[2].Commands, []string{"n3: disarm crash-after-send"}; !slices.Equal(got, want) {
 		t.Errorf("failpoint stop ran %q, want %q", got, want)
 	}
-	if armed := c.anyArmed(); len(armed) > 0 {
-		t.Errorf("failpoints still armed: %v", armed)
-	}
-	if left := c.leftovers(); len(left) > 0 {
-		t.Errorf("after run: %q", left)
-	}
+	checkClean(t, c, "after run")
 }
 
 // TestFailpointsRefusedWithoutZabnode: a cluster that cannot arm
@@ -385,13 +369,7 @@ func TestRunEpochSequences(t *testing.T) {
 			if got, want := starts[1].Commands, []string{"n2: arm " + tc.arm, "n3: arm " + tc.arm}; !slices.Equal(got, want) {
 				t.Errorf("armed with %q, want %q", got, want)
 			}
-			var order []int
-			for _, o := range ops {
-				if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
-					order = append(order, o.v.ID)
-				}
-			}
-			if !slices.Equal(order, tc.order) {
+			if order := stopOrder(ops); !slices.Equal(order, tc.order) {
 				t.Errorf("stops in order %v, want %v", order, tc.order)
 			}
 			if got := stops[tc.last].Commands; len(got) == 0 || got[0] != tc.leader+": start" {
@@ -411,12 +389,31 @@ func TestRunEpochSequences(t *testing.T) {
 			if arms != 2 {
 				t.Errorf("armed %d times, want 2", arms)
 			}
-			if left := c.leftovers(); len(left) > 0 {
-				t.Errorf("after run: %q", left)
-			}
-			if armed := c.anyArmed(); len(armed) > 0 {
-				t.Errorf("failpoints still armed: %v", armed)
-			}
+			checkClean(t, c, "after run")
 		})
+	}
+}
+
+// stopOrder lists the ids of the completed fault stops, in history order
+// (the final heal, id 0, left out).
+func stopOrder(ops []nemesisOp) []int {
+	var order []int
+	for _, o := range ops {
+		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
+			order = append(order, o.v.ID)
+		}
+	}
+	return order
+}
+
+// checkClean fails t if a run left a rule, a stopped node or an armed
+// failpoint behind.
+func checkClean(t *testing.T, c *fpFake, what string) {
+	t.Helper()
+	if left := c.leftovers(); len(left) > 0 {
+		t.Errorf("%s: left behind %q", what, left)
+	}
+	if armed := c.anyArmed(); len(armed) > 0 {
+		t.Errorf("%s: failpoints still armed: %v", what, armed)
 	}
 }
