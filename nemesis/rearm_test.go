@@ -1,7 +1,6 @@
 package nemesis
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -13,19 +12,10 @@ import (
 // like a cluster that never recovers.
 func TestRunCutOffDoesNotRearmFailpoints(t *testing.T) {
 	for cut := 1; cut <= 8; cut++ {
-		ctx, cancel := context.WithCancel(context.Background())
 		c := newFPFake(3, 2)
 		c.fires = "n3"
 		c.leaders = []string{"n1"}
-		cfg := DefaultConfig()
-		cfg.Faults = []string{CrashBeforeFirstProposal}
-		cfg.Sleep = stepSleep(cut, cancel)
-		s, w := newRun(t, cfg)
-		if err := Run(ctx, c, s, w, nil); err != nil {
-			t.Fatalf("cut %d: run: %v", cut, err)
-		}
-		cancel()
-		checkPairs(t, nemesisOps(t, w))
+		runSequence(t, c, CrashBeforeFirstProposal, cut)
 		arms := 0
 		for _, l := range c.takeLog() {
 			if strings.Contains(l, ": failpoint ") && !strings.HasSuffix(l, `=""`) {

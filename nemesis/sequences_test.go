@@ -206,19 +206,9 @@ func runValues(ops []nemesisOp) (starts, stops map[int]Value) {
 }
 
 func TestRunCrashAfterNewLeaderAck(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	c := newFPFake(3, 0)
 	c.leaders = []string{"n1"}
-	cfg := DefaultConfig()
-	cfg.Faults = []string{CrashAfterNewLeaderAck}
-	cfg.Sleep = stepSleep(10, cancel) // one round
-	s, w := newRun(t, cfg)
-	if err := Run(ctx, c, s, w, nil); err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	ops := nemesisOps(t, w)
-	checkPairs(t, ops)
+	ops := runSequence(t, c, CrashAfterNewLeaderAck, 10) // one round
 	starts, stops := runValues(ops)
 	// 1 isolates n3, 2 arms it, 3 kills the leader n1, 4 takes over n3
 	// once it has exited at its failpoint, 5 kills the last node n2.
@@ -343,20 +333,10 @@ func TestRunEpochSequences(t *testing.T) {
 		{CrashBeforeFirstProposal, "crash-before-send=PROPOSAL", []int{1, 4, 2, 3}, 3, "n3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
 			c := newFPFake(3, 2)
 			c.fires = "n3"
 			c.leaders = []string{"n1"}
-			cfg := DefaultConfig()
-			cfg.Faults = []string{tc.name}
-			cfg.Sleep = stepSleep(8, cancel) // one round
-			s, w := newRun(t, cfg)
-			if err := Run(ctx, c, s, w, nil); err != nil {
-				t.Fatalf("run: %v", err)
-			}
-			ops := nemesisOps(t, w)
-			checkPairs(t, ops)
+			ops := runSequence(t, c, tc.name, 8) // one round
 			starts, stops := runValues(ops)
 			for id, want := range map[int][]string{1: {"n2", "n3"}, 2: {"n1"}, 3: {"n3"}, 4: {"n2"}} {
 				if got := starts[id].Targets; !slices.Equal(got, want) {
@@ -416,4 +396,22 @@ func checkClean(t *testing.T, c *fpFake, what string) {
 	if armed := c.anyArmed(); len(armed) > 0 {
 		t.Errorf("%s: failpoints still armed: %v", what, armed)
 	}
+}
+
+// runSequence runs fault on c until steps schedule waits have passed, then
+// returns the run's nemesis ops, checked to pair up.
+func runSequence(t *testing.T, c *fpFake, fault string, steps int) []nemesisOp {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Faults = []string{fault}
+	cfg.Sleep = stepSleep(steps, cancel)
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run %s: %v", fault, err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	return ops
 }
