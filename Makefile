@@ -77,5 +77,5 @@ nightly: images ## the nightly matrix, bug detection and fuzzing (NIGHTLY_SCALE=
 	NIGHTLY_SCALE=$(or $(NIGHTLY_SCALE),1) .ci/nightly
 
 .PHONY: detect
-detect: images ## run every seeded bug with its trigger until caught, then the correct build (BUDGET=5m per bug)
-	$(BIN)/zabcheck detect --bug all --budget $(or $(BUDGET),5m)
+detect: images ## run every seeded bug with its trigger until caught, then the correct build (BUDGET=5m per bug, RUN_TIME=40s per run)
+	$(BIN)/zabcheck detect --bug all --budget $(or $(BUDGET),5m) --run-time $(or $(RUN_TIME),40s)
