@@ -399,16 +399,15 @@ func (r *runner) undo(ctx context.Context, a *active) (Applied, string, error) {
 // namespace without the rules it had (Docker makes one on every start), or
 // the old one with rules a heal could not remove while it was away; so the
 // node is cleaned, then its share of each network fault still in force is
-// applied again. Failpoints are not: they live in the process's memory and
-// die with it, and re-arming one on a restarted node (the final heal
-// restarts before it disarms) could crash it again after the heal.
+// applied again. Only those (netnsFault): a process fault is what the
+// restart undid, and a failpoint lived in the dead process's memory;
+// re-arming one (the final heal restarts before it disarms) could crash
+// the node again after the heal.
 func (r *runner) restored(ctx context.Context, n string, out *Applied) (string, error) {
 	var reapply []*active
 	for _, id := range slices.Sorted(maps.Keys(r.active)) {
 		o := r.active[id]
-		_, process := o.fault.(processFault)
-		_, failpoint := o.fault.(failpointFault)
-		if !process && !failpoint && slices.Contains(o.applied.Nodes, n) {
+		if _, ok := o.fault.(netnsFault); ok && slices.Contains(o.applied.Nodes, n) {
 			reapply = append(reapply, o)
 		}
 	}
@@ -429,6 +428,17 @@ func (r *runner) restored(ctx context.Context, n string, out *Applied) (string, 
 	}
 	return strings.Join(notes, "; "), errors.Join(errs...)
 }
+
+// netnsFault is a fault whose state lives in a node's network namespace
+// (iptables rules, qdiscs), which Docker may make anew when the node
+// restarts.
+type netnsFault interface {
+	Fault
+	inNetns()
+}
+
+func (partitionFault) inNetns() {}
+func (packetFault) inNetns()    {}
 
 // cleanNode removes every zabcheck rule and qdisc from node. A node
 // without iptables or tc cannot hold them, so a missing binary is fine.
