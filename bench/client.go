@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/internal/zkclient"
 )
 
 // Client is one ZooKeeper session as the benchmark uses it. Calls honour
@@ -70,7 +72,7 @@ func ZKDialer(sessionTimeout, reconnect time.Duration, log *slog.Logger) Dialer 
 			hosts = &pacedHost{pause: reconnect}
 		}
 		conn, _, err := zk.Connect([]string{addr}, sessionTimeout,
-			zk.WithLogger(zkLogger{log.With("addr", addr)}), zk.WithLogInfo(false),
+			zk.WithLogger(zkclient.Logger{Log: log.With("addr", addr)}), zk.WithLogInfo(false),
 			zk.WithHostProvider(hosts),
 			zk.WithEventCallback(func(ev zk.Event) {
 				if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
@@ -90,33 +92,13 @@ func ZKDialer(sessionTimeout, reconnect time.Duration, log *slog.Logger) Dialer 
 	}
 }
 
-type zkLogger struct{ log *slog.Logger }
-
-func (l zkLogger) Printf(format string, args ...any) {
-	l.log.Debug("zk client", "msg", fmt.Sprintf(format, args...))
-}
-
 type zkClient struct {
 	conn  *zk.Conn
-	calls sync.WaitGroup
+	calls zkclient.Calls
 }
 
-// call runs f on its own goroutine because go-zookeeper's calls take no
-// context; the goroutine ends when the server answers or Close flushes it.
-func (c *zkClient) call(ctx context.Context, f func() error) error {
-	done := make(chan error, 1)
-	c.calls.Add(1)
-	go func() {
-		defer c.calls.Done()
-		done <- f()
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("call timed out: %w", ctx.Err())
-	}
-}
+// call bounds f by ctx: go-zookeeper's calls take no context.
+func (c *zkClient) call(ctx context.Context, f func() error) error { return c.calls.Do(ctx, f) }
 
 func (c *zkClient) Create(ctx context.Context, path string, data []byte) error {
 	err := c.call(ctx, func() error {

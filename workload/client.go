@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/internal/zkclient"
 )
 
 // Stat is the part of a znode's stat the workload records.
@@ -60,8 +62,9 @@ type Client interface {
 // next one on a connection loss.
 type Dialer func(ctx context.Context, servers []Node) (Client, error)
 
-// ErrTimeout marks a call that outlived its per-op deadline.
-var ErrTimeout = errors.New("operation timed out")
+// ErrTimeout marks a call that outlived its per-op deadline (the one
+// sentinel of every zabcheck go-zookeeper client).
+var ErrTimeout = zkclient.ErrTimeout
 
 // zkDialer connects with go-zookeeper to exactly the servers given, in
 // their order: one server pins the session, several let it roam.
@@ -80,7 +83,7 @@ func zkDialer(sessionTimeout time.Duration, log *slog.Logger) Dialer {
 			target = fmt.Sprintf("any of %d servers from %s", len(servers), servers[0].Name)
 		}
 		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{}), names: names}
-		zlog := zkLogger{log: log.With("node", servers[0].Name)}
+		zlog := zkclient.Logger{Log: log.With("node", servers[0].Name)}
 		conn, _, err := zk.Connect(addrs, sessionTimeout, zk.WithHostProvider(newStaticHosts(addrs)),
 			zk.WithLogger(zlog), zk.WithLogInfo(false), zk.WithEventCallback(c.onEvent))
 		if err != nil {
@@ -150,13 +153,6 @@ func (h *staticHosts) Connected() {
 	h.last = h.curr
 }
 
-// zkLogger routes go-zookeeper's printf logging to slog at debug level.
-type zkLogger struct{ log *slog.Logger }
-
-func (l zkLogger) Printf(format string, args ...any) {
-	l.log.Debug("zk client", "msg", fmt.Sprintf(format, args...))
-}
-
 type zkClient struct {
 	conn      atomic.Pointer[zk.Conn]
 	session   atomic.Int64 // the first session id; another one means ours expired
@@ -167,7 +163,7 @@ type zkClient struct {
 	lostOnce  sync.Once
 	closing   chan struct{} // closed by Close, ends watch goroutines at once
 	closeOnce sync.Once
-	calls     sync.WaitGroup
+	calls     zkclient.Calls
 	names     map[string]string // server address -> node name
 }
 
@@ -199,23 +195,9 @@ func (c *zkClient) onEvent(ev zk.Event) {
 
 func (c *zkClient) markLost() { c.lostOnce.Do(func() { close(c.lost) }) }
 
-// call runs f on its own goroutine so the caller can give up at ctx's
-// deadline: go-zookeeper's calls take no context. The goroutine ends when
-// the server answers or when Close flushes the request.
-func (c *zkClient) call(ctx context.Context, f func() error) error {
-	done := make(chan error, 1)
-	c.calls.Add(1)
-	go func() {
-		defer c.calls.Done()
-		done <- f()
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-	}
-}
+// call bounds f by ctx (go-zookeeper's calls take no context); past it
+// the error wraps ErrTimeout.
+func (c *zkClient) call(ctx context.Context, f func() error) error { return c.calls.Do(ctx, f) }
 
 func toStat(s *zk.Stat) Stat {
 	if s == nil {
@@ -301,15 +283,13 @@ func (c *zkClient) ExistsW(ctx context.Context, path string) (bool, <-chan struc
 		return false, nil, err
 	}
 	fired := make(chan struct{})
-	c.calls.Add(1)
-	go func() {
-		defer c.calls.Done()
+	c.calls.Go(func() {
 		select {
 		case <-events:
 			close(fired)
 		case <-c.closing:
 		}
-	}()
+	})
 	return ok, fired, nil
 }
 
