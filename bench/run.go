@@ -154,22 +154,21 @@ func runTarget(ctx context.Context, cfg Config, e env, round, nodes int, db stri
 		return fail(err)
 	}
 
-	wo := runPhase(ctx, clients, func(ctx context.Context, c Client, i int) error {
+	phase := func(name string, op func(ctx context.Context, c Client, i int) error) (*PhaseResult, []time.Duration) {
+		out := runPhase(ctx, clients, op, cfg.Duration, cfg.OpTimeout, cfg.MaxOpsPerPhase, e.clock)
+		res := phaseResult(out, cfg.Duration)
+		log.Info(name+" phase", "ops_per_sec", res.OpsPerSec, "p50_ms", res.Latency.P50, "p99_ms", res.Latency.P99, "errors", res.Errors)
+		return &res, out.Lat
+	}
+	r.Write, r.writeLat = phase("write", func(ctx context.Context, c Client, i int) error {
 		return c.Set(ctx, clientPath(i), value)
-	}, cfg.Duration, cfg.OpTimeout, cfg.MaxOpsPerPhase, e.clock)
-	w := phaseResult(wo, cfg.Duration)
-	r.Write, r.writeLat = &w, wo.Lat
-	log.Info("write phase", "ops_per_sec", w.OpsPerSec, "p50_ms", w.Latency.P50, "p99_ms", w.Latency.P99, "errors", w.Errors)
+	})
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
-
-	ro := runPhase(ctx, clients, func(ctx context.Context, c Client, i int) error {
+	r.Read, r.readLat = phase("read", func(ctx context.Context, c Client, i int) error {
 		return c.Get(ctx, clientPath(i))
-	}, cfg.Duration, cfg.OpTimeout, cfg.MaxOpsPerPhase, e.clock)
-	rd := phaseResult(ro, cfg.Duration)
-	r.Read, r.readLat = &rd, ro.Lat
-	log.Info("read phase", "ops_per_sec", rd.OpsPerSec, "p50_ms", rd.Latency.P50, "p99_ms", rd.Latency.P99, "errors", rd.Errors)
+	})
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}
