@@ -36,6 +36,10 @@
 // write or cas records the znode's new mzxid in Zxid. Slots
 // are grouped per key, about Concurrency/Keys per key, and a group moves to
 // a fresh key after about OpsPerKey ops, so per-key histories stay short.
+// Read-only slots (Readers) keep no schedule of their own: each follows a
+// group that has a writer and reads the newest key with an acknowledged
+// write or cas, so that its reads return values with zxids rather than the
+// null of a key nobody has written yet.
 //
 // set: add v creates the sequential znode Root/set/e-<v>-<seq> (data v);
 // read lists the children (one atomic getChildren) and records the sorted

@@ -1,8 +1,10 @@
 package workload
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,7 +79,7 @@ func TestGeneratorReaders(t *testing.T) {
 	plans := func(readers float64, slot int) []planned {
 		cfg := testConfig(Register)
 		cfg.Concurrency, cfg.Readers = 6, readers
-		g := newGenerator(cfg, slot)
+		g := newGenerator(cfg, slot, newKeyBoard(cfg))
 		var out []planned
 		for range 300 {
 			out = append(out, g.next())
@@ -137,5 +139,78 @@ func TestRunReadersOnlyRead(t *testing.T) {
 	// the readers can take most turns.
 	if len(writers) == 0 && nonNull > 0 {
 		t.Errorf("readers saw written values but no writer wrote")
+	}
+}
+
+// A reader reads the newest key its group's writers have written, even
+// when there are more keys than writers (reader slots then sit in groups
+// with no writer), and never goes back to an older key.
+func TestGeneratorReadersFollowWriters(t *testing.T) {
+	cfg := testConfig(Register)
+	cfg.Concurrency, cfg.Readers, cfg.Keys = 6, 0.5, 6
+	b := newKeyBoard(cfg)
+	readKey := func(slot int) string {
+		t.Helper()
+		g := newGenerator(cfg, slot, b)
+		var key string
+		for i := range 50 {
+			p := g.next()
+			if i > 0 && p.Key != key {
+				t.Fatalf("slot %d moved from key %s to %s with no write", slot, key, p.Key)
+			}
+			key = p.Key
+		}
+		return key
+	}
+	// Writers are slots 0-2, on keys 0-2 first; readers 3-5 follow them.
+	for slot, want := range map[int]string{3: "0", 4: "1", 5: "2"} {
+		if got := readKey(slot); got != want {
+			t.Errorf("reader slot %d before any write: key %s, want %s", slot, got, want)
+		}
+	}
+	b.wrote(12) // group 0's third key
+	b.wrote(6)  // a straggler on group 0's second key
+	b.wrote(7)
+	for slot, want := range map[int]string{3: "12", 4: "7", 5: "2"} {
+		if got := readKey(slot); got != want {
+			t.Errorf("reader slot %d: key %s, want %s", slot, got, want)
+		}
+	}
+}
+
+// TestRunReadersReadWrittenKeys: every read by a reader process is of a key
+// with an acknowledged write before the read was invoked, or of its
+// group's first key while the group has none.
+func TestRunReadersReadWrittenKeys(t *testing.T) {
+	for _, keys := range []int{2, 6} {
+		t.Run(fmt.Sprintf("keys %d", keys), func(t *testing.T) {
+			f := newFakeZK()
+			cfg := testConfig(Register)
+			cfg.Concurrency, cfg.Readers, cfg.Keys, cfg.OpsPerKey = 6, 0.5, keys, 10
+			cfg.MaxOps = 3000
+			ops := runFake(t, cfg, f, fakeDeps(f))
+			writerGroups := min(keys, 3)
+			written := map[string]bool{}
+			reads, nonNull := 0, 0
+			for _, op := range ops {
+				reader := int(op.Process) >= 3 // no process retires against the fake
+				switch {
+				case op.Type == history.OK && op.F != history.FRead:
+					written[op.Key] = true
+				case reader && op.Type == history.Invoke:
+					reads++
+					k, _ := strconv.Atoi(op.Key)
+					if !written[op.Key] && k >= writerGroups {
+						t.Fatalf("reader op %d reads key %s, which no write reached yet", op.Index, op.Key)
+					}
+				case reader && op.Type == history.OK && string(op.Value) != "null":
+					nonNull++
+				}
+			}
+			if reads == 0 {
+				t.Fatal("the readers never read")
+			}
+			t.Logf("%d reader reads, %d of them non-null", reads, nonNull)
+		})
 	}
 }

@@ -22,17 +22,25 @@ func (r *runner) execRegister(ctx context.Context, p *process, op planned) (bool
 	if op.NewKey {
 		r.ensureKey(ctx, p, path)
 	}
-	switch op.F {
-	case history.FWrite:
-		return r.writeRegister(ctx, p, op.Key, path, op.Value)
-	case history.FCas:
-		if k, ok := p.known[op.Key]; ok {
-			return r.casRegister(ctx, p, op.Key, path, k, op.Value)
-		}
-		// With no value observed for this key there is no version to CAS
-		// against, and the history cannot encode "expected null": read.
+	k, isKnown := p.known[op.Key]
+	var typ history.Type
+	var err error
+	switch {
+	case op.F == history.FWrite:
+		typ, err = r.writeRegister(ctx, p, op.Key, path, op.Value)
+	case op.F == history.FCas && isKnown:
+		typ, err = r.casRegister(ctx, p, op.Key, path, k, op.Value)
+	default:
+		// A read, or a cas with no value observed for this key: there is
+		// no version to CAS against, and the history cannot encode
+		// "expected null", so it reads.
+		return false, r.readRegister(ctx, p, op.Key, path)
 	}
-	return false, r.readRegister(ctx, p, op.Key, path)
+	if typ == history.OK && err == nil {
+		// The key now holds a value: the readers of its group follow.
+		r.board.wrote(op.KeyNum)
+	}
+	return typ == history.Info, err
 }
 
 // ensureKey creates a key's znode (empty data, read as null) before its
@@ -102,10 +110,11 @@ func readKey(ctx context.Context, c Client, path string, sync bool) (v int64, pr
 	return v, true, st, nil
 }
 
-func (r *runner) writeRegister(ctx context.Context, p *process, key, path string, v int64) (bool, error) {
+// writeRegister returns the write's outcome (err is the recorder's).
+func (r *runner) writeRegister(ctx context.Context, p *process, key, path string, v int64) (history.Type, error) {
 	inv, err := r.invoke(p, history.FWrite, key, history.MustValue(v))
 	if err != nil {
-		return false, err
+		return history.Info, err
 	}
 	octx, cancel := r.opCtx(ctx)
 	st, werr := p.client.Set(octx, path, []byte(strconv.FormatInt(v, 10)), -1)
@@ -114,7 +123,7 @@ func (r *runner) writeRegister(ctx context.Context, p *process, key, path string
 	if typ == history.OK {
 		p.known[key] = known{value: v, version: st.Version}
 	}
-	return typ == history.Info, r.complete(p, inv, typ, werr, withZxid(typ, st))
+	return typ, r.complete(p, inv, typ, werr, withZxid(typ, st))
 }
 
 // casRegister is a read-free compare-and-set of values built on ZooKeeper's
@@ -128,10 +137,11 @@ func (r *runner) writeRegister(ctx context.Context, p *process, key, path string
 // or by our own successful write, holds exactly when "the value is still
 // v". The server's version check is then the value check [v, next] that the
 // history records, and a BadVersion refusal is a definite cas failure.
-func (r *runner) casRegister(ctx context.Context, p *process, key, path string, k known, next int64) (bool, error) {
+// It returns the cas's outcome (err is the recorder's).
+func (r *runner) casRegister(ctx context.Context, p *process, key, path string, k known, next int64) (history.Type, error) {
 	inv, err := r.invoke(p, history.FCas, key, history.MustValue([2]int64{k.value, next}))
 	if err != nil {
-		return false, err
+		return history.Info, err
 	}
 	octx, cancel := r.opCtx(ctx)
 	st, werr := p.client.Set(octx, path, []byte(strconv.FormatInt(next, 10)), k.version)
@@ -144,7 +154,7 @@ func (r *runner) casRegister(ctx context.Context, p *process, key, path string, 
 		// The value moved on: the next cas on this key reads first.
 		delete(p.known, key)
 	}
-	return typ == history.Info, r.complete(p, inv, typ, werr, withZxid(typ, st))
+	return typ, r.complete(p, inv, typ, werr, withZxid(typ, st))
 }
 
 // withZxid records the zxid of a successful write (the znode's new mzxid),

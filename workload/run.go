@@ -96,6 +96,9 @@ type runner struct {
 	// completions counts ok, fail and info results for the log.
 	completions struct{ ok, fail, info atomic.Int64 }
 
+	// board tells register readers which keys the writers have written.
+	board *keyBoard
+
 	leaderMu   sync.Mutex
 	leaderName string
 	leaderAt   time.Time
@@ -124,7 +127,7 @@ func run(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	if err := setup(ctx, cfg, d); err != nil {
 		return err
 	}
-	r := &runner{cfg: cfg, rec: rec, d: d, log: cfg.Logger}
+	r := &runner{cfg: cfg, rec: rec, d: d, log: cfg.Logger, board: newKeyBoard(cfg)}
 	r.nextPID.Store(int64(cfg.Concurrency))
 	g, gctx := errgroup.WithContext(ctx)
 	// genCtx stops new invocations; ops already invoked use gctx so that
@@ -197,7 +200,7 @@ func createAll(ctx context.Context, cfg Config, d deps, servers []Node, paths []
 // slot runs one concurrency slot: a process at a time, replaced when it
 // retires.
 func (r *runner) slot(ctx, genCtx context.Context, slot int) error {
-	g := newGenerator(r.cfg, slot)
+	g := newGenerator(r.cfg, slot, r.board)
 	pid := history.Process(slot)
 	var p *process
 	defer func() {

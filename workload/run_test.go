@@ -257,7 +257,7 @@ func TestGeneratorSeeded(t *testing.T) {
 	gen := func(seed int64, slot int) []planned {
 		c := cfg
 		c.Seed = seed
-		g := newGenerator(c, slot)
+		g := newGenerator(c, slot, newKeyBoard(c))
 		var out []planned
 		for range 100 {
 			out = append(out, g.next())
@@ -537,7 +537,7 @@ func TestCasUsesKnownVersion(t *testing.T) {
 	if err := setup(ctx, cfg, fakeDeps(f)); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cfg: cfg, rec: w, d: fakeDeps(f), log: cfg.Logger}
+	r := &runner{cfg: cfg, rec: w, d: fakeDeps(f), log: cfg.Logger, board: newKeyBoard(cfg)}
 	c, _ := f.dial(ctx, cfg.Nodes[:1])
 	other, _ := f.dial(ctx, cfg.Nodes[1:2])
 	p := &process{id: 0, node: cfg.Nodes[0], client: c, known: map[string]known{}}
