@@ -54,9 +54,11 @@
 //
 // Run creates the parent znodes, then invokes ops paced by one rate limiter
 // shared by all processes until TimeLimit or MaxOps; ops in flight finish.
-// FinalReads, run after the nemesis healed, reads every register key (the
-// union of keys any node lists) or the set from every node through fresh
-// sessions and new process ids, sync first, retrying until FinalTimeout,
-// and records one op per key per node with Final set; a node that cannot
-// answer gets a fail read.
+// FinalReads, run after the nemesis healed, reads every register key the
+// run used (set-up's keys and every key in the recorded history, so that a
+// stuck cluster still gets every read attempted and recorded; listed by
+// the nodes only when the recorder cannot list its ops) or the set from
+// every node through fresh sessions and new process ids, sync first,
+// retrying until FinalTimeout, and records one op per key per node with
+// Final set; a node that cannot answer gets a fail read.
 package workload

@@ -24,9 +24,12 @@ type opLister interface {
 const finalProcessBase = 1 << 20
 
 // FinalReads runs after the nemesis healed the cluster: it reads every
-// register key (or the whole set) from every node, each node through a
-// fresh session and its own process, and records one read per key per node
-// with Final set. Reads sync first, so a follower that lags catches up
+// register key the run used (or the whole set) from every node, each node
+// through a fresh session and its own process, and records one read per
+// key per node with Final set. The keys come from the recorder's history
+// when it can list its ops (see usedKeys): listing them on the nodes
+// instead would leave nothing to read, and nothing recorded, when no node
+// answers. Reads sync first, so a follower that lags catches up
 // before it answers. Each read retries until cfg.FinalTimeout; a node that
 // cannot answer in time gets a fail read, never a hang. The lock workload
 // has nothing to read.
@@ -45,10 +48,15 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
 	defer cancel()
+	// The recorder's ops, when it can list them, give both unused process
+	// ids and the register keys the run used.
 	base := history.Process(finalProcessBase)
-	if l, ok := rec.(opLister); ok {
+	var ops []history.Op
+	l, recorded := rec.(opLister)
+	if recorded {
+		ops = l.Ops()
 		base = 0
-		for _, op := range l.Ops() {
+		for _, op := range ops {
 			if op.Process >= base {
 				base = op.Process + 1
 			}
@@ -67,13 +75,14 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 
 	var keys []string
 	if cfg.Workload == Register {
-		// Key listing gets a third of the budget, so that a node that is
-		// still down leaves time for the reads from the others.
-		lctx, lcancel := context.WithTimeout(ctx, cfg.FinalTimeout/3)
-		keys = listKeys(lctx, readers)
-		lcancel()
-		if len(keys) == 0 {
-			cfg.Logger.Warn("final reads: no node listed any register key")
+		keys = usedKeys(cfg, ops)
+		if !recorded {
+			// Without the history, only the nodes know which keys the
+			// workload moved on to. Listing gets a third of the budget, so
+			// that a node that is still down leaves time for the reads.
+			lctx, lcancel := context.WithTimeout(ctx, cfg.FinalTimeout/3)
+			keys = sortKeys(slices.Concat(keys, listKeys(lctx, readers)))
+			lcancel()
 		}
 	}
 	var g errgroup.Group
@@ -101,36 +110,51 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	return nil
 }
 
-// listKeys returns the union of register keys the nodes list, sorted
-// numerically. A key that one node lacks is still read from every node, so
-// a missing znode shows up as a divergent final read.
+// usedKeys returns the register keys the run used: the keys set-up created
+// and every key an op of ops names, sorted numerically. They come from the
+// run, not from the nodes, so a cluster that cannot answer still gets a
+// read of every key from every node (recorded as failed), and a key that
+// one node lacks shows up as a divergent final read.
+func usedKeys(cfg Config, ops []history.Op) []string {
+	keys := make([]string, 0, activeKeys(cfg))
+	for k := range activeKeys(cfg) {
+		keys = append(keys, strconv.Itoa(k))
+	}
+	for _, op := range ops {
+		if op.Key != "" && !op.IsNemesis() && !op.Final {
+			keys = append(keys, op.Key)
+		}
+	}
+	return sortKeys(keys)
+}
+
+// sortKeys sorts keys numerically and drops duplicates.
+func sortKeys(keys []string) []string {
+	slices.SortFunc(keys, func(a, b string) int {
+		x, errA := strconv.Atoi(a)
+		y, errB := strconv.Atoi(b)
+		if errA == nil && errB == nil && x != y {
+			return cmp.Compare(x, y)
+		}
+		return cmp.Compare(a, b)
+	})
+	return slices.Compact(keys)
+}
+
+// listKeys returns the union of register keys the nodes list.
 func listKeys(ctx context.Context, readers []*finalReader) []string {
 	var mu sync.Mutex
-	seen := map[string]bool{}
+	var keys []string
 	var wg sync.WaitGroup
 	for _, fr := range readers {
 		wg.Go(func() {
 			kids := fr.listKeys(ctx)
 			mu.Lock()
 			defer mu.Unlock()
-			for _, k := range kids {
-				seen[k] = true
-			}
+			keys = append(keys, kids...)
 		})
 	}
 	wg.Wait()
-	keys := make([]string, 0, len(seen))
-	for k := range seen {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int {
-		x, errA := strconv.Atoi(a)
-		y, errB := strconv.Atoi(b)
-		if errA == nil && errB == nil && x != y {
-			return x - y
-		}
-		return cmp.Compare(a, b)
-	})
 	return keys
 }
 

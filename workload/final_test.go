@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -167,5 +168,148 @@ func TestFinalReadsLockIsEmpty(t *testing.T) {
 		if op.Final {
 			t.Errorf("lock workload recorded final op %d", op.Index)
 		}
+	}
+}
+
+// registerKeysOf is the set of keys the main phase's ops name.
+func registerKeysOf(ops []history.Op) map[string]bool {
+	keys := map[string]bool{}
+	for _, op := range ops {
+		if !op.Final && op.Key != "" {
+			keys[op.Key] = true
+		}
+	}
+	return keys
+}
+
+// finalsByNodeKey counts final completions per node and key, and fails the
+// test on an invocation left without one.
+func finalsByNodeKey(t *testing.T, ops []history.Op) map[string]map[string][]history.Op {
+	t.Helper()
+	got := map[string]map[string][]history.Op{}
+	open := map[history.Process]bool{}
+	for _, op := range ops {
+		if !op.Final {
+			continue
+		}
+		if op.Type == history.Invoke {
+			open[op.Process] = true
+			continue
+		}
+		delete(open, op.Process)
+		if got[op.Node] == nil {
+			got[op.Node] = map[string][]history.Op{}
+		}
+		got[op.Node][op.Key] = append(got[op.Node][op.Key], op)
+	}
+	if len(open) > 0 {
+		t.Errorf("final reads of processes %v invoked and never completed", open)
+	}
+	return got
+}
+
+// TestFinalReadsStuckCluster: when no node answers anything, every key the
+// run used still gets one final read per node, recorded as failed within
+// the final deadline. Keys listed by the nodes would be none, and so would
+// the recorded reads.
+func TestFinalReadsStuckCluster(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stuck func(call string) bool
+		want  history.Type
+	}{
+		{"no node lists keys", func(call string) bool { return call == "children" }, history.OK},
+		{"no node answers", func(string) bool { return true }, history.Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeZK()
+			cfg := testConfig(Register)
+			cfg.OpsPerKey = 30
+			cfg.FinalTimeout = 300 * time.Millisecond
+			w := history.NewWriter(&bytes.Buffer{}, time.Now())
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			if err := run(ctx, cfg, w, fakeDeps(f)); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			f.mu.Lock()
+			f.inject = func(call string, _ Node, _ string) injected {
+				if tc.stuck(call) {
+					return injected{err: ErrTimeout}
+				}
+				return injected{}
+			}
+			f.mu.Unlock()
+			final := fakeDeps(f)
+			final.after = func(time.Duration) <-chan time.Time { return nil } // retries wait for the deadline
+			start := time.Now()
+			if err := finalReads(ctx, cfg, w, final); err != nil {
+				t.Fatalf("final reads: %v", err)
+			}
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("final reads took %v", took)
+			}
+			ops := w.Ops()
+			if err := history.Validate(ops); err != nil {
+				t.Fatalf("history invalid: %v", err)
+			}
+			got := finalsByNodeKey(t, ops)
+			keys := registerKeysOf(ops)
+			for k := range activeKeys(cfg) {
+				keys[strconv.Itoa(k)] = true // created at set-up
+			}
+			for _, n := range testNodes() {
+				if len(got[n.Name]) != len(keys) {
+					t.Errorf("node %s: final reads of %d keys, want the run's %d", n.Name, len(got[n.Name]), len(keys))
+				}
+				for k := range keys {
+					if rs := got[n.Name][k]; len(rs) != 1 || rs[0].Type != tc.want {
+						t.Errorf("node %s key %s: final reads %+v, want one %s", n.Name, k, rs, tc.want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// appendOnly is a recorder that cannot list its ops.
+type appendOnly struct{ w *history.Writer }
+
+func (a appendOnly) Append(op history.Op) (history.Op, error) { return a.w.Append(op) }
+
+// TestFinalReadsListWithoutHistory: a recorder that cannot list its ops
+// leaves the nodes' listing as the source of keys.
+func TestFinalReadsListWithoutHistory(t *testing.T) {
+	f := newFakeZK()
+	cfg := testConfig(Register)
+	cfg.OpsPerKey = 30
+	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := run(ctx, cfg, w, fakeDeps(f)); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if err := finalReads(ctx, cfg, appendOnly{w}, fakeDeps(f)); err != nil {
+		t.Fatalf("final reads: %v", err)
+	}
+	ops := w.Ops()
+	got := finalsByNodeKey(t, ops)
+	keys := registerKeysOf(ops)
+	if len(keys) <= activeKeys(cfg) {
+		t.Fatalf("the run used %d keys: too few to tell listing from set-up's keys", len(keys))
+	}
+	for _, n := range testNodes() {
+		for k := range keys {
+			if rs := got[n.Name][k]; len(rs) != 1 || rs[0].Type != history.OK || rs[0].Process < finalProcessBase {
+				t.Errorf("node %s key %s: final reads %+v, want one ok by a final process", n.Name, k, rs)
+			}
+		}
+	}
+}
+
+func TestSortKeys(t *testing.T) {
+	got := sortKeys([]string{"10", "2", "x", "2", "0", "10"})
+	if want := []string{"0", "2", "10", "x"}; !slices.Equal(got, want) {
+		t.Errorf("sortKeys = %v, want %v", got, want)
 	}
 }
