@@ -58,8 +58,24 @@ type Config struct {
 	// its socket for this long is declared dead. Default 5s.
 	WriteTimeout time.Duration
 	// KeepAlive is the TCP keepalive idle time and probe interval; three
-	// failed probes break the stream. Default 2s.
+	// failed probes break the stream (fewer when UserTimeout is shorter
+	// than that, see there). Default 2s.
 	KeepAlive time.Duration
+	// UserTimeout is TCP_USER_TIMEOUT (Linux only; elsewhere ignored) on
+	// every peer stream, dialled or accepted: when data we sent stays
+	// unacknowledged for this long, the kernel breaks the stream and it is
+	// redialled. Without it, a stream that had data in flight when a
+	// partition began is neither working nor broken after the heal: the
+	// retransmission timer has backed off exponentially, so nothing is
+	// resent for seconds (minutes, given a long partition), keepalive does
+	// not probe a stream with unacknowledged data, and WriteTimeout only
+	// bounds a write blocked on a full socket buffer. Linux also uses it
+	// in place of keepalive's probe count: an idle stream breaks at the
+	// first keepalive tick after UserTimeout without hearing from the peer
+	// once a probe is out. Default 5s, WriteTimeout's default: a peer that
+	// neither drains its socket nor acknowledges what reached it for that
+	// long is gone either way. zabnode passes syncLimit x tickTime.
+	UserTimeout time.Duration
 	// BackoffMin and BackoffMax bound the delay between redials of a peer;
 	// it doubles after each failure. Defaults 50ms and 2s.
 	BackoffMin, BackoffMax time.Duration
@@ -99,6 +115,7 @@ func (c Config) withDefaults() Config {
 	def(&c.DialTimeout, 3*time.Second)
 	def(&c.WriteTimeout, 5*time.Second)
 	def(&c.KeepAlive, 2*time.Second)
+	def(&c.UserTimeout, 5*time.Second)
 	def(&c.BackoffMin, 50*time.Millisecond)
 	def(&c.BackoffMax, 2*time.Second)
 	if c.MaxFrameSize <= 0 {
@@ -373,6 +390,10 @@ func (t *Transport) connectOnce(ctx context.Context, dialer *net.Dialer, p *outP
 		}
 		return 0
 	}
+	// Set after the dial, before anything is sent, so that DialTimeout
+	// alone bounds the connect (set before it, the user timeout would
+	// abort the connect after UserTimeout, Linux 6.18 measured).
+	t.setUserTimeout(conn)
 	started := time.Now()
 	up, err := t.serveOutbound(ctx, p, conn)
 	if ctx.Err() != nil {
@@ -385,6 +406,22 @@ func (t *Transport) connectOnce(ctx context.Context, dialer *net.Dialer, p *outP
 	t.logger.Info("outbound stream to peer broke", "peer", p.id, "addr", p.addr, "err", err)
 	t.deliver(ctx, Inbound{From: p.id, Disconnected: true, Outbound: true, Err: err})
 	return time.Since(started)
+}
+
+// setUserTimeout applies Config.UserTimeout to a TCP stream. A failure is
+// logged, not fatal: the stream works, it is only slower to notice a stall.
+func (t *Transport) setUserTimeout(conn net.Conn) {
+	tc, ok := conn.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	rc, err := tc.SyscallConn()
+	if err == nil {
+		err = setUserTimeout(rc, t.cfg.UserTimeout)
+	}
+	if err != nil {
+		t.logger.Warn("peer stream keeps the kernel's stall timeout", "remote", conn.RemoteAddr().String(), "err", err)
+	}
 }
 
 // takeOverflow reports and clears a pending overflow while no stream is up.
@@ -525,6 +562,10 @@ func (t *Transport) serveInbound(ctx context.Context, conn net.Conn) {
 		// Also covers a caller-supplied Listener: a dead peer must be noticed.
 		_ = tc.SetKeepAliveConfig(keepAlive(t.cfg.KeepAlive))
 	}
+	// We only receive on this stream, so nothing of ours can go
+	// unacknowledged; the option matters for keepalive here (see
+	// Config.UserTimeout).
+	t.setUserTimeout(conn)
 
 	var hs [handshakeSize]byte
 	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.DialTimeout))
