@@ -148,7 +148,8 @@ func Catalog() []Info {
 		{Name: Kill, Summary: "SIGKILL target nodes, restart them on the same data dir as the stop"},
 		{Name: Stop, Summary: "SIGTERM target nodes, restart them as the stop"},
 		{Name: Pause, Summary: "docker pause target nodes (SIGSTOP-like freeze), unpause as the stop"},
-		{Name: Partition, Summary: "iptables partitions: " + strings.Join(PartitionShapes(), ", ")},
+		{Name: Partition, Summary: "iptables partitions: " + strings.Join(PartitionShapes(), ", ") +
+			"; with --nemesis-targets, the target's nodes are cut off from the rest (one, minority, majority, all, leader: isolate-one, -minority, -majority, -all, -leader; random: any shape)"},
 		{Name: Packet, Summary: "random packet loss (iptables statistic) or a bandwidth limit (tc tbf) on target nodes"},
 		{Name: Delay, Summary: "netem delay on target nodes (needs netem in the kernel)"},
 		{Name: Duplicate, Summary: "netem packet duplication on target nodes (needs netem in the kernel)"},

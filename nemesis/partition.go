@@ -18,9 +18,17 @@ const (
 	ShapeMajoritiesRing = "majorities-ring" // every node sees a majority, no two the same
 	ShapeBridge         = "bridge"          // two halves joined by one node that sees both
 	ShapeAsymmetric     = "asymmetric"      // a random half drops packets from the other; not vice versa
+
+	// The shapes only target specs select (PartitionShapeFor): the nodes a
+	// spec resolves to vs every other node.
+	ShapeIsolateMinority = "isolate-minority" // (voters-1)/2 random voters vs the rest
+	ShapeIsolateMajority = "isolate-majority" // voters/2+1 random voters vs the rest
+	ShapeIsolateAll      = "isolate-all"      // every node alone
 )
 
-// PartitionShapes lists the partition shapes.
+// PartitionShapes lists the shapes a partition is drawn from when no
+// target spec picks one (Config.Shapes). The targeted shapes are left out
+// so that an untargeted schedule stays what it was for a seed.
 func PartitionShapes() []string {
 	return []string{ShapeHalves, ShapeIsolateOne, ShapeIsolateLeader, ShapeLeaderPlusOne,
 		ShapeMajoritiesRing, ShapeBridge, ShapeAsymmetric}
@@ -36,7 +44,8 @@ const (
 
 // partitionPlan computes the grudge of a shape. Targets are the nodes the
 // shape cuts off: the smaller half, the isolated node(s), the bridge node,
-// the dropping side of an asymmetric cut, or every node for the ring.
+// the dropping side of an asymmetric cut, or every node for the ring and
+// isolate-all.
 func partitionPlan(ctx context.Context, c Cluster, r *rand.Rand, shape string) (Plan, error) {
 	nodes := c.Nodes()
 	if len(nodes) < 2 {
@@ -63,6 +72,28 @@ func partitionPlan(ctx context.Context, c Cluster, r *rand.Rand, shape string) (
 		l, note := leader(ctx, c, r)
 		g.cut([]string{l}, without(nodes, l))
 		p.Targets, p.Note = []string{l}, note
+	case ShapeIsolateMinority, ShapeIsolateMajority:
+		// The same nodes a kill of that target would take, so that the
+		// target means one thing across faults.
+		spec := TargetMinority
+		if shape == ShapeIsolateMajority {
+			spec = TargetMajority
+		}
+		t, err := resolveTargets(ctx, c, r, spec)
+		if err != nil {
+			return Plan{}, fmt.Errorf("plan partition %s: %w", shape, err)
+		}
+		rest := without(nodes, t.Targets...)
+		if len(rest) == 0 {
+			return Plan{}, fmt.Errorf("plan partition %s: the %s %v is every node, nothing to cut it from", shape, spec, t.Targets)
+		}
+		g.cut(t.Targets, rest)
+		p.Targets = t.Targets
+	case ShapeIsolateAll:
+		for _, n := range nodes {
+			g.drop(n, nodes)
+		}
+		p.Targets = slices.Clone(nodes)
 	case ShapeLeaderPlusOne:
 		l, note := leader(ctx, c, r)
 		followers := without(c.Voters(), l)
@@ -106,7 +137,8 @@ func partitionPlan(ctx context.Context, c Cluster, r *rand.Rand, shape string) (
 		}
 		p.Targets = a
 	default:
-		return Plan{}, fmt.Errorf("plan partition: unknown shape %q (known: %s)", shape, strings.Join(PartitionShapes(), ", "))
+		known := append(PartitionShapes(), ShapeIsolateMinority, ShapeIsolateMajority, ShapeIsolateAll)
+		return Plan{}, fmt.Errorf("plan partition: unknown shape %q (known: %s)", shape, strings.Join(known, ", "))
 	}
 	p.Targets = inOrder(nodes, p.Targets)
 	p.Grudge = g.lists(nodes)

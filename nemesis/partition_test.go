@@ -38,7 +38,7 @@ func golden(t *testing.T, name, got string) {
 }
 
 func TestPartitionShapes(t *testing.T) {
-	for _, shape := range PartitionShapes() {
+	for _, shape := range append(PartitionShapes(), ShapeIsolateMinority, ShapeIsolateMajority, ShapeIsolateAll) {
 		t.Run(shape, func(t *testing.T) {
 			ctx := context.Background()
 			c := newFake(5, 0)
@@ -155,6 +155,23 @@ func checkGrudge(t *testing.T, nodes []string, shape string, p Plan) {
 		}
 		if shape == ShapeIsolateLeader && p.Targets[0] != "n2" {
 			t.Errorf("isolated %v, want the leader n2", p.Targets)
+		}
+	case ShapeIsolateMinority, ShapeIsolateMajority:
+		symmetric()
+		size := map[string]int{ShapeIsolateMinority: 2, ShapeIsolateMajority: 3}[shape]
+		if len(p.Targets) != size {
+			t.Errorf("%s: cut off %v, want %d nodes", shape, p.Targets, size)
+		}
+		for _, n := range p.Targets {
+			if got := sees(n); !slices.Equal(got, p.Targets) {
+				t.Errorf("%s: %s sees %v, want only its side %v", shape, n, got, p.Targets)
+			}
+		}
+	case ShapeIsolateAll:
+		for _, n := range nodes {
+			if got := sees(n); !slices.Equal(got, []string{n}) {
+				t.Errorf("%s: %s sees %v, want itself only", shape, n, got)
+			}
 		}
 	case ShapeLeaderPlusOne:
 		symmetric()

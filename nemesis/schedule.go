@@ -23,10 +23,13 @@ type Config struct {
 	Interval time.Duration
 	// Jitter spreads each wait uniformly over Interval ± Jitter.
 	Jitter time.Duration
-	// Targets are the target specs kill, stop, pause and packet faults pick
-	// from (see TargetSpecs).
+	// Targets are the target specs kill, stop, pause, packet and netem
+	// faults pick from (see TargetSpecs), and that pick each partition's
+	// shape (see PartitionShapeFor). Empty: per fault, any spec for the
+	// former and any of Shapes for partitions.
 	Targets []string
-	// Shapes are the partition shapes to pick from (see PartitionShapes).
+	// Shapes are the partition shapes drawn from when no target spec picks
+	// one (see PartitionShapes).
 	Shapes []string
 	// Seed makes the schedule reproducible.
 	Seed int64
@@ -64,7 +67,6 @@ func DefaultConfig() Config {
 	return Config{
 		Interval:      10 * time.Second,
 		Jitter:        0,
-		Targets:       TargetSpecs(),
 		Shapes:        PartitionShapes(),
 		Probability:   0.2,
 		Rate:          "1mbit",
@@ -82,9 +84,6 @@ func (c Config) withDefaults() Config {
 	d := DefaultConfig()
 	if c.Interval == 0 {
 		c.Interval = d.Interval
-	}
-	if len(c.Targets) == 0 {
-		c.Targets = d.Targets
 	}
 	if len(c.Shapes) == 0 {
 		c.Shapes = d.Shapes
@@ -138,10 +137,8 @@ func (c Config) Validate() error {
 	if c.Jitter < 0 || c.Jitter > c.Interval {
 		errs = append(errs, fmt.Errorf("jitter %v must be between 0 and the interval %v", c.Jitter, c.Interval))
 	}
-	for _, t := range c.Targets {
-		if !slices.Contains(TargetSpecs(), t) {
-			errs = append(errs, fmt.Errorf("unknown target %q (known: %s)", t, strings.Join(TargetSpecs(), ", ")))
-		}
+	if err := ValidateTargets(c.Faults, c.Targets); err != nil {
+		errs = append(errs, err)
 	}
 	for _, s := range c.Shapes {
 		if !slices.Contains(PartitionShapes(), s) {
@@ -321,12 +318,12 @@ func (s *Schedule) round() []Step {
 	}
 	switch name {
 	case Partition:
-		shape := pick(s.rng, s.cfg.Shapes)
+		shape := s.partitionShape()
 		a := start(s.id(), s.interval(1), Partition, shape, shape, "")
 		return []Step{a, stop(a, s.interval(1))}
 	case Packet:
 		shape := pick(s.rng, PacketShapes())
-		a := start(s.id(), s.interval(1), Packet, shape, shape, pick(s.rng, s.cfg.Targets))
+		a := start(s.id(), s.interval(1), Packet, shape, shape, s.target())
 		return []Step{a, stop(a, s.interval(1))}
 	case LeaderPartitionThenKill:
 		// Kill the isolated leader soon, before it notices it lost its
@@ -401,9 +398,32 @@ func (s *Schedule) round() []Step {
 		return []Step{a, k, x, v, stop(a, 0), stop(v, s.interval(0.25)), stop(k, 0), stop(x, s.interval(1))}
 	}
 	// kill, stop, pause and the netem faults.
-	target := pick(s.rng, s.cfg.Targets)
+	target := s.target()
 	a := start(s.id(), s.interval(1), name, target, "", target)
 	return []Step{a, stop(a, s.interval(1))}
+}
+
+// target draws the target spec of a kill, stop, pause, packet or netem
+// fault.
+func (s *Schedule) target() string {
+	if len(s.cfg.Targets) == 0 {
+		return pick(s.rng, TargetSpecs())
+	}
+	return pick(s.rng, s.cfg.Targets)
+}
+
+// partitionShape draws a partition's shape: with target specs, the shape
+// of a drawn spec (PartitionShapeFor), so that "leader" always cuts off
+// the leader; without, or for "random", one of Shapes. Untargeted
+// schedules draw exactly what they drew before targets applied to
+// partitions, so old seeds replay.
+func (s *Schedule) partitionShape() string {
+	if len(s.cfg.Targets) > 0 {
+		if shape := PartitionShapeFor(pick(s.rng, s.cfg.Targets)); shape != "" {
+			return shape
+		}
+	}
+	return pick(s.rng, s.cfg.Shapes)
 }
 
 // Resolve fixes the nodes of a start at injection time: the leader is

@@ -2,13 +2,15 @@ package nemesis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
 )
 
-// Target specs: which nodes a kill, stop, pause or packet fault hits.
+// Target specs: which nodes a kill, stop, pause, packet or netem fault
+// hits, and which side a partition cuts off (see PartitionShapeFor).
 // Minority and majority are counted among the voters, since only voters
 // make quorums.
 const (
@@ -17,7 +19,7 @@ const (
 	TargetMajority = "majority" // voters/2+1 random voters
 	TargetAll      = "all"      // every node
 	TargetLeader   = "leader"   // the leader at injection time
-	TargetRandom   = "random"   // a random non-empty subset of the nodes
+	TargetRandom   = "random"   // a random non-empty subset of the nodes; for partitions, a random shape
 
 	// targetLeaderMajority is a majority of voters that includes the
 	// leader; used by kill-majority-after-election.
@@ -27,6 +29,68 @@ const (
 // TargetSpecs lists the selectable target specs.
 func TargetSpecs() []string {
 	return []string{TargetOne, TargetMinority, TargetMajority, TargetAll, TargetLeader, TargetRandom}
+}
+
+// PartitionShapeFor is the partition shape that target spec selects: the
+// nodes the spec resolves to (as it would for a kill) are cut off from
+// every other node, so "leader" isolates the leader at injection time and
+// "minority" / "majority" cut off that many voters, the other voters and
+// the observers on the far side. "all" cuts every node off from every
+// other. "random" returns "": the shape is drawn from Config.Shapes, as
+// when no target spec is given, so the ring, bridge and asymmetric shapes
+// stay reachable.
+func PartitionShapeFor(target string) string {
+	switch target {
+	case TargetOne:
+		return ShapeIsolateOne
+	case TargetMinority:
+		return ShapeIsolateMinority
+	case TargetMajority:
+		return ShapeIsolateMajority
+	case TargetAll:
+		return ShapeIsolateAll
+	case TargetLeader:
+		return ShapeIsolateLeader
+	}
+	return ""
+}
+
+// TargetsHelp says what each target spec does to each kind of fault, for
+// --help. It names the partition shapes by their rule, isolate-<spec>,
+// which PartitionShapeFor keeps (TestTargetsHelp).
+func TargetsHelp() string {
+	return "comma list of " + strings.Join(TargetSpecs(), ", ") +
+		": the nodes kill, stop, pause, packet and netem faults hit (minority, majority: of the voters)," +
+		" and the nodes a partition cuts off from the rest (shape isolate-<target>; all: every node alone; random: any shape);" +
+		" the sequences pick their own nodes (default: any target, any shape)"
+}
+
+// takesTargets reports whether fault name resolves its nodes from the
+// target specs. The sequences pick their own.
+func takesTargets(name string) bool {
+	switch name {
+	case Kill, Stop, Pause, Partition, Packet, Delay, Duplicate, Reorder:
+		return true
+	}
+	return false
+}
+
+// ValidateTargets checks target specs against the faults they are meant
+// for, before anything starts: every spec must be known, and when specs are
+// given, at least one selected fault must use them, or they would be
+// ignored without a word.
+func ValidateTargets(faults, targets []string) error {
+	var errs []error
+	for _, t := range targets {
+		if !slices.Contains(TargetSpecs(), t) {
+			errs = append(errs, fmt.Errorf("unknown target %q (known: %s)", t, strings.Join(TargetSpecs(), ", ")))
+		}
+	}
+	if len(targets) > 0 && len(faults) > 0 && !slices.ContainsFunc(faults, takesTargets) {
+		errs = append(errs, fmt.Errorf("targets %s apply to none of the faults %s: the sequences pick their own nodes",
+			strings.Join(targets, ","), strings.Join(faults, ",")))
+	}
+	return errors.Join(errs...)
 }
 
 // ParseTargets parses a comma-separated list of target specs; "" selects
