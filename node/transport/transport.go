@@ -76,8 +76,9 @@ type Config struct {
 	// neither drains its socket nor acknowledges what reached it for that
 	// long is gone either way. zabnode passes syncLimit x tickTime.
 	UserTimeout time.Duration
-	// BackoffMin and BackoffMax bound the delay between redials of a peer;
-	// it doubles after each failure. Defaults 50ms and 2s.
+	// BackoffMin and BackoffMax bound the delay between the starts of two
+	// dial attempts to a peer; it doubles after each failure. Defaults
+	// 50ms and 2s.
 	BackoffMin, BackoffMax time.Duration
 	// MaxFrameSize bounds a frame on send and on receive. Default 64 MiB
 	// (a SNAP of a test-sized tree fits).
@@ -360,6 +361,7 @@ func (t *Transport) runPeer(ctx context.Context, p *outPeer) {
 	defer timer.Stop()
 	<-timer.C
 	for {
+		began := time.Now()
 		lived := t.connectOnce(ctx, &dialer, p)
 		if ctx.Err() != nil {
 			return
@@ -367,7 +369,16 @@ func (t *Transport) runPeer(ctx context.Context, p *outPeer) {
 		if lived > t.cfg.BackoffMax {
 			backoff = t.cfg.BackoffMin // a stream that worked for a while is not a flapping peer
 		}
-		timer.Reset(backoff)
+		// The backoff runs from the start of the attempt, not its end: a
+		// dial whose SYNs a partition dropped has already waited
+		// DialTimeout, and waiting BackoffMax on top would leave the peer
+		// undialled that long after the heal. Within a dial the kernel
+		// resends the SYN after 1s, 2s, 3s (linear, Linux 6.5+; 1s, 3s
+		// before), so with the 3s DialTimeout a healed peer gets a SYN
+		// within about a second. A peer that refuses at once is still
+		// dialled at most once per backoff, and a stream that broke after
+		// living long is redialled at once.
+		timer.Reset(max(0, backoff-time.Since(began)))
 		select {
 		case <-ctx.Done():
 			return
