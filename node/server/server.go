@@ -123,7 +123,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	}
 	s.tr, err = transport.New(transport.Config{
 		ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
-		Peers: peers, Logger: log.With("component", "transport"),
+		Peers: peers, Logger: log.With("component", "transport"), UserTimeout: peerUserTimeout(cfg),
 		Queued: s.fp.queued, BeforeWrite: s.fp.beforeWrite, AfterWrite: s.fp.afterWrite,
 	})
 	if err != nil {
@@ -178,6 +178,19 @@ func coreConfig(cfg *config.Config, log *slog.Logger, bugs zab.Bugs) zab.Config 
 	c.FinalizeTicks = 1
 	c.Logger = log.With("component", "zab")
 	return c
+}
+
+// peerUserTimeout is how long data sent to a peer may stay unacknowledged
+// before the kernel breaks the stream (transport.Config.UserTimeout):
+// syncLimit x tickTime. A follower the leader has not heard from for
+// syncLimit ticks is dropped by Zab anyway, so a stream stalled that long
+// is of no use; broken, it is redialled as soon as the path heals, rather
+// than when the kernel's backed-off retransmission timer next fires. The
+// floor keeps a healthy stream alive through a lost segment and its first
+// retransmissions (the minimum RTO is 200ms) when tickTime is tiny.
+func peerUserTimeout(cfg *config.Config) time.Duration {
+	const floor = time.Second
+	return max(time.Duration(cfg.SyncLimit)*time.Duration(cfg.TickTime)*time.Millisecond, floor)
 }
 
 // tickInterval is one core tick.
