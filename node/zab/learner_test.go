@@ -126,17 +126,24 @@ func TestProposalDuringSyncAckedAfterNewLeader(t *testing.T) {
 	}
 	step(t, n, Message{Type: MsgCommit, From: 3, Zxid: p1.Zxid})
 	step(t, n, Message{Type: MsgCommit, From: 3, Zxid: p2.Zxid})
-	// p3 is proposed and committed within one Ready: only p1 and p2,
-	// logged by earlier Readys, may be applied before it is persisted.
+	// p3 is proposed and committed within one Ready that writes no epoch:
+	// every committed txn, p3 included, may be applied before p3 is
+	// persisted (a quorum holds it), and the Ready may be pipelined.
 	p3 := Txn{Zxid: MakeZxid(1, 3), Data: []byte("p3")}
 	step(t, n, Message{Type: MsgProposal, From: 3, Txns: []Txn{p3}})
 	step(t, n, Message{Type: MsgCommit, From: 3, Zxid: p3.Zxid})
 	rd4 := n.Ready()
-	if got := rd4.EarlyCommitted; len(got) != 2 || got[0].Zxid != p1.Zxid || got[1].Zxid != p2.Zxid {
-		t.Errorf("early committed %v, want p1 then p2", got)
+	if got := rd4.EarlyCommitted; len(got) != 3 || got[0].Zxid != p1.Zxid || got[1].Zxid != p2.Zxid || got[2].Zxid != p3.Zxid {
+		t.Errorf("early committed %v, want p1, p2, p3", got)
 	}
-	if got := rd4.Committed; len(got) != 1 || got[0].Zxid != p3.Zxid || len(rd4.Entries) != 1 {
-		t.Errorf("committed %v with entries %v, want p3 after persisting it", got, rd4.Entries)
+	if len(rd4.Committed) != 0 || len(rd4.Entries) != 1 {
+		t.Errorf("committed %v with entries %v, want nothing late and p3 to persist", rd4.Committed, rd4.Entries)
+	}
+	if !rd4.MayOverlap() {
+		t.Errorf("a Ready that only logs p3 and acks it may not overlap: %+v", rd4)
+	}
+	if rd2.MayOverlap() {
+		t.Error("the NEWLEADER ack's Ready (currentEpoch) may overlap")
 	}
 }
 

@@ -477,13 +477,18 @@ func (n *Node) handOut() int {
 // Call Advance with it once done, before the next Ready.
 func (n *Node) Ready() Ready {
 	rd := n.rd
-	// Every entry handed out before is durable now (the server handles a
-	// Ready fully before asking for the next).
-	durable := n.base
-	if n.stable > 0 {
-		durable = n.entries[n.stable-1].Zxid
-	}
-	if rd.AcceptedEpoch == nil && rd.Snapshot == nil && rd.Truncate == nil && rd.CurrentEpoch == nil {
+	if n.mayTakeEarly() {
+		// Nothing in this Ready reorders the log or the state machine:
+		// every committed txn may be applied before persisting (Ready,
+		// step 0).
+		rd.EarlyCommitted, rd.Committed = rd.Committed, nil
+	} else {
+		// Every entry handed out before is durable now (the server
+		// handles a Ready fully before asking for the next).
+		durable := n.base
+		if n.stable > 0 {
+			durable = n.entries[n.stable-1].Zxid
+		}
 		k := 0
 		for k < len(rd.Committed) && rd.Committed[k].Zxid <= durable {
 			k++
@@ -503,6 +508,28 @@ func (n *Node) Ready() Ready {
 	n.rd = Ready{}
 	n.readys++
 	return rd
+}
+
+// mayTakeEarly reports whether the pending work holds no epoch, snapshot
+// or truncation, so that its early parts may be handled ahead of the rest.
+func (n *Node) mayTakeEarly() bool {
+	return n.rd.AcceptedEpoch == nil && n.rd.Snapshot == nil && n.rd.Truncate == nil && n.rd.CurrentEpoch == nil
+}
+
+// TakeEarly hands out, and removes from the pending work, what may be
+// handled while an earlier Ready's persistence is still in flight (Ready,
+// pipelining): in the returned Ready only EarlyMessages, EarlyCommitted,
+// Syncs and Requests are set, to be handled in that order as in Ready, and
+// it is not passed to Advance. It takes nothing while the pending work
+// holds an epoch, snapshot or truncation: those wait for the next Ready.
+// Calling it with no Ready in flight is allowed but gains nothing.
+func (n *Node) TakeEarly() Ready {
+	if !n.mayTakeEarly() {
+		return Ready{}
+	}
+	e := Ready{EarlyMessages: n.rd.EarlyMessages, EarlyCommitted: n.rd.Committed, Syncs: n.rd.Syncs, Requests: n.rd.Requests}
+	n.rd.EarlyMessages, n.rd.Committed, n.rd.Syncs, n.rd.Requests = nil, nil, nil, nil
+	return e
 }
 
 // Advance tells the node that rd was persisted (and its messages sent).

@@ -21,10 +21,17 @@ package zab
 //     hands the txn to SyncRequestProcessor, whose flush produces the
 //     leader's own ACK (AckRequestProcessor). A COMMIT or INFORM names a
 //     txn a quorum already holds durably, whatever this Ready persists.
-//     - EarlyCommitted are committed txns this node logged in an earlier
-//     Ready (Ready holds them back when it installs a snapshot, truncates
-//     or writes an epoch), so applying them and answering their clients
-//     needs nothing of this Ready either.
+//     - EarlyCommitted are committed txns. In a Ready that installs no
+//     snapshot, truncates nothing and writes no epoch they are all of its
+//     committed txns, even those whose own copy this Ready (or a later
+//     one) has yet to make durable: a committed txn is durable on a
+//     quorum, so a node that applies it, answers its client and then
+//     loses its copy in a crash gets it back when it syncs with the next
+//     leader before serving again (a leader holds every committed txn).
+//     ZooKeeper's CommitProcessor applies a committed txn without waiting
+//     for the local SyncRequestProcessor either. Otherwise (a snapshot,
+//     truncation or epoch) they are only the txns logged by an earlier
+//     Ready, and the rest wait in Committed.
 //     Handling them first overlaps the leader's fsync with the followers'
 //     receive and fsync, and keeps a client's reply from waiting for the
 //     fsync of the next batch of proposals.
@@ -50,6 +57,11 @@ package zab
 // UPTODATE, none of which it depends on (a follower takes PROPOSALs and
 // COMMITs before UPTODATE); a learner's REQUEST may overtake its ACKs and
 // PINGs, which the leader handles independently of requests.
+//
+// Pipelining (MayOverlap, Node.TakeEarly): a server may persist a Ready on
+// another goroutine and, until that is done, go on stepping the node and
+// handling what TakeEarly hands out. It calls Ready again only after it
+// has finished the in-flight one (steps 1-8 and Advance).
 //
 // If persistence fails the server must stop without sending Messages.
 // Advance may itself produce work (the leader's own ACK can commit txns):
@@ -90,6 +102,30 @@ type SyncResult struct {
 type Request struct {
 	From uint64
 	Data []byte
+}
+
+// MayOverlap reports whether the server may persist rd while it goes on
+// stepping the node and handling Node.TakeEarly (see Ready, pipelining).
+// That holds when rd only appends entries: no epoch, snapshot or
+// truncation, whose order against later work matters; its Committed is
+// then empty (all of it is early), so nothing it applies late can be
+// overtaken by a later txn. Its late Messages must also be ones that a
+// later early message may overtake, exactly as within one Ready: ACKs,
+// PINGs, sync requests and replies and UPTODATE. A DIFF, TRUNC, SNAP,
+// NEWLEADER or discovery message must reach its peer before the leader's
+// PROPOSALs that follow it, so a Ready holding one is handled whole.
+func (rd *Ready) MayOverlap() bool {
+	if rd.AcceptedEpoch != nil || rd.Snapshot != nil || rd.Truncate != nil || rd.CurrentEpoch != nil || len(rd.Committed) > 0 {
+		return false
+	}
+	for _, m := range rd.Messages {
+		switch m.Type {
+		case MsgAck, MsgPing, MsgSyncRequest, MsgSyncReply, MsgUpToDate:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (rd *Ready) empty() bool {

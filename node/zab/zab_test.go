@@ -678,6 +678,9 @@ func TestEarlyProposalNeverOvertakesSync(t *testing.T) {
 	if newLeaderAt < 0 || proposalAt < newLeaderAt {
 		t.Errorf("PROPOSAL to n1 at %d, NEWLEADER at %d in %v: the proposal must follow the sync", proposalAt, newLeaderAt, rd.Messages)
 	}
+	if rd.MayOverlap() {
+		t.Error("a Ready holding a learner's sync may overlap: later early PROPOSALs could overtake its NEWLEADER")
+	}
 	// The next proposal may go early to n1 too: its sync is out.
 	if err := c.st[leader].Apply(rd); err != nil {
 		t.Fatal(err)
@@ -693,5 +696,114 @@ func TestEarlyProposalNeverOvertakesSync(t *testing.T) {
 	}
 	if !slices.Equal(early, []uint64{1, 2}) {
 		t.Errorf("next PROPOSAL went early to %v, want [1 2]", early)
+	}
+}
+
+// TestTakeEarlyWhileInFlight drives a leader as a pipelining server does:
+// its Ready is still being persisted when the followers' ACKs arrive. The
+// txn commits on their quorum and TakeEarly hands out its COMMITs and the
+// txn to apply, and a new proposal's PROPOSALs, before the leader's own
+// copy is durable; the next Ready logs only the new proposal.
+func TestTakeEarlyWhileInFlight(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)
+	leader := c.stable()
+	n := c.nodes[leader]
+	x, err := n.Propose([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflight := n.Ready()
+	if !inflight.MayOverlap() || len(inflight.Entries) != 1 {
+		t.Fatalf("a broadcast leader's Ready %+v: want one entry and MayOverlap", inflight)
+	}
+	var acks []Message
+	for _, m := range inflight.EarlyMessages {
+		if err := c.nodes[m.To].Step(m); err != nil {
+			t.Fatal(err)
+		}
+		f := c.nodes[m.To]
+		for f.HasReady() {
+			rd := f.Ready()
+			if err := c.st[m.To].Apply(rd); err != nil {
+				t.Fatal(err)
+			}
+			acks = append(acks, msgsOf(Ready{Messages: rd.Messages}, MsgAck)...)
+			f.Advance(rd)
+		}
+	}
+	if len(acks) != 2 {
+		t.Fatalf("followers acked %v, want two ACKs", acks)
+	}
+	for _, a := range acks {
+		if err := n.Step(a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := n.Status().Committed; got != x {
+		t.Fatalf("committed %v on the followers' quorum, want %v", got, x)
+	}
+	y, err := n.Propose([]byte("y"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := n.TakeEarly()
+	if len(e.EarlyCommitted) != 1 || e.EarlyCommitted[0].Zxid != x {
+		t.Errorf("TakeEarly committed %v, want %v", e.EarlyCommitted, x)
+	}
+	var commits, proposals int
+	for _, m := range e.EarlyMessages {
+		switch {
+		case m.Type == MsgCommit && m.Zxid == x:
+			commits++
+		case m.Type == MsgProposal && m.Txns[0].Zxid == y:
+			proposals++
+		}
+	}
+	if commits != 2 || proposals != 2 || len(e.EarlyMessages) != 4 {
+		t.Errorf("TakeEarly messages %v, want COMMIT %v and PROPOSAL %v to both followers", e.EarlyMessages, x, y)
+	}
+	if len(e.Entries) != 0 || len(e.Messages) != 0 || len(e.Committed) != 0 {
+		t.Errorf("TakeEarly handed out persist work or late parts: %+v", e)
+	}
+	if again := n.TakeEarly(); !again.empty() {
+		t.Errorf("second TakeEarly = %+v, want nothing new", again)
+	}
+	// The in-flight Ready completes; the next one logs y and nothing else.
+	if err := c.st[leader].Apply(inflight); err != nil {
+		t.Fatal(err)
+	}
+	n.Advance(inflight)
+	next := n.Ready()
+	if len(next.Entries) != 1 || next.Entries[0].Zxid != y || len(next.EarlyCommitted)+len(next.Committed) != 0 {
+		t.Errorf("next Ready %+v, want only %v to log", next, y)
+	}
+}
+
+// TestTakeEarlyHoldsBackBehindEpochs: while the pending work writes an
+// epoch, snapshot or truncation, nothing may be taken ahead of it.
+func TestTakeEarlyHoldsBackBehindEpochs(t *testing.T) {
+	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)
+	leader := c.stable()
+	n := c.nodes[leader]
+	if _, err := n.Propose([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	e := uint32(9)
+	z := n.Status().LastZxid
+	for name, set := range map[string]func(){
+		"acceptedEpoch": func() { n.rd.AcceptedEpoch = &e },
+		"currentEpoch":  func() { n.rd.CurrentEpoch = &e },
+		"truncate":      func() { n.rd.Truncate = &z },
+		"snapshot":      func() { n.rd.Snapshot = &Snapshot{Zxid: z} },
+	} {
+		saved := n.rd
+		set()
+		if got := n.TakeEarly(); !got.empty() {
+			t.Errorf("%s pending: TakeEarly = %+v, want nothing", name, got)
+		}
+		if len(n.rd.EarlyMessages) == 0 {
+			t.Errorf("%s pending: the early PROPOSALs left the pending work", name)
+		}
+		n.rd = saved
 	}
 }

@@ -77,6 +77,11 @@ type replica struct {
 	// soon as the replica resumes (before it ticks again).
 	syncOnResume bool
 	leaderOf     uint32 // epoch in which it was last seen established (checked once)
+	// inflight is a Ready being persisted on the server's storage
+	// goroutine until inflightDone (microtick): meanwhile the replica
+	// steps on and handles what TakeEarly hands out. A crash loses it.
+	inflight     *zab.Ready
+	inflightDone int64
 }
 
 // Sim is one simulated ensemble.
@@ -114,6 +119,27 @@ type Stats struct {
 	// EarlyThenCrash counts replicas that crashed while persisting a Ready
 	// whose early messages (a leader's PROPOSALs) were still delivered.
 	EarlyThenCrash int
+	// Pipelined counts Readys persisted while the replica went on; Taken
+	// counts non-empty TakeEarly hand-outs during them; CrashedInFlight
+	// counts crashes that lost a pipelined Ready.
+	Pipelined, Taken, CrashedInFlight int
+}
+
+// Add sums o into st.
+func (st *Stats) Add(o Stats) {
+	st.Committed += o.Committed
+	st.Crashes += o.Crashes
+	st.Partitions += o.Partitions
+	st.Elections += o.Elections
+	st.SyncsOK += o.SyncsOK
+	st.Diffs += o.Diffs
+	st.Truncs += o.Truncs
+	st.Snaps += o.Snaps
+	st.Pauses += o.Pauses
+	st.EarlyThenCrash += o.EarlyThenCrash
+	st.Pipelined += o.Pipelined
+	st.Taken += o.Taken
+	st.CrashedInFlight += o.CrashedInFlight
 }
 
 // New builds a simulation from opts.
@@ -256,6 +282,12 @@ func (s *Sim) start(id uint64) error {
 func (s *Sim) crash(id uint64, flush bool) {
 	r := s.reps[id]
 	r.up, r.node = false, nil
+	if r.inflight != nil {
+		// The process dies before its storage goroutine's fsync returns:
+		// nothing of the pipelined Ready is durable.
+		r.inflight = nil
+		s.Stats.CrashedInFlight++
+	}
 	s.Stats.Crashes++
 	note := "in-flight messages lost"
 	if flush {
@@ -319,50 +351,126 @@ func (s *Sim) send(m zab.Message) {
 
 // drain processes every Ready of r: send the early messages and apply the
 // early committed txns, persist (maybe crashing part-way, the early
-// messages then maybe still delivered), send, apply, check.
+// messages then maybe still delivered), send, apply, check. A Ready that
+// may overlap is, on a coin flip, left in flight as a pipelining server
+// leaves it with its storage goroutine: it completes at a later microtick
+// (completeDue), and until then drain only handles TakeEarly.
 func (s *Sim) drain(r *replica) error {
-	for r.up && r.node.HasReady() {
+	for r.up {
+		if r.inflight != nil {
+			if s.now < r.inflightDone || s.paused(r.id) {
+				return s.takeEarly(r)
+			}
+			rd := *r.inflight
+			r.inflight = nil
+			s.record(event{node: r.id, kind: "persisted", note: fmt.Sprintf("pipelined, %d entries", len(rd.Entries))})
+			if err := s.finish(r, rd); err != nil {
+				return err
+			}
+			continue
+		}
+		if !r.node.HasReady() {
+			return nil
+		}
 		rd := r.node.Ready()
 		s.sendAll(r, rd.EarlyMessages)
 		if err := s.apply(r, rd.EarlyCommitted); err != nil {
 			return err
 		}
-		if err := s.persist(r, rd); err != nil {
+		if rd.MayOverlap() && len(rd.Entries) > 0 && s.rng.IntN(2) == 0 {
+			r.inflight = &rd
+			r.inflightDone = s.now + 1 + s.rng.Int64N(8)
+			s.Stats.Pipelined++
+			s.record(event{node: r.id, kind: "persisting", note: fmt.Sprintf("%d entries until t=%d.%d", len(rd.Entries), r.inflightDone/microPerTick, r.inflightDone%microPerTick)})
+			continue
+		}
+		if err := s.finish(r, rd); err != nil {
 			return err
 		}
-		if !r.up {
-			return nil // crashed while persisting
+	}
+	return nil
+}
+
+// takeEarly handles what the replica may do while its Ready is in flight,
+// until nothing more is handed out (forwarded requests become proposals,
+// whose PROPOSALs go early too).
+func (s *Sim) takeEarly(r *replica) error {
+	for r.up {
+		e := r.node.TakeEarly()
+		if len(e.EarlyMessages)+len(e.EarlyCommitted)+len(e.Syncs)+len(e.Requests) == 0 {
+			return nil
 		}
-		s.sendAll(r, rd.Messages)
-		if rd.Snapshot != nil {
-			st, err := decodeState(rd.Snapshot.Data)
-			if err != nil {
-				return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
-			}
-			for i, t := range st {
-				if err := s.check.Applied(r.id, i, t); err != nil {
-					return s.fail(err)
-				}
-			}
-			r.applied = st
-		}
-		if err := s.apply(r, rd.Committed); err != nil {
+		s.Stats.Taken++
+		s.sendAll(r, e.EarlyMessages)
+		if err := s.apply(r, e.EarlyCommitted); err != nil {
 			return err
 		}
-		for _, res := range rd.Syncs {
+		for _, res := range e.Syncs {
 			if err := s.syncDone(r, res); err != nil {
 				return err
 			}
 		}
-		r.node.Advance(rd)
-		if err := s.checkLeader(r); err != nil {
+		if err := s.proposeForwarded(r, e.Requests); err != nil {
 			return err
 		}
-		// The leader's server turns forwarded requests into proposals.
-		for _, req := range rd.Requests {
-			s.record(event{node: r.id, kind: "request", note: fmt.Sprintf("from n%d %s", req.From, req.Data)})
-			if _, err := r.node.Propose(req.Data); err != nil && !errors.Is(err, zab.ErrNotLeader) {
-				return s.fail(fmt.Errorf("n%d propose forwarded: %w", r.id, err))
+	}
+	return nil
+}
+
+// finish persists rd (maybe crashing part-way) and does the rest of it.
+func (s *Sim) finish(r *replica, rd zab.Ready) error {
+	if err := s.persist(r, rd); err != nil {
+		return err
+	}
+	if !r.up {
+		return nil // crashed while persisting
+	}
+	s.sendAll(r, rd.Messages)
+	if rd.Snapshot != nil {
+		st, err := decodeState(rd.Snapshot.Data)
+		if err != nil {
+			return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
+		}
+		for i, t := range st {
+			if err := s.check.Applied(r.id, i, t); err != nil {
+				return s.fail(err)
+			}
+		}
+		r.applied = st
+	}
+	if err := s.apply(r, rd.Committed); err != nil {
+		return err
+	}
+	for _, res := range rd.Syncs {
+		if err := s.syncDone(r, res); err != nil {
+			return err
+		}
+	}
+	r.node.Advance(rd)
+	if err := s.checkLeader(r); err != nil {
+		return err
+	}
+	return s.proposeForwarded(r, rd.Requests)
+}
+
+// proposeForwarded is the leader's server turning forwarded requests into
+// proposals.
+func (s *Sim) proposeForwarded(r *replica, reqs []zab.Request) error {
+	for _, req := range reqs {
+		s.record(event{node: r.id, kind: "request", note: fmt.Sprintf("from n%d %s", req.From, req.Data)})
+		if _, err := r.node.Propose(req.Data); err != nil && !errors.Is(err, zab.ErrNotLeader) {
+			return s.fail(fmt.Errorf("n%d propose forwarded: %w", r.id, err))
+		}
+	}
+	return nil
+}
+
+// completeDue finishes the pipelined Readys whose persistence is done.
+func (s *Sim) completeDue() error {
+	for _, id := range s.ids {
+		if r := s.reps[id]; r.up && r.inflight != nil && s.now >= r.inflightDone && !s.paused(id) {
+			if err := s.drain(r); err != nil {
+				return err
 			}
 		}
 	}
@@ -735,6 +843,9 @@ func (s *Sim) step() error {
 		return err
 	}
 	if err := s.deliverDue(); err != nil {
+		return err
+	}
+	if err := s.completeDue(); err != nil {
 		return err
 	}
 	for _, id := range s.ids {

@@ -74,15 +74,7 @@ func TestSim(t *testing.T) {
 	for r := range results {
 		voters[r.sim.opts.Voters]++
 		observers[r.sim.opts.Observers]++
-		total.Committed += r.sim.Stats.Committed
-		total.Crashes += r.sim.Stats.Crashes
-		total.Partitions += r.sim.Stats.Partitions
-		total.Elections += r.sim.Stats.Elections
-		total.SyncsOK += r.sim.Stats.SyncsOK
-		total.Diffs += r.sim.Stats.Diffs
-		total.Truncs += r.sim.Stats.Truncs
-		total.Snaps += r.sim.Stats.Snaps
-		total.EarlyThenCrash += r.sim.Stats.EarlyThenCrash
+		total.Add(r.sim.Stats)
 		if r.err != nil {
 			failed++
 			if failed <= 3 {
@@ -95,7 +87,8 @@ func TestSim(t *testing.T) {
 		t.Errorf("%d of %d seeds failed", failed, n)
 	}
 	if total.Committed == 0 || total.Crashes == 0 || total.Partitions == 0 || total.SyncsOK == 0 ||
-		total.Diffs == 0 || total.Truncs == 0 || total.Snaps == 0 || total.EarlyThenCrash == 0 {
+		total.Diffs == 0 || total.Truncs == 0 || total.Snaps == 0 || total.EarlyThenCrash == 0 ||
+		total.Pauses == 0 || total.Pipelined == 0 || total.Taken == 0 || total.CrashedInFlight == 0 {
 		t.Errorf("the simulation exercised too little: %+v", total)
 	}
 }
