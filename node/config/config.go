@@ -45,8 +45,12 @@ type Config struct {
 	Servers           []Server
 	MyID              uint64
 	// Zabnode-only keys.
-	Fsync bool     // zabnode.fsync (default true); off only for benchmarks
-	Bugs  []string // zabnode.bug: comma list of seeded bugs (off by default)
+	Fsync bool // zabnode.fsync (default true); off only for benchmarks
+	// Pipeline is zabnode.pipeline (default true): the log is appended and
+	// fsynced on a storage goroutine while the server loop goes on (see
+	// zab.Ready). Off handles every Ready on the loop, to measure the gain.
+	Pipeline bool
+	Bugs     []string // zabnode.bug: comma list of seeded bugs (off by default)
 	// SnapCount is how many transactions between snapshots (ZooKeeper's
 	// snapCount).
 	SnapCount int
@@ -115,7 +119,7 @@ func Load(path string, log *slog.Logger) (*Config, error) {
 // Parse parses zoo.cfg content; file is used in messages only. myid is not
 // read.
 func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
-	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, AdminPort: 8080, Fsync: true, SnapCount: 10000}
+	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, AdminPort: 8080, Fsync: true, Pipeline: true, SnapCount: 10000}
 	adminEnabled := true
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -149,6 +153,15 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 			}
 			return i, nil
 		}
+		boolVal := func() (bool, error) {
+			switch v {
+			case "true", "on":
+				return true, nil
+			case "false", "off":
+				return false, nil
+			}
+			return false, bad("%q: want true or false", v)
+		}
 		var err error
 		switch {
 		case k == "tickTime":
@@ -169,13 +182,7 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 		case k == "admin.serverPort":
 			c.AdminPort, err = intVal(0, 65535)
 		case k == "admin.enableServer":
-			switch v {
-			case "true":
-			case "false":
-				adminEnabled = false
-			default:
-				err = bad("%q: want true or false", v)
-			}
+			adminEnabled, err = boolVal()
 		case k == "admin.serverAddress":
 			c.AdminAddress = v
 		case k == "snapCount":
@@ -192,14 +199,9 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 				err = bad("%q: want observer or participant", v)
 			}
 		case k == "zabnode.fsync":
-			switch v {
-			case "true", "on":
-				c.Fsync = true
-			case "false", "off":
-				c.Fsync = false
-			default:
-				err = bad("%q: want true or false", v)
-			}
+			c.Fsync, err = boolVal()
+		case k == "zabnode.pipeline":
+			c.Pipeline, err = boolVal()
 		case k == "zabnode.bug":
 			for _, bug := range strings.Split(v, ",") {
 				if bug = strings.TrimSpace(bug); bug != "" {

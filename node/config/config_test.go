@@ -32,8 +32,12 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MyID != 2 || c.TickTime != 200 || c.SyncLimit != 5 || c.AdminPort != 8080 || !c.Fsync {
+	if c.MyID != 2 || c.TickTime != 200 || c.SyncLimit != 5 || c.AdminPort != 8080 || !c.Fsync || !c.Pipeline {
 		t.Fatalf("got %+v", c)
+	}
+	off, err := Parse("zoo.cfg", []byte(strings.Replace(good, "%s", dir, 1)+"zabnode.pipeline=off\n"), nil)
+	if err != nil || off.Pipeline {
+		t.Errorf("zabnode.pipeline=off: got pipeline %v, err %v", off != nil && off.Pipeline, err)
 	}
 	if got := c.Me().QuorumAddr(); got != "10.1.0.3:2888" {
 		t.Errorf("quorum addr: got %s", got)
@@ -61,6 +65,8 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		{"no servers", strings.Replace(base, "server.1=h:2888:3888\n", "", 1), "no server.N"},
 		{"only observers", strings.Replace(base, "3888\n", "3888:observer\n", 1), "at least one voter"},
 		{"bad fsync", base + "zabnode.fsync=maybe\n", "zabnode.fsync"},
+		{"bad pipeline", base + "zabnode.pipeline=1\n", "zoo.cfg:6: zabnode.pipeline: \"1\": want true or false"},
+		{"bad admin switch", base + "admin.enableServer=yes\n", "admin.enableServer"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("zoo.cfg", []byte(tc.text), nil)

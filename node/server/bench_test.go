@@ -12,9 +12,9 @@ import (
 
 // benchWrites drives b.N setData calls through the real go-zookeeper client
 // from `clients` sessions spread over the nodes (fsync on), and reports
-// throughput and p50/p99 latency.
-func benchWrites(b *testing.B, nodes, clients int) {
-	c := newCluster(b, nodes, "")
+// throughput and p50/p99 latency. extra is more zoo.cfg lines.
+func benchWrites(b *testing.B, nodes, clients int, extra string) {
+	c := newCluster(b, nodes, extra)
 	c.waitServing(b)
 	conns := make([]*zk.Conn, clients)
 	for i := range conns {
@@ -60,7 +60,13 @@ func benchWrites(b *testing.B, nodes, clients int) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 }
 
-func BenchmarkWrite1Node(b *testing.B)          { benchWrites(b, 1, 1) }
-func BenchmarkWrite1Node16Clients(b *testing.B) { benchWrites(b, 1, 16) }
-func BenchmarkWrite3Node(b *testing.B)          { benchWrites(b, 3, 1) }
-func BenchmarkWrite3Node16Clients(b *testing.B) { benchWrites(b, 3, 16) }
+func BenchmarkWrite1Node(b *testing.B)          { benchWrites(b, 1, 1, "") }
+func BenchmarkWrite1Node16Clients(b *testing.B) { benchWrites(b, 1, 16, "") }
+func BenchmarkWrite3Node(b *testing.B)          { benchWrites(b, 3, 1, "") }
+func BenchmarkWrite3Node16Clients(b *testing.B) { benchWrites(b, 3, 16, "") }
+
+// The same load with every Ready persisted on the loop, to measure what
+// pipelining (zab.Ready, MayOverlap) gains.
+func BenchmarkWrite3Node16ClientsNoPipeline(b *testing.B) {
+	benchWrites(b, 3, 16, "zabnode.pipeline=false\n")
+}

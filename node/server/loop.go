@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/zabcheck/zabcheck/node/config"
@@ -141,6 +142,19 @@ type loop struct {
 
 	received, sent int64
 	lat            latency
+
+	// Pipelining (zab.Ready, MayOverlap): inflight is the Ready whose
+	// steps 1-5 the storage goroutine is running; persistJobs hands it
+	// over and persistDone brings back the outcome. While it runs the
+	// loop goes on stepping the node and handling TakeEarly, so a leader
+	// counts its followers' ACKs, commits, applies and answers clients
+	// during its own fsync, and a follower applies COMMITs during its
+	// fsync, where the loop used to block in it. pipeline false keeps
+	// every Ready on the loop (zabnode.pipeline=false, for comparison).
+	pipeline    bool
+	inflight    *zab.Ready
+	persistJobs chan *zab.Ready
+	persistDone chan error
 }
 
 func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log *slog.Logger, now func() time.Time, bugs bugSet) (*loop, error) {
@@ -152,6 +166,11 @@ func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log
 		sessions: map[int64]*session{},
 		creating: map[int64]creating{},
 		syncs:    map[uint64]syncRef{},
+		// ack-before-fsync syncs the log from the loop's timer, which
+		// must not race with the storage goroutine's appends.
+		pipeline:    cfg.Pipeline && !bugs.lazyFsync,
+		persistJobs: make(chan *zab.Ready),
+		persistDone: make(chan error, 1),
 	}
 	snapZxid, data, err := st.LatestSnapshot()
 	if err != nil {
@@ -214,6 +233,17 @@ func (l *loop) run(ctx context.Context, tick time.Duration) error {
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	defer l.dropClients("server stopping")
+	// The storage goroutine lives as long as run: closing persistJobs
+	// ends it, and run waits for a persist in progress to return (an
+	// fsync is bounded), so nothing touches the store after run.
+	var storer sync.WaitGroup
+	storer.Go(func() {
+		for rd := range l.persistJobs {
+			l.persistDone <- persist(l.st, rd, true)
+		}
+	})
+	defer storer.Wait()
+	defer close(l.persistJobs)
 	recv := l.tr.Recv()
 	for {
 		select {
@@ -228,6 +258,10 @@ func (l *loop) run(ctx context.Context, tick time.Duration) error {
 			l.peer(in)
 		case ev := <-l.events:
 			l.handle(ev)
+		case err := <-l.persistDone:
+			if err := l.persisted(err); err != nil {
+				return err
+			}
 		}
 		if !l.batch(recv) {
 			return nil
@@ -236,6 +270,17 @@ func (l *loop) run(ctx context.Context, tick time.Duration) error {
 			return err
 		}
 	}
+}
+
+// persisted finishes the in-flight Ready once the storage goroutine is
+// done with it. A failed persist is fatal before any of its Messages go.
+func (l *loop) persisted(err error) error {
+	rd := l.inflight
+	l.inflight = nil
+	if err != nil {
+		return err
+	}
+	return l.finish(rd)
 }
 
 // maxBatch bounds how many queued events one Ready may gather.
@@ -281,54 +326,111 @@ func (l *loop) peer(in transport.Inbound) {
 	}
 }
 
-// process drains the core's Readys in the order zab.Ready demands.
+// process drains the core's Readys in the order zab.Ready demands. A Ready
+// that may overlap goes to the storage goroutine and process returns; until
+// it is persisted, process only handles what Node.TakeEarly hands out.
 func (l *loop) process() error {
-	for l.fatal == nil && l.node.HasReady() {
-		rd := l.node.Ready()
-		// A leader's PROPOSALs and COMMITs go out before its own fsync,
-		// so followers log them while it does, and txns logged by an
-		// earlier Ready are applied (and their clients answered) without
-		// waiting for this one's fsync (zab.Ready, step 0). The leader's
-		// self-ACK counts only in Advance, after persist.
-		if err := l.send(rd.EarlyMessages); err != nil {
-			return err
-		}
-		for _, t := range rd.EarlyCommitted {
-			if err := l.apply(t); err != nil {
+	for l.fatal == nil {
+		if l.inflight != nil {
+			if err := l.takeEarly(); err != nil {
 				return err
 			}
+			break
+		}
+		if !l.node.HasReady() {
+			break
+		}
+		rd := l.node.Ready()
+		// A leader's PROPOSALs and COMMITs go out before its own fsync,
+		// so followers log them while it does, and committed txns are
+		// applied (and their clients answered) without waiting for this
+		// Ready's fsync (zab.Ready, step 0). The leader's self-ACK counts
+		// only in Advance, after persist.
+		if err := l.early(&rd); err != nil {
+			return err
+		}
+		if l.pipeline && len(rd.Entries) > 0 && rd.MayOverlap() {
+			l.inflight = &rd
+			l.persistJobs <- &rd // the storage goroutine is idle: nothing was in flight
+			continue
 		}
 		if err := persist(l.st, &rd, !l.bugs.lazyFsync); err != nil {
 			return err
 		}
-		if rd.Snapshot != nil {
-			if err := l.resetTree(rd.Snapshot.Zxid, rd.Snapshot.Data); err != nil {
-				return err
-			}
-			l.watches = tree.NewWatches()
-			l.log.Info("installed snapshot from leader", "zxid", rd.Snapshot.Zxid)
-		}
-		if err := l.send(rd.Messages); err != nil {
+		if err := l.finish(&rd); err != nil {
 			return err
 		}
-		for _, t := range rd.Committed {
-			if err := l.apply(t); err != nil {
-				return err
-			}
-		}
-		for _, s := range rd.Syncs {
-			l.syncDone(s)
-		}
-		for _, r := range rd.Requests {
-			l.forwarded(r)
-		}
-		l.node.Advance(rd)
-		l.maybeSnapshot()
-		l.checkStatus()
 	}
 	if l.fatal != nil {
 		return l.fatal
 	}
+	l.checkStatus()
+	return nil
+}
+
+// early handles step 0 of a Ready, or what TakeEarly handed out: early
+// messages, early committed txns, then (TakeEarly only) syncs and
+// forwarded requests.
+func (l *loop) early(rd *zab.Ready) error {
+	if err := l.send(rd.EarlyMessages); err != nil {
+		return err
+	}
+	for _, t := range rd.EarlyCommitted {
+		if err := l.apply(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeEarly handles what the node hands out while a Ready is in flight,
+// until it hands out nothing (forwarded requests become proposals whose
+// PROPOSALs go early too).
+func (l *loop) takeEarly() error {
+	for l.fatal == nil {
+		e := l.node.TakeEarly()
+		if len(e.EarlyMessages)+len(e.EarlyCommitted)+len(e.Syncs)+len(e.Requests) == 0 {
+			break
+		}
+		if err := l.early(&e); err != nil {
+			return err
+		}
+		for _, s := range e.Syncs {
+			l.syncDone(s)
+		}
+		for _, r := range e.Requests {
+			l.forwarded(r)
+		}
+	}
+	l.checkStatus()
+	return nil
+}
+
+// finish does steps 6-8 of a persisted Ready and advances the node.
+func (l *loop) finish(rd *zab.Ready) error {
+	if rd.Snapshot != nil {
+		if err := l.resetTree(rd.Snapshot.Zxid, rd.Snapshot.Data); err != nil {
+			return err
+		}
+		l.watches = tree.NewWatches()
+		l.log.Info("installed snapshot from leader", "zxid", rd.Snapshot.Zxid)
+	}
+	if err := l.send(rd.Messages); err != nil {
+		return err
+	}
+	for _, t := range rd.Committed {
+		if err := l.apply(t); err != nil {
+			return err
+		}
+	}
+	for _, s := range rd.Syncs {
+		l.syncDone(s)
+	}
+	for _, r := range rd.Requests {
+		l.forwarded(r)
+	}
+	l.node.Advance(*rd)
+	l.maybeSnapshot()
 	l.checkStatus()
 	return nil
 }
@@ -853,8 +955,14 @@ func (l *loop) maybeSnapshot() {
 	if l.sinceSnap < l.cfg.SnapCount {
 		return
 	}
-	l.sinceSnap = 0
 	z := l.tree.Zxid()
+	if uint64(z) > l.st.Log.LastZxid() {
+		// Committed txns are applied before this node's own copy is
+		// durable (zab.Ready, step 0). A snapshot of them would compact
+		// the log past records not yet appended: wait until it holds them.
+		return
+	}
+	l.sinceSnap = 0
 	start := time.Now()
 	if err := l.st.SaveSnapshot(uint64(z), l.tree.Snapshot()); err != nil {
 		l.log.Error("snapshot failed", "zxid", fmt.Sprintf("%#x", z), "err", err)
