@@ -125,6 +125,9 @@ func (t *Test) Validate() error {
 			return badf("--nemesis %s: needs zabnode's failpoints; --db %s has none", f, t.DB)
 		}
 	}
+	if err := nemesis.ValidateTargets(t.Nemesis, t.NemesisTargets); err != nil {
+		return badf("--nemesis-targets: %v", err)
+	}
 	if t.TickTime < 10 || t.InitLimit < 1 || t.SyncLimit < 1 {
 		return badf("tick time %dms, initLimit %d, syncLimit %d: want tick >= 10ms and limits >= 1", t.TickTime, t.InitLimit, t.SyncLimit)
 	}

@@ -54,6 +54,10 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(t *Test) { t.Name = "a b" }, "test name"},
 		{func(t *Test) { t.Sessions = "sticky" }, `--sessions "sticky"`},
 		{func(t *Test) { t.Sessions = "roaming"; t.ReadMode = "leader" }, "--sessions roaming"},
+		{func(t *Test) { t.Nemesis = []string{"leader-partition-then-kill"}; t.NemesisTargets = []string{"one"} },
+			"--nemesis-targets: targets one apply to none of the faults leader-partition-then-kill"},
+		{func(t *Test) { t.Nemesis = []string{"partition"}; t.NemesisTargets = []string{"leaderr"} },
+			`--nemesis-targets: unknown target "leaderr"`},
 	} {
 		bad := good
 		bad.Name = ""

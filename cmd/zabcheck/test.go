@@ -88,7 +88,11 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 		return t, err
 	}
 	if s := c.String("nemesis-targets"); s != "" {
-		t.NemesisTargets = strings.Split(s, ",")
+		targets, err := nemesis.ParseTargets(s)
+		if err != nil {
+			return t, badArgs("--nemesis-targets: %v", err)
+		}
+		t.NemesisTargets = targets
 	}
 	if t.Bug != "" && !detect.Known(t.Bug) {
 		return t, badArgs("--bug %q: unknown seeded bug (known: %s; see zabcheck bugs)", t.Bug, strings.Join(detect.Names(), ", "))
