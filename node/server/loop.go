@@ -350,6 +350,10 @@ func (l *loop) process() error {
 			return err
 		}
 		if l.pipeline && len(rd.Entries) > 0 && rd.MayOverlap() {
+			// Its syncs and forwarded requests need nothing it persists
+			// (zab.Ready.MayOverlap): handle them now, not after the fsync.
+			l.requests(rd.Syncs, rd.Requests)
+			rd.Syncs, rd.Requests = nil, nil
 			l.inflight = &rd
 			l.persistJobs <- &rd // the storage goroutine is idle: nothing was in flight
 			continue
@@ -395,15 +399,20 @@ func (l *loop) takeEarly() error {
 		if err := l.early(&e); err != nil {
 			return err
 		}
-		for _, s := range e.Syncs {
-			l.syncDone(s)
-		}
-		for _, r := range e.Requests {
-			l.forwarded(r)
-		}
+		l.requests(e.Syncs, e.Requests)
 	}
 	l.checkStatus()
 	return nil
+}
+
+// requests does step 8: completed syncs, then forwarded requests.
+func (l *loop) requests(syncs []zab.SyncResult, reqs []zab.Request) {
+	for _, s := range syncs {
+		l.syncDone(s)
+	}
+	for _, r := range reqs {
+		l.forwarded(r)
+	}
 }
 
 // finish does steps 6-8 of a persisted Ready and advances the node.
@@ -423,12 +432,7 @@ func (l *loop) finish(rd *zab.Ready) error {
 			return err
 		}
 	}
-	for _, s := range rd.Syncs {
-		l.syncDone(s)
-	}
-	for _, r := range rd.Requests {
-		l.forwarded(r)
-	}
+	l.requests(rd.Syncs, rd.Requests)
 	l.node.Advance(*rd)
 	l.maybeSnapshot()
 	l.checkStatus()

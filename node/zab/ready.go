@@ -114,6 +114,10 @@ type Request struct {
 // PINGs, sync requests and replies and UPTODATE. A DIFF, TRUNC, SNAP,
 // NEWLEADER or discovery message must reach its peer before the leader's
 // PROPOSALs that follow it, so a Ready holding one is handled whole.
+// The Syncs and Requests of such a Ready depend on nothing it persists
+// (every txn it commits is early) and may be handled with step 0, as
+// TakeEarly's are: a forwarded client write need not wait for an fsync
+// of other txns before the leader proposes it.
 func (rd *Ready) MayOverlap() bool {
 	if rd.AcceptedEpoch != nil || rd.Snapshot != nil || rd.Truncate != nil || rd.CurrentEpoch != nil || len(rd.Committed) > 0 {
 		return false

@@ -378,6 +378,17 @@ func (s *Sim) drain(r *replica) error {
 			return err
 		}
 		if rd.MayOverlap() && len(rd.Entries) > 0 && s.rng.IntN(2) == 0 {
+			// As the server does: its syncs and forwarded requests go
+			// ahead of its persistence.
+			for _, res := range rd.Syncs {
+				if err := s.syncDone(r, res); err != nil {
+					return err
+				}
+			}
+			if err := s.proposeForwarded(r, rd.Requests); err != nil {
+				return err
+			}
+			rd.Syncs, rd.Requests = nil, nil
 			r.inflight = &rd
 			r.inflightDone = s.now + 1 + s.rng.Int64N(8)
 			s.Stats.Pipelined++
