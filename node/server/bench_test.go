@@ -64,6 +64,7 @@ func BenchmarkWrite1Node(b *testing.B)          { benchWrites(b, 1, 1, "") }
 func BenchmarkWrite1Node16Clients(b *testing.B) { benchWrites(b, 1, 16, "") }
 func BenchmarkWrite3Node(b *testing.B)          { benchWrites(b, 3, 1, "") }
 func BenchmarkWrite3Node16Clients(b *testing.B) { benchWrites(b, 3, 16, "") }
+func BenchmarkWrite5Node16Clients(b *testing.B) { benchWrites(b, 5, 16, "") }
 
 // The same load with every Ready persisted on the loop, to measure what
 // pipelining (zab.Ready, MayOverlap) gains.
