@@ -165,6 +165,9 @@ type finalReader struct {
 	node   Node
 	id     history.Process
 	client Client
+	// last is the node's last error, reported by every read that runs
+	// out of time, including those that start with none left.
+	last error
 }
 
 func (fr *finalReader) close() {
@@ -175,11 +178,13 @@ func (fr *finalReader) close() {
 }
 
 // attempt runs f on a live session, reconnecting and retrying until ctx
-// ends; it returns f's last error.
+// ends; it returns the node's last error. Once ctx has ended it returns at
+// once: a dial could not succeed, and go-zookeeper takes a second to close
+// a session that never connected, which per key of a run adds up past any
+// bound.
 func (fr *finalReader) attempt(ctx context.Context, f func(ctx context.Context, c Client) error) error {
 	cfg := fr.r.cfg
-	var last error
-	for {
+	for ctx.Err() == nil {
 		if fr.client != nil && fr.client.Expired() {
 			fr.close()
 		}
@@ -190,7 +195,7 @@ func (fr *finalReader) attempt(ctx context.Context, f func(ctx context.Context, 
 			if err == nil {
 				fr.client = c
 			} else {
-				last = err
+				fr.last = err
 			}
 		}
 		if fr.client != nil {
@@ -204,16 +209,18 @@ func (fr *finalReader) attempt(ctx context.Context, f func(ctx context.Context, 
 			if err == nil {
 				return nil
 			}
-			last = err
+			fr.last = err
 		}
-		cfg.Logger.Debug("final read failed; retrying", "node", fr.node.Name, "err", last)
+		cfg.Logger.Debug("final read failed; retrying", "node", fr.node.Name, "err", fr.last)
 		if fr.r.d.sleep(ctx, retryPause) != nil {
-			if last == nil {
-				last = ctx.Err()
-			}
-			return fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
+			break
 		}
 	}
+	last := fr.last
+	if last == nil {
+		last = ctx.Err()
+	}
+	return fmt.Errorf("%w (gave up: %w)", last, ctx.Err())
 }
 
 func (fr *finalReader) listKeys(ctx context.Context) []string {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -214,12 +215,14 @@ func finalsByNodeKey(t *testing.T, ops []history.Op) map[string]map[string][]his
 // the recorded reads.
 func TestFinalReadsStuckCluster(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		stuck func(call string) bool
-		want  history.Type
+		name    string
+		stuck   func(call string) bool
+		refused bool // no node accepts a session
+		want    history.Type
 	}{
-		{"no node lists keys", func(call string) bool { return call == "children" }, history.OK},
-		{"no node answers", func(string) bool { return true }, history.Fail},
+		{"no node lists keys", func(call string) bool { return call == "children" }, false, history.OK},
+		{"no node answers", func(string) bool { return true }, false, history.Fail},
+		{"no node accepts a session", func(string) bool { return false }, true, history.Fail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeZK()
@@ -242,12 +245,27 @@ func TestFinalReadsStuckCluster(t *testing.T) {
 			f.mu.Unlock()
 			final := fakeDeps(f)
 			final.after = func(time.Duration) <-chan time.Time { return nil } // retries wait for the deadline
+			// go-zookeeper takes a second to give up a session that never
+			// connected, so a dial with no time left costs a second per key.
+			var late atomic.Int64
+			final.dial = func(ctx context.Context, servers []Node) (Client, error) {
+				if ctx.Err() != nil {
+					late.Add(1)
+				}
+				if tc.refused {
+					return nil, errors.New("connection refused")
+				}
+				return f.dial(ctx, servers)
+			}
 			start := time.Now()
 			if err := finalReads(ctx, cfg, w, final); err != nil {
 				t.Fatalf("final reads: %v", err)
 			}
 			if took := time.Since(start); took > 10*time.Second {
 				t.Errorf("final reads took %v", took)
+			}
+			if n := late.Load(); n > 0 {
+				t.Errorf("%d dials after the final deadline, want none", n)
 			}
 			ops := w.Ops()
 			if err := history.Validate(ops); err != nil {
