@@ -140,6 +140,16 @@ func (n *Node) stepLooking(m Message) {
 	default:
 		if n.better(m.Vote, n.el.vote) {
 			n.setVote(m.Vote)
+		} else if n.better(n.el.vote, m.Vote) {
+			// The peer backs a leader worse than ours: tell it now, not
+			// at our next resend. It may have gone LOOKING after our
+			// broadcast reached it (while it still followed, it only
+			// answered), and without our vote it can finalize on a
+			// leader we never join: that leader then waits out initLimit
+			// for a quorum (5.3 s in a 5-node benchmark failover).
+			// FastLeaderElection stays silent here; replying is a
+			// liveness change only, since votes only ever improve.
+			n.send(n.notification(m.From))
 		}
 	}
 	n.el.recv[m.From] = m.Vote

@@ -196,6 +196,45 @@ func TestElectionAndBroadcast(t *testing.T) {
 	}
 }
 
+// TestLookingPeerHearsBetterVoteAtOnce: a LOOKING voter that gets a worse
+// vote of its own round answers the sender at once, so the sender cannot
+// finalize on a leader this voter would never join (it may have missed the
+// broadcast while it still followed).
+func TestLookingPeerHearsBetterVoteAtOnce(t *testing.T) {
+	st := NewMemoryStorage()
+	n, err := NewNode(DefaultConfig(3, []uint64{1, 2, 3}, nil), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := n.Ready() // the opening broadcast
+	n.Advance(rd)
+	clock := n.Status().ElectionEpoch
+	worse := Message{Type: MsgNotification, From: 2, To: 3, Vote: Vote{Leader: 2}, ElectionEpoch: clock, State: Looking}
+	if err := n.Step(worse); err != nil {
+		t.Fatal(err)
+	}
+	rd = n.Ready()
+	var reply []Message
+	for _, m := range rd.Messages {
+		if m.Type == MsgNotification && m.To == 2 {
+			reply = append(reply, m)
+		}
+	}
+	if len(reply) != 1 || reply[0].Vote.Leader != 3 || reply[0].ElectionEpoch != clock {
+		t.Fatalf("answer to a worse vote = %v, want n3's own vote in round %d", reply, clock)
+	}
+	n.Advance(rd)
+	// An equal vote needs no answer: the sender already backs it.
+	same := worse
+	same.From, same.Vote = 1, Vote{Leader: 3}
+	if err := n.Step(same); err != nil {
+		t.Fatal(err)
+	}
+	if rd := n.Ready(); len(rd.Messages) != 0 {
+		t.Errorf("answered a peer that already backs n3: %v", rd.Messages)
+	}
+}
+
 // TestReadyDurabilityOrder checks ZAB.md's table: what each message needs
 // durable is in the same Ready (persisted before its Messages are sent).
 func TestReadyDurabilityOrder(t *testing.T) {

@@ -121,16 +121,17 @@ func TestCheckerAcceptsValidHistory(t *testing.T) {
 
 // TestSimCatchesLostLog checks the whole loop: a simulated run whose
 // storage loses acked txns on restart must be caught by an invariant.
+// About one seed in ten loses a txn that matters (seeds 1-300 caught 28),
+// so it runs seeds until one catches it.
 func TestSimCatchesLostLog(t *testing.T) {
-	caught := 0
-	for seed := uint64(1); seed <= 20; seed++ {
+	const maxSeeds = 300
+	for seed := uint64(1); seed <= maxSeeds; seed++ {
 		s := New(Options{Seed: seed, Observers: -1})
 		s.loseLogOnRestart = true
 		if err := s.Run(); err != nil {
-			caught++
+			t.Logf("seed %d caught it: %v", seed, err)
+			return
 		}
 	}
-	if caught == 0 {
-		t.Error("no seed caught replicas that forget their log on restart")
-	}
+	t.Errorf("none of %d seeds caught replicas that forget their log on restart", maxSeeds)
 }
