@@ -19,7 +19,9 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -266,6 +268,19 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) erro
 				hc.CapAdd = []string{"NET_ADMIN"}
 				hc.PortBindings = nil
 				hc.PublishAllPorts = false
+				// /data is a volume on the Docker host's filesystem, as a
+				// deployed dataDir is a disk, not the container's layer:
+				// with the fuse-overlayfs storage driver (this machine's)
+				// every write and fsync to the layer goes through a FUSE
+				// daemon, which took as much CPU as the node itself.
+				// Removing the container removes it (RemoveVolumes); the
+				// labels let Clean find one a crashed run left behind.
+				hc.Mounts = []mount.Mount{{
+					Type: mount.TypeVolume, Target: "/data",
+					VolumeOptions: &mount.VolumeOptions{Labels: map[string]string{
+						LabelApp: "1", LabelTest: c.cfg.TestID, LabelNode: n.spec.Name,
+					}},
+				}}
 			},
 			EndpointSettingsModifier: func(eps map[string]*network.EndpointSettings) {
 				ep := eps[c.netName]
@@ -838,7 +853,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 	return nil
 }
 
-// Clean removes every container and network labelled zabcheck (testID ""),
+// Clean removes every container, volume and network labelled zabcheck (testID ""),
 // or only those of testID, and returns how many objects it removed. It is
 // the cleanup for runs that crashed before Close.
 func Clean(ctx context.Context, testID string, logger *slog.Logger) (int, error) {
@@ -868,6 +883,18 @@ func Clean(ctx context.Context, testID string, logger *slog.Logger) (int, error)
 		}
 		removed++
 		logger.Info("removed container", "name", strings.TrimPrefix(strings.Join(ct.Names, ","), "/"), "test", ct.Labels[LabelTest])
+	}
+	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		return removed, fmt.Errorf("clean: list volumes: %w", err)
+	}
+	for _, v := range vols.Volumes {
+		if err := cli.VolumeRemove(ctx, v.Name, true); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			continue
+		}
+		removed++
+		logger.Info("removed volume", "name", v.Name, "test", v.Labels[LabelTest])
 	}
 	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
 	if err != nil {

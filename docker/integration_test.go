@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/go-zookeeper/zk"
 )
 
@@ -120,6 +122,20 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 		}
 		defer assertGone(t, id+"-3")
 		defer c.Close(ctx)
+		// The data dir is a volume, off the container's (FUSE) layer.
+		n1, err := c.node("n1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.cli.ContainerInspect(ctx, n1.ctrID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(info.Mounts, func(m container.MountPoint) bool {
+			return m.Destination == "/data" && m.Type == "volume"
+		}) {
+			t.Errorf("n1 mounts %+v: want a volume at /data", info.Mounts)
+		}
 		threeNodeScenario(ctx, t, c, log)
 	})
 
@@ -376,5 +392,9 @@ func assertGone(t *testing.T, testID string) {
 	nets, err := cli.NetworkList(ctx, network.ListOptions{Filters: f})
 	if err != nil || len(nets) > 0 {
 		t.Errorf("after Close: %d networks labelled %s remain (err %v)", len(nets), testID, err)
+	}
+	vols, err := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil || len(vols.Volumes) > 0 {
+		t.Errorf("after Close: %d data volumes labelled %s remain (err %v)", len(vols.Volumes), testID, err)
 	}
 }
