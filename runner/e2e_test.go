@@ -53,6 +53,15 @@ func runE2E(t *testing.T, tc Test) Outcome {
 			t.Errorf("run dir lacks %s: %v", f, err)
 		}
 	}
+	if m, err := ReadMeta(out.Dir); err != nil || len(m.Images) != 1 {
+		t.Errorf("test.json images = %v (err %v), want the image the nodes ran", m.Images, err)
+	} else {
+		for tag, id := range m.Images {
+			if !strings.HasPrefix(tag, "zabcheck-"+tc.DB) || !strings.HasPrefix(id, "sha256:") {
+				t.Errorf("test.json images = %v, want zabcheck-%s: sha256:...", m.Images, tc.DB)
+			}
+		}
+	}
 	for _, r := range out.Summary.Checks {
 		t.Logf("%-18s %-8s %s", r.Name, r.Verdict, r.Explanation)
 	}

@@ -123,6 +123,10 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 		return fmt.Errorf("%w: start cluster: %w", ErrHarness, err)
 	}
 	log.Info("cluster serving", "took", time.Since(upStart).Round(time.Millisecond))
+	// Which build ran: the zabnode image is rebuilt from the working tree,
+	// so its id tells two runs of one tag apart.
+	tag, id := cluster.Image()
+	meta.Images = map[string]string{tag: id}
 	defer func() {
 		// Collect and tear down even when the run was cancelled.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
