@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,10 @@ func parentOf(p string) string {
 
 // do runs apply under the lock, honouring injected faults and ctx.
 func (c *fakeClient) do(ctx context.Context, call, path string, apply func() error) error {
+	// A real call waits on the network and lets other processes run; the
+	// fake yields instead, or with GOMAXPROCS=1 one process could take
+	// every op of a shared MaxOps.
+	runtime.Gosched()
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrTimeout, err)
 	}
