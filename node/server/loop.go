@@ -372,9 +372,8 @@ func (l *loop) process() error {
 	return nil
 }
 
-// early handles step 0 of a Ready, or what TakeEarly handed out: early
-// messages, early committed txns, then (TakeEarly only) syncs and
-// forwarded requests.
+// early handles step 0 of a Ready, or the same part of what TakeEarly
+// handed out: early messages, then early committed txns.
 func (l *loop) early(rd *zab.Ready) error {
 	if err := l.send(rd.EarlyMessages); err != nil {
 		return err
