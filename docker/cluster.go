@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -247,13 +248,12 @@ func overlapsAny(p netip.Prefix, others []netip.Prefix) bool {
 func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) error {
 	name := nameFor(c.cfg.TestID, n.spec.Name)
 	ip := n.spec.IP.String()
+	labels := map[string]string{LabelApp: "1", LabelTest: c.cfg.TestID, LabelNode: n.spec.Name}
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
-			Image: tag,
-			Name:  name,
-			Labels: map[string]string{
-				LabelApp: "1", LabelTest: c.cfg.TestID, LabelNode: n.spec.Name,
-			},
+			Image:    tag,
+			Name:     name,
+			Labels:   labels,
 			Networks: []string{c.netName},
 			Files: []testcontainers.ContainerFile{
 				{Reader: strings.NewReader(n.cfg), ContainerFilePath: "/conf/zoo.cfg", FileMode: 0o644},
@@ -272,14 +272,13 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) erro
 				// deployed dataDir is a disk, not the container's layer:
 				// with the fuse-overlayfs storage driver (this machine's)
 				// every write and fsync to the layer goes through a FUSE
-				// daemon, which took as much CPU as the node itself.
-				// Removing the container removes it (RemoveVolumes); the
-				// labels let Clean find one a crashed run left behind.
+				// daemon (about 13% CPU per node under the benchmark, a
+				// third of what the node itself used). Removing the
+				// container removes it (RemoveVolumes); the labels let
+				// Clean find one a crashed run left behind.
 				hc.Mounts = []mount.Mount{{
 					Type: mount.TypeVolume, Target: "/data",
-					VolumeOptions: &mount.VolumeOptions{Labels: map[string]string{
-						LabelApp: "1", LabelTest: c.cfg.TestID, LabelNode: n.spec.Name,
-					}},
+					VolumeOptions: &mount.VolumeOptions{Labels: maps.Clone(labels)}, // testcontainers adds its own to the container's
 				}}
 			},
 			EndpointSettingsModifier: func(eps map[string]*network.EndpointSettings) {

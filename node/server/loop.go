@@ -392,7 +392,7 @@ func (l *loop) early(rd *zab.Ready) error {
 func (l *loop) takeEarly() error {
 	for l.fatal == nil {
 		e := l.node.TakeEarly()
-		if len(e.EarlyMessages)+len(e.EarlyCommitted)+len(e.Syncs)+len(e.Requests) == 0 {
+		if e.Empty() {
 			break
 		}
 		if err := l.early(&e); err != nil {

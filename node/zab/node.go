@@ -461,7 +461,7 @@ func (n *Node) Compact(z Zxid) error {
 
 // HasReady reports whether Ready would return something to do.
 func (n *Node) HasReady() bool {
-	return n.stable < n.handOut() || !n.rd.empty()
+	return n.stable < n.handOut() || !n.rd.Empty()
 }
 
 // handOut is how many entries a Ready may hand out: all of them, unless a

@@ -132,7 +132,9 @@ func (rd *Ready) MayOverlap() bool {
 	return true
 }
 
-func (rd *Ready) empty() bool {
+// Empty reports whether rd holds nothing to do (e.g. TakeEarly handed out
+// nothing).
+func (rd *Ready) Empty() bool {
 	return rd.AcceptedEpoch == nil && rd.Snapshot == nil && rd.Truncate == nil &&
 		len(rd.Entries) == 0 && rd.CurrentEpoch == nil && len(rd.EarlyMessages) == 0 &&
 		len(rd.Messages) == 0 && len(rd.EarlyCommitted) == 0 &&

@@ -804,7 +804,7 @@ func TestTakeEarlyWhileInFlight(t *testing.T) {
 	if len(e.Entries) != 0 || len(e.Messages) != 0 || len(e.Committed) != 0 {
 		t.Errorf("TakeEarly handed out persist work or late parts: %+v", e)
 	}
-	if again := n.TakeEarly(); !again.empty() {
+	if again := n.TakeEarly(); !again.Empty() {
 		t.Errorf("second TakeEarly = %+v, want nothing new", again)
 	}
 	// The in-flight Ready completes; the next one logs y and nothing else.
@@ -837,7 +837,7 @@ func TestTakeEarlyHoldsBackBehindEpochs(t *testing.T) {
 	} {
 		saved := n.rd
 		set()
-		if got := n.TakeEarly(); !got.empty() {
+		if got := n.TakeEarly(); !got.Empty() {
 			t.Errorf("%s pending: TakeEarly = %+v, want nothing", name, got)
 		}
 		if len(n.rd.EarlyMessages) == 0 {

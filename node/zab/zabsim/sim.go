@@ -380,12 +380,7 @@ func (s *Sim) drain(r *replica) error {
 		if rd.MayOverlap() && len(rd.Entries) > 0 && s.rng.IntN(2) == 0 {
 			// As the server does: its syncs and forwarded requests go
 			// ahead of its persistence.
-			for _, res := range rd.Syncs {
-				if err := s.syncDone(r, res); err != nil {
-					return err
-				}
-			}
-			if err := s.proposeForwarded(r, rd.Requests); err != nil {
+			if err := s.requests(r, rd.Syncs, rd.Requests); err != nil {
 				return err
 			}
 			rd.Syncs, rd.Requests = nil, nil
@@ -408,7 +403,7 @@ func (s *Sim) drain(r *replica) error {
 func (s *Sim) takeEarly(r *replica) error {
 	for r.up {
 		e := r.node.TakeEarly()
-		if len(e.EarlyMessages)+len(e.EarlyCommitted)+len(e.Syncs)+len(e.Requests) == 0 {
+		if e.Empty() {
 			return nil
 		}
 		s.Stats.Taken++
@@ -416,12 +411,7 @@ func (s *Sim) takeEarly(r *replica) error {
 		if err := s.apply(r, e.EarlyCommitted); err != nil {
 			return err
 		}
-		for _, res := range e.Syncs {
-			if err := s.syncDone(r, res); err != nil {
-				return err
-			}
-		}
-		if err := s.proposeForwarded(r, e.Requests); err != nil {
+		if err := s.requests(r, e.Syncs, e.Requests); err != nil {
 			return err
 		}
 	}
@@ -452,21 +442,21 @@ func (s *Sim) finish(r *replica, rd zab.Ready) error {
 	if err := s.apply(r, rd.Committed); err != nil {
 		return err
 	}
-	for _, res := range rd.Syncs {
+	if err := s.requests(r, rd.Syncs, rd.Requests); err != nil {
+		return err
+	}
+	r.node.Advance(rd)
+	return s.checkLeader(r)
+}
+
+// requests does Ready step 8 as the server does: completed syncs, then the
+// leader's server turning forwarded requests into proposals.
+func (s *Sim) requests(r *replica, syncs []zab.SyncResult, reqs []zab.Request) error {
+	for _, res := range syncs {
 		if err := s.syncDone(r, res); err != nil {
 			return err
 		}
 	}
-	r.node.Advance(rd)
-	if err := s.checkLeader(r); err != nil {
-		return err
-	}
-	return s.proposeForwarded(r, rd.Requests)
-}
-
-// proposeForwarded is the leader's server turning forwarded requests into
-// proposals.
-func (s *Sim) proposeForwarded(r *replica, reqs []zab.Request) error {
 	for _, req := range reqs {
 		s.record(event{node: r.id, kind: "request", note: fmt.Sprintf("from n%d %s", req.From, req.Data)})
 		if _, err := r.node.Propose(req.Data); err != nil && !errors.Is(err, zab.ErrNotLeader) {
