@@ -85,9 +85,38 @@ type Result struct {
 
 // Summary is the content of results.json.
 type Summary struct {
+	Verdict Verdict `json:"verdict"`
+	// Workloads has one section per workload of the test, each with the
+	// verdicts of the checkers that judge that workload's ops alone.
+	Workloads []WorkloadSummary `json:"workloads,omitempty"`
+	// Checks are the checks of the whole cluster (recovery, replicas,
+	// stats, ...), whatever ran on it. Results written before workloads
+	// had sections hold every check here.
+	Checks []Result `json:"checks"`
+	Perf   *Perf    `json:"perf,omitempty"`
+}
+
+// WorkloadSummary is one workload's section of results.json.
+type WorkloadSummary struct {
+	Name    string   `json:"name"`
 	Verdict Verdict  `json:"verdict"`
 	Checks  []Result `json:"checks"`
-	Perf    *Perf    `json:"perf,omitempty"`
+}
+
+// AllChecks lists every check of s: each workload's, named
+// "<workload>/<check>" when the test ran more than one workload, then the
+// cluster's.
+func (s Summary) AllChecks() []Result {
+	var out []Result
+	for _, w := range s.Workloads {
+		for _, r := range w.Checks {
+			if len(s.Workloads) > 1 {
+				r.Name = w.Name + "/" + r.Name
+			}
+			out = append(out, r)
+		}
+	}
+	return append(out, s.Checks...)
 }
 
 // Perf is performance data for the report: counts, latency quantiles and

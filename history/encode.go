@@ -51,6 +51,10 @@ func appendOp(b []byte, op *Op) []byte {
 	if op.Final {
 		b = append(b, `,"final":true`...)
 	}
+	if op.Workload != "" {
+		b = append(b, `,"workload":`...)
+		b = appendString(b, op.Workload)
+	}
 	return append(b, '}')
 }
 

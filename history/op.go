@@ -111,6 +111,11 @@ type Op struct {
 	Session string `json:"session,omitempty"`
 	// Final marks reads of the final phase, issued after the nemesis healed.
 	Final bool `json:"final,omitempty"`
+	// Workload names the workload whose process ran the op, when a test
+	// runs several side by side (each on its own znode subtree and its own
+	// processes): the checkers judge each workload's ops apart. Empty in a
+	// history of one workload, and on nemesis ops.
+	Workload string `json:"workload,omitempty"`
 }
 
 // IsNemesis reports whether the op is a fault event.
