@@ -22,7 +22,7 @@ type Node struct {
 	Addr string // client address "ip:2181"
 }
 
-// Workload names.
+// Names of the registered workloads, for callers that pick one.
 const (
 	Register = "register"
 	Set      = "set"
@@ -53,7 +53,13 @@ const (
 // Config describes one workload run. Zero fields take the defaults of
 // WithDefaults.
 type Config struct {
-	Workload    string        // "register", "set", "lock"
+	// Workloads run side by side, each with Concurrency processes of its
+	// own on its own znode subtree (Root/<name>), sharing Rate. Names come
+	// from the registry (Workloads()).
+	Workloads []string
+	// Workload is the one workload of a single-workload config; Run sets
+	// it on each workload's copy of the config. Either field may be given.
+	Workload    string
 	ReadMode    string        // "sync", "local", "leader"
 	Concurrency int           // number of logical processes running at once
 	Rate        float64       // target total ops/s across processes (0 = as fast as possible)
@@ -97,16 +103,14 @@ type Config struct {
 	Readers float64
 }
 
-// Default op mixes (relative weights).
-var defaultMixes = map[string]map[string]int{
-	Register: {"read": 2, "write": 1, "cas": 1},
-	// Full set reads get longer as the set grows, so they are rare.
-	Set:  {"add": 99, "read": 1},
-	Lock: {"acquire": 1},
-}
-
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
+	if len(c.Workloads) == 0 && c.Workload != "" {
+		c.Workloads = []string{c.Workload}
+	}
+	if c.Workload == "" && len(c.Workloads) == 1 {
+		c.Workload = c.Workloads[0]
+	}
 	if c.ReadMode == "" {
 		c.ReadMode = ReadSync
 	}
@@ -129,8 +133,8 @@ func (c Config) WithDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Mix == nil {
-		c.Mix = defaultMixes[c.Workload]
+	if w, err := Lookup(c.Workload); c.Mix == nil && err == nil {
+		c.Mix = w.Mix
 	}
 	if c.OpsPerKey == 0 {
 		c.OpsPerKey = 200
@@ -158,17 +162,55 @@ func (c Config) WithDefaults() Config {
 
 // Validate names every bad field. Call it on a config with defaults.
 func (c Config) Validate() error {
+	errs := []error{c.ValidateSettings()}
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Nodes) == 0 {
+		bad("nodes: want at least one")
+	}
+	names := map[string]bool{}
+	for i, n := range c.Nodes {
+		if n.Name == "" {
+			bad("node %d: empty name", i)
+		} else if names[n.Name] {
+			bad("node %d: duplicate name %q", i, n.Name)
+		}
+		names[n.Name] = true
+		if _, _, err := net.SplitHostPort(n.Addr); err != nil {
+			bad("node %q: address %q is not host:port", n.Name, n.Addr)
+		}
+	}
+	if c.ReadMode == ReadLeader && c.Leader == nil {
+		bad("read mode leader needs Leader (a function naming the current leader)")
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateSettings names every bad field that does not depend on the
+// running cluster (its nodes and leader), so that a test can refuse bad
+// settings before any container starts. Call it on a config with defaults.
+func (c Config) ValidateSettings() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if _, ok := defaultMixes[c.Workload]; !ok {
-		bad("workload %q: want register, set or lock", c.Workload)
+	var ws []Workload
+	if len(c.Workloads) == 0 {
+		bad("workloads: want at least one (known: %s)", strings.Join(Names(), ", "))
+	}
+	for i, name := range c.Workloads {
+		w, err := Lookup(name)
+		if err != nil {
+			bad("workload: %v", err)
+			continue
+		}
+		if slices.Contains(c.Workloads[:i], name) {
+			bad("workload %q: given twice", name)
+		}
+		ws = append(ws, w)
+	}
+	if c.Workload != "" && !slices.Contains(c.Workloads, c.Workload) {
+		bad("workload %q: not among the workloads %s", c.Workload, strings.Join(c.Workloads, ","))
 	}
 	switch c.ReadMode {
-	case ReadSync, ReadLocal:
-	case ReadLeader:
-		if c.Leader == nil {
-			bad("read mode leader needs Leader (a function naming the current leader)")
-		}
+	case ReadSync, ReadLocal, ReadLeader:
 	default:
 		bad("read mode %q: want sync, local or leader", c.ReadMode)
 	}
@@ -207,35 +249,23 @@ func (c Config) Validate() error {
 	}
 	if !(c.Readers >= 0 && c.Readers < 1) {
 		bad("readers %g: want a fraction from 0 to below 1 (some processes must write)", c.Readers)
-	} else if c.Readers > 0 && c.Workload == Lock {
-		bad("readers %g: the lock workload has no read-only op", c.Readers)
+	} else if c.Readers > 0 && len(ws) > 0 && !slices.ContainsFunc(ws, func(w Workload) bool { return w.ReadOnly != "" }) {
+		bad("readers %g: the %s workload has no read-only op", c.Readers, strings.Join(c.Workloads, ", "))
 	}
 	if c.MaxOps < 0 {
 		bad("max ops %d: want 0 (no limit) or more", c.MaxOps)
 	}
-	if len(c.Nodes) == 0 {
-		bad("nodes: want at least one")
-	}
-	names := map[string]bool{}
-	for i, n := range c.Nodes {
-		if n.Name == "" {
-			bad("node %d: empty name", i)
-		} else if names[n.Name] {
-			bad("node %d: duplicate name %q", i, n.Name)
-		}
-		names[n.Name] = true
-		if _, _, err := net.SplitHostPort(n.Addr); err != nil {
-			bad("node %q: address %q is not host:port", n.Name, n.Addr)
-		}
-	}
 	if !strings.HasPrefix(c.Root, "/") || strings.HasSuffix(c.Root, "/") {
 		bad("root %q: want an absolute znode path without a trailing slash", c.Root)
 	}
-	if def, ok := defaultMixes[c.Workload]; ok {
+	if len(ws) > 1 && c.Mix != nil {
+		bad("mix: an op mix applies to one workload, not to %s", strings.Join(c.Workloads, ","))
+	} else if len(ws) == 1 {
+		def := ws[0].Mix
 		total := 0
 		for f, w := range c.Mix {
 			if _, known := def[f]; !known {
-				bad("mix: op %q is not part of the %s workload", f, c.Workload)
+				bad("mix: op %q is not part of the %s workload", f, ws[0].Name)
 			}
 			if w < 0 {
 				bad("mix: weight %d of %q is negative", w, f)

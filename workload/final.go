@@ -42,14 +42,11 @@ func FinalReads(ctx context.Context, cfg Config, rec Recorder) error {
 }
 
 func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
-	if cfg.Workload == Lock {
-		return nil
-	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
 	defer cancel()
 	// The recorder's ops, when it can list them, give both unused process
-	// ids and the register keys the run used.
+	// ids and the keys the run used.
 	base := history.Process(finalProcessBase)
 	var ops []history.Op
 	l, recorded := rec.(opLister)
@@ -62,42 +59,19 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 			}
 		}
 	}
-	r := &runner{cfg: cfg, rec: rec, d: d, log: cfg.Logger}
-	readers := make([]*finalReader, len(cfg.Nodes))
-	for i, n := range cfg.Nodes {
-		readers[i] = &finalReader{r: r, node: n, id: base + history.Process(i)}
+	runners, err := newRunners(cfg, rec, d)
+	if err != nil {
+		return err
 	}
-	defer func() {
-		for _, fr := range readers {
-			fr.close()
-		}
-	}()
-
-	var keys []string
-	if cfg.Workload == Register {
-		keys = usedKeys(cfg, ops)
-		if !recorded {
-			// Without the history, only the nodes know which keys the
-			// workload moved on to. Listing gets a third of the budget, so
-			// that a node that is still down leaves time for the reads.
-			lctx, lcancel := context.WithTimeout(ctx, cfg.FinalTimeout/3)
-			keys = sortKeys(slices.Concat(keys, listKeys(lctx, readers)))
-			lcancel()
-		}
-	}
+	// Each workload reads its own subtree with processes of its own, all
+	// at once: the phase's budget is shared, not split.
 	var g errgroup.Group
-	for _, fr := range readers {
-		g.Go(func() error {
-			if cfg.Workload == Set {
-				return fr.readSet(ctx)
-			}
-			for _, k := range keys {
-				if err := fr.readKey(ctx, k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+	for i, r := range runners {
+		if r.w.final == nil {
+			continue
+		}
+		first := base + history.Process(i*len(cfg.Nodes))
+		g.Go(func() error { return r.finalReads(ctx, ops, recorded, first) })
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("final reads: %w", err)
@@ -110,18 +84,50 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	return nil
 }
 
-// usedKeys returns the register keys the run used: the keys set-up created
+// finalReads reads r's workload back from every node, node i through
+// process first+i.
+func (r *runner) finalReads(ctx context.Context, ops []history.Op, recorded bool, first history.Process) error {
+	cfg := r.cfg
+	readers := make([]*finalReader, len(cfg.Nodes))
+	for i, n := range cfg.Nodes {
+		readers[i] = &finalReader{r: r, node: n, id: first + history.Process(i)}
+	}
+	defer func() {
+		for _, fr := range readers {
+			fr.close()
+		}
+	}()
+	var keys []string
+	if r.w.Keyed {
+		keys = usedKeys(cfg, r.tag, ops)
+		if !recorded {
+			// Without the history, only the nodes know which keys the
+			// workload moved on to. Listing gets a third of the budget, so
+			// that a node that is still down leaves time for the reads.
+			lctx, lcancel := context.WithTimeout(ctx, cfg.FinalTimeout/3)
+			keys = sortKeys(slices.Concat(keys, listKeys(lctx, readers)))
+			lcancel()
+		}
+	}
+	var g errgroup.Group
+	for _, fr := range readers {
+		g.Go(func() error { return r.w.final(fr, ctx, keys) })
+	}
+	return g.Wait()
+}
+
+// usedKeys returns the register keys the workload tagged tag used: the keys set-up created
 // and every key an op of ops names, sorted numerically. They come from the
 // run, not from the nodes, so a cluster that cannot answer still gets a
 // read of every key from every node (recorded as failed), and a key that
 // one node lacks shows up as a divergent final read.
-func usedKeys(cfg Config, ops []history.Op) []string {
+func usedKeys(cfg Config, tag string, ops []history.Op) []string {
 	keys := make([]string, 0, activeKeys(cfg))
 	for k := range activeKeys(cfg) {
 		keys = append(keys, strconv.Itoa(k))
 	}
 	for _, op := range ops {
-		if op.Key != "" && !op.IsNemesis() && !op.Final {
+		if op.Key != "" && !op.IsNemesis() && !op.Final && op.Workload == tag {
 			keys = append(keys, op.Key)
 		}
 	}
@@ -225,7 +231,7 @@ func (fr *finalReader) attempt(ctx context.Context, f func(ctx context.Context, 
 
 func (fr *finalReader) listKeys(ctx context.Context) []string {
 	var kids []string
-	parent := fr.r.cfg.Root + "/register"
+	parent := fr.r.cfg.Root + "/" + fr.r.w.Name
 	err := fr.attempt(ctx, func(ctx context.Context, c Client) error {
 		if err := c.Sync(ctx, parent); err != nil {
 			return fmt.Errorf("sync: %w", err)
@@ -247,12 +253,12 @@ func (fr *finalReader) record(ctx context.Context, key string, read func(ctx con
 		sess = sessionHex(fr.client.SessionID())
 	}
 	_, err := fr.r.rec.Append(history.Op{Type: history.Invoke, Process: fr.id, F: history.FRead, Key: key,
-		Node: fr.node.Name, Session: sess, Final: true})
+		Node: fr.node.Name, Session: sess, Final: true, Workload: fr.r.tag})
 	if err != nil {
 		return fmt.Errorf("record invoke: %w", err)
 	}
 	rerr := fr.attempt(ctx, read)
-	op := history.Op{Type: history.OK, Process: fr.id, F: history.FRead, Key: key, Node: fr.node.Name, Final: true}
+	op := history.Op{Type: history.OK, Process: fr.id, F: history.FRead, Key: key, Node: fr.node.Name, Final: true, Workload: fr.r.tag}
 	if fr.client != nil {
 		op.Session = sessionHex(fr.client.SessionID())
 	}
@@ -268,7 +274,7 @@ func (fr *finalReader) record(ctx context.Context, key string, read func(ctx con
 }
 
 func (fr *finalReader) readKey(ctx context.Context, key string) error {
-	path := fr.r.cfg.Root + "/register/" + key
+	path := fr.r.cfg.Root + "/" + fr.r.w.Name + "/" + key
 	var v int64
 	var present bool
 	var st Stat

@@ -41,7 +41,7 @@ type generator struct {
 	keyGen   int
 	onKey    int
 	keyIsNew bool
-	register bool // only register ops carry keys
+	register bool // only a keyed workload's ops carry keys
 	// reader slots only read, and never create a key's znode either: a
 	// create is a write, queued ahead of the session's reads.
 	reader bool
@@ -61,12 +61,12 @@ func activeKeys(cfg Config) int {
 	return min(cfg.Keys, cfg.Concurrency)
 }
 
-func newGenerator(cfg Config, slot int, board *keyBoard) *generator {
-	g := &generator{slot: slot, stride: int64(cfg.Concurrency), keyIsNew: true, register: cfg.Workload == Register,
+func newGenerator(cfg Config, w Workload, slot int, board *keyBoard) *generator {
+	g := &generator{slot: slot, stride: int64(cfg.Concurrency), keyIsNew: true, register: w.Keyed,
 		reader: cfg.isReader(slot), board: board}
 	mix := cfg.Mix
 	if g.reader {
-		mix = map[string]int{history.FRead: 1}
+		mix = map[string]int{w.ReadOnly: 1}
 	}
 	// A fixed order of fs keeps weighted choice deterministic (maps are not).
 	for f := range mix {

@@ -17,6 +17,18 @@ import (
 // no longer tell whether it holds the lock, so it gives it up.
 var errLost = errors.New("session connection lost")
 
+// lockWorkload runs ZooKeeper's lock recipe. It has no read-only op and
+// nothing to read back at the end.
+var lockWorkload = Workload{
+	Name:    "lock",
+	Summary: "ZooKeeper's lock recipe: ephemeral sequential children, watch the predecessor, hold, release",
+	Mix:     map[string]int{history.FAcquire: 1},
+	Checks:  []string{"lock"},
+	exec: func(r *runner, ctx context.Context, p *process, _ planned) (bool, error) {
+		return r.execLock(ctx, p)
+	},
+}
+
 // execLock runs ZooKeeper's lock recipe: acquire (an ephemeral sequential
 // child; the lowest child holds; the others watch their predecessor), hold
 // for cfg.LockHold, release (delete the child).

@@ -79,7 +79,7 @@ func TestGeneratorReaders(t *testing.T) {
 	plans := func(readers float64, slot int) []planned {
 		cfg := testConfig(Register)
 		cfg.Concurrency, cfg.Readers = 6, readers
-		g := newGenerator(cfg, slot, newKeyBoard(cfg))
+		g := newGenerator(cfg, registerWorkload, slot, newKeyBoard(cfg))
 		var out []planned
 		for range 300 {
 			out = append(out, g.next())
@@ -151,7 +151,7 @@ func TestGeneratorReadersFollowWriters(t *testing.T) {
 	b := newKeyBoard(cfg)
 	readKey := func(slot int) string {
 		t.Helper()
-		g := newGenerator(cfg, slot, b)
+		g := newGenerator(cfg, registerWorkload, slot, b)
 		var key string
 		for i := range 50 {
 			p := g.next()

@@ -11,6 +11,27 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
+// registerWorkload is Jepsen's CAS register: reads, writes and
+// compare-and-sets of integers on keys that rotate, so that each key's
+// history stays small enough for a linearizability search.
+var registerWorkload = Workload{
+	Name:     "register",
+	Summary:  "read, write and compare-and-set integer registers (znode data, CAS by version) on rotating keys",
+	Mix:      map[string]int{history.FRead: 2, history.FWrite: 1, history.FCas: 1},
+	ReadOnly: history.FRead,
+	Keyed:    true,
+	Checks:   []string{"linearizable", "monotonic-reads", "final-reads"},
+	exec:     (*runner).execRegister,
+	final: func(fr *finalReader, ctx context.Context, keys []string) error {
+		for _, k := range keys {
+			if err := fr.readKey(ctx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
 var nullValue = []byte("null")
 
 // errSessionChanged marks a read that may have run on a replacement

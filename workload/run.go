@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,12 +87,19 @@ func Run(ctx context.Context, cfg Config, rec Recorder) error {
 }
 
 type runner struct {
-	cfg     Config
+	cfg Config
+	// w is the workload the runner's processes run; tag is its name on
+	// every op it records when the test runs several workloads ("" when
+	// one, so single-workload histories read as they always did).
+	w       Workload
+	tag     string
 	rec     Recorder
 	d       deps
 	log     *slog.Logger
-	nextPID atomic.Int64 // the next unused process id
-	invoked atomic.Int64
+	pids    *pidAllocator
+	// firstPID is the id of the runner's slot 0's first process.
+	firstPID history.Process
+	invoked *atomic.Int64 // ops invoked by every workload, for MaxOps
 	closers sync.WaitGroup // sessions of retired processes being closed
 	// completions counts ok, fail and info results for the log.
 	completions struct{ ok, fail, info atomic.Int64 }
@@ -103,6 +111,12 @@ type runner struct {
 	leaderName string
 	leaderAt   time.Time
 }
+
+// pidAllocator hands out process ids no other process of the test has
+// had: a process that got an indeterminate result never invokes again.
+type pidAllocator struct{ next atomic.Int64 }
+
+func (a *pidAllocator) take() history.Process { return history.Process(a.next.Add(1) - 1) }
 
 // process is one logical client: one id, one session, on one node when
 // pinned (roaming: node is zero and the session's server is asked per op).
@@ -124,44 +138,93 @@ type known struct {
 }
 
 func run(ctx context.Context, cfg Config, rec Recorder, d deps) error {
-	if err := setup(ctx, cfg, d); err != nil {
+	runners, err := newRunners(cfg, rec, d)
+	if err != nil {
 		return err
 	}
-	r := &runner{cfg: cfg, rec: rec, d: d, log: cfg.Logger, board: newKeyBoard(cfg)}
-	r.nextPID.Store(int64(cfg.Concurrency))
+	for _, r := range runners {
+		if err := setup(ctx, r.cfg, r.w, d); err != nil {
+			return err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	// genCtx stops new invocations; ops already invoked use gctx so that
 	// they finish normally at the time limit.
 	genCtx, cancel := context.WithTimeout(gctx, cfg.TimeLimit)
 	defer cancel()
-	r.log.Info("workload started", "workload", cfg.Workload, "read_mode", cfg.ReadMode,
-		"concurrency", cfg.Concurrency, "readers", cfg.ReaderSlots(), "rate", cfg.Rate, "time_limit", cfg.TimeLimit, "seed", cfg.Seed)
-	for slot := range cfg.Concurrency {
-		g.Go(func() error { return r.slot(gctx, genCtx, slot) })
+	for _, r := range runners {
+		r.log.Info("workload started", "workload", r.w.Name, "read_mode", r.cfg.ReadMode,
+			"concurrency", r.cfg.Concurrency, "readers", r.cfg.ReaderSlots(), "rate", cfg.Rate, "time_limit", cfg.TimeLimit, "seed", cfg.Seed)
+		for slot := range r.cfg.Concurrency {
+			g.Go(func() error { return r.slot(gctx, genCtx, slot) })
+		}
 	}
-	err := g.Wait()
-	r.closers.Wait()
-	r.log.Info("workload finished", "workload", cfg.Workload, "ok", r.completions.ok.Load(),
-		"fail", r.completions.fail.Load(), "info", r.completions.info.Load(), "processes", r.nextPID.Load(), "err", err)
+	err = g.Wait()
+	for _, r := range runners {
+		r.closers.Wait()
+		r.log.Info("workload finished", "workload", r.w.Name, "ok", r.completions.ok.Load(),
+			"fail", r.completions.fail.Load(), "info", r.completions.info.Load(), "err", err)
+	}
 	if err == nil && ctx.Err() != nil {
 		// Interrupted: what was recorded is a valid but shortened history.
 		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
 	if err != nil {
-		return fmt.Errorf("run %s workload: %w", cfg.Workload, err)
+		return fmt.Errorf("run %s workload: %w", strings.Join(cfg.Workloads, ","), err)
 	}
 	return nil
 }
 
-// setup creates the parent znodes (and the first register keys) through
-// any node that answers, retrying until cfg.FinalTimeout.
-func setup(ctx context.Context, cfg Config, d deps) error {
+// newRunners makes one runner per workload of cfg. Workload i's first
+// processes are i*Concurrency ... (i+1)*Concurrency-1, and every later one
+// gets an id from a shared allocator, so ids never collide across
+// workloads; the rate limiter is shared, so Rate bounds the test's total.
+func newRunners(cfg Config, rec Recorder, d deps) ([]*runner, error) {
+	pids := &pidAllocator{}
+	pids.next.Store(int64(len(cfg.Workloads) * cfg.Concurrency))
+	invoked := &atomic.Int64{}
+	runners := make([]*runner, 0, len(cfg.Workloads))
+	for i, name := range cfg.Workloads {
+		w, err := Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		sub := cfg.only(w)
+		r := &runner{cfg: sub, w: w, rec: rec, d: d, log: cfg.Logger, pids: pids, invoked: invoked,
+			board: newKeyBoard(sub), firstPID: history.Process(i * cfg.Concurrency)}
+		if len(cfg.Workloads) > 1 {
+			r.tag = w.Name
+			r.log = cfg.Logger.With("workload", w.Name)
+		}
+		runners = append(runners, r)
+	}
+	return runners, nil
+}
+
+// only is the config of workload w alone: its default mix unless the
+// config (then of w alone, see ValidateSettings) gave one, and no readers
+// when w has no read-only op.
+func (c Config) only(w Workload) Config {
+	c.Workload, c.Workloads = w.Name, []string{w.Name}
+	if c.Mix == nil {
+		c.Mix = w.Mix
+	}
+	if w.ReadOnly == "" {
+		c.Readers = 0
+	}
+	return c
+}
+
+// setup creates the workload's parent znodes (and the first keys of a
+// keyed workload) through any node that answers, retrying until
+// cfg.FinalTimeout.
+func setup(ctx context.Context, cfg Config, w Workload, d deps) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
 	defer cancel()
-	paths := []string{cfg.Root, cfg.Root + "/" + cfg.Workload}
-	if cfg.Workload == Register {
-		for k := range min(cfg.Keys, cfg.Concurrency) {
-			paths = append(paths, cfg.Root+"/register/"+strconv.Itoa(k))
+	paths := []string{cfg.Root, cfg.Root + "/" + w.Name}
+	if w.Keyed {
+		for k := range activeKeys(cfg) {
+			paths = append(paths, cfg.Root+"/"+w.Name+"/"+strconv.Itoa(k))
 		}
 	}
 	var lastErr error
@@ -173,7 +236,7 @@ func setup(ctx context.Context, cfg Config, d deps) error {
 		}
 		cfg.Logger.Warn("workload set-up failed; retrying", "node", node.Name, "err", lastErr)
 		if err := d.sleep(ctx, retryPause); err != nil {
-			return fmt.Errorf("set up %s znodes: %w", cfg.Workload, lastErr)
+			return fmt.Errorf("set up %s znodes: %w", w.Name, lastErr)
 		}
 	}
 }
@@ -200,8 +263,8 @@ func createAll(ctx context.Context, cfg Config, d deps, servers []Node, paths []
 // slot runs one concurrency slot: a process at a time, replaced when it
 // retires.
 func (r *runner) slot(ctx, genCtx context.Context, slot int) error {
-	g := newGenerator(r.cfg, slot, r.board)
-	pid := history.Process(slot)
+	g := newGenerator(r.cfg, r.w, slot, r.board)
+	pid := r.firstPID + history.Process(slot)
 	var p *process
 	defer func() {
 		if p != nil {
@@ -238,9 +301,7 @@ func (r *runner) slot(ctx, genCtx context.Context, slot int) error {
 	return nil
 }
 
-func (r *runner) newPID() history.Process {
-	return history.Process(r.nextPID.Add(1) - 1)
-}
+func (r *runner) newPID() history.Process { return r.pids.take() }
 
 // start opens a session for process pid, retrying until genCtx ends (nil
 // then). Nothing is recorded: an op is invoked only on a live session.
@@ -323,14 +384,7 @@ func (r *runner) retire(p *process) {
 // release) and records it. retire is true when the process must not invoke
 // again; err only reports a recorder failure.
 func (r *runner) exec(ctx context.Context, p *process, op planned) (retire bool, err error) {
-	switch r.cfg.Workload {
-	case Register:
-		return r.execRegister(ctx, p, op)
-	case Set:
-		return r.execSet(ctx, p, op)
-	default:
-		return r.execLock(ctx, p)
-	}
+	return r.w.exec(r, ctx, p, op)
 }
 
 // invoke records the invocation of an op by p. A pinned process's node is
@@ -339,7 +393,7 @@ func (r *runner) exec(ctx context.Context, p *process, op planned) (retire bool,
 func (r *runner) invoke(p *process, f, key string, value json.RawMessage) (history.Op, error) {
 	p.at = p.client.Server()
 	op, err := r.rec.Append(history.Op{Type: history.Invoke, Process: p.id, F: f, Key: key, Value: value,
-		Node: p.node.Name, Session: sessionHex(p.client.SessionID())})
+		Node: p.node.Name, Session: sessionHex(p.client.SessionID()), Workload: r.tag})
 	if err != nil {
 		return op, fmt.Errorf("record invoke: %w", err)
 	}
@@ -350,7 +404,7 @@ func (r *runner) invoke(p *process, f, key string, value json.RawMessage) (histo
 // op's error.
 func (r *runner) complete(p *process, inv history.Op, typ history.Type, opErr error, fill func(*history.Op)) error {
 	op := history.Op{Type: typ, Process: inv.Process, F: inv.F, Key: inv.Key, Value: inv.Value,
-		Node: r.opNode(p, inv), Session: sessionHex(p.client.SessionID()), Final: inv.Final}
+		Node: r.opNode(p, inv), Session: sessionHex(p.client.SessionID()), Final: inv.Final, Workload: inv.Workload}
 	if opErr != nil {
 		op.Error = opErr.Error()
 	}

@@ -257,7 +257,7 @@ func TestGeneratorSeeded(t *testing.T) {
 	gen := func(seed int64, slot int) []planned {
 		c := cfg
 		c.Seed = seed
-		g := newGenerator(c, slot, newKeyBoard(c))
+		g := newGenerator(c, registerWorkload, slot, newKeyBoard(c))
 		var out []planned
 		for range 100 {
 			out = append(out, g.next())
@@ -534,10 +534,10 @@ func TestCasUsesKnownVersion(t *testing.T) {
 	cfg := testConfig(Register)
 	w := history.NewWriter(&bytes.Buffer{}, time.Now())
 	ctx := context.Background()
-	if err := setup(ctx, cfg, fakeDeps(f)); err != nil {
+	if err := setup(ctx, cfg, registerWorkload, fakeDeps(f)); err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{cfg: cfg, rec: w, d: fakeDeps(f), log: cfg.Logger, board: newKeyBoard(cfg)}
+	r := &runner{cfg: cfg, w: registerWorkload, rec: w, d: fakeDeps(f), log: cfg.Logger, board: newKeyBoard(cfg)}
 	c, _ := f.dial(ctx, cfg.Nodes[:1])
 	other, _ := f.dial(ctx, cfg.Nodes[1:2])
 	p := &process{id: 0, node: cfg.Nodes[0], client: c, known: map[string]known{}}

@@ -18,6 +18,21 @@ import (
 // hundreds of thousands of elements.
 const elemPrefix = "e-"
 
+// setWorkload adds unique elements as sequential znodes and reads the
+// whole set, Jepsen's set-full.
+var setWorkload = Workload{
+	Name:    "set",
+	Summary: "add unique elements (sequential znodes) and read the whole set",
+	// Full set reads get longer as the set grows, so they are rare.
+	Mix:      map[string]int{history.FAdd: 99, history.FRead: 1},
+	ReadOnly: history.FRead,
+	Checks:   []string{"set", "monotonic-reads", "final-reads"},
+	exec:     (*runner).execSet,
+	final: func(fr *finalReader, ctx context.Context, _ []string) error {
+		return fr.readSet(ctx)
+	},
+}
+
 func (r *runner) execSet(ctx context.Context, p *process, op planned) (bool, error) {
 	if op.F == history.FRead {
 		return false, r.readSet(ctx, p)
