@@ -91,16 +91,16 @@ type runner struct {
 	// w is the workload the runner's processes run; tag is its name on
 	// every op it records when the test runs several workloads ("" when
 	// one, so single-workload histories read as they always did).
-	w       Workload
-	tag     string
-	rec     Recorder
-	d       deps
-	log     *slog.Logger
-	pids    *pidAllocator
+	w    Workload
+	tag  string
+	rec  Recorder
+	d    deps
+	log  *slog.Logger
+	pids *pidAllocator
 	// firstPID is the id of the runner's slot 0's first process.
 	firstPID history.Process
-	invoked *atomic.Int64 // ops invoked by every workload, for MaxOps
-	closers sync.WaitGroup // sessions of retired processes being closed
+	invoked  *atomic.Int64  // ops invoked by every workload, for MaxOps
+	closers  sync.WaitGroup // sessions of retired processes being closed
 	// completions counts ok, fail and info results for the log.
 	completions struct{ ok, fail, info atomic.Int64 }
 
