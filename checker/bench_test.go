@@ -78,7 +78,7 @@ func BenchmarkLinearizable100kStaleRead(b *testing.B) { benchmarkLinearizable(b,
 // BenchmarkCheck100k is the whole Check (every register check and perf).
 func BenchmarkCheck100k(b *testing.B) {
 	ops := largeHistory(b, false)
-	opts := Options{Workload: WorkloadRegister, ReadMode: ReadSync, Timeout: time.Minute}
+	opts := Options{Workloads: judge("register"), ReadMode: ReadSync, Timeout: time.Minute}
 	b.ResetTimer()
 	for range b.N {
 		if s := Check(context.Background(), ops, opts); s.Verdict == Invalid {

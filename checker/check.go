@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,12 +16,8 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// Workloads and read modes the checker knows.
+// Read modes the checker knows.
 const (
-	WorkloadRegister = "register"
-	WorkloadSet      = "set"
-	WorkloadLock     = "lock"
-
 	ReadSync   = "sync"
 	ReadLeader = "leader"
 	ReadLocal  = "local"
@@ -31,34 +28,64 @@ const DefaultTimeout = 5 * time.Minute
 
 // Options says which checks apply to a history and where they may write.
 type Options struct {
-	Workload string        // "register" | "set" | "lock"
-	ReadMode string        // "sync" | "leader" | "local"; "" means sync
-	Timeout  time.Duration // per-check budget; on expiry the check is Unknown
-	DumpsDir string        // run_dir/nodes; may be empty or missing
-	OutDir   string        // where to write files (porcupine visualisation); "" = none
-	Logger   *slog.Logger
+	// Workloads are the workloads whose ops the history holds, each with
+	// the checkers that judge it. With one workload its ops may leave
+	// history.Op.Workload empty; with several, each op names its own.
+	Workloads []WorkloadChecks
+	ReadMode  string        // "sync" | "leader" | "local"; "" means sync
+	Timeout   time.Duration // per-check budget; on expiry the check is Unknown
+	DumpsDir  string        // run_dir/nodes; may be empty or missing
+	// ExpectDumps says the target writes state dumps, so a run without
+	// them has an untested cluster rather than a target that has none.
+	ExpectDumps bool
+	OutDir      string // where to write files (porcupine visualisation); "" = none
+	Logger      *slog.Logger
 }
 
-// Validate names the first bad field.
+// WorkloadChecks names a workload and the checkers (ScopeWorkload) that
+// judge its ops.
+type WorkloadChecks struct {
+	Name   string
+	Checks []string
+}
+
+// Validate names every bad field.
 func (o Options) Validate() error {
-	switch o.Workload {
-	case WorkloadRegister, WorkloadSet, WorkloadLock:
-	default:
-		return fmt.Errorf("options: unknown workload %q (want register, set or lock)", o.Workload)
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("options: "+format, args...)) }
+	if len(o.Workloads) == 0 {
+		bad("no workload to check")
+	}
+	seen := map[string]bool{}
+	for _, w := range o.Workloads {
+		if w.Name == "" || seen[w.Name] {
+			bad("workload name %q: want a unique, non-empty name", w.Name)
+		}
+		seen[w.Name] = true
+		for _, name := range w.Checks {
+			c, err := Lookup(name)
+			switch {
+			case err != nil:
+				bad("workload %s: %v", w.Name, err)
+			case c.Scope != ScopeWorkload:
+				bad("workload %s: checker %s judges %s, not one workload", w.Name, name, c.Scope)
+			}
+		}
 	}
 	switch o.ReadMode {
 	case ReadSync, ReadLeader, ReadLocal:
 	default:
-		return fmt.Errorf("options: unknown read mode %q (want sync, leader or local)", o.ReadMode)
+		bad("unknown read mode %q (want sync, leader or local)", o.ReadMode)
 	}
 	if o.Timeout < 0 {
-		return fmt.Errorf("options: negative timeout %s", o.Timeout)
+		bad("negative timeout %s", o.Timeout)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// checkInput is what every checker gets: the history, its pairs, the faults
-// and the options.
+// checkInput is what every checker gets: the history (one workload's ops
+// and the nemesis's, for a workload checker), its pairs, the faults and
+// the options.
 type checkInput struct {
 	ops    []history.Op
 	pairs  []history.Pair
@@ -66,12 +93,18 @@ type checkInput struct {
 	faults []FaultInterval
 	opts   Options
 	log    *slog.Logger
+	// workload is the workload being judged ("" for cluster checks);
+	// several is true when the test ran more than one, so files a checker
+	// writes carry the workload's name.
+	workload string
+	several  bool
 }
 
-// Check runs every checker that applies to the workload and composes their
-// verdicts (the worst wins), with performance data for the report. It never
-// hangs: porcupine is bounded by opts.Timeout and ctx's deadline; the other
-// checks are linear in the history.
+// Check runs, for each workload, the checkers that judge it on its ops,
+// then the cluster's checkers on the whole history, and composes their
+// verdicts (the worst wins), with performance data for the report. It
+// never hangs: porcupine is bounded by opts.Timeout and ctx's deadline;
+// the other checks are linear in the history.
 func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
@@ -91,51 +124,97 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 		r := Result{Name: "history", Verdict: Unknown, Explanation: fmt.Sprintf("invalid history: %v", err)}
 		return Summary{Verdict: Unknown, Checks: []Result{r}}
 	}
+	whole := newInput(ops, opts, log)
+	if err := unknownWorkloads(ops, opts.Workloads); err != nil {
+		r := Result{Name: "history", Verdict: Unknown, Explanation: err.Error()}
+		return Summary{Verdict: Unknown, Checks: []Result{r}}
+	}
+
+	var s Summary
+	var vs []Verdict
+	runOne := func(c Checker, in checkInput) Result {
+		if err := ctx.Err(); err != nil {
+			return Result{Name: c.Name, Verdict: Unknown, Explanation: fmt.Sprintf("not run: %v", err)}
+		}
+		start := time.Now()
+		r := c.run(ctx, in)
+		if r.Name == "" {
+			r.Name = c.Name
+		}
+		log.Info("check done", "check", r.Name, "workload", in.workload, "verdict", r.Verdict, "took", time.Since(start))
+		vs = append(vs, r.Verdict)
+		return r
+	}
+	for _, w := range opts.Workloads {
+		in := newInput(workloadOps(ops, w.Name, len(opts.Workloads) > 1), opts, log)
+		in.faults, in.workload, in.several = whole.faults, w.Name, len(opts.Workloads) > 1
+		ws := WorkloadSummary{Name: w.Name}
+		for _, c := range registry {
+			if !(c.Scope == ScopeWorkload && slices.Contains(w.Checks, c.Name) || c.Scope == ScopeEveryWorkload) {
+				continue
+			}
+			if c.applies == nil || c.applies(in) {
+				ws.Checks = append(ws.Checks, runOne(c, in))
+			}
+		}
+		rs := make([]Verdict, len(ws.Checks))
+		for i, r := range ws.Checks {
+			rs[i] = r.Verdict
+		}
+		ws.Verdict = Worst(rs...)
+		s.Workloads = append(s.Workloads, ws)
+	}
+	for _, c := range registry {
+		if c.Scope == ScopeCluster && (c.applies == nil || c.applies(whole)) {
+			s.Checks = append(s.Checks, runOne(c, whole))
+		}
+	}
+	s.Verdict = Worst(vs...)
+	s.Perf = computePerf(whole)
+	return s
+}
+
+func newInput(ops []history.Op, opts Options, log *slog.Logger) checkInput {
 	in := checkInput{ops: ops, pairs: history.Pairs(ops), opts: opts, log: log}
 	if len(ops) > 0 {
 		in.end = ops[len(ops)-1].Time
 	}
 	in.faults = faultIntervals(ops, in.end)
+	return in
+}
 
-	type checker struct {
-		name string
-		run  func(context.Context, checkInput) Result
+// workloadOps is the part of ops a workload's checkers judge: its own ops
+// and the nemesis's (so that they can name the faults in force). In a
+// history of one workload, ops that name none are its own.
+func workloadOps(ops []history.Op, name string, several bool) []history.Op {
+	out := make([]history.Op, 0, len(ops))
+	for _, op := range ops {
+		if op.IsNemesis() || op.Workload == name || !several && op.Workload == "" {
+			out = append(out, op)
+		}
 	}
-	var cs []checker
-	switch opts.Workload {
-	case WorkloadRegister:
-		cs = append(cs, checker{"linearizable", checkLinearizable}, checker{"monotonic-reads", checkMonotonic})
-	case WorkloadSet:
-		cs = append(cs, checker{"set", checkSet}, checker{"monotonic-reads", checkMonotonic})
-	case WorkloadLock:
-		cs = append(cs, checker{"lock", checkLock})
-	}
-	if recoveryApplies(ops) {
-		cs = append(cs, checker{"recovery", checkRecovery})
-	}
-	cs = append(cs, checker{"replicas", checkReplicas}, checker{"stats", checkStats})
+	return out
+}
 
-	var s Summary
-	for _, c := range cs {
-		if err := ctx.Err(); err != nil {
-			s.Checks = append(s.Checks, Result{Name: c.name, Verdict: Unknown, Explanation: fmt.Sprintf("not run: %v", err)})
+// unknownWorkloads refuses a history with client ops that no workload of
+// the options owns: they would be judged by nobody.
+func unknownWorkloads(ops []history.Op, ws []WorkloadChecks) error {
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.Name
+	}
+	for _, op := range ops {
+		if op.IsNemesis() {
 			continue
 		}
-		start := time.Now()
-		r := c.run(ctx, in)
-		if r.Name == "" {
-			r.Name = c.name
+		if op.Workload == "" && len(ws) > 1 {
+			return fmt.Errorf("op %d names no workload, but the test ran %s", op.Index, strings.Join(names, ", "))
 		}
-		log.Info("check done", "check", r.Name, "verdict", r.Verdict, "took", time.Since(start))
-		s.Checks = append(s.Checks, r)
+		if op.Workload != "" && !slices.Contains(names, op.Workload) {
+			return fmt.Errorf("op %d belongs to workload %q, which the test did not run (%s)", op.Index, op.Workload, strings.Join(names, ", "))
+		}
 	}
-	vs := make([]Verdict, len(s.Checks))
-	for i, r := range s.Checks {
-		vs[i] = r.Verdict
-	}
-	s.Verdict = Worst(vs...)
-	s.Perf = computePerf(in)
-	return s
+	return nil
 }
 
 // WriteSummary writes s as indented JSON (results.json). It writes a

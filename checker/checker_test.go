@@ -50,6 +50,17 @@ func nullRead(o *history.Op) {
 	}
 }
 
+// judge is what the workload registry says judges each workload (the
+// runner tests that the two agree).
+func judge(workload string) []WorkloadChecks {
+	checks := map[string][]string{
+		"register": {"linearizable", "monotonic-reads", "final-reads"},
+		"set":      {"set", "monotonic-reads", "final-reads"},
+		"lock":     {"lock"},
+	}
+	return []WorkloadChecks{{Name: workload, Checks: checks[workload]}}
+}
+
 func inputFor(ops []history.Op, opts Options) checkInput {
 	in := checkInput{ops: ops, pairs: history.Pairs(ops), opts: opts}
 	if len(ops) > 0 {
@@ -61,12 +72,12 @@ func inputFor(ops []history.Op, opts Options) checkInput {
 
 func find(t *testing.T, s Summary, name string) Result {
 	t.Helper()
-	for _, r := range s.Checks {
+	for _, r := range s.AllChecks() {
 		if r.Name == name {
 			return r
 		}
 	}
-	t.Fatalf("no %s check in %+v", name, s.Checks)
+	t.Fatalf("no %s check in %+v", name, s.AllChecks())
 	return Result{}
 }
 
@@ -206,7 +217,7 @@ func TestLinearizableGenerated(t *testing.T) {
 	if err := history.Validate(ops); err != nil {
 		t.Fatalf("generator made an invalid history: %v", err)
 	}
-	opts := Options{Workload: WorkloadRegister, ReadMode: ReadSync, Timeout: 20 * time.Second}
+	opts := Options{Workloads: judge("register"), ReadMode: ReadSync, Timeout: 20 * time.Second}
 	if r := find(t, Check(context.Background(), ops, opts), "linearizable"); r.Verdict != Valid {
 		t.Fatalf("generated history: verdict %s, want valid: %s", r.Verdict, r.Explanation)
 	}
@@ -297,7 +308,7 @@ func TestMonotonic(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &hb{}
 			tt.build(h)
-			r := checkMonotonic(context.Background(), inputFor(h.ops, Options{Workload: WorkloadRegister, ReadMode: ReadLocal}))
+			r := checkMonotonic(context.Background(), inputFor(h.ops, Options{Workloads: judge("register"), ReadMode: ReadLocal}))
 			if tt.want == "" {
 				if r.Verdict != Valid {
 					t.Errorf("verdict %s, want valid: %s", r.Verdict, r.Explanation)
@@ -313,7 +324,7 @@ func TestMonotonic(t *testing.T) {
 		h := &hb{}
 		h.call(0, "add", "", 1, history.OK, 1)
 		h.call(0, "read", "", nil, history.OK, []int{})
-		r := checkMonotonic(context.Background(), inputFor(h.ops, Options{Workload: WorkloadSet}))
+		r := checkMonotonic(context.Background(), inputFor(h.ops, Options{Workloads: judge("set")}))
 		if r.Verdict != Invalid || !strings.Contains(r.Explanation, "Set regression") {
 			t.Errorf("verdict %s: %s; want a set regression", r.Verdict, r.Explanation)
 		}
@@ -376,7 +387,7 @@ func TestLockRules(t *testing.T) {
 			if err := history.Validate(h.ops); err != nil {
 				t.Fatal(err)
 			}
-			r := checkLock(context.Background(), inputFor(h.ops, Options{Workload: WorkloadLock}))
+			r := checkLock(context.Background(), inputFor(h.ops, Options{Workloads: judge("lock")}))
 			if got := r.Verdict; got != tt.want {
 				t.Errorf("verdict %s, want %s: %s", got, tt.want, r.Explanation)
 			}
@@ -411,10 +422,10 @@ func TestReplicasFinalReads(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &hb{}
 			tt.build(h)
-			r := checkReplicas(context.Background(), inputFor(h.ops, Options{Workload: WorkloadRegister}))
+			r := checkFinalReads(context.Background(), inputFor(h.ops, Options{Workloads: judge("register")}))
 			if tt.want == "" {
-				if r.Verdict != Valid || !strings.Contains(r.Explanation, "final reads only") {
-					t.Errorf("verdict %s, want valid saying it used final reads only: %s", r.Verdict, r.Explanation)
+				if r.Verdict != Valid || !strings.Contains(r.Explanation, "final reads agree") {
+					t.Errorf("verdict %s, want valid saying the final reads agree: %s", r.Verdict, r.Explanation)
 				}
 				return
 			}
@@ -423,10 +434,10 @@ func TestReplicasFinalReads(t *testing.T) {
 			}
 		})
 	}
-	t.Run("no final reads nor dumps", func(t *testing.T) {
+	t.Run("no final reads", func(t *testing.T) {
 		h := &hb{}
 		h.call(0, "write", "k", 1, history.OK, 1)
-		if r := checkReplicas(context.Background(), inputFor(h.ops, Options{Workload: WorkloadRegister})); r.Verdict != Unknown {
+		if r := checkFinalReads(context.Background(), inputFor(h.ops, Options{Workloads: judge("register")})); r.Verdict != Unknown {
 			t.Errorf("verdict %s, want unknown: %s", r.Verdict, r.Explanation)
 		}
 	})
@@ -435,7 +446,7 @@ func TestReplicasFinalReads(t *testing.T) {
 		h.call(1, "read", "k", nil, history.OK, nil, final("n1"), nullRead)
 		dir := t.TempDir()
 		writeFile(t, filepath.Join(dir, "n1", "dump.json"), "{not json")
-		r := checkReplicas(context.Background(), inputFor(h.ops, Options{Workload: WorkloadRegister, DumpsDir: dir}))
+		r := checkReplicas(context.Background(), inputFor(h.ops, Options{Workloads: judge("register"), DumpsDir: dir}))
 		if r.Verdict != Unknown || !strings.Contains(r.Explanation, "dump.json") {
 			t.Errorf("verdict %s, want unknown naming the file: %s", r.Verdict, r.Explanation)
 		}
@@ -564,7 +575,7 @@ func TestSummaryRoundTrip(t *testing.T) {
 	h.call(0, "write", "k", 1, history.OK, 1)
 	h.call(1, "read", "k", nil, history.OK, 1, final("n1"))
 	h.call(2, "read", "k", nil, history.OK, 1)
-	s := Check(context.Background(), h.ops, Options{Workload: WorkloadRegister, ReadMode: ReadSync})
+	s := Check(context.Background(), h.ops, Options{Workloads: judge("register"), ReadMode: ReadSync})
 	path := filepath.Join(t.TempDir(), "results.json")
 	if err := WriteSummary(path, s); err != nil {
 		t.Fatal(err)
@@ -587,9 +598,9 @@ func TestCheckOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"workload", Options{Workload: "queue", ReadMode: ReadSync}, `unknown workload "queue"`},
-		{"read mode", Options{Workload: WorkloadSet, ReadMode: "eventual"}, `unknown read mode "eventual"`},
-		{"timeout", Options{Workload: WorkloadSet, ReadMode: ReadSync, Timeout: -time.Second}, "negative timeout"},
+		{"workload", Options{Workloads: []WorkloadChecks{{Name: "queue", Checks: []string{"total-queue"}}}, ReadMode: ReadSync}, `unknown checker "total-queue"`},
+		{"read mode", Options{Workloads: judge("set"), ReadMode: "eventual"}, `unknown read mode "eventual"`},
+		{"timeout", Options{Workloads: judge("set"), ReadMode: ReadSync, Timeout: -time.Second}, "negative timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -602,7 +613,7 @@ func TestCheckOptions(t *testing.T) {
 	t.Run("invalid history", func(t *testing.T) {
 		h := &hb{}
 		h.op(history.OK, 0, "read", "k", 1)
-		s := Check(context.Background(), h.ops, Options{Workload: WorkloadRegister, ReadMode: ReadSync})
+		s := Check(context.Background(), h.ops, Options{Workloads: judge("register"), ReadMode: ReadSync})
 		if s.Verdict != Unknown || !strings.Contains(s.Checks[0].Explanation, "without an invocation") {
 			t.Errorf("got %+v, want unknown naming the bad op", s)
 		}
@@ -653,7 +664,7 @@ func TestSet(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &hb{}
 			tt.build(h)
-			r := checkSet(context.Background(), inputFor(h.ops, Options{Workload: WorkloadSet}))
+			r := checkSet(context.Background(), inputFor(h.ops, Options{Workloads: judge("set")}))
 			if tt.want == "" {
 				if r.Verdict != Valid {
 					t.Errorf("verdict %s, want valid: %s", r.Verdict, r.Explanation)
@@ -669,7 +680,7 @@ func TestSet(t *testing.T) {
 		h := &hb{}
 		h.call(0, "add", "", 1, history.OK, 1)
 		h.call(1, "read", "", nil, history.OK, []int{}, final("n1"))
-		r := checkReplicas(context.Background(), inputFor(h.ops, Options{Workload: WorkloadSet}))
+		r := checkFinalReads(context.Background(), inputFor(h.ops, Options{Workloads: judge("set")}))
 		if r.Verdict != Invalid || !strings.Contains(r.Explanation, "Lost writes on node n1") {
 			t.Errorf("verdict %s: %s; want invalid naming the lost write on n1", r.Verdict, r.Explanation)
 		}

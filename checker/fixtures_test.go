@@ -73,11 +73,11 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := t.TempDir()
-			s := Check(context.Background(), ops, Options{Workload: f.workload, ReadMode: f.readMode,
+			s := Check(context.Background(), ops, Options{Workloads: judge(f.workload), ReadMode: f.readMode,
 				Timeout: 10 * time.Second, DumpsDir: f.dumps, OutDir: out})
 			if !f.bad {
 				if got, want := s.Verdict, Valid; got != want {
-					t.Fatalf("verdict %s, want %s: %+v", got, want, s.Checks)
+					t.Fatalf("verdict %s, want %s: %+v", got, want, s.AllChecks())
 				}
 				return
 			}
@@ -85,13 +85,14 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("overall verdict %s, want %s", got, want)
 			}
 			var r *Result
-			for i := range s.Checks {
-				if s.Checks[i].Name == f.check {
-					r = &s.Checks[i]
+			all := s.AllChecks()
+			for i := range all {
+				if all[i].Name == f.check {
+					r = &all[i]
 				}
 			}
 			if r == nil {
-				t.Fatalf("no %s check in %+v", f.check, s.Checks)
+				t.Fatalf("no %s check in %+v", f.check, all)
 			}
 			if got, want := r.Verdict, Invalid; got != want {
 				t.Fatalf("%s verdict %s, want %s: %s", f.check, got, want, r.Explanation)

@@ -288,7 +288,10 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 	res.Ops = refs
 	res.Explanation += " " + expl
 	if in.opts.OutDir != "" {
-		const name = "linearizability.html"
+		name := "linearizability.html"
+		if in.several {
+			name = "linearizability-" + in.workload + ".html"
+		}
 		if err := visualize(*first, in.faults, filepath.Join(in.opts.OutDir, name)); err != nil {
 			in.log.Warn("porcupine visualisation not written", "err", err)
 			res.Explanation += fmt.Sprintf(" (visualisation not written: %v)", err)

@@ -25,7 +25,7 @@ import (
 // For the set workload a session's reads never lose an element it read
 // before or added itself.
 func checkMonotonic(_ context.Context, in checkInput) Result {
-	if in.opts.Workload == WorkloadSet {
+	if setOps(in.ops) {
 		return checkSetMonotonic(in)
 	}
 	ws := map[string]map[int64][]regWriteOp{} // key -> value -> writers

@@ -25,7 +25,7 @@ func withHeal(rec *nemesis.Recovery, errMsg string) []history.Op {
 }
 
 func TestRecovery(t *testing.T) {
-	opts := Options{Workload: WorkloadRegister, ReadMode: ReadLeader, Timeout: 10 * time.Second}
+	opts := Options{Workloads: judge("register"), ReadMode: ReadLeader, Timeout: 10 * time.Second}
 	stuck := []nemesis.NodeState{
 		{Node: "n1", Error: "srvr n1: parse srvr from 10.0.0.2:2181: This ZooKeeper instance is not currently serving requests"},
 		{Node: "n2", Mode: "leader", Zxid: 0x200000063},

@@ -1,19 +1,12 @@
 // Package checker decides whether a history could have come from a correct
-// system. It reads only a history (and, for zabnode, the replicas' state
-// dumps), so a stored run can be re-checked without Docker.
+// system. It reads only a history (and, for targets that write them, the
+// replicas' state dumps), so a stored run can be re-checked without Docker.
 //
-// Check composes, per workload (the worst verdict wins):
-//   - linearizable (register): porcupine over a CAS register per key;
-//   - monotonic-reads (register, set): session guarantees that hold in
-//     every read mode, local reads included: no phantom value, no zxid or
-//     value regression, read-your-writes;
-//   - set (set): lost, duplicated and unexpected elements;
-//   - lock (lock): no two definite holders at once;
-//   - recovery: after the final heal undid every fault, a write committed
-//     within the recovery budget (when the history records the heal);
-//   - replicas: final reads agree across nodes; zabnode dumps form one
-//     committed history;
-//   - stats: every kind of op succeeded at least once.
+// The checkers are values in a registry (registry.go), each judging one
+// property. Check runs, for each workload of the test, the checkers that
+// workload names on its own ops, the checkers that judge every workload
+// (stats), then the cluster's checkers (recovery, replicas) on the whole
+// history; the worst verdict wins, as in Jepsen's compose.
 package checker
 
 // Verdict is a checker's conclusion, as in Jepsen.

@@ -1,0 +1,90 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Scope says which ops a checker judges.
+type Scope int
+
+const (
+	// ScopeWorkload checkers judge one workload's ops, for each workload
+	// that names them (workload.Workload.Checks).
+	ScopeWorkload Scope = iota
+	// ScopeEveryWorkload checkers judge each workload's ops, whatever the
+	// workload names.
+	ScopeEveryWorkload
+	// ScopeCluster checkers judge the whole run once: the cluster, not a
+	// workload.
+	ScopeCluster
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeWorkload:
+		return "workload"
+	case ScopeEveryWorkload:
+		return "every workload"
+	case ScopeCluster:
+		return "cluster"
+	}
+	return fmt.Sprintf("Scope(%d)", int(s))
+}
+
+// Checker is one property, as a value in the registry: Jepsen's "one
+// guarantee, one checker". Adding one is a file with its run function and
+// an entry in registry.
+type Checker struct {
+	Name    string
+	Summary string
+	Scope   Scope
+	// applies, when set, says whether the input has what the checker
+	// needs; a checker that does not apply is left out of the results.
+	applies func(in checkInput) bool
+	run     func(ctx context.Context, in checkInput) Result
+}
+
+// registry lists every checker, in the order results show them.
+var registry = []Checker{
+	{Name: "linearizable", Scope: ScopeWorkload, run: checkLinearizable,
+		Summary: "porcupine over a CAS register per key: every read, write and cas fits one order consistent with real time"},
+	{Name: "monotonic-reads", Scope: ScopeWorkload, run: checkMonotonic,
+		Summary: "per session: no phantom value, no zxid or value regression, read-your-writes (holds in every read mode)"},
+	{Name: "final-reads", Scope: ScopeWorkload, run: checkFinalReads,
+		Summary: "after the heal every node reads the same data, holding every acknowledged write"},
+	{Name: "set", Scope: ScopeWorkload, run: checkSet,
+		Summary: "set elements: none lost, duplicated or unexpected"},
+	{Name: "lock", Scope: ScopeWorkload, run: checkLock,
+		Summary: "no two definite holders of the lock at once"},
+	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,
+		Summary: "every kind of op succeeded at least once: a workload that never got through tested nothing"},
+	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) },
+		Summary: "after the final heal a write commits and every node rejoins within the recovery budget"},
+	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas,
+		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
+}
+
+// Checkers returns the registered checkers.
+func Checkers() []Checker { return slices.Clone(registry) }
+
+// Names lists the registered checkers' names.
+func Names() []string {
+	out := make([]string, len(registry))
+	for i, c := range registry {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// Lookup returns the checker called name.
+func Lookup(name string) (Checker, error) {
+	for _, c := range registry {
+		if c.Name == name {
+			return c, nil
+		}
+	}
+	return Checker{}, fmt.Errorf("unknown checker %q (known: %s)", name, strings.Join(Names(), ", "))
+}
