@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,18 +159,8 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	for _, n := range cluster.Nodes() {
 		nodes = append(nodes, workload.Node{Name: n, Addr: cluster.ClientAddr(n)})
 	}
-	wcfg := workload.Config{
-		Workload: t.Workload, ReadMode: t.ReadMode, Concurrency: t.Concurrency, Rate: t.Rate,
-		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed, Readers: t.Readers, Sessions: t.Sessions,
-		Nodes: nodes, Leader: cluster.Leader, Logger: log.With("stage", "workload"),
-	}
-
-	sched, err := nemesis.NewSchedule(nemesis.Config{
-		Faults: t.Nemesis, Interval: t.NemesisInterval, Targets: t.NemesisTargets,
-		// A seed of its own, derived from the test's, keeps the workload's op
-		// sequence independent of how many faults were drawn.
-		Seed: rand.New(rand.NewSource(t.Seed)).Int63(),
-	})
+	wcfg := t.workloadConfig(nodes, cluster.Leader, log.With("stage", "workload"))
+	sched, err := nemesis.NewSchedule(t.nemesisConfig())
 	if err != nil {
 		return fmt.Errorf("%w: nemesis schedule: %w", ErrBadTest, err)
 	}
@@ -275,10 +264,7 @@ func checkRun(ctx context.Context, dir string, t Test, log *slog.Logger) (checke
 	if err != nil {
 		return checker.Summary{}, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
-	sum := checker.Check(ctx, ops, checker.Options{
-		Workload: t.Workload, ReadMode: t.ReadMode, Timeout: t.CheckTimeout,
-		DumpsDir: filepath.Join(dir, "nodes"), OutDir: dir, Logger: log.With("stage", "checker"),
-	})
+	sum := checker.Check(ctx, ops, t.checkOptions(dir, log.With("stage", "checker")))
 	if err := checker.WriteSummary(filepath.Join(dir, "results.json"), sum); err != nil {
 		return sum, fmt.Errorf("%w: %w", ErrHarness, err)
 	}

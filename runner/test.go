@@ -5,13 +5,19 @@
 package runner
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
+	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/nemesis"
+	"github.com/zabcheck/zabcheck/workload"
 )
 
 // Test is every setting of one run. It is written to test.json so the run
@@ -21,6 +27,8 @@ type Test struct {
 	DB          string        `json:"db"`
 	Nodes       int           `json:"nodes"`
 	Observers   int           `json:"observers"`
+	// Workload is the comma-separated list of workloads that run side by
+	// side (workload.Parse; "all" is expanded by Validate).
 	Workload    string        `json:"workload"`
 	ReadMode    string        `json:"read_mode"`
 	TimeLimit   time.Duration `json:"-"`
@@ -72,11 +80,11 @@ func (t *Test) Validate() error {
 	if t.Observers < 0 || t.Observers > 4 {
 		return badf("--observers %d: want 0 to 4", t.Observers)
 	}
-	switch t.Workload {
-	case "register", "set", "lock":
-	default:
-		return badf("--workload %q: want register, set or lock", t.Workload)
+	workloads, err := workload.Parse(t.Workload)
+	if err != nil {
+		return badf("--workload: %v", err)
 	}
+	t.Workload = strings.Join(workloads, ",")
 	switch t.ReadMode {
 	case "sync", "local", "leader":
 	default:
@@ -90,9 +98,6 @@ func (t *Test) Validate() error {
 	}
 	if !(t.Readers >= 0 && t.Readers < 1) {
 		return badf("--readers %g: want a fraction of the processes from 0 to below 1 (some must write)", t.Readers)
-	}
-	if t.Readers > 0 && t.Workload == "lock" {
-		return badf("--readers %g: the lock workload has no read-only op", t.Readers)
 	}
 	switch t.Sessions {
 	case "", "pinned":
@@ -137,8 +142,65 @@ func (t *Test) Validate() error {
 	if !nameRE.MatchString(t.Name) {
 		return badf("test name %q: use letters, digits and _ . , + -", t.Name)
 	}
+	// The stages' own validation, with everything they know before a
+	// cluster exists: a bad combination is refused here, not after Docker
+	// has started the nodes.
+	if err := t.workloadConfig(nil, nil, nil).WithDefaults().ValidateSettings(); err != nil {
+		// The workload names the field as the flag is spelled.
+		return badf("--%s", oneLine(err))
+	}
+	if _, err := nemesis.NewSchedule(t.nemesisConfig()); err != nil {
+		return badf("--nemesis: %s", oneLine(err))
+	}
+	if err := t.checkOptions("", nil).Validate(); err != nil {
+		return badf("checker: %s", oneLine(err))
+	}
 	return nil
 }
+
+// Workloads lists the test's workloads.
+func (t *Test) Workloads() []string { return strings.Split(t.Workload, ",") }
+
+// workloadConfig is the workload stage's configuration of t on nodes.
+func (t *Test) workloadConfig(nodes []workload.Node, leader func(context.Context) (string, error), log *slog.Logger) workload.Config {
+	return workload.Config{
+		Workloads: t.Workloads(), ReadMode: t.ReadMode, Concurrency: t.Concurrency, Rate: t.Rate,
+		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed, Readers: t.Readers, Sessions: t.Sessions,
+		Nodes: nodes, Leader: leader, Logger: log,
+	}
+}
+
+// nemesisConfig is the nemesis stage's configuration of t.
+func (t *Test) nemesisConfig() nemesis.Config {
+	return nemesis.Config{
+		Faults: t.Nemesis, Interval: t.NemesisInterval, Targets: t.NemesisTargets,
+		// A seed of its own, derived from the test's, keeps the workload's op
+		// sequence independent of how many faults were drawn.
+		Seed: rand.New(rand.NewSource(t.Seed)).Int63(),
+	}
+}
+
+// checkOptions is the checker stage's configuration of t: each workload
+// judged by the checkers its registry entry names.
+func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
+	opts := checker.Options{ReadMode: t.ReadMode, Timeout: t.CheckTimeout, Logger: log}
+	if dir != "" {
+		opts.DumpsDir, opts.OutDir = filepath.Join(dir, "nodes"), dir
+	}
+	for _, name := range t.Workloads() {
+		w, err := workload.Lookup(name)
+		if err != nil {
+			// Validate refused it; a stored run naming a workload that no
+			// longer exists gets no checker, and Check says so.
+			continue
+		}
+		opts.Workloads = append(opts.Workloads, checker.WorkloadChecks{Name: w.Name, Checks: w.Checks})
+	}
+	return opts
+}
+
+// oneLine joins a multi-error's lines: bad arguments get one line.
+func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // DefaultName is "<db>-<workload>-<nemesis>", Jepsen-style.
 func (t *Test) DefaultName() string {
@@ -146,7 +208,7 @@ func (t *Test) DefaultName() string {
 	if len(t.Nemesis) > 0 {
 		nem = strings.Join(t.Nemesis, "+")
 	}
-	name := fmt.Sprintf("%s-%s-%s", t.DB, t.Workload, nem)
+	name := fmt.Sprintf("%s-%s-%s", t.DB, strings.ReplaceAll(t.Workload, ",", "+"), nem)
 	if t.Bug != "" {
 		name += "-bug-" + t.Bug
 	}

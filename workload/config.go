@@ -188,6 +188,7 @@ func (c Config) Validate() error {
 // ValidateSettings names every bad field that does not depend on the
 // running cluster (its nodes and leader), so that a test can refuse bad
 // settings before any container starts. Call it on a config with defaults.
+// Each error starts with the field's name as the CLI spells its flag.
 func (c Config) ValidateSettings() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -212,13 +213,13 @@ func (c Config) ValidateSettings() error {
 	switch c.ReadMode {
 	case ReadSync, ReadLocal, ReadLeader:
 	default:
-		bad("read mode %q: want sync, local or leader", c.ReadMode)
+		bad("read-mode %q: want sync, local or leader", c.ReadMode)
 	}
 	switch c.Sessions {
 	case SessionsPinned:
 	case SessionsRoaming:
 		if c.ReadMode == ReadLeader {
-			bad("sessions roaming: read mode leader binds every session to the leader; want pinned")
+			bad("sessions roaming: read-mode leader binds every session to the leader; want pinned")
 		}
 	default:
 		bad("sessions %q: want pinned or roaming", c.Sessions)
@@ -233,9 +234,9 @@ func (c Config) ValidateSettings() error {
 		name string
 		v    time.Duration
 	}{
-		{"time limit", c.TimeLimit}, {"op timeout", c.OpTimeout}, {"session timeout", c.SessionTimeout},
-		{"connect timeout", c.ConnectTimeout}, {"lock hold", c.LockHold}, {"leader refresh", c.LeaderRefresh},
-		{"final timeout", c.FinalTimeout},
+		{"time-limit", c.TimeLimit}, {"op-timeout", c.OpTimeout}, {"session-timeout", c.SessionTimeout},
+		{"connect-timeout", c.ConnectTimeout}, {"lock-hold", c.LockHold}, {"leader-refresh", c.LeaderRefresh},
+		{"final-timeout", c.FinalTimeout},
 	} {
 		if d.v <= 0 {
 			bad("%s %v: want a positive duration", d.name, d.v)
@@ -245,15 +246,15 @@ func (c Config) ValidateSettings() error {
 		bad("keys %d: want at least 1", c.Keys)
 	}
 	if c.OpsPerKey < 1 {
-		bad("ops per key %d: want at least 1", c.OpsPerKey)
+		bad("ops-per-key %d: want at least 1", c.OpsPerKey)
 	}
 	if !(c.Readers >= 0 && c.Readers < 1) {
 		bad("readers %g: want a fraction from 0 to below 1 (some processes must write)", c.Readers)
 	} else if c.Readers > 0 && len(ws) > 0 && !slices.ContainsFunc(ws, func(w Workload) bool { return w.ReadOnly != "" }) {
-		bad("readers %g: the %s workload has no read-only op", c.Readers, strings.Join(c.Workloads, ", "))
+		bad("readers %g: no read-only op in the %s workload", c.Readers, strings.Join(c.Workloads, ", "))
 	}
 	if c.MaxOps < 0 {
-		bad("max ops %d: want 0 (no limit) or more", c.MaxOps)
+		bad("max-ops %d: want 0 (no limit) or more", c.MaxOps)
 	}
 	if !strings.HasPrefix(c.Root, "/") || strings.HasSuffix(c.Root, "/") {
 		bad("root %q: want an absolute znode path without a trailing slash", c.Root)

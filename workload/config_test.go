@@ -48,11 +48,11 @@ func TestValidateNamesBadFields(t *testing.T) {
 		want   string
 	}{
 		{"workload", func(c *Config) { c.Workload = "queue" }, `workload "queue"`},
-		{"read mode", func(c *Config) { c.ReadMode = "stale" }, `read mode "stale"`},
+		{"read mode", func(c *Config) { c.ReadMode = "stale" }, `read-mode "stale"`},
 		{"leader without func", func(c *Config) { c.ReadMode = ReadLeader }, "needs Leader"},
 		{"concurrency", func(c *Config) { c.Concurrency = -1 }, "concurrency -1"},
 		{"rate", func(c *Config) { c.Rate = -5 }, "rate -5"},
-		{"op timeout", func(c *Config) { c.OpTimeout = -time.Second }, "op timeout"},
+		{"op timeout", func(c *Config) { c.OpTimeout = -time.Second }, "op-timeout"},
 		{"no nodes", func(c *Config) { c.Nodes = nil }, "nodes"},
 		{"duplicate node", func(c *Config) { c.Nodes = append(c.Nodes, c.Nodes[0]) }, `duplicate name "n1"`},
 		{"bad address", func(c *Config) { c.Nodes = []Node{{"n1", "nohost"}} }, `address "nohost"`},
