@@ -23,10 +23,10 @@ import (
 // Test is every setting of one run. It is written to test.json so the run
 // can be reproduced from it.
 type Test struct {
-	Name        string        `json:"name"`
-	DB          string        `json:"db"`
-	Nodes       int           `json:"nodes"`
-	Observers   int           `json:"observers"`
+	Name      string `json:"name"`
+	DB        string `json:"db"`
+	Nodes     int    `json:"nodes"`
+	Observers int    `json:"observers"`
 	// Workload is the comma-separated list of workloads that run side by
 	// side (workload.Parse; "all" is expanded by Validate).
 	Workload    string        `json:"workload"`
