@@ -272,7 +272,7 @@ func attempt(seed int64, out runner.Outcome, err error) Attempt {
 // catches lists the invalid checkers of a run.
 func catches(s checker.Summary) []Catch {
 	var out []Catch
-	for _, r := range s.Checks {
+	for _, r := range s.AllChecks() {
 		if r.Verdict == checker.Invalid {
 			out = append(out, Catch{Checker: r.Name, Explanation: r.Explanation})
 		}

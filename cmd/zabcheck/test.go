@@ -134,7 +134,7 @@ func runTest(c *cli.Context) error {
 		o, err := runner.Run(c.Context, run, runner.Env{
 			Logger: log, Version: c.App.Version, Progress: c.App.ErrWriter, IsTTY: isTTY(c.App.ErrWriter),
 		})
-		if o.Dir != "" && len(o.Summary.Checks) > 0 {
+		if o.Dir != "" && len(o.Summary.AllChecks()) > 0 {
 			printSummary(out, o)
 		}
 		if err != nil {
@@ -162,7 +162,7 @@ func runTest(c *cli.Context) error {
 func printSummary(w interface{ Write([]byte) (int, error) }, o runner.Outcome) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nCHECKER\tVERDICT\tEXPLANATION")
-	for _, r := range o.Summary.Checks {
+	for _, r := range o.Summary.AllChecks() {
 		expl := r.Explanation
 		if i := strings.IndexByte(expl, '\n'); i >= 0 {
 			expl = expl[:i] + " ..."
