@@ -13,6 +13,7 @@ import (
 	"github.com/zabcheck/zabcheck/node/transport"
 	"github.com/zabcheck/zabcheck/node/tree"
 	"github.com/zabcheck/zabcheck/node/zab"
+	"github.com/zabcheck/zabcheck/node/zab/ready"
 )
 
 // Events other goroutines post to the loop.
@@ -79,16 +80,19 @@ type loop struct {
 	received, sent int64
 	lat            latency
 
-	// Pipelining (zab.Ready, MayOverlap): inflight is the Ready whose
-	// steps 1-5 the storage goroutine is running; persistJobs hands it
-	// over and persistDone brings back the outcome. While it runs the
-	// loop goes on stepping the node and handling TakeEarly, so a leader
-	// counts its followers' ACKs, commits, applies and answers clients
-	// during its own fsync, and a follower applies COMMITs during its
-	// fsync, where the loop used to block in it. pipeline false keeps
+	// drv handles the core's Readys (node/zab/ready), in the same order
+	// as the simulator.
+	drv *ready.Driver
+
+	// Pipelining (zab.Ready, MayOverlap): persistJobs hands the storage
+	// goroutine a Ready whose steps 1-5 it runs, and persistDone brings
+	// back the outcome. While it runs the loop goes on stepping the node
+	// and handling TakeEarly, so a leader counts its followers' ACKs,
+	// commits, applies and answers clients during its own fsync, and a
+	// follower applies COMMITs during its fsync, where the loop used to
+	// block in it. pipeline false keeps
 	// every Ready on the loop (zabnode.pipeline=false, for comparison).
 	pipeline    bool
-	inflight    *zab.Ready
 	persistJobs chan *zab.Ready
 	persistDone chan error
 }
@@ -119,6 +123,8 @@ func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log
 	if err != nil {
 		return nil, err
 	}
+	io := readyIO{l}
+	l.drv = ready.New(l.node, io, io, io)
 	// ZooKeeper's session id layout: server id in the top byte, then the
 	// start time, so ids stay unique across servers and restarts.
 	l.nextSess = int64(cfg.MyID)<<56 | int64(uint64(now().UnixMilli())<<24>>8)
@@ -195,7 +201,8 @@ func (l *loop) run(ctx context.Context, tick time.Duration) error {
 		case ev := <-l.events:
 			l.handle(ev)
 		case err := <-l.persistDone:
-			if err := l.persisted(err); err != nil {
+			// A failed persist is fatal before any of its Messages go.
+			if err := l.drv.Persisted(err); err != nil {
 				return err
 			}
 		}

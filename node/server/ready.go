@@ -7,132 +7,43 @@ import (
 	"github.com/zabcheck/zabcheck/node/zab"
 )
 
-// persisted finishes the in-flight Ready once the storage goroutine is
-// done with it. A failed persist is fatal before any of its Messages go.
-func (l *loop) persisted(err error) error {
-	rd := l.inflight
-	l.inflight = nil
-	if err != nil {
-		return err
-	}
-	return l.finish(rd)
-}
+// readyIO is the loop's side of ready.Driver: the store, the transport, the
+// tree and the clients. The order in which they are used is the Driver's
+// (and so the simulator's).
+type readyIO struct{ l *loop }
 
-// process drains the core's Readys in the order zab.Ready demands. A Ready
-// that may overlap goes to the storage goroutine and process returns; until
-// it is persisted, process only handles what Node.TakeEarly hands out.
+// process drains the core's Readys (ready.Driver.Process), then reacts to
+// a role change.
 func (l *loop) process() error {
-	for l.fatal == nil {
-		if l.inflight != nil {
-			if err := l.takeEarly(); err != nil {
-				return err
-			}
-			break
-		}
-		if !l.node.HasReady() {
-			break
-		}
-		rd := l.node.Ready()
-		// A leader's PROPOSALs and COMMITs go out before its own fsync,
-		// so followers log them while it does, and committed txns are
-		// applied (and their clients answered) without waiting for this
-		// Ready's fsync (zab.Ready, step 0). The leader's self-ACK counts
-		// only in Advance, after persist.
-		if err := l.early(&rd); err != nil {
-			return err
-		}
-		if l.pipeline && len(rd.Entries) > 0 && rd.MayOverlap() {
-			// Its syncs and forwarded requests need nothing it persists
-			// (zab.Ready.MayOverlap): handle them now, not after the fsync.
-			l.requests(rd.Syncs, rd.Requests)
-			rd.Syncs, rd.Requests = nil, nil
-			l.inflight = &rd
-			l.persistJobs <- &rd // the storage goroutine is idle: nothing was in flight
-			continue
-		}
-		if err := persist(l.st, &rd, !l.bugs.lazyFsync); err != nil {
-			return err
-		}
-		if err := l.finish(&rd); err != nil {
-			return err
-		}
-	}
 	if l.fatal != nil {
 		return l.fatal
 	}
-	l.checkStatus()
-	return nil
-}
-
-// early handles step 0 of a Ready, or the same part of what TakeEarly
-// handed out: early messages, then early committed txns.
-func (l *loop) early(rd *zab.Ready) error {
-	if err := l.send(rd.EarlyMessages); err != nil {
+	if err := l.drv.Process(); err != nil {
 		return err
 	}
-	for _, t := range rd.EarlyCommitted {
-		if err := l.apply(t); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// takeEarly handles what the node hands out while a Ready is in flight,
-// until it hands out nothing (forwarded requests become proposals whose
-// PROPOSALs go early too).
-func (l *loop) takeEarly() error {
-	for l.fatal == nil {
-		e := l.node.TakeEarly()
-		if e.Empty() {
-			break
-		}
-		if err := l.early(&e); err != nil {
-			return err
-		}
-		l.requests(e.Syncs, e.Requests)
-	}
 	l.checkStatus()
-	return nil
+	return l.fatal
 }
 
-// requests does step 8: completed syncs, then forwarded requests.
-func (l *loop) requests(syncs []zab.SyncResult, reqs []zab.Request) {
-	for _, s := range syncs {
-		l.syncDone(s)
-	}
-	for _, r := range reqs {
-		l.forwarded(r)
-	}
+// Persist does steps 1-5 on the loop.
+func (io readyIO) Persist(rd *zab.Ready) error {
+	return persist(io.l.st, rd, !io.l.bugs.lazyFsync)
 }
 
-// finish does steps 6-8 of a persisted Ready and advances the node.
-func (l *loop) finish(rd *zab.Ready) error {
-	if rd.Snapshot != nil {
-		if err := l.resetTree(rd.Snapshot.Zxid, rd.Snapshot.Data); err != nil {
-			return err
-		}
-		l.watches = tree.NewWatches()
-		l.log.Info("installed snapshot from leader", "zxid", rd.Snapshot.Zxid)
+// PersistAsync hands rd to the storage goroutine when pipelining is on;
+// persistDone brings back the outcome.
+func (io readyIO) PersistAsync(rd *zab.Ready) bool {
+	if !io.l.pipeline {
+		return false
 	}
-	if err := l.send(rd.Messages); err != nil {
-		return err
-	}
-	for _, t := range rd.Committed {
-		if err := l.apply(t); err != nil {
-			return err
-		}
-	}
-	l.requests(rd.Syncs, rd.Requests)
-	l.node.Advance(*rd)
-	l.maybeSnapshot()
-	l.checkStatus()
-	return nil
+	io.l.persistJobs <- rd // the storage goroutine is idle: nothing was in flight
+	return true
 }
 
-// send hands msgs to the transport in order. A failed send is logged and
+// Send hands msgs to the transport in order. A failed send is logged and
 // otherwise ignored: Zab tolerates lost messages (timeouts, re-sync).
-func (l *loop) send(msgs []zab.Message) error {
+func (io readyIO) Send(msgs []zab.Message) error {
+	l := io.l
 	for _, m := range msgs {
 		b, err := zab.Marshal(m)
 		if err != nil {
@@ -143,4 +54,37 @@ func (l *loop) send(msgs []zab.Message) error {
 		}
 	}
 	return nil
+}
+
+// Restore makes the tree a snapshot the leader sent (SNAP).
+func (io readyIO) Restore(snap *zab.Snapshot) error {
+	l := io.l
+	if err := l.resetTree(snap.Zxid, snap.Data); err != nil {
+		return err
+	}
+	l.watches = tree.NewWatches()
+	l.log.Info("installed snapshot from leader", "zxid", snap.Zxid)
+	return nil
+}
+
+func (io readyIO) Apply(t zab.Txn) error { return io.l.apply(t) }
+
+// Requests does step 8: completed syncs, then forwarded requests. A
+// proposal that fails fatally stops the loop.
+func (io readyIO) Requests(syncs []zab.SyncResult, reqs []zab.Request) error {
+	l := io.l
+	for _, s := range syncs {
+		l.syncDone(s)
+	}
+	for _, r := range reqs {
+		l.forwarded(r)
+	}
+	return l.fatal
+}
+
+// Advanced snapshots the tree when due and reacts to a role change.
+func (io readyIO) Advanced() error {
+	io.l.maybeSnapshot()
+	io.l.checkStatus()
+	return io.l.fatal
 }
