@@ -51,7 +51,7 @@ type loop struct {
 	log    *slog.Logger
 	now    func() time.Time
 	st     *storage.Store
-	tr     *transport.Transport
+	tr     PeerTransport
 	events chan event
 
 	node    *zab.Node
@@ -97,7 +97,7 @@ type loop struct {
 	persistDone chan error
 }
 
-func newLoop(cfg *config.Config, st *storage.Store, tr *transport.Transport, log *slog.Logger, now func() time.Time, bugs bugSet) (*loop, error) {
+func newLoop(cfg *config.Config, st *storage.Store, tr PeerTransport, log *slog.Logger, now func() time.Time, bugs bugSet) (*loop, error) {
 	l := &loop{
 		cfg: cfg, log: log, now: now, st: st, tr: tr, bugs: bugs,
 		events:   make(chan event, 1024),
