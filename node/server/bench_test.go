@@ -14,7 +14,9 @@ import (
 // from `clients` sessions spread over the nodes (fsync on), and reports
 // throughput and p50/p99 latency. extra is more zoo.cfg lines.
 func benchWrites(b *testing.B, nodes, clients int, extra string) {
-	c := newCluster(b, nodes, extra)
+	// On the TCP peer transport: the figures are the real system's.
+	c := &cluster{extra: extra, tcp: true}
+	c.init(b, nodes)
 	c.waitServing(b)
 	conns := make([]*zk.Conn, clients)
 	for i := range conns {

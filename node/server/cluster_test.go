@@ -20,6 +20,7 @@ import (
 
 	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/node/config"
+	"github.com/zabcheck/zabcheck/node/transport"
 )
 
 // testNode is one zabnode on 127.0.0.<id>, in-process or a process.
@@ -47,6 +48,10 @@ type cluster struct {
 	// observers are added after the voters by init.
 	observers int
 	logger    *slog.Logger
+	// tcp keeps in-process nodes on the TCP peer transport; otherwise
+	// init connects them through net, with no peer sockets.
+	tcp bool
+	net *transport.InmemNetwork
 }
 
 // testLogger keeps test output quiet unless ZABNODE_TEST_LOG is set.
@@ -84,6 +89,9 @@ func newClusterOpts(t testing.TB, n int, extra string, opts Options) *cluster {
 func (c *cluster) init(t testing.TB, n int) {
 	t.Helper()
 	c.logger = testLogger()
+	if !c.tcp && c.bin == "" {
+		c.net = transport.NewInmemNetwork()
+	}
 	for i := 1; i <= n+c.observers; i++ {
 		host := fmt.Sprintf("127.0.0.%d", i)
 		c.nodes = append(c.nodes, &testNode{
@@ -140,6 +148,9 @@ func (c *cluster) start(t testing.TB, nd *testNode) {
 	for {
 		opts := c.opts
 		opts.Logger = c.logger.With("node", nd.id)
+		if c.net != nil {
+			opts.Peers = c.net.Endpoint(nd.id)
+		}
 		s, err = New(cfg, opts)
 		if err == nil || time.Now().After(deadline) {
 			break

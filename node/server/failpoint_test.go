@@ -206,7 +206,9 @@ func TestFailpointAdminAPI(t *testing.T) {
 // of the next write must end it, and nobody else.
 func TestFailpointCrashesFollowerAfterAck(t *testing.T) {
 	ex := make(exits, 8)
-	c := newClusterOpts(t, 3, "", Options{Exit: ex.exit})
+	// The failpoints hook the TCP transport.
+	c := &cluster{opts: Options{Exit: ex.exit}, tcp: true}
+	c.init(t, 3)
 	leader := c.waitServing(t)
 	follower := c.follower(leader)
 	req, err := http.NewRequest(http.MethodPut, "http://"+follower.adminAddr()+"/failpoints/crash-after-send", strings.NewReader("ACK"))

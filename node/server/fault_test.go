@@ -101,6 +101,11 @@ func TestLeaderKill(t *testing.T) {
 		c := newCluster(t, 3, "")
 		testLeaderKill(t, c, func(nd *testNode) { c.stop(t, nd) })
 	})
+	t.Run("in process over TCP", func(t *testing.T) {
+		c := &cluster{tcp: true}
+		c.init(t, 3)
+		testLeaderKill(t, c, func(nd *testNode) { c.stop(t, nd) })
+	})
 	t.Run("SIGKILL", func(t *testing.T) {
 		if testing.Short() {
 			t.Skip("builds and runs zabnode processes")
@@ -398,5 +403,55 @@ func TestNotServing(t *testing.T) {
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := conn.Read(make([]byte, 64)); n != 0 || err == nil {
 		t.Fatalf("handshake while not serving: read %d bytes, err %v; want the connection closed", n, err)
+	}
+}
+
+// TestPeerPartition cuts the leader off from its followers on the
+// in-memory peer network: the majority elects a leader and commits, the
+// isolated node stops serving, and after the heal it serves the majority's
+// write.
+func TestPeerPartition(t *testing.T) {
+	c := newCluster(t, 3, "")
+	old := c.waitServing(t)
+	for _, nd := range c.nodes {
+		if nd != old {
+			c.net.Cut(old.id, nd.id)
+		}
+	}
+	var rest []*testNode
+	for _, nd := range c.nodes {
+		if nd != old {
+			rest = append(rest, nd)
+		}
+	}
+	waitFor(t, 30*time.Second, "majority elects a new leader", func() error {
+		if raw, err := fourLetter(old.clientAddr(), "srvr"); err == nil {
+			if s, err := parseSrvr(raw); err == nil {
+				return fmt.Errorf("isolated node %d still serves as %s", old.id, s.Mode)
+			}
+		}
+		for _, nd := range rest {
+			raw, err := fourLetter(nd.clientAddr(), "srvr")
+			if err != nil {
+				return err
+			}
+			if s, err := parseSrvr(raw); err != nil {
+				return err
+			} else if s.Mode == "leader" {
+				return nil
+			}
+		}
+		return errors.New("no leader among the majority")
+	})
+	zc := connect(t, rest...)
+	if _, err := zc.Create("/partitioned", []byte("majority"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("create on the majority: %v", err)
+	}
+	c.net.HealAll()
+	c.waitServing(t)
+	oc := connect(t, old)
+	data, _, err := oc.Get("/partitioned")
+	if err != nil || string(data) != "majority" {
+		t.Fatalf("healed node %d: got %q, %v; want the majority's write", old.id, data, err)
 	}
 }

@@ -57,6 +57,27 @@ type Options struct {
 	// Exit ends the process when a failpoint fires (failpoint.go); nil is
 	// os.Exit. Tests pass a recorder.
 	Exit func(code int)
+	// Peers replaces the TCP peer transport (tests pass a
+	// transport.InmemNetwork endpoint). PeerListener and the failpoints
+	// on peer frames then do nothing.
+	Peers PeerTransport
+}
+
+// PeerTransport is what the server needs of the peer network:
+// node/transport's TCP Transport in production, its Inmem in tests.
+// Frames of one connection arrive in order; a break is reported as an
+// Inbound with Disconnected, after which the core re-syncs.
+type PeerTransport interface {
+	// Send queues a frame for a peer without blocking; a lost frame is
+	// followed by a Disconnected event.
+	Send(to uint64, frame []byte) error
+	// Recv delivers frames and Disconnected events; it closes when Run
+	// returns.
+	Recv() <-chan transport.Inbound
+	// Run carries traffic until ctx is done.
+	Run(ctx context.Context) error
+	// Close releases a transport whose Run was never called.
+	Close() error
 }
 
 // Server is one zabnode replica.
@@ -65,7 +86,7 @@ type Server struct {
 	log       *slog.Logger
 	handshake time.Duration
 	store     *storage.Store
-	tr        *transport.Transport
+	tr        PeerTransport
 	client    net.Listener
 	admin     net.Listener // nil: no admin server
 	loop      *loop
@@ -121,13 +142,15 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	for _, p := range cfg.Servers {
 		peers[p.ID] = p.QuorumAddr()
 	}
-	s.tr, err = transport.New(transport.Config{
-		ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
-		Peers: peers, Logger: log.With("component", "transport"), UserTimeout: peerUserTimeout(cfg),
-		Queued: s.fp.queued, BeforeWrite: s.fp.beforeWrite, AfterWrite: s.fp.afterWrite,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("new server: %w", err)
+	if s.tr = opts.Peers; s.tr == nil {
+		s.tr, err = transport.New(transport.Config{
+			ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
+			Peers: peers, Logger: log.With("component", "transport"), UserTimeout: peerUserTimeout(cfg),
+			Queued: s.fp.queued, BeforeWrite: s.fp.beforeWrite, AfterWrite: s.fp.afterWrite,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("new server: %w", err)
+		}
 	}
 	closers = append(closers, s.tr.Close)
 
@@ -217,7 +240,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { return s.serveAdmin(ctx) })
 	}
 	s.log.Info("zabnode started", "client", s.client.Addr().String(),
-		"quorum", s.tr.Addr().String(), "tickTime", s.cfg.TickTime, "fsync", s.cfg.Fsync)
+		"quorum", s.cfg.Me().QuorumAddr(), "tickTime", s.cfg.TickTime, "fsync", s.cfg.Fsync)
 	err := g.Wait()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		s.log.Error("zabnode stopped", "err", err)

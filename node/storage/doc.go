@@ -4,7 +4,7 @@
 // The package knows nothing about the Zab core: zxids are plain uint64
 // (epoch<<32 | counter) and transactions are opaque []byte. What must be
 // durable before which Zab message is the caller's business (see
-// /work/shared/ZAB.md); this package only promises that a method reporting
+// docs/zab.md); this package only promises that a method reporting
 // durability returns after the fsync that makes it so.
 //
 // The log buffers appended records in user space until Sync or Commit, so a

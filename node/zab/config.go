@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 )
 
@@ -42,9 +41,6 @@ type Config struct {
 	// Bugs enables seeded protocol bugs (see Bug); nil is the correct
 	// protocol. Only zabcheck's detection runs set it.
 	Bugs Bugs
-	// Rand is unused by the protocol today (the core is fully determined by
-	// its inputs); it is here so later randomized behaviour stays seeded.
-	Rand *rand.Rand
 }
 
 // DefaultConfig returns a Config with ZooKeeper-like limits for peer id.

@@ -5,7 +5,7 @@
 // Advance. The package starts no goroutines and touches no clock, network
 // or disk; the same inputs always give the same outputs.
 //
-// Structure (ZAB.md is the spec; file names follow the phases):
+// Structure (docs/zab.md summarises the protocol; file names follow the phases):
 //
 //   - election.go: phase 0, Fast Leader Election (stepLooking, tickLooking).
 //   - leader.go: the leader side of discovery (FOLLOWERINFO quorum, new

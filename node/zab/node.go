@@ -116,7 +116,7 @@ type localSync struct {
 // NewNode creates a node in the LOOKING state from the durable state in st.
 // The state machine must start from st's snapshot: the core emits in
 // Ready.Committed only txns after it, once a leader says they are committed
-// (commit marks are not durable, ZAB.md).
+// (commit marks are not durable, docs/zab.md).
 func NewNode(cfg Config, st Storage) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new node: %w", err)

@@ -1,8 +1,9 @@
 package zab
 
 // Ready is what the server must do after Step, Tick, Propose or Sync. The
-// server handles a Ready strictly in this order (ZAB.md, "What must be
-// durable before which message"), then calls Advance:
+// server handles a Ready strictly in this order (docs/zab.md, "What has to
+// be on disk before which message"), then calls Advance; node/zab/ready
+// implements this order once for the server and the simulator:
 //
 //  0. EarlyMessages, then EarlyCommitted: may be handled before step 1
 //     (or with steps 6 and 7, each before its late part), in order.

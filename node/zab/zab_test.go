@@ -235,7 +235,7 @@ func TestLookingPeerHearsBetterVoteAtOnce(t *testing.T) {
 	}
 }
 
-// TestReadyDurabilityOrder checks ZAB.md's table: what each message needs
+// TestReadyDurabilityOrder checks docs/zab.md's table: what each message needs
 // durable is in the same Ready (persisted before its Messages are sent).
 func TestReadyDurabilityOrder(t *testing.T) {
 	c := newCluster(t, []uint64{1, 2, 3}, nil, nil)

@@ -8,7 +8,7 @@ import (
 )
 
 // Checker holds the global view of a simulated run and checks the Zab
-// invariants of ZAB.md against it, incrementally, one event at a time. Its
+// invariants of docs/zab.md against it, incrementally, one event at a time. Its
 // methods return a non-nil error naming the broken invariant.
 type Checker struct {
 	// committed is the longest committed sequence any replica applied; every

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/zabcheck/zabcheck/node/zab"
+	"github.com/zabcheck/zabcheck/node/zab/ready"
 )
 
 // Options shape one simulated run. Zero fields take defaults from the seed.
@@ -77,9 +78,12 @@ type replica struct {
 	// soon as the replica resumes (before it ticks again).
 	syncOnResume bool
 	leaderOf     uint32 // epoch in which it was last seen established (checked once)
-	// inflight is a Ready being persisted on the server's storage
-	// goroutine until inflightDone (microtick): meanwhile the replica
-	// steps on and handles what TakeEarly hands out. A crash loses it.
+	// drv handles node's Readys exactly as the server's loop does.
+	drv *ready.Driver
+	// inflight is a Ready drv left to be persisted in the background (as
+	// on the server's storage goroutine); it is persisted at inflightDone
+	// (microtick). Meanwhile the replica steps on and handles what
+	// TakeEarly hands out. A crash loses it.
 	inflight     *zab.Ready
 	inflightDone int64
 }
@@ -224,6 +228,13 @@ func (s *Sim) Trace() []string {
 
 // Run executes the whole scenario: chaos, then heal and check liveness.
 func (s *Sim) Run() error {
+	defer func() {
+		for _, id := range s.ids {
+			if r := s.reps[id]; r.drv != nil {
+				s.Stats.Taken += r.drv.Taken()
+			}
+		}
+	}()
 	for _, id := range s.ids {
 		if err := s.start(id); err != nil {
 			return err
@@ -270,7 +281,12 @@ func (s *Sim) start(id uint64) error {
 			return s.fail(err)
 		}
 	}
+	if r.drv != nil {
+		s.Stats.Taken += r.drv.Taken() // Run counts the last driver's
+	}
 	r.node, r.up, r.leaderOf = n, true, 0
+	io := replicaIO{s, r}
+	r.drv = ready.New(n, io, io, io)
 	s.record(event{node: id, kind: "start", note: fmt.Sprintf("snapshot %v, %d applied", snap.Zxid, len(r.applied))})
 	return s.drain(r)
 }
@@ -349,105 +365,96 @@ func (s *Sim) send(m zab.Message) {
 	s.enqueue(m, m.To, delay)
 }
 
-// drain processes every Ready of r: send the early messages and apply the
-// early committed txns, persist (maybe crashing part-way, the early
-// messages then maybe still delivered), send, apply, check. A Ready that
-// may overlap is, on a coin flip, left in flight as a pipelining server
-// leaves it with its storage goroutine: it completes at a later microtick
-// (completeDue), and until then drain only handles TakeEarly.
+// drain processes every Ready of r through its ready.Driver, as the
+// server does: replicaIO sends, persists (maybe crashing part-way, the
+// early messages then maybe still delivered) and applies, checking as it
+// goes. A Ready that may overlap is, on a coin flip, left in flight as a
+// pipelining server leaves it with its storage goroutine: it completes at
+// a later microtick (completeDue), and until then the Driver only handles
+// TakeEarly.
 func (s *Sim) drain(r *replica) error {
-	for r.up {
-		if r.inflight != nil {
-			if s.now < r.inflightDone || s.paused(r.id) {
-				return s.takeEarly(r)
-			}
-			rd := *r.inflight
-			r.inflight = nil
-			s.record(event{node: r.id, kind: "persisted", note: fmt.Sprintf("pipelined, %d entries", len(rd.Entries))})
-			if err := s.finish(r, rd); err != nil {
-				return err
-			}
-			continue
-		}
-		if !r.node.HasReady() {
-			return nil
-		}
-		rd := r.node.Ready()
-		s.sendAll(r, rd.EarlyMessages)
-		if err := s.apply(r, rd.EarlyCommitted); err != nil {
-			return err
-		}
-		if rd.MayOverlap() && len(rd.Entries) > 0 && s.rng.IntN(2) == 0 {
-			// As the server does: its syncs and forwarded requests go
-			// ahead of its persistence.
-			if err := s.requests(r, rd.Syncs, rd.Requests); err != nil {
-				return err
-			}
-			rd.Syncs, rd.Requests = nil, nil
-			r.inflight = &rd
-			r.inflightDone = s.now + 1 + s.rng.Int64N(8)
-			s.Stats.Pipelined++
-			s.record(event{node: r.id, kind: "persisting", note: fmt.Sprintf("%d entries until t=%d.%d", len(rd.Entries), r.inflightDone/microPerTick, r.inflightDone%microPerTick)})
-			continue
-		}
-		if err := s.finish(r, rd); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// takeEarly handles what the replica may do while its Ready is in flight,
-// until nothing more is handed out (forwarded requests become proposals,
-// whose PROPOSALs go early too).
-func (s *Sim) takeEarly(r *replica) error {
-	for r.up {
-		e := r.node.TakeEarly()
-		if e.Empty() {
-			return nil
-		}
-		s.Stats.Taken++
-		s.sendAll(r, e.EarlyMessages)
-		if err := s.apply(r, e.EarlyCommitted); err != nil {
-			return err
-		}
-		if err := s.requests(r, e.Syncs, e.Requests); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// finish persists rd (maybe crashing part-way) and does the rest of it.
-func (s *Sim) finish(r *replica, rd zab.Ready) error {
-	if err := s.persist(r, rd); err != nil {
-		return err
-	}
 	if !r.up {
-		return nil // crashed while persisting
+		return nil
 	}
-	s.sendAll(r, rd.Messages)
-	if rd.Snapshot != nil {
-		st, err := decodeState(rd.Snapshot.Data)
-		if err != nil {
-			return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
+	if rd := r.inflight; rd != nil && s.now >= r.inflightDone && !s.paused(r.id) {
+		r.inflight = nil
+		s.record(event{node: r.id, kind: "persisted", note: fmt.Sprintf("pipelined, %d entries", len(rd.Entries))})
+		if err := s.persist(r, *rd); err != nil || !r.up {
+			return err // nil if it crashed while persisting
 		}
-		for i, t := range st {
-			if err := s.check.Applied(r.id, i, t); err != nil {
-				return s.fail(err)
-			}
+		if err := r.drv.Persisted(nil); err != nil {
+			return err
 		}
-		r.applied = st
 	}
-	if err := s.apply(r, rd.Committed); err != nil {
-		return err
-	}
-	if err := s.requests(r, rd.Syncs, rd.Requests); err != nil {
-		return err
-	}
-	r.node.Advance(rd)
-	return s.checkLeader(r)
+	return stopped(r.drv.Process())
 }
+
+// stopped maps a crash while persisting, which ends the replica's drain,
+// to no error.
+func stopped(err error) error {
+	if errors.Is(err, ready.ErrStopped) {
+		return nil
+	}
+	return err
+}
+
+// replicaIO is a replica's side of its ready.Driver.
+type replicaIO struct {
+	s *Sim
+	r *replica
+}
+
+// Persist persists rd, maybe crashing part-way.
+func (io replicaIO) Persist(rd *zab.Ready) error {
+	if err := io.s.persist(io.r, *rd); err != nil {
+		return err
+	}
+	if !io.r.up {
+		return ready.ErrStopped
+	}
+	return nil
+}
+
+func (io replicaIO) PersistAsync(rd *zab.Ready) bool {
+	s, r := io.s, io.r
+	if s.rng.IntN(2) != 0 {
+		return false
+	}
+	r.inflight, r.inflightDone = rd, s.now+1+s.rng.Int64N(8)
+	s.Stats.Pipelined++
+	s.record(event{node: r.id, kind: "persisting", note: fmt.Sprintf("%d entries until t=%d.%d", len(rd.Entries), r.inflightDone/microPerTick, r.inflightDone%microPerTick)})
+	return true
+}
+
+func (io replicaIO) Send(msgs []zab.Message) error {
+	io.s.sendAll(io.r, msgs)
+	return nil
+}
+
+// Restore installs a snapshot in the state machine, checking it against
+// what the replica applied.
+func (io replicaIO) Restore(snap *zab.Snapshot) error {
+	s, r := io.s, io.r
+	st, err := decodeState(snap.Data)
+	if err != nil {
+		return s.fail(fmt.Errorf("n%d snapshot: %w", r.id, err))
+	}
+	for i, t := range st {
+		if err := s.check.Applied(r.id, i, t); err != nil {
+			return s.fail(err)
+		}
+	}
+	r.applied = st
+	return nil
+}
+
+func (io replicaIO) Apply(t zab.Txn) error { return io.s.apply(io.r, []zab.Txn{t}) }
+
+func (io replicaIO) Requests(syncs []zab.SyncResult, reqs []zab.Request) error {
+	return io.s.requests(io.r, syncs, reqs)
+}
+
+func (io replicaIO) Advanced() error { return io.s.checkLeader(io.r) }
 
 // requests does Ready step 8 as the server does: completed syncs, then the
 // leader's server turning forwarded requests into proposals.

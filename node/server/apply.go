@@ -1,0 +1,106 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zabcheck/zabcheck/node/jute"
+	"github.com/zabcheck/zabcheck/node/tree"
+	"github.com/zabcheck/zabcheck/node/zab"
+)
+
+type dumpEntry struct {
+	Zxid int64  `json:"zxid"`
+	Hash string `json:"hash"`
+}
+
+// maxDumpEntries bounds the committed list kept for the state dump.
+const maxDumpEntries = 1 << 20
+
+// apply applies one committed txn to the tree, fires watches and answers
+// the client request it completes, if this server holds it.
+func (l *loop) apply(t zab.Txn) error {
+	env, err := decodeEnvelope(t.Data)
+	if err != nil {
+		return fmt.Errorf("apply %v: %w", t.Zxid, err)
+	}
+	if env.Txn.Zxid != int64(t.Zxid) {
+		return fmt.Errorf("apply %v: txn was prepared for zxid %#x", t.Zxid, env.Txn.Zxid)
+	}
+	res := l.tree.Apply(&env.Txn)
+	if l.prep != nil {
+		l.prep.Committed(env.Txn.Zxid)
+	}
+	if len(l.committed) >= maxDumpEntries {
+		// Keep a contiguous suffix: the replica checker compares the
+		// range two dumps share.
+		l.committed = append(l.committed[:0], l.committed[len(l.committed)/2:]...)
+	}
+	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnDigest(t.Data)})
+	l.sinceSnap++
+	for _, ev := range res.Events {
+		for _, id := range l.watches.Trigger(ev) {
+			if s := l.sessions[int64(id)]; s != nil {
+				l.reply(s.conn, jute.EncodeWatcherEvent(res.Zxid, jute.WatcherEvent{Type: ev.Type, State: jute.StateSyncConnected, Path: ev.Path}))
+			}
+		}
+	}
+	sid := env.Txn.Session
+	switch env.Txn.Kind {
+	case tree.KindCreateSession:
+		if l.lastSeen != nil {
+			l.lastSeen[sid] = l.now()
+		}
+		if cr, ok := l.creating[sid]; ok && env.Origin == l.cfg.MyID {
+			delete(l.creating, sid)
+			if !cr.c.closed() {
+				l.attach(cr.c, sid, cr.timeout)
+			}
+		}
+		return nil
+	case tree.KindCloseSession:
+		delete(l.lastSeen, sid)
+		delete(l.expiring, sid)
+		if s := l.sessions[sid]; s != nil {
+			if env.Origin == l.cfg.MyID {
+				code, body := res.Response()
+				l.complete(s, env.Xid, jute.EncodeResponse(jute.ReplyHeader{Xid: env.Xid, Zxid: res.Zxid, Err: code}, body))
+			}
+			// An expired or closed session's connection goes; the client
+			// learns of the expiry when it reconnects.
+			s.conn.closeAfterFlush()
+			delete(l.sessions, sid)
+			l.watches.Remove(tree.WatcherID(sid))
+		}
+		return nil
+	}
+	if env.Origin == l.cfg.MyID {
+		if s := l.sessions[sid]; s != nil {
+			code, body := res.Response()
+			l.complete(s, env.Xid, jute.EncodeResponse(jute.ReplyHeader{Xid: env.Xid, Zxid: res.Zxid, Err: code}, body))
+		}
+	}
+	return nil
+}
+
+// maybeSnapshot saves the applied tree every snapCount txns and compacts
+// the log (see zabStorage for why the core is unaffected).
+func (l *loop) maybeSnapshot() {
+	if l.sinceSnap < l.cfg.SnapCount {
+		return
+	}
+	z := l.tree.Zxid()
+	if uint64(z) > l.st.Log.LastZxid() {
+		// Committed txns are applied before this node's own copy is
+		// durable (zab.Ready, step 0). A snapshot of them would compact
+		// the log past records not yet appended: wait until it holds them.
+		return
+	}
+	l.sinceSnap = 0
+	start := time.Now()
+	if err := l.st.SaveSnapshot(uint64(z), l.tree.Snapshot()); err != nil {
+		l.log.Error("snapshot failed", "zxid", fmt.Sprintf("%#x", z), "err", err)
+		return
+	}
+	l.log.Info("saved snapshot", "zxid", fmt.Sprintf("%#x", z), "took", time.Since(start).Round(time.Millisecond))
+}
