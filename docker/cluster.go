@@ -18,6 +18,7 @@ import (
 // subnet and one container per node, each with a static address.
 type Cluster struct {
 	cfg     Config
+	target  Target
 	log     *slog.Logger
 	imageID string
 	closed  atomic.Bool
@@ -66,11 +67,14 @@ func (c *Cluster) Observers() []string {
 	return out
 }
 
-// DB returns the target the cluster runs (DBZabnode or DBZooKeeper).
+// DB returns the name of the target the cluster runs.
 func (c *Cluster) DB() string { return c.cfg.DB }
 
+// Target returns the target the cluster runs.
+func (c *Cluster) Target() Target { return c.target }
+
 // Image returns the tag and id of the image the nodes run, for test.json.
-func (c *Cluster) Image() (tag, id string) { return TagFor(c.cfg.DB), c.imageID }
+func (c *Cluster) Image() (tag, id string) { return c.target.Tag(), c.imageID }
 
 // TestID returns the test id the cluster's objects are labelled with.
 func (c *Cluster) TestID() string { return c.cfg.TestID }

@@ -27,6 +27,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	target, err := LookupTarget(cfg.DB)
+	if err != nil {
+		return nil, err
+	}
 	cfg = cfg.withDefaults()
 	log := cfg.Logger.With("test", cfg.TestID)
 	// No registry is reachable, so testcontainers' reaper image (Ryuk)
@@ -39,7 +43,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	tag := TagFor(cfg.DB)
+	tag := target.Tag()
 	img, err := cli.ImageInspect(ctx, tag)
 	if err != nil {
 		cli.Close()
@@ -52,7 +56,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		cli.Close()
 		return nil, err
 	}
-	c := &Cluster{cfg: cfg, log: log, cli: cli, imageID: img.ID, netName: nameFor(cfg.TestID, ""), byName: map[string]*node{}}
+	c := &Cluster{cfg: cfg, target: target, log: log, cli: cli, imageID: img.ID, netName: nameFor(cfg.TestID, ""), byName: map[string]*node{}}
 	started := time.Now()
 	if err := c.create(ctx, tag); err != nil {
 		c.closeAfterFailure(ctx)
@@ -81,7 +85,7 @@ func (c *Cluster) create(ctx context.Context, tag string) error {
 	}
 	specs := planNodes(c.cfg.Voters, c.cfg.Observers, subnet)
 	for _, s := range specs {
-		n := &node{spec: s, cfg: renderZooCfg(c.cfg, specs, s)}
+		n := &node{spec: s, cfg: renderZooCfg(c.target, c.cfg, specs, s)}
 		c.nodes = append(c.nodes, n)
 		c.byName[s.Name] = n
 	}

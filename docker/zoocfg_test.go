@@ -29,7 +29,11 @@ func TestZooCfgGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg.withDefaults()
 			nodes := planNodes(cfg.Voters, cfg.Observers, subnet)
-			got := renderZooCfg(cfg, nodes, nodes[tc.self])
+			target, err := LookupTarget(cfg.DB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := renderZooCfg(target, cfg, nodes, nodes[tc.self])
 			file := filepath.Join("testdata", "zoocfg-"+tc.name+".golden")
 			if *rewrite {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
