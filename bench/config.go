@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -52,10 +53,11 @@ type Config struct {
 	Logger *slog.Logger `json:"-"`
 }
 
-// DefaultConfig is a short but meaningful comparison of 3-node clusters.
+// DefaultConfig is a short but meaningful comparison of 3-node clusters of
+// every registered target.
 func DefaultConfig() Config {
 	return Config{
-		DBs:             []string{docker.DBZabnode, docker.DBZooKeeper},
+		DBs:             docker.TargetNames(),
 		Nodes:           []int{3},
 		Clients:         16,
 		Duration:        10 * time.Second,
@@ -96,12 +98,12 @@ func bad(field, format string, args ...any) error {
 // Validate reports the first bad field.
 func (c Config) Validate() error {
 	if len(c.DBs) == 0 {
-		return bad("dbs", "at least one target is needed (%s, %s)", docker.DBZabnode, docker.DBZooKeeper)
+		return bad("dbs", "at least one target is needed (%s)", strings.Join(docker.TargetNames(), ", "))
 	}
 	seen := map[string]bool{}
 	for _, db := range c.DBs {
-		if db != docker.DBZabnode && db != docker.DBZooKeeper {
-			return bad("dbs", "unknown target %q: want %s or %s", db, docker.DBZabnode, docker.DBZooKeeper)
+		if _, err := docker.LookupTarget(db); err != nil {
+			return bad("dbs", "%v", err)
 		}
 		if seen[db] {
 			return bad("dbs", "target %q listed twice", db)
@@ -178,7 +180,7 @@ func ParseDBs(s string) ([]string, error) {
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
-			return nil, bad("dbs", "empty entry in %q: want %s, %s or both", s, docker.DBZabnode, docker.DBZooKeeper)
+			return nil, bad("dbs", "empty entry in %q: want a comma list of %s", s, strings.Join(docker.TargetNames(), ", "))
 		}
 		out = append(out, f)
 	}
@@ -186,11 +188,12 @@ func ParseDBs(s string) ([]string, error) {
 }
 
 // extraFor returns the zoo.cfg keys that pin each target's durability to
-// the same setting. ZooKeeper's forceSync already defaults to yes and the
-// design keeps extra keys to zabnode, so only zabnode gets one.
+// the same setting, fsync before the ack (docker.Target.Durable): ZooKeeper's
+// forceSync already defaults to yes, so only zabnode gets a key.
 func extraFor(db string) map[string]string {
-	if db == docker.DBZabnode {
-		return map[string]string{"zabnode.fsync": "true"}
+	t, err := docker.LookupTarget(db)
+	if err != nil || len(t.Durable.Extra) == 0 {
+		return nil
 	}
-	return nil
+	return maps.Clone(t.Durable.Extra)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zabcheck/zabcheck/docker"
 )
 
 func TestValidate(t *testing.T) {
@@ -103,8 +105,23 @@ func TestParseDBs(t *testing.T) {
 	c := DefaultConfig()
 	c.DBs, _ = ParseDBs("zookeeper,zk")
 	var ce *ConfigError
-	if err := c.Validate(); !errors.As(err, &ce) || ce.Field != "dbs" {
-		t.Fatalf("got %v, want a dbs error", err)
+	if err := c.Validate(); !errors.As(err, &ce) || ce.Field != "dbs" || !strings.Contains(err.Error(), "known: zabnode, zookeeper") {
+		t.Fatalf("got %v, want a dbs error listing the registered targets", err)
+	}
+}
+
+// The default comparison runs every registered target, and bench.json
+// describes each one's durability setting.
+func TestTargetsFromRegistry(t *testing.T) {
+	c := DefaultConfig()
+	if !slices.Equal(c.DBs, docker.TargetNames()) {
+		t.Errorf("default dbs %v, want the registry's %v", c.DBs, docker.TargetNames())
+	}
+	d := settingsOf(c).Durability
+	for _, db := range c.DBs {
+		if d[db] == "" {
+			t.Errorf("no durability note for %s", db)
+		}
 	}
 }
 

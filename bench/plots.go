@@ -27,6 +27,17 @@ var dbColors = map[string]color.RGBA{
 	docker.DBZooKeeper: {R: 0xd9, G: 0x5f, B: 0x02, A: 0xff},
 }
 
+// otherColor draws a registered target that has no colour of its own yet,
+// rather than leaving it transparent.
+var otherColor = color.RGBA{R: 0x66, G: 0x66, B: 0x66, A: 0xff}
+
+func colorOf(db string) color.RGBA {
+	if c, ok := dbColors[db]; ok {
+		return c
+	}
+	return otherColor
+}
+
 // nodeDashes tell cluster sizes apart on the CDF plots.
 var nodeDashes = [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}}
 
@@ -66,7 +77,7 @@ func throughputPlot(targets []TargetSummary) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot throughput: %w", err)
 		}
-		c := dbColors[t.DB]
+		c := colorOf(t.DB)
 		if t.Nodes > 3 {
 			c = lighten(c) // larger clusters lighter, same hue
 		}
@@ -124,7 +135,7 @@ func cdfPlot(title string, targets []TargetSummary, get func(TargetSummary) []CD
 		if err != nil {
 			return nil, fmt.Errorf("plot %s: %w", title, err)
 		}
-		l.LineStyle = draw.LineStyle{Color: dbColors[t.DB], Width: vg.Points(1.5), Dashes: nodeDashes[sizes[t.Nodes]%len(nodeDashes)]}
+		l.LineStyle = draw.LineStyle{Color: colorOf(t.DB), Width: vg.Points(1.5), Dashes: nodeDashes[sizes[t.Nodes]%len(nodeDashes)]}
 		p.Add(l)
 		p.Legend.Add(label(t), l)
 		drawn = true
@@ -157,7 +168,7 @@ func failoverPlot(targets []TargetSummary) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("plot failover: %w", err)
 		}
-		s.GlyphStyle = draw.GlyphStyle{Color: dbColors[t.DB], Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
+		s.GlyphStyle = draw.GlyphStyle{Color: colorOf(t.DB), Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
 		p.Add(s)
 		if t.FailoverMedianMs != nil {
 			m, err := plotter.NewLine(plotter.XYs{{X: float64(i) - 0.25, Y: *t.FailoverMedianMs}, {X: float64(i) + 0.25, Y: *t.FailoverMedianMs}})

@@ -42,11 +42,8 @@ func settingsOf(c Config) Settings {
 	}
 	d := map[string]string{}
 	for _, db := range c.DBs {
-		switch db {
-		case docker.DBZooKeeper:
-			d[db] = "forceSync=yes (ZooKeeper's default)"
-		case docker.DBZabnode:
-			d[db] = "zabnode.fsync=true"
+		if t, err := docker.LookupTarget(db); err == nil {
+			d[db] = t.Durable.Note
 		}
 	}
 	return Settings{

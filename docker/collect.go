@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -28,9 +25,9 @@ const (
 )
 
 // Collect saves, for every node, into dir/<node>/: the container log
-// (stdout and stderr interleaved), the zoo.cfg, the data directory and, for
-// zabnode, the state dump from http://IP:8080/dump. A missing dump is a
-// logged warning; a node whose log or data cannot be read makes the error,
+// (stdout and stderr interleaved), the zoo.cfg, the data directory and the
+// target's own artifacts (zabnode: the state dump from
+// http://IP:8080/dump). A missing artifact is a logged warning; a node whose log or data cannot be read makes the error,
 // after the other nodes were collected. It runs even when ctx is cancelled
 // (bounded by 2 minutes), so a run's cleanup can still collect.
 func (c *Cluster) Collect(ctx context.Context, dir string) error {
@@ -71,10 +68,8 @@ func (c *Cluster) collectNode(ctx context.Context, n *node, dir string) error {
 	if err := c.saveData(ctx, n, filepath.Join(dir, CollectDataDir)); err != nil {
 		errs = append(errs, err)
 	}
-	if c.cfg.DB == DBZabnode {
-		if err := c.saveDump(ctx, n, filepath.Join(dir, CollectDumpFile)); err != nil {
-			c.log.Warn("no state dump", "node", name, "err", err)
-		}
+	if c.target.collect != nil {
+		c.target.collect(ctx, c, n, dir)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("collect %s: %w", name, errors.Join(errs...))
@@ -163,28 +158,4 @@ func untarStrip(r io.Reader, dest, prefix string) error {
 			}
 		}
 	}
-}
-
-// saveDump fetches zabnode's state dump (3 s timeout).
-func (c *Cluster) saveDump(ctx context.Context, n *node, file string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	url := "http://" + net.JoinHostPort(n.spec.IP.String(), strconv.Itoa(AdminPort)) + "/dump"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("get %s: %s", url, resp.Status)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return fmt.Errorf("get %s: %w", url, err)
-	}
-	return os.WriteFile(file, body, 0o644)
 }

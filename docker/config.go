@@ -11,12 +11,6 @@ import (
 	"time"
 )
 
-// The two targets Config.DB accepts.
-const (
-	DBZabnode   = "zabnode"
-	DBZooKeeper = "zookeeper"
-)
-
 // Ports every node listens on inside the test network.
 const (
 	ClientPort   = 2181
@@ -42,7 +36,7 @@ const (
 
 // Config describes one test cluster.
 type Config struct {
-	DB        string // DBZabnode or DBZooKeeper
+	DB        string // a target's name (TargetNames)
 	Voters    int    // odd, 1..9
 	Observers int    // 0..9
 	TestID    string // in labels and names; [A-Za-z0-9_.-], at most 64 characters
@@ -51,7 +45,8 @@ type Config struct {
 	SyncLimit int    // ticks; 0 means DefaultSyncLimit
 	// Extra holds additional zoo.cfg keys (zabnode's seeded bugs, fsync
 	// mode, session timeout bounds). They may not replace a key the harness
-	// renders. ZooKeeper turns unknown keys into ignored system properties.
+	// renders, nor be another target's own key (Target.ExtraKeys).
+	// ZooKeeper turns unknown keys into ignored system properties.
 	Extra  map[string]string
 	Logger *slog.Logger
 	// QuorumTimeout bounds Start's wait for a quorum; 0 means
@@ -61,19 +56,37 @@ type Config struct {
 
 var testIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
-// reservedKeys are rendered by the harness; Extra must not override them,
-// or the two targets would no longer run the same configuration.
-var reservedKeys = map[string]bool{
+// coreKeys are rendered by the harness for every target; Extra must not
+// override them, or the targets would no longer run the same
+// configuration. dataLogDir is never rendered: it would move the log out of
+// the data directory Collect copies.
+var coreKeys = map[string]bool{
 	"tickTime": true, "initLimit": true, "syncLimit": true, "dataDir": true,
 	"clientPort": true, "4lw.commands.whitelist": true, "peerType": true,
-	"admin.serverPort": true, "admin.enableServer": true, "standaloneEnabled": true,
-	"reconfigEnabled": true, "autopurge.purgeInterval": true, "dataLogDir": true,
+	"dataLogDir": true,
+}
+
+// reserved reports whether the harness renders key, as a core key or as
+// one of some target's own lines (Target.ZooCfg).
+func reserved(key string) bool {
+	if coreKeys[key] {
+		return true
+	}
+	for _, t := range targets {
+		for _, line := range t.ZooCfg {
+			if k, _, _ := strings.Cut(line, "="); k == key {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Validate reports the first problem with c, naming the bad value.
 func (c Config) Validate() error {
-	if c.DB != DBZabnode && c.DB != DBZooKeeper {
-		return fmt.Errorf("config: DB must be %q or %q, got %q", DBZabnode, DBZooKeeper, c.DB)
+	target, err := LookupTarget(c.DB)
+	if err != nil {
+		return fmt.Errorf("config: DB: %w", err)
 	}
 	if c.Voters < 1 || c.Voters > 9 || c.Voters%2 == 0 {
 		return fmt.Errorf("config: Voters must be odd and between 1 and 9 (3, 5 or 7 for real tests), got %d", c.Voters)
@@ -101,10 +114,13 @@ func (c Config) Validate() error {
 		switch {
 		case k == "" || strings.ContainsAny(k, "=\n\r \t#"):
 			return fmt.Errorf("config: Extra key %q is not a valid zoo.cfg key", k)
-		case reservedKeys[k] || strings.HasPrefix(k, "server."):
+		case reserved(k) || strings.HasPrefix(k, "server."):
 			return fmt.Errorf("config: Extra key %q is rendered by the harness and cannot be overridden", k)
 		case strings.ContainsAny(v, "\n\r"):
 			return fmt.Errorf("config: Extra value for %q contains a line break", k)
+		}
+		if err := target.checkExtra(k); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -156,9 +172,9 @@ func planNodes(voters, observers int, subnet netip.Prefix) []nodeSpec {
 	return nodes
 }
 
-// renderZooCfg renders the zoo.cfg of node self. Both targets get the same
-// core keys; what differs is documented inline.
-func renderZooCfg(c Config, nodes []nodeSpec, self nodeSpec) string {
+// renderZooCfg renders the zoo.cfg of node self. Every target gets the same
+// core keys; t.ZooCfg adds what differs.
+func renderZooCfg(t Target, c Config, nodes []nodeSpec, self nodeSpec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# rendered by zabcheck for %s (%s, test %s)\n", self.Name, c.DB, c.TestID)
 	fmt.Fprintf(&b, "tickTime=%d\n", c.TickTime)
@@ -167,22 +183,8 @@ func renderZooCfg(c Config, nodes []nodeSpec, self nodeSpec) string {
 	b.WriteString("dataDir=/data\n")
 	fmt.Fprintf(&b, "clientPort=%d\n", ClientPort)
 	b.WriteString("4lw.commands.whitelist=*\n")
-	switch c.DB {
-	case DBZabnode:
-		fmt.Fprintf(&b, "admin.serverPort=%d\n", AdminPort)
-	case DBZooKeeper:
-		// The Jetty admin server costs memory and start-up time and the
-		// harness needs nothing from it: the four-letter words answer on
-		// the client port.
-		b.WriteString("admin.enableServer=false\n")
-		// A one-voter ensemble still runs the quorum code path, so modes
-		// read "leader"/"follower" for every cluster size.
-		b.WriteString("standaloneEnabled=false\n")
-		b.WriteString("reconfigEnabled=false\n")
-		b.WriteString("autopurge.purgeInterval=0\n")
-		// ZooKeeper pads each transaction log to 64 MB by default; 1 MB
-		// keeps collected data directories small.
-		b.WriteString("preAllocSize=1024\n")
+	for _, line := range t.ZooCfg {
+		b.WriteString(line + "\n")
 	}
 	if self.Observer {
 		b.WriteString("peerType=observer\n")

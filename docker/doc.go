@@ -13,14 +13,19 @@
 // copy). Everything carries the labels zabcheck=1, zabcheck.test=<TestID>
 // and zabcheck.node=<name>, so Clean can remove what a crashed run left.
 //
-// Both targets run the same zoo.cfg keys (see renderZooCfg); nodes read it
-// at /conf/zoo.cfg and their data directory is /data (with myid). Defaults:
-// tickTime 200 ms, initLimit 25, syncLimit 10 (see DefaultTickTime).
-// ZooKeeper runs with its admin server off; zabnode serves /dump on 8080.
+// The targets (zabnode, zookeeper) are values in a registry (Targets,
+// LookupTarget; one file each, target_<name>.go): the image each runs, the
+// zoo.cfg lines it adds, the Extra keys it alone reads, its Capabilities
+// and how Collect fetches its own artifacts. Every target runs the same core
+// zoo.cfg keys (see renderZooCfg); nodes read it at /conf/zoo.cfg and their
+// data directory is /data (with myid). Defaults: tickTime 200 ms, initLimit
+// 25, syncLimit 10 (see DefaultTickTime). ZooKeeper runs with its admin
+// server off; zabnode serves /dump and /failpoints on 8080.
 //
 // WaitQuorum writes the znode /zabcheck-probe; workloads must not use it.
 //
 // Collect writes, per node, dir/<node>/container.log (stdout and stderr,
 // each line prefixed with the engine's RFC 3339 timestamp), zoo.cfg,
-// data/ (the node's /data) and, for zabnode, dump.json.
+// data/ (the node's /data) and the target's own artifacts (zabnode:
+// dump.json).
 package docker

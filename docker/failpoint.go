@@ -15,8 +15,8 @@ import (
 )
 
 // ErrNoFailpoints is what the failpoint calls answer on a cluster whose
-// server has no failpoints: only zabnode has them.
-var ErrNoFailpoints = errors.New("only zabnode has failpoints")
+// target has no failpoints (Capabilities.Failpoints).
+var ErrNoFailpoints = errors.New("target has no failpoints")
 
 // failpointTimeout bounds one failpoint call on the admin server.
 const failpointTimeout = 3 * time.Second
@@ -50,8 +50,9 @@ func (c *Cluster) Failpoints(ctx context.Context, node string) (map[string]strin
 }
 
 func (c *Cluster) failpointCall(ctx context.Context, node, method, path, body string) ([]byte, error) {
-	if c.cfg.DB != DBZabnode {
-		return nil, fmt.Errorf("%w; --db %s has none", ErrNoFailpoints, c.cfg.DB)
+	if !c.target.Capabilities.Failpoints {
+		return nil, fmt.Errorf("%w: --db %s has none (targets with failpoints: %s)", ErrNoFailpoints, c.cfg.DB,
+			targetsWith(func(c Capabilities) bool { return c.Failpoints }))
 	}
 	n, err := c.node(node)
 	if err != nil {

@@ -16,10 +16,10 @@ var _ nemesis.FailpointCluster = (*Cluster)(nil)
 // TestFailpointsNeedZabnode: on ZooKeeper the failpoint calls refuse before
 // any request, naming the database.
 func TestFailpointsNeedZabnode(t *testing.T) {
-	c := &Cluster{cfg: Config{DB: DBZooKeeper}}
+	c := &Cluster{cfg: Config{DB: DBZooKeeper}, target: zookeeperTarget}
 	err := c.SetFailpoint(context.Background(), "n1", "crash-after-send", "ACK")
-	if !errors.Is(err, ErrNoFailpoints) || !strings.Contains(err.Error(), "zookeeper") {
-		t.Errorf("SetFailpoint on zookeeper: %v, want ErrNoFailpoints naming zookeeper", err)
+	if !errors.Is(err, ErrNoFailpoints) || !strings.Contains(err.Error(), "--db zookeeper has none (targets with failpoints: zabnode)") {
+		t.Errorf("SetFailpoint on zookeeper: %v, want ErrNoFailpoints naming zookeeper and zabnode", err)
 	}
 	if _, err := c.Failpoints(context.Background(), "n1"); !errors.Is(err, ErrNoFailpoints) {
 		t.Errorf("Failpoints on zookeeper: %v, want ErrNoFailpoints", err)

@@ -54,26 +54,50 @@ type imageSpec struct {
 	Parent string   // tag of the FROM image
 	Dir    string   // directory under images/ with the Dockerfile and files
 	Exec   []string // context files that must be executable
+	// Binary, when set, is a main package of this repository
+	// (./cmd/<Binary>) compiled into the context as the file <Binary>.
+	Binary string
 }
 
 var imageSpecs = []imageSpec{
 	{Name: ImageBase, Tag: BaseTag, Parent: DebianTag, Dir: "images/base"},
 	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run"}},
-	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode"}},
+	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode"}, Binary: "zabnode"},
 }
 
-// TagFor returns the image tag that runs db (DBZabnode or DBZooKeeper).
-func TagFor(db string) string {
-	if db == DBZooKeeper {
-		return ZooKeeperTag
+// imageSpecFor returns the images table entry called name.
+func imageSpecFor(name string) (imageSpec, bool) {
+	for _, s := range imageSpecs {
+		if s.Name == name {
+			return s, true
+		}
 	}
-	return ZabnodeTag
+	return imageSpec{}, false
+}
+
+// ImageNames returns the names BuildOptions.Images accepts, parents first.
+func ImageNames() []string {
+	names := make([]string, len(imageSpecs))
+	for i, s := range imageSpecs {
+		names[i] = s.Name
+	}
+	return names
+}
+
+// TagFor returns the image tag that runs the target db, or "" when no
+// target has that name. Prefer LookupTarget(db) and Target.Tag.
+func TagFor(db string) string {
+	t, err := LookupTarget(db)
+	if err != nil {
+		return ""
+	}
+	return t.Tag()
 }
 
 // BuildOptions selects and configures BuildImages.
 type BuildOptions struct {
-	// Images to build: ImageBase, ImageZooKeeper, ImageZabnode. Empty means
-	// all. A requested image's parents are built first when needed.
+	// Images to build (ImageNames; a target's is Target.Image). Empty
+	// means all. A requested image's parents are built first when needed.
 	Images []string
 	// RepoRoot is the module root holding ./cmd/zabnode ("." if empty).
 	RepoRoot string
@@ -168,14 +192,8 @@ func resolveImages(names []string) (map[string]bool, error) {
 		return want, nil
 	}
 	for _, n := range names {
-		found := false
-		for _, s := range imageSpecs {
-			if s.Name == n {
-				found = true
-			}
-		}
-		if !found {
-			return nil, fmt.Errorf("build images: unknown image %q (want %s, %s or %s)", n, ImageBase, ImageZooKeeper, ImageZabnode)
+		if _, ok := imageSpecFor(n); !ok {
+			return nil, fmt.Errorf("build images: unknown image %q (want one of %s)", n, strings.Join(ImageNames(), ", "))
 		}
 		want[n] = true
 		if _, ok := want[ImageBase]; !ok && n != ImageBase {
@@ -192,12 +210,12 @@ func buildImage(ctx context.Context, cli *client.Client, spec imageSpec, root st
 	if err != nil {
 		return info, err
 	}
-	if spec.Name == ImageZabnode {
-		bin, err := buildZabnode(ctx, root, log)
+	if spec.Binary != "" {
+		bin, err := buildBinary(ctx, root, spec.Binary, log)
 		if err != nil {
 			return info, err
 		}
-		files["zabnode"] = bin
+		files[spec.Binary] = bin
 	}
 	parent, err := cli.ImageInspect(ctx, spec.Parent)
 	if err != nil {
@@ -372,9 +390,12 @@ func readBuildStream(r io.Reader, tag string, log *slog.Logger) (string, error) 
 }
 
 // HasZabnodeSource reports whether root/cmd/zabnode holds Go files, i.e.
-// whether a zabnode image can be built at all.
-func HasZabnodeSource(root string) bool {
-	matches, _ := filepath.Glob(filepath.Join(root, "cmd", "zabnode", "*.go"))
+// whether a zabnode image can be built at all. Prefer Target.CanBuild.
+func HasZabnodeSource(root string) bool { return hasSource(root, "zabnode") }
+
+// hasSource reports whether root/cmd/<binary> holds non-test Go files.
+func hasSource(root, binary string) bool {
+	matches, _ := filepath.Glob(filepath.Join(root, "cmd", binary, "*.go"))
 	for _, m := range matches {
 		if !strings.HasSuffix(m, "_test.go") {
 			return true
@@ -383,30 +404,31 @@ func HasZabnodeSource(root string) bool {
 	return false
 }
 
-// buildZabnode compiles ./cmd/zabnode statically and returns the binary.
+// buildBinary compiles ./cmd/<name> statically and returns the binary.
 // -trimpath and -buildvcs=false keep the bytes stable across checkouts and
 // commits of unrelated files, so the image hash changes only with the code.
-func buildZabnode(ctx context.Context, root string, log *slog.Logger) ([]byte, error) {
-	if !HasZabnodeSource(root) {
-		return nil, fmt.Errorf("build zabnode: cmd/zabnode: no main package yet (no .go files in %s)", filepath.Join(root, "cmd", "zabnode"))
+func buildBinary(ctx context.Context, root, name string, log *slog.Logger) ([]byte, error) {
+	pkg := "./cmd/" + name
+	if !hasSource(root, name) {
+		return nil, fmt.Errorf("build %s: cmd/%s: no main package yet (no .go files in %s)", name, name, filepath.Join(root, "cmd", name))
 	}
-	dir, err := os.MkdirTemp("", "zabcheck-zabnode-")
+	dir, err := os.MkdirTemp("", "zabcheck-"+name+"-")
 	if err != nil {
-		return nil, fmt.Errorf("build zabnode: %w", err)
+		return nil, fmt.Errorf("build %s: %w", name, err)
 	}
 	defer os.RemoveAll(dir)
-	out := filepath.Join(dir, "zabnode")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-o", out, "./cmd/zabnode")
+	out := filepath.Join(dir, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	start := time.Now()
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build zabnode: go build ./cmd/zabnode: %w\n%s", err, strings.TrimSpace(string(msg)))
+		return nil, fmt.Errorf("build %s: go build %s: %w\n%s", name, pkg, err, strings.TrimSpace(string(msg)))
 	}
-	log.Info("built zabnode binary", "took", time.Since(start).Round(time.Millisecond))
+	log.Info("built binary", "binary", name, "took", time.Since(start).Round(time.Millisecond))
 	bin, err := os.ReadFile(out)
 	if err != nil {
-		return nil, fmt.Errorf("build zabnode: %w", err)
+		return nil, fmt.Errorf("build %s: %w", name, err)
 	}
 	return bin, nil
 }

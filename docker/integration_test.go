@@ -311,7 +311,7 @@ func threeNodeScenario(ctx context.Context, t *testing.T, c *Cluster, log *slog.
 			}
 		}
 	}
-	if c.DB() == DBZabnode {
+	if c.Target().Capabilities.StateDump {
 		for _, n := range c.Nodes() {
 			data, err := os.ReadFile(filepath.Join(dir, n, CollectDumpFile))
 			var dump struct {

@@ -27,7 +27,7 @@ func TestConfigValidate(t *testing.T) {
 		{"valid", func(c *Config) {}, ""},
 		{"valid zabnode with observers", func(c *Config) { c.DB = DBZabnode; c.Voters = 5; c.Observers = 2 }, ""},
 		{"valid single voter", func(c *Config) { c.Voters = 1 }, ""},
-		{"bad db", func(c *Config) { c.DB = "etcd" }, `got "etcd"`},
+		{"bad db", func(c *Config) { c.DB = "etcd" }, `unknown target "etcd" (known: zabnode, zookeeper)`},
 		{"even voters", func(c *Config) { c.Voters = 4 }, "got 4"},
 		{"zero voters", func(c *Config) { c.Voters = 0 }, "got 0"},
 		{"too many voters", func(c *Config) { c.Voters = 11 }, "got 11"},
@@ -41,7 +41,11 @@ func TestConfigValidate(t *testing.T) {
 		{"extra overrides server line", func(c *Config) { c.Extra = map[string]string{"server.1": "x"} }, `"server.1"`},
 		{"extra key with space", func(c *Config) { c.Extra = map[string]string{"a b": "1"} }, `"a b" is not a valid`},
 		{"extra value with newline", func(c *Config) { c.Extra = map[string]string{"bug": "1\nserver.9=x"} }, "line break"},
-		{"extra ok", func(c *Config) { c.Extra = map[string]string{"zabnode.bug": "skip-fsync"} }, ""},
+		{"extra overrides a target's line", func(c *Config) { c.Extra = map[string]string{"preAllocSize": "1"} }, `"preAllocSize" is rendered by the harness`},
+		{"extra ok", func(c *Config) { c.DB = DBZabnode; c.Extra = map[string]string{"zabnode.bug": "skip-fsync"} }, ""},
+		{"extra for any target", func(c *Config) { c.Extra = map[string]string{"maxSessionTimeout": "8000"} }, ""},
+		{"zabnode key on zookeeper", func(c *Config) { c.Extra = map[string]string{"zabnode.bug": "skip-fsync"} }, `"zabnode.bug" is zabnode's; zookeeper would ignore it`},
+		{"unknown zabnode key", func(c *Config) { c.DB = DBZabnode; c.Extra = map[string]string{"zabnode.fsnyc": "true"} }, `zabnode reads no such key`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,7 +165,11 @@ func TestRenderZooCfg(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg.withDefaults()
 			nodes := planNodes(cfg.Voters, cfg.Observers, subnet)
-			got := renderZooCfg(cfg, nodes, nodes[tc.self])
+			target, err := LookupTarget(cfg.DB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := renderZooCfg(target, cfg, nodes, nodes[tc.self])
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("zoo.cfg lacks %q:\n%s", w, got)
@@ -175,7 +183,7 @@ func TestRenderZooCfg(t *testing.T) {
 			if n := strings.Count(got, "\nserver."); n != tc.wantLines {
 				t.Errorf("zoo.cfg has %d server lines, want %d:\n%s", n, tc.wantLines, got)
 			}
-			if again := renderZooCfg(cfg, nodes, nodes[tc.self]); again != got {
+			if again := renderZooCfg(target, cfg, nodes, nodes[tc.self]); again != got {
 				t.Errorf("rendering is not deterministic")
 			}
 		})

@@ -1,0 +1,27 @@
+package docker
+
+// DBZooKeeper is the name of Apache ZooKeeper 3.8 as Debian packages it.
+const DBZooKeeper = "zookeeper"
+
+var zookeeperTarget = Target{
+	Name:    DBZooKeeper,
+	Summary: "Apache ZooKeeper 3.8 from Debian's zookeeper package",
+	Image:   ImageZooKeeper,
+	ZooCfg: []string{
+		// The Jetty admin server costs memory and start-up time and the
+		// harness needs nothing from it: the four-letter words answer on
+		// the client port.
+		"admin.enableServer=false",
+		// A one-voter ensemble still runs the quorum code path, so modes
+		// read "leader"/"follower" for every cluster size.
+		"standaloneEnabled=false",
+		"reconfigEnabled=false",
+		"autopurge.purgeInterval=0",
+		// ZooKeeper pads each transaction log to 64 MB by default; 1 MB
+		// keeps collected data directories small.
+		"preAllocSize=1024",
+	},
+	// forceSync defaults to yes: every transaction is fsynced before the
+	// ack.
+	Durable: Durability{Note: "forceSync=yes (ZooKeeper's default)"},
+}
