@@ -13,29 +13,6 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// Value is the value of a nemesis op in the history.
-type Value struct {
-	// ID pairs a start with its stop. The final heal has ID 0 and no start.
-	ID      int      `json:"id"`
-	Fault   string   `json:"fault"`
-	Shape   string   `json:"shape"`
-	Targets []string `json:"targets"`
-	// Commands are what was applied, as "node: command" (exact iptables and
-	// tc command lines, or SIGKILL, SIGTERM, start, pause, unpause).
-	// Empty on invocations.
-	Commands []string `json:"commands"`
-	Error    string   `json:"error"`
-	// Note says how the fault deviated from the plan, e.g. that no leader
-	// was known and a random node was targeted instead.
-	Note string `json:"note,omitempty"`
-	// Recovery is set on the final heal's stop once every fault was undone:
-	// whether the cluster then regained a working quorum, and how fast.
-	Recovery *Recovery `json:"recovery,omitempty"`
-}
-
-// FaultHeal is the fault name of the final heal's stop op.
-const FaultHeal = "heal"
-
 // HealError reports that the cluster could not be brought back to health:
 // faults may still be in force, so the run's final reads prove less.
 type HealError struct{ Err error }
@@ -43,49 +20,11 @@ type HealError struct{ Err error }
 func (e *HealError) Error() string { return "heal cluster: " + e.Err.Error() }
 func (e *HealError) Unwrap() error { return e.Err }
 
-// Recovery is what the final heal saw after it undid every fault. The
-// cluster recovered when, within Budget, a write committed and (on a
-// cluster that can report its nodes' states) every node rejoined: one
-// leader, every other node following or observing. A deposed leader that
-// still claims to lead next to a working quorum has not recovered.
-type Recovery struct {
-	Recovered bool `json:"recovered"`
-	// Budget and Took are nanoseconds. Took runs from the moment every
-	// fault was undone to recovery, or to giving up.
-	Budget int64 `json:"budget"`
-	Took   int64 `json:"took"`
-	// Committed says a probe write committed, CommitTook (nanoseconds)
-	// how long after the heal.
-	Committed  bool  `json:"committed"`
-	CommitTook int64 `json:"commit_took,omitempty"`
-	// Nodes are the nodes' last states (when the cluster reports them).
-	Nodes []NodeState `json:"nodes,omitempty"`
-	// Error is the first line of the last wait error (the log tails that
-	// follow it are in zabcheck.log and the nodes' own logs).
-	Error string `json:"error,omitempty"`
-}
-
-// NodeState is what a node said of itself (ZooKeeper's srvr) when the
-// final heal gave up on the cluster.
-type NodeState struct {
-	Node string `json:"node"`
-	// Mode is leader, follower, observer or standalone; empty when the
-	// node gave no mode (Error says why).
-	Mode string `json:"mode,omitempty"`
-	// Zxid is the last zxid the node processed; its high 32 bits are the
-	// epoch it last processed a transaction in.
-	Zxid  int64  `json:"zxid"`
-	Error string `json:"error,omitempty"`
-}
-
-// Epoch is the epoch of the node's last zxid.
-func (s NodeState) Epoch() int64 { return s.Zxid >> 32 }
-
 // StateReporter is implemented by a Cluster that can ask each node for
 // its state. The final heal uses it, when present, to wait for every node
 // to rejoin and to say why a cluster did not recover.
 type StateReporter interface {
-	NodeStates(ctx context.Context) []NodeState
+	NodeStates(ctx context.Context) []history.NodeState
 }
 
 // RecoveryError reports that the harness undid every fault but the cluster
@@ -93,7 +32,7 @@ type StateReporter interface {
 // finding about the system under test, not a failure of the harness: the
 // run goes on to its final reads and checks.
 type RecoveryError struct {
-	Recovery Recovery
+	Recovery history.Recovery
 	Err      error
 }
 
@@ -300,7 +239,7 @@ func (r *runner) start(ctx context.Context, st Step) error {
 	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.StepTimeout)
 	defer cancel()
 	plan, injErr := r.s.Resolve(ctx, r.c, st)
-	v := Value{ID: st.ID, Fault: st.Fault, Shape: st.Shape, Targets: plan.Targets, Note: plan.Note}
+	v := history.NemesisValue{ID: st.ID, Fault: st.Fault, Shape: st.Shape, Targets: plan.Targets, Note: plan.Note}
 	if plan.Note != "" {
 		r.log.Warn("nemesis target fallback", "step", st.String(), "note", plan.Note)
 	}
@@ -344,7 +283,7 @@ func (r *runner) heal(ctx context.Context, a *active) error {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.cfg.HealTimeout)
 	defer cancel()
 	delete(r.active, a.step.ID)
-	v := Value{ID: a.step.ID, Fault: a.step.Fault, Shape: a.step.Shape, Targets: a.plan.Targets}
+	v := history.NemesisValue{ID: a.step.ID, Fault: a.step.Fault, Shape: a.step.Shape, Targets: a.plan.Targets}
 	recErr := r.record(history.Invoke, history.FStop, v, nil)
 	out, note, err := r.undo(hctx, a)
 	v.Commands, v.Note = out.Commands, note
@@ -480,7 +419,7 @@ func (r *runner) finish(ctx context.Context) error {
 func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, knownDown map[string]bool) error {
 	log := opts.Logger
 	nodes := c.Nodes()
-	v := Value{ID: 0, Fault: FaultHeal, Shape: "all", Targets: slices.Clone(nodes)}
+	v := history.NemesisValue{ID: 0, Fault: history.FaultHeal, Shape: "all", Targets: slices.Clone(nodes)}
 	recErr := recordOp(rec, history.Invoke, history.FStop, v, nil)
 	var a Applied
 	var errs []error
@@ -501,7 +440,7 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 	qerr := c.WaitQuorum(qctx)
 	commitTook := opts.Now().Sub(healed)
 	sr, canReport := c.(StateReporter)
-	var states []NodeState
+	var states []history.NodeState
 	if qerr == nil && len(errs) == 0 && canReport {
 		states, qerr = waitRejoined(qctx, sr, opts.Sleep)
 	}
@@ -518,7 +457,7 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 		healErr = &HealError{Err: err}
 		log.Error("final heal failed", "err", err)
 	case qerr != nil:
-		v.Recovery = &Recovery{Budget: int64(opts.RecoveryBudget), Took: int64(took), Error: firstLine(qerr.Error())}
+		v.Recovery = &history.Recovery{Budget: int64(opts.RecoveryBudget), Took: int64(took), Error: firstLine(qerr.Error())}
 		if states != nil {
 			v.Recovery.Committed, v.Recovery.CommitTook = true, int64(commitTook)
 		}
@@ -532,7 +471,7 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 		healErr = &RecoveryError{Recovery: *v.Recovery, Err: qerr}
 		log.Error("cluster did not recover after the final heal", "took", took.Round(time.Millisecond), "nodes", v.Recovery.Nodes, "err", qerr)
 	default:
-		v.Recovery = &Recovery{Recovered: true, Budget: int64(opts.RecoveryBudget), Took: int64(took),
+		v.Recovery = &history.Recovery{Recovered: true, Budget: int64(opts.RecoveryBudget), Took: int64(took),
 			Committed: true, CommitTook: int64(commitTook), Nodes: states}
 		log.Info("final heal done", "commands", len(a.Commands), "recovered_in", took.Round(time.Millisecond))
 	}
@@ -551,8 +490,8 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 // ensemble (see rejoined) or ctx ends. A quorum that commits is not enough:
 // a deposed leader that keeps leading its old epoch next to it serves no
 // one, for good. It returns the last states, non-nil even on failure.
-func waitRejoined(ctx context.Context, sr StateReporter, sleep func(context.Context, time.Duration) error) ([]NodeState, error) {
-	states := []NodeState{}
+func waitRejoined(ctx context.Context, sr StateReporter, sleep func(context.Context, time.Duration) error) ([]history.NodeState, error) {
+	states := []history.NodeState{}
 	for {
 		if got := sr.NodeStates(ctx); ctx.Err() == nil {
 			// Answers cut short by the deadline say nothing of a node.
@@ -577,7 +516,7 @@ const statePoll = 250 * time.Millisecond
 // rejoined says why states are not those of a recovered ensemble: exactly
 // one node leads (or runs standalone), every other node follows or
 // observes. "" when they are.
-func rejoined(states []NodeState) string {
+func rejoined(states []history.NodeState) string {
 	if len(states) == 0 {
 		return "no node states"
 	}
@@ -649,11 +588,11 @@ func missingBinary(err error) bool {
 	return strings.Contains(s, "executable file not found") || strings.Contains(s, "command not found")
 }
 
-func (r *runner) record(t history.Type, f string, v Value, err error) error {
+func (r *runner) record(t history.Type, f string, v history.NemesisValue, err error) error {
 	return recordOp(r.rec, t, f, v, err)
 }
 
-func recordOp(rec Recorder, t history.Type, f string, v Value, err error) error {
+func recordOp(rec Recorder, t history.Type, f string, v history.NemesisValue, err error) error {
 	if v.Targets == nil {
 		v.Targets = []string{}
 	}
