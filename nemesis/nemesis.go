@@ -5,6 +5,10 @@
 // Every start and stop is written to the history as an op of the nemesis
 // process, so the checker and report can line anomalies up with faults.
 //
+// Every selectable fault is an entry of the registry (registry.go): a Spec
+// in a file of its own, listed once in specs(). Help, parsing, "all" and
+// validation read that table; adding a fault is a file and a line.
+//
 // The package knows nothing about workloads or checkers. The cluster is
 // reached through the small Cluster interface below, which *docker.Cluster
 // satisfies; tests use an in-memory fake.

@@ -137,7 +137,9 @@ func (c Config) Validate() error {
 	if c.Jitter < 0 || c.Jitter > c.Interval {
 		errs = append(errs, fmt.Errorf("jitter %v must be between 0 and the interval %v", c.Jitter, c.Interval))
 	}
-	if err := ValidateTargets(c.Faults, c.Targets); err != nil {
+	// Targets without faults pass here as they always did; Validate, which
+	// runs before any container starts, refuses them.
+	if err := errors.Join(checkTargets(c.Targets), targetsUsed(c.Faults, c.Targets)); err != nil {
 		errs = append(errs, err)
 	}
 	for _, s := range c.Shapes {
