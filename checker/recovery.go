@@ -3,7 +3,6 @@ package checker
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,46 +11,20 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// recoveryValue is the part of the final heal's nemesis value this check
-// reads (nemesis.Value and nemesis.Recovery; the checker reads only the
-// history, so it mirrors the fields rather than import the nemesis).
-type recoveryValue struct {
-	Fault    string `json:"fault"`
-	Recovery *struct {
-		Recovered  bool        `json:"recovered"`
-		Budget     int64       `json:"budget"`
-		Took       int64       `json:"took"`
-		Committed  bool        `json:"committed"`
-		CommitTook int64       `json:"commit_took"`
-		Nodes      []nodeState `json:"nodes"`
-		Error      string      `json:"error"`
-	} `json:"recovery"`
-}
-
-type nodeState struct {
-	Node  string `json:"node"`
-	Mode  string `json:"mode"`
-	Zxid  int64  `json:"zxid"`
-	Error string `json:"error"`
-}
-
-// faultHeal is the nemesis fault name of the final heal (nemesis.FaultHeal).
-const faultHeal = "heal"
-
 // finalHeal returns the last completed final heal of the history, if any.
-func finalHeal(ops []history.Op) (history.Op, recoveryValue, bool) {
+func finalHeal(ops []history.Op) (history.Op, history.NemesisValue, bool) {
 	for i := len(ops) - 1; i >= 0; i-- {
 		op := ops[i]
 		if !op.IsNemesis() || op.Type == history.Invoke || op.F != history.FStop {
 			continue
 		}
-		var v recoveryValue
-		if err := json.Unmarshal(op.Value, &v); err != nil || v.Fault != faultHeal {
+		v, _, err := op.NemesisValue()
+		if err != nil || v.Fault != history.FaultHeal {
 			continue
 		}
 		return op, v, true
 	}
-	return history.Op{}, recoveryValue{}, false
+	return history.Op{}, history.NemesisValue{}, false
 }
 
 // recoveryApplies says whether the history has anything for the recovery
@@ -123,11 +96,11 @@ func checkRecovery(_ context.Context, in checkInput) Result {
 // still leads stands out ("n3 still leads epoch 1 (zxid 0x100000127) while
 // n2 leads epoch 2 ..."), then everyone else. committed says whether a
 // write committed.
-func describeNodes(nodes []nodeState, committed bool) string {
+func describeNodes(nodes []history.NodeState, committed bool) string {
 	if len(nodes) == 0 {
 		return "the nodes' states were not recorded"
 	}
-	var leaders, rest []nodeState
+	var leaders, rest []history.NodeState
 	for _, n := range nodes {
 		if n.Error == "" && (n.Mode == "leader" || n.Mode == "standalone") {
 			leaders = append(leaders, n)
@@ -136,7 +109,7 @@ func describeNodes(nodes []nodeState, committed bool) string {
 		}
 	}
 	// Newest first; the node name breaks ties so the text is stable.
-	slices.SortStableFunc(leaders, func(a, b nodeState) int {
+	slices.SortStableFunc(leaders, func(a, b history.NodeState) int {
 		return cmp.Or(cmp.Compare(b.Zxid, a.Zxid), cmp.Compare(a.Node, b.Node))
 	})
 	var parts []string
@@ -171,7 +144,7 @@ func describeNodes(nodes []nodeState, committed bool) string {
 	return strings.Join(parts, "; ")
 }
 
-func leads(n nodeState, verb string) string {
+func leads(n history.NodeState, verb string) string {
 	return fmt.Sprintf("%s %s epoch %d (zxid 0x%x)", n.Node, verb, n.Zxid>>32, n.Zxid)
 }
 

@@ -2,7 +2,6 @@ package checker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -55,14 +54,6 @@ func checkStats(_ context.Context, in checkInput) Result {
 	return res
 }
 
-// faultValue is the nemesis op's value, as the nemesis records it.
-type faultValue struct {
-	ID       int      `json:"id"`
-	Fault    string   `json:"fault"`
-	Targets  []string `json:"targets"`
-	Commands []string `json:"commands"`
-}
-
 // faultIntervals pairs nemesis starts with their stops by id. A fault is in
 // force from its start's completion to its stop's completion, or to end
 // when it was never stopped. Values that do not decode are skipped: the
@@ -74,8 +65,8 @@ func faultIntervals(ops []history.Op, end int64) []FaultInterval {
 		if !op.IsNemesis() || op.Type == history.Invoke {
 			continue
 		}
-		var v faultValue
-		if err := json.Unmarshal(op.Value, &v); err != nil {
+		v, _, err := op.NemesisValue()
+		if err != nil {
 			continue
 		}
 		switch op.F {

@@ -10,6 +10,14 @@ import (
 	"time"
 )
 
+// Failpoint arms a zabnode failpoint (see FailpointCluster). It is a base
+// fault of the sequences only: it cannot be selected by itself.
+const Failpoint = "failpoint"
+
+func failpointBase() base {
+	return base{name: Failpoint, needs: []Capability{CapFailpoints}, new: func(Config) Fault { return failpointFault{} }}
+}
+
 // FailpointCluster is what the failpoint fault needs besides Cluster:
 // zabnode's failpoints, armed over its admin server (node/server's
 // failpoint.go), and whether a node's process still runs. *docker.Cluster

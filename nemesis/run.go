@@ -13,158 +13,6 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// Value is the value of a nemesis op in the history.
-type Value struct {
-	// ID pairs a start with its stop. The final heal has ID 0 and no start.
-	ID      int      `json:"id"`
-	Fault   string   `json:"fault"`
-	Shape   string   `json:"shape"`
-	Targets []string `json:"targets"`
-	// Commands are what was applied, as "node: command" (exact iptables and
-	// tc command lines, or SIGKILL, SIGTERM, start, pause, unpause).
-	// Empty on invocations.
-	Commands []string `json:"commands"`
-	Error    string   `json:"error"`
-	// Note says how the fault deviated from the plan, e.g. that no leader
-	// was known and a random node was targeted instead.
-	Note string `json:"note,omitempty"`
-	// Recovery is set on the final heal's stop once every fault was undone:
-	// whether the cluster then regained a working quorum, and how fast.
-	Recovery *Recovery `json:"recovery,omitempty"`
-}
-
-// FaultHeal is the fault name of the final heal's stop op.
-const FaultHeal = "heal"
-
-// HealError reports that the cluster could not be brought back to health:
-// faults may still be in force, so the run's final reads prove less.
-type HealError struct{ Err error }
-
-func (e *HealError) Error() string { return "heal cluster: " + e.Err.Error() }
-func (e *HealError) Unwrap() error { return e.Err }
-
-// Recovery is what the final heal saw after it undid every fault. The
-// cluster recovered when, within Budget, a write committed and (on a
-// cluster that can report its nodes' states) every node rejoined: one
-// leader, every other node following or observing. A deposed leader that
-// still claims to lead next to a working quorum has not recovered.
-type Recovery struct {
-	Recovered bool `json:"recovered"`
-	// Budget and Took are nanoseconds. Took runs from the moment every
-	// fault was undone to recovery, or to giving up.
-	Budget int64 `json:"budget"`
-	Took   int64 `json:"took"`
-	// Committed says a probe write committed, CommitTook (nanoseconds)
-	// how long after the heal.
-	Committed  bool  `json:"committed"`
-	CommitTook int64 `json:"commit_took,omitempty"`
-	// Nodes are the nodes' last states (when the cluster reports them).
-	Nodes []NodeState `json:"nodes,omitempty"`
-	// Error is the first line of the last wait error (the log tails that
-	// follow it are in zabcheck.log and the nodes' own logs).
-	Error string `json:"error,omitempty"`
-}
-
-// NodeState is what a node said of itself (ZooKeeper's srvr) when the
-// final heal gave up on the cluster.
-type NodeState struct {
-	Node string `json:"node"`
-	// Mode is leader, follower, observer or standalone; empty when the
-	// node gave no mode (Error says why).
-	Mode string `json:"mode,omitempty"`
-	// Zxid is the last zxid the node processed; its high 32 bits are the
-	// epoch it last processed a transaction in.
-	Zxid  int64  `json:"zxid"`
-	Error string `json:"error,omitempty"`
-}
-
-// Epoch is the epoch of the node's last zxid.
-func (s NodeState) Epoch() int64 { return s.Zxid >> 32 }
-
-// StateReporter is implemented by a Cluster that can ask each node for
-// its state. The final heal uses it, when present, to wait for every node
-// to rejoin and to say why a cluster did not recover.
-type StateReporter interface {
-	NodeStates(ctx context.Context) []NodeState
-}
-
-// RecoveryError reports that the harness undid every fault but the cluster
-// did not regain a quorum that commits a write within its budget. It is a
-// finding about the system under test, not a failure of the harness: the
-// run goes on to its final reads and checks.
-type RecoveryError struct {
-	Recovery Recovery
-	Err      error
-}
-
-func (e *RecoveryError) Error() string {
-	return fmt.Sprintf("cluster did not recover within %s after every fault was healed: %v",
-		time.Duration(e.Recovery.Budget), e.Err)
-}
-func (e *RecoveryError) Unwrap() error { return e.Err }
-
-// SplitRecovery takes a *RecoveryError out of an error Run joined, so a
-// caller can treat it as a verdict and the rest as harness failures. rest
-// is nil when the recovery error was all there was.
-func SplitRecovery(err error) (rec *RecoveryError, rest error) {
-	if err == nil {
-		return nil, nil
-	}
-	if re, ok := err.(*RecoveryError); ok {
-		return re, nil
-	}
-	joined, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return nil, err
-	}
-	var others []error
-	for _, e := range joined.Unwrap() {
-		r, o := SplitRecovery(e)
-		if r != nil && rec == nil {
-			rec = r
-		}
-		if o != nil {
-			others = append(others, o)
-		}
-	}
-	return rec, errors.Join(others...)
-}
-
-// RecoveryBudget is how long the final heal waits, once every fault is
-// undone, for a write to commit and every node to rejoin, given zoo.cfg's
-// tickTime and initLimit. Past it the cluster is declared not to have
-// recovered, so a correct ensemble must never reach it:
-//
-//   - measured after the final heal of 30 s partition runs: zabnode 0.04-2.1 s;
-//     ZooKeeper 3.8 0.04-1.9 s, but 25.9 s after a 30 s majorities-ring
-//     partition (README's bench: failover at most 1.0 s for zabnode, 3.5 s
-//     for ZooKeeper; a ZooKeeper cold start up to 20 s);
-//   - that slow case is ZooKeeper's election back-off: FastLeaderElection
-//     doubles a looking server's notification timeout from 200 ms up to
-//     maxNotificationInterval, 60 s, so a server that looked for L seconds
-//     may stay silent for about min(L, 60 s) after the heal; it then
-//     reconnects to its peers (cnxTimeout, 5 s) and the leader syncs it
-//     within initLimit ticks.
-//
-// So the budget is the 60 s back-off cap, the 5 s connect timeout, and ten
-// initLimit periods (one for the sync, the rest margin): 85 s at
-// zabcheck's default tickTime 200 ms and initLimit 10, above the worst
-// case the back-off allows and three times the slowest recovery measured.
-func RecoveryBudget(tickTime time.Duration, initLimit int) time.Duration {
-	return maxNotificationInterval + cnxTimeout + 10*time.Duration(initLimit)*tickTime
-}
-
-// ZooKeeper's defaults for FastLeaderElection's notification back-off cap
-// and QuorumCnxManager's connect timeout (zookeeper.cnxTimeout).
-const (
-	maxNotificationInterval = 60 * time.Second
-	cnxTimeout              = 5 * time.Second
-)
-
-// DefaultRecoveryBudget is RecoveryBudget at zabcheck's default tickTime
-// (200 ms) and initLimit (10).
-var DefaultRecoveryBudget = RecoveryBudget(200*time.Millisecond, 10)
-
 // Options are Run's settings beyond the schedule.
 type Options struct {
 	Logger *slog.Logger
@@ -220,18 +68,6 @@ func RunWith(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder
 	}
 	loopErr := r.loop(ctx)
 	return errors.Join(loopErr, r.finish(ctx))
-}
-
-// HealAll brings every node back: unpauses paused nodes, starts stopped or
-// killed ones, removes every zabcheck iptables rule and qdisc on every node
-// (also those of a crashed earlier run), then waits for a quorum. It is
-// idempotent and records itself as a stop op with ID 0. ctx bounds it.
-func HealAll(ctx context.Context, cluster Cluster, rec Recorder, logger *slog.Logger) error {
-	opts := Options{Logger: logger}.withDefaults()
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < opts.RecoveryBudget {
-		opts.RecoveryBudget = time.Until(dl).Round(time.Millisecond)
-	}
-	return healAll(ctx, ctx, cluster, rec, opts, nil)
 }
 
 type active struct {
@@ -300,7 +136,7 @@ func (r *runner) start(ctx context.Context, st Step) error {
 	ctx, cancel := context.WithTimeout(ctx, r.s.cfg.StepTimeout)
 	defer cancel()
 	plan, injErr := r.s.Resolve(ctx, r.c, st)
-	v := Value{ID: st.ID, Fault: st.Fault, Shape: st.Shape, Targets: plan.Targets, Note: plan.Note}
+	v := history.NemesisValue{ID: st.ID, Fault: st.Fault, Shape: st.Shape, Targets: plan.Targets, Note: plan.Note}
 	if plan.Note != "" {
 		r.log.Warn("nemesis target fallback", "step", st.String(), "note", plan.Note)
 	}
@@ -344,7 +180,7 @@ func (r *runner) heal(ctx context.Context, a *active) error {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.cfg.HealTimeout)
 	defer cancel()
 	delete(r.active, a.step.ID)
-	v := Value{ID: a.step.ID, Fault: a.step.Fault, Shape: a.step.Shape, Targets: a.plan.Targets}
+	v := history.NemesisValue{ID: a.step.ID, Fault: a.step.Fault, Shape: a.step.Shape, Targets: a.plan.Targets}
 	recErr := r.record(history.Invoke, history.FStop, v, nil)
 	out, note, err := r.undo(hctx, a)
 	v.Commands, v.Note = out.Commands, note
@@ -440,220 +276,11 @@ type netnsFault interface {
 func (partitionFault) inNetns() {}
 func (packetFault) inNetns()    {}
 
-// cleanNode removes every zabcheck rule and qdisc from node. A node
-// without iptables or tc cannot hold them, so a missing binary is fine.
-func cleanNode(ctx context.Context, c Cluster, node string, a *Applied) error {
-	var errs []error
-	for _, clean := range []func(context.Context, Cluster, string, *Applied) error{cleanIptables, cleanQdiscs} {
-		if err := clean(ctx, c, node, a); err != nil && !missingBinary(err) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// finish stops what is still in force, newest first, then heals everything.
-func (r *runner) finish(ctx context.Context) error {
-	ids := make([]int, 0, len(r.active))
-	for id := range r.active {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	slices.Reverse(ids)
-	var recErrs []error
-	for _, id := range ids {
-		recErrs = append(recErrs, r.heal(ctx, r.active[id]))
-	}
-	// Undoing faults and waiting for recovery get separate bounds: the
-	// first measures the harness, the second the system under test.
-	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.s.cfg.HealTimeout)
-	defer cancel()
-	qctx, qcancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.RecoveryBudget)
-	defer qcancel()
-	return errors.Join(errors.Join(recErrs...), healAll(hctx, qctx, r.c, r.rec, r.opts, r.down))
-}
-
-// healAll revives and cleans every node within ctx, then waits for a
-// quorum within qctx, which ends at opts.RecoveryBudget. A failure to
-// revive or clean is a *HealError; a quorum that does not come although
-// every fault is undone is a *RecoveryError.
-func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, knownDown map[string]bool) error {
-	log := opts.Logger
-	nodes := c.Nodes()
-	v := Value{ID: 0, Fault: FaultHeal, Shape: "all", Targets: slices.Clone(nodes)}
-	recErr := recordOp(rec, history.Invoke, history.FStop, v, nil)
-	var a Applied
-	var errs []error
-	var alive []string
-	for _, n := range nodes {
-		if err := revive(ctx, c, n, knownDown[n], &a); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		alive = append(alive, n)
-	}
-	for _, n := range alive {
-		if err := cleanNode(ctx, c, n, &a); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	healed := opts.Now()
-	qerr := c.WaitQuorum(qctx)
-	commitTook := opts.Now().Sub(healed)
-	sr, canReport := c.(StateReporter)
-	var states []NodeState
-	if qerr == nil && len(errs) == 0 && canReport {
-		states, qerr = waitRejoined(qctx, sr, opts.Sleep)
-	}
-	took := opts.Now().Sub(healed)
-	var healErr error
-	switch {
-	case len(errs) > 0:
-		// A fault may still be in force, so a missing quorum proves
-		// nothing about the system: the harness failed.
-		if qerr != nil {
-			errs = append(errs, fmt.Errorf("wait for quorum: %w", qerr))
-		}
-		err := errors.Join(errs...)
-		healErr = &HealError{Err: err}
-		log.Error("final heal failed", "err", err)
-	case qerr != nil:
-		v.Recovery = &Recovery{Budget: int64(opts.RecoveryBudget), Took: int64(took), Error: firstLine(qerr.Error())}
-		if states != nil {
-			v.Recovery.Committed, v.Recovery.CommitTook = true, int64(commitTook)
-		}
-		if canReport {
-			// The budget is spent; the states get a short bound of their
-			// own on a fresh context.
-			sctx, cancel := context.WithTimeout(context.WithoutCancel(qctx), stateTimeout)
-			v.Recovery.Nodes = sr.NodeStates(sctx)
-			cancel()
-		}
-		healErr = &RecoveryError{Recovery: *v.Recovery, Err: qerr}
-		log.Error("cluster did not recover after the final heal", "took", took.Round(time.Millisecond), "nodes", v.Recovery.Nodes, "err", qerr)
-	default:
-		v.Recovery = &Recovery{Recovered: true, Budget: int64(opts.RecoveryBudget), Took: int64(took),
-			Committed: true, CommitTook: int64(commitTook), Nodes: states}
-		log.Info("final heal done", "commands", len(a.Commands), "recovered_in", took.Round(time.Millisecond))
-	}
-	v.Commands = a.Commands
-	var recorded error
-	if re, ok := healErr.(*RecoveryError); ok {
-		// The op keeps a short error; the states are in v.Recovery.
-		recorded = fmt.Errorf("cluster did not recover within %s: %s", time.Duration(re.Recovery.Budget), re.Recovery.Error)
-	} else {
-		recorded = healErr
-	}
-	return errors.Join(recErr, recordOp(rec, history.Info, history.FStop, v, recorded), healErr)
-}
-
-// waitRejoined polls the nodes' states until every node has rejoined the
-// ensemble (see rejoined) or ctx ends. A quorum that commits is not enough:
-// a deposed leader that keeps leading its old epoch next to it serves no
-// one, for good. It returns the last states, non-nil even on failure.
-func waitRejoined(ctx context.Context, sr StateReporter, sleep func(context.Context, time.Duration) error) ([]NodeState, error) {
-	states := []NodeState{}
-	for {
-		if got := sr.NodeStates(ctx); ctx.Err() == nil {
-			// Answers cut short by the deadline say nothing of a node.
-			states = got
-		}
-		why := rejoined(states)
-		if why == "" {
-			return states, nil
-		}
-		if err := sleep(ctx, statePoll); err != nil || ctx.Err() != nil {
-			if err == nil {
-				err = context.Cause(ctx)
-			}
-			return states, fmt.Errorf("not every node rejoined: %s: %w", why, err)
-		}
-	}
-}
-
-// statePoll is how often waitRejoined asks the nodes.
-const statePoll = 250 * time.Millisecond
-
-// rejoined says why states are not those of a recovered ensemble: exactly
-// one node leads (or runs standalone), every other node follows or
-// observes. "" when they are.
-func rejoined(states []NodeState) string {
-	if len(states) == 0 {
-		return "no node states"
-	}
-	var leaders, others []string
-	for _, s := range states {
-		switch {
-		case s.Error != "":
-			others = append(others, s.Node+" not serving")
-		case s.Mode == "leader" || s.Mode == "standalone":
-			leaders = append(leaders, fmt.Sprintf("%s leads epoch %d", s.Node, s.Epoch()))
-		case s.Mode == "follower" || s.Mode == "observer":
-		default:
-			others = append(others, s.Node+" "+s.Mode)
-		}
-	}
-	if len(leaders) == 1 && len(others) == 0 {
-		return ""
-	}
-	if len(leaders) != 1 {
-		others = append([]string{fmt.Sprintf("%d leaders (%s)", len(leaders), strings.Join(leaders, ", "))}, others...)
-	}
-	return strings.Join(others, "; ")
-}
-
-// stateTimeout bounds asking the nodes for their states after a failed
-// recovery.
-const stateTimeout = 10 * time.Second
-
-// revive makes sure node runs and answers Exec. A node not known to be down
-// is probed first; a probe fails on a paused or stopped container, and
-// unpausing then starting covers both without parsing Docker's messages.
-func revive(ctx context.Context, c Cluster, node string, knownDown bool, a *Applied) error {
-	probe := func() error {
-		_, err := c.Exec(ctx, node, []string{"true"})
-		return err
-	}
-	if knownDown {
-		a.ran(node, "start")
-		if err := c.Start(ctx, node); err != nil {
-			return fmt.Errorf("start %s: %w", node, err)
-		}
-		return nil
-	}
-	perr := probe()
-	if perr == nil {
-		return nil
-	}
-	// Unpausing a stopped node is a no-op, so "unpause" is recorded only
-	// when it is what brought the node back.
-	uerr := c.Unpause(ctx, node)
-	if uerr == nil {
-		if perr = probe(); perr == nil {
-			a.ran(node, "unpause")
-			return nil
-		}
-	}
-	serr := c.Start(ctx, node)
-	if serr == nil {
-		a.ran(node, "start")
-		if perr = probe(); perr == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("revive %s (unpause: %v; start: %v): %w", node, uerr, serr, perr)
-}
-
-func missingBinary(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "executable file not found") || strings.Contains(s, "command not found")
-}
-
-func (r *runner) record(t history.Type, f string, v Value, err error) error {
+func (r *runner) record(t history.Type, f string, v history.NemesisValue, err error) error {
 	return recordOp(r.rec, t, f, v, err)
 }
 
-func recordOp(rec Recorder, t history.Type, f string, v Value, err error) error {
+func recordOp(rec Recorder, t history.Type, f string, v history.NemesisValue, err error) error {
 	if v.Targets == nil {
 		v.Targets = []string{}
 	}

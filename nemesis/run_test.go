@@ -34,7 +34,7 @@ func stepSleep(n int, cancel context.CancelFunc) func(context.Context, time.Dura
 
 type nemesisOp struct {
 	op history.Op
-	v  Value
+	v  history.NemesisValue
 }
 
 // nemesisOps validates the history and decodes every nemesis value.
@@ -51,7 +51,7 @@ func nemesisOps(t *testing.T, w *history.Writer) []nemesisOp {
 		}
 		dec := json.NewDecoder(bytes.NewReader(op.Value))
 		dec.DisallowUnknownFields()
-		var v Value
+		var v history.NemesisValue
 		if err := dec.Decode(&v); err != nil {
 			t.Fatalf("op %d value %s: %v", op.Index, op.Value, err)
 		}
@@ -91,7 +91,7 @@ func checkPairs(t *testing.T, ops []nemesisOp) {
 		}
 	}
 	last := ops[len(ops)-1]
-	if last.op.F != history.FStop || last.v.Fault != FaultHeal || last.v.ID != 0 {
+	if last.op.F != history.FStop || last.v.Fault != history.FaultHeal || last.v.ID != 0 {
 		t.Errorf("last op %+v, want the final heal", last.v)
 	}
 }
@@ -167,7 +167,7 @@ func TestRunCleansNodeHealedWhileDown(t *testing.T) {
 	checkPairs(t, ops)
 	// Order: start partition, start kill, stop partition (n2 is down: its
 	// rules stay), stop kill (restart n2, then clean its rules).
-	var stops []Value
+	var stops []history.NemesisValue
 	for _, o := range ops {
 		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.ID != 0 {
 			stops = append(stops, o.v)
@@ -217,7 +217,7 @@ func TestRunReappliesPartitionOnRestart(t *testing.T) {
 	}
 	ops := nemesisOps(t, w)
 	checkPairs(t, ops)
-	var restart Value
+	var restart history.NemesisValue
 	for _, o := range ops {
 		if o.op.Type == history.Info && o.op.F == history.FStop && o.v.Fault == Kill {
 			restart = o.v
@@ -319,7 +319,7 @@ func TestRunUnavailableFault(t *testing.T) {
 		t.Fatalf("got %v, want ErrNetemUnsupported", err)
 	}
 	ops := nemesisOps(t, w)
-	if len(ops) != 2 || ops[1].v.Fault != FaultHeal {
+	if len(ops) != 2 || ops[1].v.Fault != history.FaultHeal {
 		t.Errorf("want only the final heal recorded, got %d ops", len(ops))
 	}
 }
@@ -422,8 +422,8 @@ func (r *failingRecorder) Append(op history.Op) (history.Op, error) {
 // quorum may never come back.
 type reporting struct {
 	*fakeCluster
-	quorumErr error         // WaitQuorum's answer; nil: the fake's own
-	states    [][]NodeState // NodeStates' answers in order; the last repeats
+	quorumErr error                 // WaitQuorum's answer; nil: the fake's own
+	states    [][]history.NodeState // NodeStates' answers in order; the last repeats
 }
 
 func (r *reporting) WaitQuorum(ctx context.Context) error {
@@ -433,7 +433,7 @@ func (r *reporting) WaitQuorum(ctx context.Context) error {
 	return r.fakeCluster.WaitQuorum(ctx)
 }
 
-func (r *reporting) NodeStates(context.Context) []NodeState {
+func (r *reporting) NodeStates(context.Context) []history.NodeState {
 	st := r.states[0]
 	if len(r.states) > 1 {
 		r.states = r.states[1:]
@@ -470,7 +470,7 @@ func finalHeal(t *testing.T, w *history.Writer) nemesisOp {
 	t.Helper()
 	ops := nemesisOps(t, w)
 	last := ops[len(ops)-1]
-	if last.op.Type != history.Info || last.v.Fault != FaultHeal {
+	if last.op.Type != history.Info || last.v.Fault != history.FaultHeal {
 		t.Fatalf("last op %s %+v, want the final heal's info", last.op.Type, last.v)
 	}
 	return last
@@ -478,16 +478,16 @@ func finalHeal(t *testing.T, w *history.Writer) nemesisOp {
 
 func TestRunRecovery(t *testing.T) {
 	// zabnode's no-stepdown bug after the heal: n3 still leads epoch 1.
-	stuck := []NodeState{
+	stuck := []history.NodeState{
 		{Node: "n1", Mode: "follower", Zxid: 0x200000063},
 		{Node: "n2", Mode: "leader", Zxid: 0x200000063},
 		{Node: "n3", Mode: "leader", Zxid: 0x100000127},
 	}
-	looking := []NodeState{
+	looking := []history.NodeState{
 		{Node: "n1", Error: "node is not currently serving requests"},
 		stuck[1], stuck[2],
 	}
-	healthy := []NodeState{stuck[0], stuck[1], {Node: "n3", Mode: "follower", Zxid: 0x200000063}}
+	healthy := []history.NodeState{stuck[0], stuck[1], {Node: "n3", Mode: "follower", Zxid: 0x200000063}}
 	const step, budget = 3 * time.Second, 70 * time.Second
 	run := func(t *testing.T, c Cluster, fake *fakeCluster, polls *int) (error, nemesisOp) {
 		t.Helper()
@@ -514,25 +514,25 @@ func TestRunRecovery(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		quorumErr error
-		states    [][]NodeState // nil: a cluster that cannot report them
-		want      Recovery
+		states    [][]history.NodeState // nil: a cluster that cannot report them
+		want      history.Recovery
 		wantPolls int
 		wantErr   string // in the RecoveryError; "" when it recovered
 	}{
-		{name: "recovered, no states", want: Recovery{Recovered: true, Budget: int64(budget), Took: end, Committed: true, CommitTook: commit}},
+		{name: "recovered, no states", want: history.Recovery{Recovered: true, Budget: int64(budget), Took: end, Committed: true, CommitTook: commit}},
 		{
-			name: "every node rejoins", states: [][]NodeState{stuck, stuck, healthy}, wantPolls: 2,
-			want: Recovery{Recovered: true, Budget: int64(budget), Took: end, Committed: true, CommitTook: commit, Nodes: healthy},
+			name: "every node rejoins", states: [][]history.NodeState{stuck, stuck, healthy}, wantPolls: 2,
+			want: history.Recovery{Recovered: true, Budget: int64(budget), Took: end, Committed: true, CommitTook: commit, Nodes: healthy},
 		},
 		{
-			name: "deposed leader keeps leading", states: [][]NodeState{stuck}, wantPolls: 4,
-			want: Recovery{Budget: int64(budget), Took: end, Committed: true, CommitTook: commit, Nodes: stuck,
+			name: "deposed leader keeps leading", states: [][]history.NodeState{stuck}, wantPolls: 4,
+			want: history.Recovery{Budget: int64(budget), Took: end, Committed: true, CommitTook: commit, Nodes: stuck,
 				Error: "not every node rejoined: 2 leaders (n2 leads epoch 2, n3 leads epoch 1): context deadline exceeded"},
 			wantErr: "2 leaders",
 		},
 		{
-			name: "no quorum", quorumErr: errors.New("probe: no answer: context deadline exceeded"), states: [][]NodeState{looking},
-			want:    Recovery{Budget: int64(budget), Took: end, Nodes: looking, Error: "probe: no answer: context deadline exceeded"},
+			name: "no quorum", quorumErr: errors.New("probe: no answer: context deadline exceeded"), states: [][]history.NodeState{looking},
+			want:    history.Recovery{Budget: int64(budget), Took: end, Nodes: looking, Error: "probe: no answer: context deadline exceeded"},
 			wantErr: "probe: no answer",
 		},
 	} {
@@ -577,7 +577,7 @@ func TestRunRecovery(t *testing.T) {
 	}
 
 	t.Run("harness failure is not a recovery failure", func(t *testing.T) {
-		c := &reporting{fakeCluster: newFake(3, 0), quorumErr: errors.New("no quorum"), states: [][]NodeState{stuck}}
+		c := &reporting{fakeCluster: newFake(3, 0), quorumErr: errors.New("no quorum"), states: [][]history.NodeState{stuck}}
 		c.failExec = func(node string, cmd []string) error {
 			if node == "n2" && cmd[0] == "iptables" {
 				return errors.New("iptables: resource temporarily unavailable")
@@ -605,18 +605,20 @@ func TestRunRecovery(t *testing.T) {
 }
 
 func TestRejoined(t *testing.T) {
-	f := func(n, mode string) NodeState { return NodeState{Node: n, Mode: mode, Zxid: 0x300000001} }
+	f := func(n, mode string) history.NodeState {
+		return history.NodeState{Node: n, Mode: mode, Zxid: 0x300000001}
+	}
 	for _, tc := range []struct {
 		name   string
-		states []NodeState
+		states []history.NodeState
 		want   string
 	}{
-		{"leader and followers", []NodeState{f("n1", "follower"), f("n2", "leader"), f("n3", "follower"), f("n4", "observer")}, ""},
-		{"standalone", []NodeState{f("n1", "standalone")}, ""},
+		{"leader and followers", []history.NodeState{f("n1", "follower"), f("n2", "leader"), f("n3", "follower"), f("n4", "observer")}, ""},
+		{"standalone", []history.NodeState{f("n1", "standalone")}, ""},
 		{"none", nil, "no node states"},
-		{"no leader", []NodeState{f("n1", "follower"), {Node: "n2", Error: "not serving"}}, "0 leaders (); n2 not serving"},
-		{"two leaders", []NodeState{f("n1", "leader"), f("n2", "leader")}, "2 leaders (n1 leads epoch 3, n2 leads epoch 3)"},
-		{"one still looking", []NodeState{f("n1", "leader"), f("n2", "follower"), {Node: "n3", Error: "not serving"}}, "n3 not serving"},
+		{"no leader", []history.NodeState{f("n1", "follower"), {Node: "n2", Error: "not serving"}}, "0 leaders (); n2 not serving"},
+		{"two leaders", []history.NodeState{f("n1", "leader"), f("n2", "leader")}, "2 leaders (n1 leads epoch 3, n2 leads epoch 3)"},
+		{"one still looking", []history.NodeState{f("n1", "leader"), f("n2", "follower"), {Node: "n3", Error: "not serving"}}, "n3 not serving"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := rejoined(tc.states); got != tc.want {
@@ -626,7 +628,7 @@ func TestRejoined(t *testing.T) {
 	}
 }
 
-func equalRecovery(a, b Recovery) bool {
+func equalRecovery(a, b history.Recovery) bool {
 	return a.Recovered == b.Recovered && a.Budget == b.Budget && a.Took == b.Took &&
 		a.Committed == b.Committed && a.CommitTook == b.CommitTook &&
 		a.Error == b.Error && slices.Equal(a.Nodes, b.Nodes)

@@ -137,7 +137,9 @@ func (c Config) Validate() error {
 	if c.Jitter < 0 || c.Jitter > c.Interval {
 		errs = append(errs, fmt.Errorf("jitter %v must be between 0 and the interval %v", c.Jitter, c.Interval))
 	}
-	if err := ValidateTargets(c.Faults, c.Targets); err != nil {
+	// Targets without faults pass here as they always did; Validate, which
+	// runs before any container starts, refuses them.
+	if err := errors.Join(checkTargets(c.Targets), targetsUsed(c.Faults, c.Targets)); err != nil {
 		errs = append(errs, err)
 	}
 	for _, s := range c.Shapes {
@@ -224,6 +226,7 @@ type Schedule struct {
 	cfg     Config
 	rng     *rand.Rand
 	faults  map[string]Fault
+	specs   map[string]Spec // the registry entries of cfg.Faults
 	queue   []Step
 	lastID  int
 	steps   int
@@ -240,10 +243,12 @@ func NewSchedule(cfg Config) (*Schedule, error) {
 		cfg:     cfg,
 		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), 0x7a6263686b)),
 		faults:  map[string]Fault{},
+		specs:   map[string]Spec{},
 		targets: map[int][]string{},
 	}
 	for _, name := range cfg.Faults {
-		for _, b := range baseFaults(name) {
+		s.specs[name], _ = Lookup(name) // Validate checked the names
+		for _, b := range s.specs[name].Base {
 			if s.faults[b] != nil {
 				continue
 			}
@@ -307,100 +312,28 @@ func (s *Schedule) id() int { s.lastID++; return s.lastID }
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
 
 // round plans one fault from start to stop: a pair of steps, or the
-// sequence of a combination.
+// sequence of a combination, as the fault's registry entry plans it.
 func (s *Schedule) round() []Step {
-	name := pick(s.rng, s.cfg.Faults)
-	start := func(id int, wait time.Duration, fault, shape, kind, target string) Step {
-		return Step{Wait: wait, F: history.FStart, ID: id, Fault: fault, Shape: shape, Kind: kind, Target: target}
-	}
-	stop := func(st Step, wait time.Duration) Step {
-		return Step{Wait: wait, F: history.FStop, ID: st.ID, Fault: st.Fault, Shape: st.Shape, Kind: st.Kind}
-	}
-	switch name {
-	case Partition:
-		shape := s.partitionShape()
-		a := start(s.id(), s.interval(1), Partition, shape, shape, "")
-		return []Step{a, stop(a, s.interval(1))}
-	case Packet:
-		shape := pick(s.rng, PacketShapes())
-		a := start(s.id(), s.interval(1), Packet, shape, shape, s.target())
-		return []Step{a, stop(a, s.interval(1))}
-	case LeaderPartitionThenKill:
-		// Kill the isolated leader soon, before it notices it lost its
-		// quorum, restart it while still isolated, then heal.
-		p := start(s.id(), s.interval(1), Partition, name, ShapeIsolateLeader, "")
-		k := start(s.id(), s.interval(0.25), Kill, name, "", TargetLeader)
-		k.SameAs = p.ID
-		return []Step{p, k, stop(k, s.interval(1)), stop(p, s.interval(1))}
-	case RestartUncommittedTail:
-		// Clients keep writing to the isolated leader, whose proposals
-		// cannot commit; it dies with that uncommitted tail, the rest
-		// move on, and it must truncate the tail when it rejoins.
-		p := start(s.id(), s.interval(1), Partition, name, ShapeIsolateLeader, "")
-		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		k.SameAs = p.ID
-		return []Step{p, k, stop(p, s.interval(0.25)), stop(k, s.interval(0.5))}
-	case KillMajorityAfterElection:
-		// Force an election, wait for the new leader, then kill a
-		// majority including it while the new epoch is fresh.
-		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		r := stop(k, s.interval(1))
-		r.AwaitQuorum = true
-		m := start(s.id(), s.interval(0.1), Kill, name, "", targetLeaderMajority)
-		return []Step{k, r, m, stop(m, s.interval(1))}
-	case StaleFollowerElection:
-		// elect-ignore-zxid: the highest-id follower S falls behind while
-		// writes commit without it. Then the leader L and the other
-		// follower U are killed, S is healed and U restarts: S and U must
-		// elect U, which has the committed txns. Voting by id alone elects
-		// S, which truncates them from U; U, just restarted, does not know
-		// they were committed (commit marks are not durable), so it obeys.
-		// L restarts last, into whichever history won.
-		p := start(s.id(), s.interval(1), Partition, name, shapeIsolateTopFollower, "")
-		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		u := start(s.id(), 0, Kill, name, "", targetOthers)
-		u.Except = []int{p.ID, k.ID}
-		return []Step{p, k, u, stop(p, 0), stop(u, 0), stop(k, s.interval(1))}
-	case CrashAfterNewLeaderAck:
-		// As stale-follower-election, but the stale node S is armed to
-		// exit right after it ACKs NEWLEADER to the new leader F, so F
-		// establishes a new epoch with S's ack alone. Then F is killed and
-		// S restarts with the old leader L: S's log must hold what F sent
-		// it (newleader-ack-before-persist loses it, ZOOKEEPER-3911, and S,
-		// now in the newer epoch, truncates it from L). F restarts last.
-		p := start(s.id(), s.interval(1), Partition, name, shapeIsolateTopFollower, "")
-		a := start(s.id(), 0, Failpoint, name, failpointCrashAfterNewLeaderAck, "")
-		a.SameAs = p.ID
-		k := start(s.id(), s.interval(1), Kill, name, "", TargetLeader)
-		x := start(s.id(), s.interval(0.25), Kill, name, "", targetCrashed)
-		x.AwaitCrash = a.ID
-		f := start(s.id(), 0, Kill, name, "", targetOthers)
-		f.Except = []int{a.ID, k.ID}
-		return []Step{p, a, k, stop(p, 0), x, f, stop(a, 0),
-			stop(x, s.interval(0.25)), stop(k, 0), stop(f, s.interval(1))}
-	case CrashBeforeFirstProposal:
-		// no-persist-accepted-epoch (ZOOKEEPER-335): the followers are
-		// armed to exit just before sending a PROPOSAL, and the leader L
-		// is killed. The follower N that wins the election establishes
-		// epoch e+1 with the other, V, logs its first txns of e+1 and
-		// exits before anyone gets them. V is killed too, and restarts
-		// with L: V accepted e+1 but logged nothing of it, so unless
-		// acceptedEpoch was made durable the two take e+1 again, and N's
-		// txns of e+1 collide with theirs when N restarts last.
-		a := start(s.id(), s.interval(1), Failpoint, name, failpointCrashBeforeProposal, targetFollowers)
-		k := start(s.id(), 0, Kill, name, "", targetOthers)
-		k.Except = []int{a.ID}
-		x := start(s.id(), 0, Kill, name, "", targetCrashed)
-		x.AwaitCrash = a.ID
-		v := start(s.id(), 0, Kill, name, "", targetOthers)
-		v.Except = []int{k.ID, x.ID}
-		// a stops before V restarts, or the restart would re-arm it.
-		return []Step{a, k, x, v, stop(a, 0), stop(v, s.interval(0.25)), stop(k, 0), stop(x, s.interval(1))}
-	}
-	// kill, stop, pause and the netem faults.
+	return s.specs[pick(s.rng, s.cfg.Faults)].round(s)
+}
+
+// startStep and stopStep build a round's steps. They take the id and wait
+// as arguments so that each round's draws from the random source happen
+// in the order its call expressions spell out.
+func startStep(id int, wait time.Duration, fault, shape, kind, target string) Step {
+	return Step{Wait: wait, F: history.FStart, ID: id, Fault: fault, Shape: shape, Kind: kind, Target: target}
+}
+
+func stopStep(st Step, wait time.Duration) Step {
+	return Step{Wait: wait, F: history.FStop, ID: st.ID, Fault: st.Fault, Shape: st.Shape, Kind: st.Kind}
+}
+
+// targetedRound is the round of a fault that hits the nodes of a drawn
+// target spec (kill, stop, pause, the netem faults): start, then stop.
+func (s *Schedule) targetedRound(fault string) []Step {
 	target := s.target()
-	a := start(s.id(), s.interval(1), name, target, "", target)
-	return []Step{a, stop(a, s.interval(1))}
+	a := startStep(s.id(), s.interval(1), fault, target, "", target)
+	return []Step{a, stopStep(a, s.interval(1))}
 }
 
 // target draws the target spec of a kill, stop, pause, packet or netem

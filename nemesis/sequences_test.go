@@ -190,8 +190,8 @@ func TestStaleFollowerElectionPlan(t *testing.T) {
 
 // stopValues returns the info ops of the run's starts and stops by id
 // (the final heal left out).
-func runValues(ops []nemesisOp) (starts, stops map[int]Value) {
-	starts, stops = map[int]Value{}, map[int]Value{}
+func runValues(ops []nemesisOp) (starts, stops map[int]history.NemesisValue) {
+	starts, stops = map[int]history.NemesisValue{}, map[int]history.NemesisValue{}
 	for _, o := range ops {
 		if o.op.Type != history.Info || o.v.ID == 0 {
 			continue

@@ -59,38 +59,47 @@ func PartitionShapeFor(target string) string {
 // --help. It names the partition shapes by their rule, isolate-<spec>,
 // which PartitionShapeFor keeps (TestTargetsHelp).
 func TargetsHelp() string {
+	var hit []string // partitions read a spec as the side to cut off
+	for _, s := range specs() {
+		if s.Targeted && s.Unsupported == "" && s.Name != Partition {
+			hit = append(hit, s.Name)
+		}
+	}
 	return "comma list of " + strings.Join(TargetSpecs(), ", ") +
-		": the nodes kill, stop, pause, packet and netem faults hit (minority, majority: of the voters)," +
+		": the nodes " + strings.Join(hit, ", ") + " hit (minority, majority: of the voters)," +
 		" and the nodes a partition cuts off from the rest (shape isolate-<target>; all: every node alone; random: any shape);" +
 		" the sequences pick their own nodes (default: any target, any shape)"
 }
 
-// takesTargets reports whether fault name resolves its nodes from the
-// target specs. The sequences pick their own.
-func takesTargets(name string) bool {
-	switch name {
-	case Kill, Stop, Pause, Partition, Packet, Delay, Duplicate, Reorder:
-		return true
-	}
-	return false
+// ValidateTargets checks target specs against the faults they are meant
+// for: every spec must be known, and when specs and faults are given, at
+// least one selected fault must use them. Unlike Validate, it lets targets
+// through when no fault is selected.
+//
+// Deprecated: use Validate, which also checks the faults' needs.
+func ValidateTargets(faults, targets []string) error {
+	return errors.Join(checkTargets(targets), targetsUsed(faults, targets))
 }
 
-// ValidateTargets checks target specs against the faults they are meant
-// for, before anything starts: every spec must be known, and when specs are
-// given, at least one selected fault must use them, or they would be
-// ignored without a word.
-func ValidateTargets(faults, targets []string) error {
+// checkTargets names every unknown target spec.
+func checkTargets(targets []string) error {
 	var errs []error
 	for _, t := range targets {
 		if !slices.Contains(TargetSpecs(), t) {
 			errs = append(errs, fmt.Errorf("unknown target %q (known: %s)", t, strings.Join(TargetSpecs(), ", ")))
 		}
 	}
-	if len(targets) > 0 && len(faults) > 0 && !slices.ContainsFunc(faults, takesTargets) {
-		errs = append(errs, fmt.Errorf("targets %s apply to none of the faults %s: the sequences pick their own nodes",
-			strings.Join(targets, ","), strings.Join(faults, ",")))
-	}
 	return errors.Join(errs...)
+}
+
+// targetsUsed refuses target specs that none of the selected faults
+// resolves its nodes from: they would be ignored without a word.
+func targetsUsed(faults, targets []string) error {
+	if len(targets) > 0 && len(faults) > 0 && !slices.ContainsFunc(faults, takesTargets) {
+		return fmt.Errorf("targets %s apply to none of the faults %s: the sequences pick their own nodes",
+			strings.Join(targets, ","), strings.Join(faults, ","))
+	}
+	return nil
 }
 
 // ParseTargets parses a comma-separated list of target specs; "" selects

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"sort"
 	"strings"
 
@@ -33,16 +32,6 @@ func (f fault) Row() string {
 	return f.Kind + " " + strings.Join(f.Targets, ",")
 }
 
-// nemesisValue is the value of nemesis ops (the shared contract).
-type nemesisValue struct {
-	ID       *int64   `json:"id"`
-	Fault    string   `json:"fault"`
-	Shape    string   `json:"shape"`
-	Targets  []string `json:"targets"`
-	Commands []string `json:"commands"`
-	Error    string   `json:"error"`
-}
-
 // faultsFromHistory pairs nemesis start and stop completions by id. A start
 // without a stop lasts to the end of the history. Values that do not follow
 // the contract are shown under their f rather than dropped, so a nemesis bug
@@ -58,8 +47,7 @@ func faultsFromHistory(ops []history.Op) []fault {
 		if !op.IsNemesis() || op.Type == history.Invoke {
 			continue
 		}
-		var v nemesisValue
-		_ = json.Unmarshal(op.Value, &v) // a malformed value still yields an unnamed fault
+		v, hasID, _ := op.NemesisValue() // a malformed value still yields an unnamed fault
 		errText := v.Error
 		if errText == "" {
 			errText = op.Error
@@ -71,20 +59,20 @@ func faultsFromHistory(ops []history.Op) []fault {
 			if f.Kind == "" {
 				f.Kind = "unknown"
 			}
-			if v.ID != nil {
-				f.ID = *v.ID
+			if hasID {
+				f.ID = int64(v.ID)
 				open[f.ID] = len(faults)
 			}
 			faults = append(faults, f)
 		case history.FStop:
-			if v.ID == nil {
+			if !hasID {
 				continue
 			}
-			i, ok := open[*v.ID]
+			i, ok := open[int64(v.ID)]
 			if !ok {
 				continue
 			}
-			delete(open, *v.ID)
+			delete(open, int64(v.ID))
 			faults[i].End, faults[i].Open, faults[i].StopOp = op.Time, false, op.Index
 			if errText != "" {
 				if faults[i].Error != "" {
