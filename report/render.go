@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,9 +20,6 @@ import (
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/history"
 )
-
-//go:embed templates/*.tmpl assets/*
-var embedded embed.FS
 
 // maxRefOps bounds the table of ops cited by checkers.
 const maxRefOps = 1000
@@ -226,40 +222,6 @@ func writeAtomic(path string, b []byte) error {
 	return nil
 }
 
-func executePage(name string, data any) ([]byte, error) {
-	t, err := template.New(name).Funcs(template.FuncMap{
-		"join":       strings.Join,
-		"verdictCSS": verdictClass,
-		"raw":        rawText,
-	}).ParseFS(embedded, "templates/"+name)
-	if err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", name, err)
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		return nil, fmt.Errorf("execute template %s: %w", name, err)
-	}
-	return buf.Bytes(), nil
-}
-
-func asset(name string) string {
-	b, err := embedded.ReadFile("assets/" + name)
-	if err != nil {
-		// The assets are compiled in; a missing one is a build mistake.
-		panic(fmt.Sprintf("report: embedded asset %s missing: %v", name, err))
-	}
-	return string(b)
-}
-
-func verdictClass(v checker.Verdict) string {
-	switch v {
-	case checker.Valid, checker.Invalid, checker.Unknown, Incomplete:
-		return "v-" + string(v)
-	}
-	return "v-unknown"
-}
-
-// reportView is the data of report.html.tmpl.
 type reportView struct {
 	Title         string
 	Dir           string
