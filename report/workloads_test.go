@@ -1,0 +1,206 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/zabcheck/zabcheck/checker"
+)
+
+// multiRun copies testdata/multi: a test of two workloads side by side,
+// register (valid) and set (invalid, citing ops 3 and 15), with cluster
+// checks recovery, replicas and stats.
+func multiRun(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "multi")
+	copyDir(t, filepath.Join("testdata", "multi"), dir)
+	return dir
+}
+
+func renderHTML(t *testing.T, dir string) string {
+	t.Helper()
+	if err := Render(dir, nil); err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, reportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// section returns the HTML of the element with the given id up to its
+// </section>; workload sections nest nothing.
+func section(t *testing.T, html, id string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<section[^>]* id="` + regexp.QuoteMeta(id) + `"[^>]*>(.*?)</section>`).FindStringSubmatch(html)
+	if m == nil {
+		t.Fatalf("no section %q", id)
+	}
+	return m[0]
+}
+
+// checkRow returns the verdict shown in the row with the given id.
+func checkRow(html, id string) (verdict string, ok bool) {
+	m := regexp.MustCompile(`(?s)<tr class="check" id="` + regexp.QuoteMeta(id) + `">.*?class="verdict v-\w+">(\w+)<`).FindStringSubmatch(html)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+func TestRenderWorkloadSections(t *testing.T) {
+	html := renderHTML(t, multiRun(t))
+
+	if !strings.Contains(html, `id="overall-verdict">invalid<`) {
+		t.Error("overall verdict invalid not shown")
+	}
+	t.Run("workload verdicts", func(t *testing.T) {
+		for _, tt := range []struct{ workload, verdict string }{{"register", "valid"}, {"set", "invalid"}} {
+			sec := section(t, html, "workload-"+tt.workload)
+			want := `<h3>Workload ` + tt.workload + ` <span class="verdict v-` + tt.verdict + `">` + tt.verdict + `</span></h3>`
+			if !strings.Contains(sec, want) {
+				t.Errorf("section %s: no heading %q", tt.workload, want)
+			}
+			if !strings.Contains(sec, `data-verdict="`+tt.verdict+`"`) {
+				t.Errorf("section %s: data-verdict is not %s", tt.workload, tt.verdict)
+			}
+		}
+	})
+	t.Run("checks in their sections", func(t *testing.T) {
+		tests := []struct{ section, row, verdict string }{
+			{"workload-register", "check-register/linearizable", "valid"},
+			{"workload-register", "check-register/monotonic-reads", "valid"},
+			{"workload-set", "check-set/set", "invalid"},
+			{"workload-set", "check-set/monotonic-reads", "valid"},
+			{"cluster-checks", "check-recovery", "valid"},
+			{"cluster-checks", "check-replicas", "unknown"},
+			{"cluster-checks", "check-stats", "valid"},
+		}
+		for _, tt := range tests {
+			got, ok := checkRow(section(t, html, tt.section), tt.row)
+			if !ok || got != tt.verdict {
+				t.Errorf("%s in %s: got verdict %q (found %v), want %q", tt.row, tt.section, got, ok, tt.verdict)
+			}
+		}
+		if strings.Contains(section(t, html, "workload-register"), "check-set/") {
+			t.Error("the set workload's checks appear in register's section")
+		}
+	})
+	t.Run("order", func(t *testing.T) {
+		cluster := strings.Index(html, `id="cluster-checks"`)
+		reg := strings.Index(html, `id="workload-register"`)
+		set := strings.Index(html, `id="workload-set"`)
+		if !(0 <= cluster && cluster < reg && reg < set) {
+			t.Errorf("sections at %d (cluster), %d (register), %d (set); want the cluster first, then workloads in results.json's order", cluster, reg, set)
+		}
+	})
+	t.Run("cited ops", func(t *testing.T) {
+		sec := section(t, html, "workload-set")
+		for _, op := range []string{"3", "15"} {
+			if !strings.Contains(sec, `href="#op-`+op+`" data-op="`+op+`"`) {
+				t.Errorf("set section: no link to op %s", op)
+			}
+			if !strings.Contains(html, `<tr id="op-`+op+`">`) {
+				t.Errorf("no row for cited op %s", op)
+			}
+		}
+	})
+	t.Run("files from results", func(t *testing.T) {
+		for _, want := range []string{
+			`<a href="linearizability-register.html">register/linearizable: linearizability-register.html</a></li>`,
+			`<a href="set-lost.txt">set/set: set-lost.txt</a> <span class="muted">(missing)</span>`,
+		} {
+			if !strings.Contains(html, want) {
+				t.Errorf("files section lacks %s", want)
+			}
+		}
+	})
+	t.Run("settings", func(t *testing.T) {
+		if !strings.Contains(html, `<td>workloads</td><td>register, set (sync reads)</td>`) {
+			t.Error("the settings table does not list both workloads")
+		}
+	})
+}
+
+// TestRenderOldResults: a results.json written before workloads had
+// sections (every check in checks) renders as one table, as it did.
+func TestRenderOldResults(t *testing.T) {
+	html := renderHTML(t, fixtureRun(t))
+	for _, absent := range []string{`id="cluster-checks"`, `class="workload"`, `id="workload-summary"`} {
+		if strings.Contains(html, absent) {
+			t.Errorf("old-format results render with %s", absent)
+		}
+	}
+	for _, tt := range []struct{ row, verdict string }{
+		{"check-linearizable", "invalid"}, {"check-monotonic-reads", "valid"}, {"check-replicas", "unknown"}, {"check-stats", "valid"},
+	} {
+		if got, ok := checkRow(html, tt.row); !ok || got != tt.verdict {
+			t.Errorf("%s: got verdict %q (found %v), want %q", tt.row, got, ok, tt.verdict)
+		}
+	}
+	if !strings.Contains(html, `<td>workload</td><td>register (sync reads)</td>`) {
+		t.Error("the settings table does not show the one workload")
+	}
+}
+
+func TestVerdictViews(t *testing.T) {
+	sum := checker.Summary{
+		Workloads: []checker.WorkloadSummary{
+			{Name: "a", Verdict: checker.Valid, Checks: []checker.Result{{Name: "x", Verdict: checker.Valid, Ops: []int64{9, 2}}}},
+			{Name: "b", Checks: []checker.Result{{Name: "x", Verdict: checker.Invalid, Ops: []int64{2, 2, 5}}}},
+			{Name: "c", Verdict: checker.Valid},
+		},
+		Checks: []checker.Result{{Name: "y", Verdict: checker.Unknown, Ops: []int64{7}}},
+	}
+	cluster, workloads, refs := verdictViews(run{Dir: t.TempDir(), Summary: sum})
+	type row struct{ id, name, verdict string }
+	var got []row
+	for _, c := range cluster {
+		got = append(got, row{c.ID, c.Name, string(c.Verdict)})
+	}
+	for _, w := range workloads {
+		got = append(got, row{w.ID, w.Name, string(w.Verdict)})
+		for _, c := range w.Checks {
+			got = append(got, row{c.ID, c.Name, string(c.Verdict)})
+		}
+	}
+	want := []row{
+		{"check-y", "y", "unknown"},
+		{"workload-a", "a", "valid"},
+		{"check-a/x", "x", "valid"},
+		{"workload-b", "b", "unknown"}, // no verdict in the file: shown as unknown, never valid
+		{"check-b/x", "x", "invalid"},
+		{"workload-c", "c", "valid"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("views:\n got %v\nwant %v", got, want)
+	}
+	if want := []int64{2, 5, 7, 9}; !slices.Equal(refs, want) {
+		t.Errorf("cited ops: got %v, want %v", refs, want)
+	}
+	if got, want := workloads[1].Checks[0].Ops, []int64{2, 5}; !slices.Equal(got, want) {
+		t.Errorf("op links of b/x: got %v, want %v (one link per op)", got, want)
+	}
+}
+
+func TestWorkloadNames(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"register", []string{"register"}},
+		{"register,set,lock", []string{"register", "set", "lock"}},
+		{" register , set ,", []string{"register", "set"}},
+	}
+	for _, tt := range tests {
+		if got := (TestInfo{Workload: tt.in}).WorkloadNames(); !slices.Equal(got, tt.want) {
+			t.Errorf("WorkloadNames(%q): got %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
