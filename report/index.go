@@ -122,7 +122,7 @@ func selectRuns(runs []RunInfo, q indexQuery) indexPage {
 	needle := strings.ToLower(q.Filter)
 	var kept []RunInfo
 	for _, r := range runs {
-		if needle != "" && !strings.Contains(strings.ToLower(strings.Join([]string{r.Name, r.Path, r.DB, r.Workload,
+		if needle != "" && !strings.Contains(strings.ToLower(strings.Join([]string{r.Name, r.Path, r.DB, r.Workload, workloadList(r),
 			strings.Join(r.Nemesis, ","), string(r.Verdict), r.Error}, " ")), needle) {
 			continue
 		}

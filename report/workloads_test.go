@@ -204,3 +204,53 @@ func TestWorkloadNames(t *testing.T) {
 		}
 	}
 }
+
+func TestRunWorkloads(t *testing.T) {
+	sections := checker.Summary{Workloads: []checker.WorkloadSummary{
+		{Name: "set", Verdict: checker.Invalid}, {Name: "lock"}, {Name: "register", Verdict: checker.Valid},
+	}}
+	tests := []struct {
+		name string
+		info TestInfo
+		sum  checker.Summary
+		want []RunWorkload
+	}{
+		{"old run", TestInfo{Workload: "register"}, checker.Summary{}, []RunWorkload{{"register", ""}}},
+		{"sections", TestInfo{Workload: "register,set"}, sections,
+			[]RunWorkload{{"register", checker.Valid}, {"set", checker.Invalid}, {"lock", checker.Unknown}}},
+		{"no test.json", TestInfo{}, sections,
+			[]RunWorkload{{"set", checker.Invalid}, {"lock", checker.Unknown}, {"register", checker.Valid}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := runWorkloads(tt.info, tt.sum); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIndexListsWorkloads(t *testing.T) {
+	results, _ := resultsTree(t)
+	copyDir(t, filepath.Join("testdata", "multi"), filepath.Join(results, "multi", "20261125T110000.000"))
+	h := newTestServer(t, results).Handler()
+	rec := get(t, h, "/")
+	if rec.Code != 200 {
+		t.Fatalf("index: status %d", rec.Code)
+	}
+	body := rec.Body.String()
+	for _, want := range []string{
+		`<div class="workload" data-workload="register">register <span class="verdict small v-valid">valid</span></div>` +
+			`<div class="workload" data-workload="set">set <span class="verdict small v-invalid">invalid</span></div>`,
+		`<td class="workloads"><div class="workload" data-workload="register">register</div></td>`, // the old fixture run
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("index lacks %s", want)
+		}
+	}
+	// Filtering by a workload that is not the first finds the run.
+	rec = get(t, h, "/?q=set")
+	if body := rec.Body.String(); !strings.Contains(body, "multi/20261125T110000.000") || strings.Contains(body, runRel) {
+		t.Errorf("filter q=set: want the multi run only")
+	}
+}
