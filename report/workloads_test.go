@@ -1,6 +1,7 @@
 package report
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/history"
 )
 
 // multiRun copies testdata/multi: a test of two workloads side by side,
@@ -125,6 +127,15 @@ func TestRenderWorkloadSections(t *testing.T) {
 			t.Error("the settings table does not list both workloads")
 		}
 	})
+	t.Run("timeline rows", func(t *testing.T) {
+		td := timelineFromHTML(t, html)
+		if got, want := td.Workloads, []string{"register", "set"}; !slices.Equal(got, want) {
+			t.Errorf("timeline workloads: got %v, want %v", got, want)
+		}
+		if got, want := td.Rows, []string{"register p 0", "register p 1", "set p 2", "set p 3"}; !slices.Equal(got, want) {
+			t.Errorf("timeline rows: got %v, want %v", got, want)
+		}
+	})
 }
 
 // TestRenderOldResults: a results.json written before workloads had
@@ -145,6 +156,9 @@ func TestRenderOldResults(t *testing.T) {
 	}
 	if !strings.Contains(html, `<td>workload</td><td>register (sync reads)</td>`) {
 		t.Error("the settings table does not show the one workload")
+	}
+	if td := timelineFromHTML(t, html); td.Workloads != nil || !strings.HasPrefix(td.Rows[0], "p ") {
+		t.Errorf("a one-workload timeline names workloads: %v, rows %v", td.Workloads, td.Rows)
 	}
 }
 
@@ -252,5 +266,31 @@ func TestIndexListsWorkloads(t *testing.T) {
 	rec = get(t, h, "/?q=set")
 	if body := rec.Body.String(); !strings.Contains(body, "multi/20261125T110000.000") || strings.Contains(body, runRel) {
 		t.Errorf("filter q=set: want the multi run only")
+	}
+}
+
+// TestTimelineWorkloadRows: rows never mix workloads, and a process keeps
+// one row.
+func TestTimelineWorkloadRows(t *testing.T) {
+	pair := func(p history.Process, w string, from, to int64) history.Pair {
+		return history.Pair{Invoke: history.Op{Process: p, Time: from, Type: history.Invoke, Workload: w},
+			Complete: history.Op{Process: p, Time: to, Type: history.OK, Workload: w}}
+	}
+	pairs := []history.Pair{
+		pair(0, "set", 0, 10), pair(1, "register", 0, 10), pair(2, "set", 11, 20), pair(3, "register", 5, 20),
+	}
+	procRow, rowWorkload, workloads := assignWorkloadRows(pairs)
+	if want := []string{"register", "set"}; !slices.Equal(workloads, want) {
+		t.Fatalf("workloads: got %v, want %v", workloads, want)
+	}
+	// register: 1 and 3 overlap (two rows); set: 2 follows 0 (one row).
+	if got, want := rowWorkload, []int{0, 0, 1}; !slices.Equal(got, want) {
+		t.Errorf("row workloads: got %v, want %v", got, want)
+	}
+	if got, want := map[int]int{1: procRow[1], 3: procRow[3], 0: procRow[0], 2: procRow[2]}, map[int]int{1: 0, 3: 1, 0: 2, 2: 2}; !maps.Equal(got, want) {
+		t.Errorf("rows: got %v, want %v", got, want)
+	}
+	if _, rw, w := assignWorkloadRows(pairs[:1]); rw != nil || w != nil {
+		t.Errorf("one workload: got rows %v workloads %v, want none", rw, w)
 	}
 }
