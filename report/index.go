@@ -7,8 +7,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/zabcheck/zabcheck/checker"
 )
 
 // perPage is the index page size.
@@ -61,6 +64,10 @@ func runStamp(dir string) string {
 	return b.String()
 }
 
+// indexVerdicts are the verdicts the index filters by: the checker's, and
+// Incomplete for runs without one.
+var indexVerdicts = []checker.Verdict{checker.Valid, checker.Invalid, checker.Unknown, Incomplete}
+
 // indexQuery is the index's query parameters, validated.
 type indexQuery struct {
 	Page    int
@@ -98,10 +105,12 @@ func parseIndexQuery(v url.Values) (indexQuery, error) {
 	default:
 		return q, fmt.Errorf("order must be asc or desc, got %q", o)
 	}
-	switch q.Verdict {
-	case "", "valid", "invalid", "unknown", string(Incomplete):
-	default:
-		return q, fmt.Errorf("verdict must be valid, invalid, unknown or incomplete, got %q", q.Verdict)
+	if q.Verdict != "" && !slices.Contains(indexVerdicts, checker.Verdict(q.Verdict)) {
+		names := make([]string, len(indexVerdicts))
+		for i, v := range indexVerdicts {
+			names[i] = string(v)
+		}
+		return q, fmt.Errorf("verdict must be one of %s, got %q", strings.Join(names, ", "), q.Verdict)
 	}
 	return q, nil
 }
@@ -254,7 +263,8 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Columns = append(v.Columns, col)
 	}
-	for _, name := range []string{"", "valid", "invalid", "unknown", string(Incomplete)} {
+	for _, verdict := range append([]checker.Verdict{""}, indexVerdicts...) {
+		name := string(verdict)
 		f := verdictFilter{Name: name, Active: q.Verdict == name}
 		if name == "" {
 			f.Name = "all"

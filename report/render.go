@@ -480,7 +480,7 @@ func runFiles(r run) ([]fileLink, []nodeView) {
 		nv := nodeView{Name: e.Name(), Href: nodesDir + "/" + e.Name() + "/"}
 		sub, err := os.ReadDir(filepath.Join(r.Dir, nodesDir, e.Name()))
 		if err == nil {
-			// dump.json and logs first: they are what a reader looks for.
+			// State dumps and logs first: they are what a reader looks for.
 			sort.SliceStable(sub, func(i, j int) bool { return fileRank(sub[i].Name()) < fileRank(sub[j].Name()) })
 			for _, s := range sub {
 				if len(nv.Files) == maxNodeFiles {
