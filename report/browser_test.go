@@ -98,6 +98,14 @@ func TestBrowserRendersPages(t *testing.T) {
 	}
 	bin := findChromium(t)
 	results, _ := resultsTree(t)
+	// A run of two workloads: the op link selects a set op, whose
+	// description names its workload.
+	const multiRel = "multi/20261125T110000.000"
+	multi := filepath.Join(results, filepath.FromSlash(multiRel))
+	copyDir(t, filepath.Join("testdata", "multi"), multi)
+	if err := Render(multi, nil); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(newTestServer(t, results).Handler()) // binds 127.0.0.1
 	defer srv.Close()
 	shots := os.Getenv("ZABCHECK_SCREENSHOT_DIR")
@@ -127,6 +135,7 @@ func TestBrowserRendersPages(t *testing.T) {
 		{"report", srv.URL + "/runs/" + runRel + "/", true, `id="overall-verdict"`},
 		{"report-file", "file://" + filepath.ToSlash(filepath.Join(results, filepath.FromSlash(runRel), reportFile)), true, `id="overall-verdict"`},
 		{"report-op-link", srv.URL + "/runs/" + runRel + "/#op-" + strconv.FormatInt(cited, 10), true, `id="tl-selected" class="mono" data-op="`},
+		{"report-workloads", srv.URL + "/runs/" + multiRel + "/#op-15", true, "· workload set · node n1</div>"},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {

@@ -2,7 +2,6 @@ package report
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,19 +10,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/history"
 )
-
-//go:embed templates/*.tmpl assets/*
-var embedded embed.FS
 
 // maxRefOps bounds the table of ops cited by checkers.
 const maxRefOps = 1000
@@ -226,40 +220,6 @@ func writeAtomic(path string, b []byte) error {
 	return nil
 }
 
-func executePage(name string, data any) ([]byte, error) {
-	t, err := template.New(name).Funcs(template.FuncMap{
-		"join":       strings.Join,
-		"verdictCSS": verdictClass,
-		"raw":        rawText,
-	}).ParseFS(embedded, "templates/"+name)
-	if err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", name, err)
-	}
-	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
-		return nil, fmt.Errorf("execute template %s: %w", name, err)
-	}
-	return buf.Bytes(), nil
-}
-
-func asset(name string) string {
-	b, err := embedded.ReadFile("assets/" + name)
-	if err != nil {
-		// The assets are compiled in; a missing one is a build mistake.
-		panic(fmt.Sprintf("report: embedded asset %s missing: %v", name, err))
-	}
-	return string(b)
-}
-
-func verdictClass(v checker.Verdict) string {
-	switch v {
-	case checker.Valid, checker.Invalid, checker.Unknown, Incomplete:
-		return "v-" + string(v)
-	}
-	return "v-unknown"
-}
-
-// reportView is the data of report.html.tmpl.
 type reportView struct {
 	Title         string
 	Dir           string
@@ -267,8 +227,9 @@ type reportView struct {
 	HasInfo       bool
 	InfoJSON      string
 	Verdict       checker.Verdict
-	Notes         []string // why the report is partial
-	Checks        []checkView
+	Notes         []string       // why the report is partial
+	Checks        []checkView    // the cluster's, or every check of an old run
+	Workloads     []workloadView // one section per workload, when results have them
 	Faults        []faultView
 	FaultRows     []faultRowView
 	FaultLegend   []legendView
@@ -289,15 +250,6 @@ type reportView struct {
 	CSS           template.CSS
 	JS            template.JS
 	refIndexes    []int64
-}
-
-type checkView struct {
-	Name        string
-	Verdict     checker.Verdict
-	Explanation string
-	Ops         []int64
-	Files       []fileLink
-	Details     string
 }
 
 type faultView struct {
@@ -398,59 +350,12 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 			}
 		}
 	}
-	v.Checks, v.refIndexes = checkViews(r)
+	v.Checks, v.Workloads, v.refIndexes = verdictViews(r)
 	v.Faults, v.FaultRows, v.FaultLegend = faultViews(faults, end)
 	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
 	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)
 	v.Files, v.Nodes = runFiles(r)
 	return v
-}
-
-func checkViews(r run) ([]checkView, []int64) {
-	var checks []checkView
-	seen := map[int64]bool{}
-	var refs []int64
-	for _, c := range r.Summary.Checks {
-		cv := checkView{Name: c.Name, Verdict: c.Verdict, Explanation: c.Explanation}
-		linked := map[int64]bool{}
-		for _, i := range c.Ops {
-			if !linked[i] { // checkers may cite an op twice; one link is enough
-				linked[i] = true
-				cv.Ops = append(cv.Ops, i)
-			}
-		}
-		for _, f := range c.Files {
-			cv.Files = append(cv.Files, linkIfExists(r.Dir, f, ""))
-		}
-		if len(c.Details) > 0 {
-			if b, err := json.MarshalIndent(c.Details, "", "  "); err == nil {
-				cv.Details = clip(string(b), maxShownDetails)
-			}
-		}
-		for _, i := range c.Ops {
-			if !seen[i] {
-				seen[i] = true
-				refs = append(refs, i)
-			}
-		}
-		checks = append(checks, cv)
-	}
-	slices.Sort(refs)
-	return checks, refs
-}
-
-// linkIfExists links a file named by a checker, noting when it is absent.
-func linkIfExists(dir, rel, label string) fileLink {
-	if label == "" {
-		label = rel
-	}
-	l := fileLink{Href: filepath.ToSlash(rel), Label: label}
-	if !filepath.IsLocal(rel) {
-		l.Href, l.Note = "", "not inside the run directory"
-	} else if _, err := os.Stat(filepath.Join(dir, rel)); err != nil {
-		l.Note = "missing"
-	}
-	return l
 }
 
 func faultViews(faults []fault, end int64) ([]faultView, []faultRowView, []legendView) {
@@ -550,8 +455,8 @@ func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, 
 	return views, cut
 }
 
-// runFiles lists the run's files worth linking, including each node's
-// directory (logs, dump.json).
+// runFiles lists the run's files worth linking: the harness's own, those
+// the checks produced, and each node's directory (state dump, logs).
 func runFiles(r run) ([]fileLink, []nodeView) {
 	var files []fileLink
 	for _, f := range []struct{ name, label string }{
@@ -562,11 +467,7 @@ func runFiles(r run) ([]fileLink, []nodeView) {
 	} {
 		files = append(files, linkIfExists(r.Dir, f.name, f.label+": "+f.name))
 	}
-	if extra, err := filepath.Glob(filepath.Join(r.Dir, "linearizability*.html")); err == nil {
-		for _, e := range extra {
-			files = append(files, fileLink{Href: filepath.Base(e), Label: "porcupine visualisation: " + filepath.Base(e)})
-		}
-	}
+	files = append(files, checkFiles(r)...)
 	entries, err := os.ReadDir(filepath.Join(r.Dir, nodesDir))
 	if err != nil {
 		return files, nil
@@ -579,7 +480,7 @@ func runFiles(r run) ([]fileLink, []nodeView) {
 		nv := nodeView{Name: e.Name(), Href: nodesDir + "/" + e.Name() + "/"}
 		sub, err := os.ReadDir(filepath.Join(r.Dir, nodesDir, e.Name()))
 		if err == nil {
-			// dump.json and logs first: they are what a reader looks for.
+			// State dumps and logs first: they are what a reader looks for.
 			sort.SliceStable(sub, func(i, j int) bool { return fileRank(sub[i].Name()) < fileRank(sub[j].Name()) })
 			for _, s := range sub {
 				if len(nv.Files) == maxNodeFiles {
@@ -600,11 +501,14 @@ func runFiles(r run) ([]fileLink, []nodeView) {
 	return files, nodes
 }
 
+// fileRank puts a node's state dumps (JSON) and then its logs before its
+// data files. It goes by extension, not by any target's file names: each
+// target names its own artifacts.
 func fileRank(name string) int {
-	switch {
-	case name == "dump.json":
+	switch filepath.Ext(name) {
+	case ".json":
 		return 0
-	case strings.HasSuffix(name, ".log"):
+	case ".log":
 		return 1
 	}
 	return 2

@@ -25,8 +25,11 @@ type RunInfo struct {
 	Name     string
 	Time     time.Time
 	DB       string
-	Workload string
-	Nemesis  []string
+	Workload string // as test.json says it: one name or several, comma-separated
+	// Workloads lists the run's workloads, each with its own verdict when
+	// results.json has a section for it.
+	Workloads []RunWorkload
+	Nemesis   []string
 	// Ops counts client operations (invocations); nemesis events excluded.
 	Ops int
 	// Verdict is valid, invalid or unknown from results.json, or Incomplete.
@@ -35,6 +38,41 @@ type RunInfo struct {
 	Error string
 	// HasReport says whether report.html exists.
 	HasReport bool
+}
+
+// RunWorkload is one workload of a run in the index.
+type RunWorkload struct {
+	Name string
+	// Verdict is the workload's section verdict, or "" when results.json
+	// has no section for it (an older or unfinished run).
+	Verdict checker.Verdict
+}
+
+// runWorkloads names a run's workloads: those test.json lists, in its
+// order, then any only results.json has (a test.json from before
+// workloads ran side by side names one).
+func runWorkloads(info TestInfo, sum checker.Summary) []RunWorkload {
+	var out []RunWorkload
+	at := map[string]int{}
+	for _, n := range info.WorkloadNames() {
+		if _, dup := at[n]; !dup {
+			at[n] = len(out)
+			out = append(out, RunWorkload{Name: n})
+		}
+	}
+	for _, w := range sum.Workloads {
+		i, ok := at[w.Name]
+		if !ok {
+			i = len(out)
+			at[w.Name] = i
+			out = append(out, RunWorkload{Name: w.Name})
+		}
+		out[i].Verdict = w.Verdict
+		if out[i].Verdict == "" {
+			out[i].Verdict = checker.Unknown
+		}
+	}
+	return out
 }
 
 // runDirLayout is the directory name format of a run's start time.
@@ -133,6 +171,14 @@ func describeRun(resultsDir, rel string) RunInfo {
 			ri.Verdict = checker.Unknown
 		}
 	}
+	ri.Workloads = runWorkloads(info, sum)
+	if info.Incomplete {
+		// As for the run's verdict: the index shows no verdict of an
+		// interrupted run; its report says what the checkers made of it.
+		for i := range ri.Workloads {
+			ri.Workloads[i].Verdict = ""
+		}
+	}
 	ri.Ops = -1
 	if ok && sum.Perf != nil && len(sum.Perf.Counts) > 0 {
 		ri.Ops = countFromPerf(sum.Perf)
@@ -216,7 +262,7 @@ func sortRuns(runs []RunInfo, key string, desc bool) {
 		case sortDB:
 			return strings.Compare(a.DB, b.DB)
 		case sortWorkload:
-			return strings.Compare(a.Workload, b.Workload)
+			return strings.Compare(workloadList(a), workloadList(b))
 		case sortNemesis:
 			return strings.Compare(strings.Join(a.Nemesis, ","), strings.Join(b.Nemesis, ","))
 		case sortOps:
@@ -240,6 +286,16 @@ func sortRuns(runs []RunInfo, key string, desc bool) {
 		}
 		return c < 0
 	})
+}
+
+// workloadList is the run's workload names, comma-separated, for sorting
+// and filtering.
+func workloadList(r RunInfo) string {
+	names := make([]string, len(r.Workloads))
+	for i, w := range r.Workloads {
+		names[i] = w.Name
+	}
+	return strings.Join(names, ",")
 }
 
 // verdictOrder puts the runs that need attention at one end.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/zabcheck/zabcheck/checker"
@@ -54,6 +55,18 @@ type TestInfo struct {
 	HealError       string            `json:"heal_error"`
 	Images          map[string]string `json:"images"`
 	Version         string            `json:"version"`
+}
+
+// WorkloadNames lists the test's workloads. The runner writes one name, or
+// several separated by commas when workloads ran side by side.
+func (t TestInfo) WorkloadNames() []string {
+	var names []string
+	for _, n := range strings.Split(t.Workload, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // rawText shows a raw JSON setting: strings unquoted, anything else as

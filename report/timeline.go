@@ -57,6 +57,11 @@ type timelineData struct {
 	// Refs maps op indexes the checkers cite (invocations or completions)
 	// to the invoke index of their pair, so links can find the bar.
 	Refs map[string]int64 `json:"refs"`
+	// Workloads name the workloads of a history that ran several, and
+	// RowWorkloads gives each row's (an index into Workloads); both are
+	// absent for a history of one workload.
+	Workloads    []string `json:"workloads,omitempty"`
+	RowWorkloads []int    `json:"row_workloads,omitempty"`
 	// Faults are [start µs, end µs, kind index, open 0/1, row label index].
 	Faults     [][5]int64 `json:"faults"`
 	FaultKinds []string   `json:"fault_kinds"`
@@ -118,7 +123,7 @@ func shownValue(p history.Pair) string {
 // page's data. refs are the op indexes cited by checkers.
 func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64) timelineData {
 	td := timelineData{End: end / 1000, Refs: map[string]int64{}}
-	procRow := assignRows(pairs)
+	procRow, rowWorkload, workloads := assignWorkloadRows(pairs)
 	fs, keys, nodes, errs, vals := newInterner(), newInterner(""), newInterner(""), newInterner(""), newInterner("")
 	valBytes := 0
 	n := len(pairs)
@@ -186,6 +191,12 @@ func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64
 	for r := range td.Rows {
 		td.Rows[r] = rowLabel(rows[r])
 	}
+	if workloads != nil {
+		td.Workloads, td.RowWorkloads = workloads, rowWorkload
+		for r := range td.Rows {
+			td.Rows[r] = workloads[rowWorkload[r]] + " " + td.Rows[r]
+		}
+	}
 	kinds := faultKinds(faults)
 	td.FaultKinds = kinds
 	for _, k := range kinds {
@@ -210,6 +221,44 @@ func rowLabel(procs []string) string {
 		return "p " + strings.Join(procs, ",")
 	}
 	return fmt.Sprintf("p %s,%s…%s (%d)", procs[0], procs[1], procs[len(procs)-1], len(procs))
+}
+
+// assignWorkloadRows is assignRows for a history in which several
+// workloads ran side by side: each workload gets a block of rows of its own
+// (workloads in name order), so that a row never mixes workloads and the
+// page can name them. rowWorkload maps each row to its workload's index in
+// workloads; both are nil for a history of one workload.
+func assignWorkloadRows(pairs []history.Pair) (procRow map[int]int, rowWorkload []int, workloads []string) {
+	byWorkload := map[string][]history.Pair{}
+	for _, p := range pairs {
+		byWorkload[p.Invoke.Workload] = append(byWorkload[p.Invoke.Workload], p)
+	}
+	if len(byWorkload) < 2 {
+		return assignRows(pairs), nil, nil
+	}
+	for w := range byWorkload {
+		workloads = append(workloads, w)
+	}
+	sort.Strings(workloads)
+	procRow = map[int]int{}
+	for wi, w := range workloads {
+		base, n := len(rowWorkload), 0
+		for proc, r := range assignRows(byWorkload[w]) {
+			if _, taken := procRow[proc]; !taken { // a process belongs to one workload
+				procRow[proc] = base + r
+				n = max(n, r+1)
+			}
+		}
+		for range n {
+			rowWorkload = append(rowWorkload, wi)
+		}
+	}
+	for i, w := range workloads {
+		if w == "" {
+			workloads[i] = "(none)" // ops of no workload beside named ones
+		}
+	}
+	return procRow, rowWorkload, workloads
 }
 
 // assignRows gives each client process a row such that processes on one row

@@ -49,7 +49,7 @@
     this.canvas = canvas; this.d = data; this.raw = data.raw;
     this.end = Math.max(this.raw.end, 1);
     this.t0 = 0; this.t1 = this.end; this.sel = -1;
-    this.labelW = 110; this.axisH = 22;
+    this.labelW = this.raw.workloads ? 170 : 110; this.axisH = 22; // rows of several workloads are labelled with theirs
     this.nemH = this.raw.faults.length ? 16 : 0;
     var rows = Math.max(this.raw.rows.length, 1);
     this.rowH = Math.max(4, Math.min(18, Math.floor(560 / rows)));
@@ -170,6 +170,7 @@
       "op " + d.idx[i] + " · process " + raw.p[i] + " · " + raw.fs[raw.f[i]] + (raw.k[i] ? " key " + raw.keys[raw.k[i]] : "") + (raw.v[i] ? " · " + raw.vals[raw.v[i]] : ""),
       TYPES[raw.y[i]] + " · invoked " + fmtS(d.start[i]) + " · latency " + fmtLat(d.dur[i])
     ];
+    if (raw.workloads) parts.push("workload " + raw.workloads[raw.row_workloads[d.row[i]]]);
     if (raw.n[i]) parts.push("node " + raw.nodes[raw.n[i]]);
     if (raw.e[i]) parts.push("error: " + raw.errs[raw.e[i]]);
     return parts;
