@@ -35,8 +35,9 @@ type Options struct {
 	ReadMode  string        // "sync" | "leader" | "local"; "" means sync
 	Timeout   time.Duration // per-check budget; on expiry the check is Unknown
 	DumpsDir  string        // run_dir/nodes; may be empty or missing
-	// ExpectDumps says the target writes state dumps, so a run without
-	// them has an untested cluster rather than a target that has none.
+	// ExpectDumps says the target writes state dumps, so node files
+	// (DumpsDir) without them leave the cluster untested rather than
+	// belonging to a target that has none.
 	ExpectDumps bool
 	OutDir      string // where to write files (porcupine visualisation); "" = none
 	Logger      *slog.Logger

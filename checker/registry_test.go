@@ -2,6 +2,8 @@ package checker
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -84,4 +86,26 @@ func TestCheckSeveralWorkloads(t *testing.T) {
 			t.Errorf("got %+v, want unknown naming the lock op", s)
 		}
 	})
+}
+
+// A target that writes dumps but left none in collected node files has an
+// untested cluster; a bare history (no node files) is judged on its ops.
+func TestReplicasExpectDumps(t *testing.T) {
+	dir := t.TempDir()
+	nodes := filepath.Join(dir, "nodes")
+	if err := os.MkdirAll(filepath.Join(nodes, "n1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := inputFor(nil, Options{DumpsDir: nodes, ExpectDumps: true})
+	if r := checkReplicas(context.Background(), in); r.Verdict != Unknown {
+		t.Errorf("node files without dumps: %s, want unknown: %s", r.Verdict, r.Explanation)
+	}
+	in.opts.DumpsDir = filepath.Join(dir, "missing")
+	if r := checkReplicas(context.Background(), in); r.Verdict != Valid {
+		t.Errorf("no node files: %s, want valid: %s", r.Verdict, r.Explanation)
+	}
+	in.opts = Options{DumpsDir: nodes}
+	if r := checkReplicas(context.Background(), in); r.Verdict != Valid {
+		t.Errorf("a target without dumps: %s, want valid: %s", r.Verdict, r.Explanation)
+	}
 }

@@ -109,7 +109,11 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	testID := makeTestID(t.Name, time.Now())
 	extra := map[string]string{}
 	if t.Bug != "" {
-		extra["zabnode.bug"] = t.Bug
+		target, err := docker.LookupTarget(t.DB)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadTest, err)
+		}
+		extra[target.SeededBugKey] = t.Bug
 	}
 	log.Info("starting cluster", "db", t.DB, "voters", t.Nodes, "observers", t.Observers, "test_id", testID)
 	upStart := time.Now()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/nemesis"
 	"github.com/zabcheck/zabcheck/workload"
 )
@@ -55,6 +56,9 @@ type Test struct {
 	TickTime  int `json:"tick_time"`
 	InitLimit int `json:"init_limit"`
 	SyncLimit int `json:"sync_limit"`
+	// Netem says the kernel has the netem qdisc, or that the caller could
+	// not tell (the nemesis then checks inside the containers).
+	Netem bool `json:"-"`
 }
 
 // ErrBadTest marks invalid settings: the CLI maps it to exit code 254.
@@ -69,10 +73,9 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.,+-]*$`)
 // Validate checks the settings before anything starts, and names the flag
 // at fault. Nemesis names are checked by the nemesis package's parser.
 func (t *Test) Validate() error {
-	switch t.DB {
-	case "zabnode", "zookeeper":
-	default:
-		return badf("--db %q: want zabnode or zookeeper", t.DB)
+	target, err := docker.LookupTarget(t.DB)
+	if err != nil {
+		return badf("--db %q: %v", t.DB, err)
 	}
 	if t.Nodes < 3 || t.Nodes%2 == 0 || t.Nodes > 9 {
 		return badf("--nodes %d: want an odd number of voters from 3 to 9 (an even count adds no fault tolerance)", t.Nodes)
@@ -120,18 +123,13 @@ func (t *Test) Validate() error {
 	if t.NemesisInterval <= 0 {
 		return badf("--nemesis-interval %s: must be positive", t.NemesisInterval)
 	}
-	if t.Bug != "" && t.DB != "zabnode" {
-		return badf("--bug %s: seeded bugs exist only in zabnode, not in --db %s", t.Bug, t.DB)
+	if t.Bug != "" && !target.Capabilities.SeededBugs {
+		return badf("--bug %s: --db %s has no seeded bugs", t.Bug, t.DB)
 	}
 	// Refused here, before any container starts, rather than when the
 	// nemesis first reaches for a failpoint API that is not there.
-	for _, f := range t.Nemesis {
-		if t.DB != "zabnode" && nemesis.NeedsFailpoints(f) {
-			return badf("--nemesis %s: needs zabnode's failpoints; --db %s has none", f, t.DB)
-		}
-	}
-	if err := nemesis.ValidateTargets(t.Nemesis, t.NemesisTargets); err != nil {
-		return badf("--nemesis-targets: %v", err)
+	if err := nemesis.Validate(t.Nemesis, t.NemesisTargets, Capabilities(target, t.Netem)); err != nil {
+		return badf("--nemesis: %s (--db %s)", oneLine(err), t.DB)
 	}
 	if t.TickTime < 10 || t.InitLimit < 1 || t.SyncLimit < 1 {
 		return badf("tick time %dms, initLimit %d, syncLimit %d: want tick >= 10ms and limits >= 1", t.TickTime, t.InitLimit, t.SyncLimit)
@@ -156,6 +154,21 @@ func (t *Test) Validate() error {
 		return badf("checker: %s", oneLine(err))
 	}
 	return nil
+}
+
+// Capabilities is what a run on target has, as the nemesis names it:
+// failpoints from the target, netem from the kernel (probed by the
+// caller).
+func Capabilities(target docker.Target, netem bool) func(nemesis.Capability) bool {
+	return func(c nemesis.Capability) bool {
+		switch c {
+		case nemesis.CapFailpoints:
+			return target.Capabilities.Failpoints
+		case nemesis.CapNetem:
+			return netem
+		}
+		return false
+	}
 }
 
 // Workloads lists the test's workloads.
@@ -186,6 +199,9 @@ func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
 	opts := checker.Options{ReadMode: t.ReadMode, Timeout: t.CheckTimeout, Logger: log}
 	if dir != "" {
 		opts.DumpsDir, opts.OutDir = filepath.Join(dir, "nodes"), dir
+	}
+	if target, err := docker.LookupTarget(t.DB); err == nil {
+		opts.ExpectDumps = target.Capabilities.StateDump
 	}
 	for _, name := range t.Workloads() {
 		w, err := workload.Lookup(name)

@@ -49,15 +49,15 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(t *Test) { t.DB = "x" }, "--db"},
 		{func(t *Test) { t.Bug = "b"; t.DB = "zookeeper" }, "--bug"},
 		{func(t *Test) { t.Nemesis = []string{"kill", "crash-before-first-proposal"}; t.DB = "zookeeper" },
-			"--nemesis crash-before-first-proposal: needs zabnode's failpoints"},
+			"crash-before-first-proposal needs failpoints, which the target lacks (--db zookeeper)"},
 		{func(t *Test) { t.Keys = 0 }, "--keys"},
 		{func(t *Test) { t.Name = "a b" }, "test name"},
 		{func(t *Test) { t.Sessions = "sticky" }, `--sessions "sticky"`},
 		{func(t *Test) { t.Sessions = "roaming"; t.ReadMode = "leader" }, "--sessions roaming"},
 		{func(t *Test) { t.Nemesis = []string{"leader-partition-then-kill"}; t.NemesisTargets = []string{"one"} },
-			"--nemesis-targets: targets one apply to none of the faults leader-partition-then-kill"},
+			"--nemesis: targets one apply to none of the faults leader-partition-then-kill"},
 		{func(t *Test) { t.Nemesis = []string{"partition"}; t.NemesisTargets = []string{"leaderr"} },
-			`--nemesis-targets: unknown target "leaderr"`},
+			`--nemesis: unknown target "leaderr"`},
 	} {
 		bad := good
 		bad.Name = ""

@@ -6,13 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-
-	"github.com/zabcheck/zabcheck/nemesis"
 )
-
-// netemFaults need the netem qdisc, which many kernels (this project's CI
-// machines among them) lack.
-var netemFaults = map[string]bool{nemesis.Delay: true, nemesis.Duplicate: true, nemesis.Reorder: true}
 
 // errNoNetem is returned when the probe ran and the kernel refused netem.
 var errNoNetem = errors.New("netem is not supported by this kernel")
@@ -34,19 +28,4 @@ func probeNetem(ctx context.Context) error {
 		return errNoNetem
 	}
 	return errors.New("cannot probe for netem: " + strings.TrimSpace(s))
-}
-
-// checkKernel rejects faults this kernel cannot inject before any container
-// starts.
-func checkKernel(ctx context.Context, faults []string) error {
-	for _, f := range faults {
-		if !netemFaults[f] {
-			continue
-		}
-		if err := probeNetem(ctx); errors.Is(err, errNoNetem) {
-			return badArgs("--nemesis %s: %v (kill, stop, pause, partition and packet work without it)", f, err)
-		}
-		return nil
-	}
-	return nil
 }

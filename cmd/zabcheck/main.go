@@ -90,6 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			benchCommand(),
 			bugsCommand(),
 			detectCommand(),
+			listCommand(),
 		},
 	}
 	for _, c := range app.Commands {

@@ -33,6 +33,12 @@ func TestBadArguments(t *testing.T) {
 		{"unknown bug", []string{"test", "--bug", "no-such-bug"}, nil, "--bug \"no-such-bug\": unknown seeded bug"},
 		{"unknown db", []string{"test", "--db", "etcd"}, nil, "--db"},
 		{"unknown workload", []string{"test", "--workload", "queue"}, nil, "--workload"},
+		{"nosuch workload in a list", []string{"test", "--workload", "register,nosuch"}, nil, `unknown workload "nosuch"`},
+		{"all with a workload", []string{"test", "--workload", "all,lock"}, nil, "cannot be combined"},
+		{"readers on lock alone", []string{"test", "--workload", "lock", "--readers", "0.2"}, nil, "no read-only op"},
+		{"unknown fault alone", []string{"test", "--nemesis", "nosuch"}, nil, `unknown fault "nosuch"`},
+		{"targets with no fault", []string{"test", "--nemesis", "none", "--nemesis-targets", "majority"}, nil, "apply to no fault"},
+		{"failpoints on zookeeper", []string{"test", "--db", "zookeeper", "--nemesis", "crash-after-newleader-ack"}, nil, "needs failpoints"},
 		{"unknown read mode", []string{"test", "--read-mode", "stale"}, nil, "--read-mode"},
 		{"unknown fault", []string{"test", "--nemesis", "kill,meteor"}, nil, "--nemesis"},
 		{"bad concurrency", []string{"test", "--concurrency", "xn"}, nil, "--concurrency"},
@@ -136,7 +142,7 @@ func TestNetemFaultsNeedTheKernel(t *testing.T) {
 		t.Skip("this kernel has netem; nothing to refuse")
 	}
 	code, _, stderr := runCLI(t, "test", "--nemesis", "kill,delay")
-	if code != exitBadArgs || !strings.Contains(stderr, "--nemesis delay: netem is not supported by this kernel") {
+	if code != exitBadArgs || !strings.Contains(stderr, "delay needs netem, which the kernel lacks") {
 		t.Fatalf("got code %d, stderr %q", code, stderr)
 	}
 }

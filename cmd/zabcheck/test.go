@@ -30,10 +30,10 @@ under --results-dir. Faults: kill, stop, pause, partition, packet, and the
 targeted sequences; "all" is every fault this kernel supports, "none" none.
 clock faults are out of scope: containers share the host's clock.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "db", Value: "zabnode", Usage: "zabnode or zookeeper", EnvVars: env("DB")},
+			&cli.StringFlag{Name: "db", Value: "zabnode", Usage: "the target: " + targetsHelp(), EnvVars: env("DB")},
 			&cli.IntFlag{Name: "nodes", Value: 5, Usage: "number of voters (odd, 3-9)", EnvVars: env("NODES")},
 			&cli.IntFlag{Name: "observers", Value: 0, Usage: "number of observers", EnvVars: env("OBSERVERS")},
-			&cli.StringFlag{Name: "workload", Value: "register", Usage: "register, set or lock", EnvVars: env("WORKLOAD")},
+			&cli.StringFlag{Name: "workload", Value: "register", Usage: "all, or a comma list of workloads that run side by side, each judged by its own checkers: " + workloadsHelp(), EnvVars: env("WORKLOAD")},
 			&cli.StringFlag{Name: "read-mode", Value: "sync", Usage: "register reads: sync (sync+read, linearizable), local (sequentially consistent), leader", EnvVars: env("READ_MODE")},
 			&cli.DurationFlag{Name: "time-limit", Value: 60 * time.Second, Usage: "length of the main phase", EnvVars: env("TIME_LIMIT")},
 			&cli.StringFlag{Name: "concurrency", Value: "2n", Usage: `client processes: a number, or "Nn" for N per node`, EnvVars: env("CONCURRENCY")},
@@ -42,7 +42,7 @@ clock faults are out of scope: containers share the host's clock.`,
 			&cli.Float64Flag{Name: "rate", Value: 100, Usage: "target ops/s over all processes (0: unlimited)", EnvVars: env("RATE")},
 			&cli.DurationFlag{Name: "op-timeout", Value: 5 * time.Second, Usage: "per-operation timeout", EnvVars: env("OP_TIMEOUT")},
 			&cli.IntFlag{Name: "keys", Value: 5, Usage: "register keys active at a time", EnvVars: env("KEYS")},
-			&cli.StringFlag{Name: "nemesis", Value: "none", Usage: "comma list of faults, all, or none", EnvVars: env("NEMESIS")},
+			&cli.StringFlag{Name: "nemesis", Value: "none", Usage: "none, all (every fault the target and kernel support), or a comma list of: " + faultsHelp(), EnvVars: env("NEMESIS")},
 			&cli.DurationFlag{Name: "nemesis-interval", Value: 10 * time.Second, Usage: "mean time between fault start and stop", EnvVars: env("NEMESIS_INTERVAL")},
 			&cli.StringFlag{Name: "nemesis-targets", Usage: nemesis.TargetsHelp(), EnvVars: env("NEMESIS_TARGETS")},
 			&cli.IntFlag{Name: "test-count", Value: 1, Usage: "run the test this many times; the worst verdict wins", EnvVars: env("TEST_COUNT")},
@@ -79,14 +79,19 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 		return t, badArgs("--concurrency: %v", err)
 	}
 	t.Concurrency = n
-	faults, err := nemesis.ParseFaults(c.String("nemesis"))
+	target, err := docker.LookupTarget(t.DB)
+	if err != nil {
+		return t, badArgs("--db %q: %v", t.DB, err)
+	}
+	// "all" takes the netem faults only where the probe saw netem work; a
+	// fault named explicitly is refused only where the kernel surely lacks
+	// it (otherwise the nemesis checks again inside the containers).
+	probe := probeNetem(c.Context)
+	faults, err := nemesis.ParseFaultsFor(c.String("nemesis"), runner.Capabilities(target, probe == nil))
 	if err != nil {
 		return t, badArgs("--nemesis: %v", err)
 	}
-	t.Nemesis = faults
-	if err := checkKernel(c.Context, faults); err != nil {
-		return t, err
-	}
+	t.Nemesis, t.Netem = faults, !errors.Is(probe, errNoNetem)
 	if s := c.String("nemesis-targets"); s != "" {
 		targets, err := nemesis.ParseTargets(s)
 		if err != nil {
@@ -182,18 +187,44 @@ func printSummary(w interface{ Write([]byte) (int, error) }, o runner.Outcome) {
 
 // ensureImage rebuilds the target's image when its inputs changed (a cached
 // build takes about a second), so a run never tests a stale zabnode binary.
-// Outside a source checkout the existing image is used as it is.
+// Outside a source checkout an image built from source is used as it is.
 func ensureImage(c *cli.Context, db string) error {
-	img := docker.ImageZooKeeper
-	if db == "zabnode" {
-		if !docker.HasZabnodeSource(".") {
-			return nil
-		}
-		img = docker.ImageZabnode
-	}
-	_, err := docker.BuildImages(c.Context, docker.BuildOptions{Images: []string{img}, RepoRoot: ".", Logger: logger(c)})
+	t, err := docker.LookupTarget(db)
 	if err != nil {
+		return err
+	}
+	if !t.CanBuild(".") {
+		return nil
+	}
+	if _, err := docker.BuildImages(c.Context, docker.BuildOptions{Images: []string{t.Image}, RepoRoot: ".", Logger: logger(c)}); err != nil {
 		return fmt.Errorf("build the %s image (or run `make images`): %w", db, err)
 	}
 	return nil
+}
+
+// targetsHelp, workloadsHelp and faultsHelp list the registries for --help.
+func targetsHelp() string {
+	var out []string
+	for _, t := range docker.Targets() {
+		out = append(out, t.Name+" ("+t.Summary+")")
+	}
+	return strings.Join(out, "; ")
+}
+
+func workloadsHelp() string {
+	var out []string
+	for _, w := range workload.Workloads() {
+		out = append(out, w.Name+" ("+w.Summary+")")
+	}
+	return strings.Join(out, "; ")
+}
+
+func faultsHelp() string {
+	var out []string
+	for _, f := range nemesis.Catalog() {
+		if f.Unsupported == "" {
+			out = append(out, f.Name)
+		}
+	}
+	return strings.Join(out, ", ") + " (zabcheck list says what each does)"
 }
