@@ -13,7 +13,7 @@ export TESTCONTAINERS_RYUK_DISABLED := true
 # Defaults of `make run` (override on the command line: make run NEMESIS=pause).
 DB ?= zabnode
 NODES ?= 5
-WORKLOAD ?= register
+WORKLOAD ?= all
 READ_MODE ?= sync
 NEMESIS ?= kill,partition
 TIME_LIMIT ?= 60s
@@ -49,6 +49,7 @@ images: deps build ## build the Docker images (base via debootstrap, zabnode, zo
 vet: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff || { echo "go.mod is not tidy: run go mod tidy"; exit 1; }
 
 .PHONY: unit
 unit: ## unit tests only (no Docker)
@@ -59,7 +60,7 @@ test: deps vet images ## what CI runs: unit tests, integration tests and the Doc
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 .PHONY: run
-run: images ## build everything and run the main job (zabnode, 5 nodes, register/sync, kill+partition, 60 s)
+run: images ## build everything and run the main job (zabnode, 5 nodes, every workload, sync reads, kill+partition, 60 s)
 	$(BIN)/zabcheck test --db $(DB) --nodes $(NODES) --workload $(WORKLOAD) --read-mode $(READ_MODE) \
 		--nemesis $(NEMESIS) --time-limit $(TIME_LIMIT)
 

@@ -6,11 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/workload"
 )
 
 // The end-to-end suite runs the real pipeline on real containers: images,
@@ -153,4 +155,64 @@ func TestE2ESeededBugCaught(t *testing.T) {
 		}
 	}
 	t.Fatalf("seeded bug %s: the linearizability checker did not flag it", tc.Bug)
+}
+
+// TestE2ERegistry runs every registered workload side by side against a
+// zabnode cluster under kills and partitions, and checks that each one is
+// judged by its own section and that every registered checker ran: a
+// registered item that does not work fails CI.
+func TestE2ERegistry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end suite skipped under -short")
+	}
+	tc := e2eTest("zabnode", []string{"kill", "partition"})
+	tc.Workload = "all"
+	tc.Concurrency, tc.Rate = 4, 60
+	out := runE2E(t, tc)
+	if out.Verdict != checker.Valid {
+		t.Fatalf("every workload on zabnode: verdict %s, want valid (report %s/report.html)", out.Verdict, out.Dir)
+	}
+	ran := map[string]bool{}
+	sections := map[string]checker.WorkloadSummary{}
+	for _, w := range out.Summary.Workloads {
+		sections[w.Name] = w
+		for _, r := range w.Checks {
+			ran[r.Name] = true
+		}
+	}
+	for _, r := range out.Summary.Checks {
+		ran[r.Name] = true
+	}
+	for _, w := range workload.Workloads() {
+		s, ok := sections[w.Name]
+		if !ok {
+			t.Errorf("results have no section for workload %s", w.Name)
+			continue
+		}
+		for _, name := range append(w.Checks, "stats") {
+			if !slices.ContainsFunc(s.Checks, func(r checker.Result) bool { return r.Name == name }) {
+				t.Errorf("workload %s: no %s check in its section", w.Name, name)
+			}
+		}
+	}
+	for _, c := range checker.Checkers() {
+		if !ran[c.Name] {
+			t.Errorf("registered checker %s did not run", c.Name)
+		}
+	}
+	if len(out.Summary.Workloads) != len(workload.Workloads()) {
+		t.Errorf("%d workload sections, want %d", len(out.Summary.Workloads), len(workload.Workloads()))
+	}
+}
+
+// Every workload names only registered checkers that judge one workload.
+func TestWorkloadChecksAreRegistered(t *testing.T) {
+	for _, w := range workload.Workloads() {
+		for _, name := range w.Checks {
+			c, err := checker.Lookup(name)
+			if err != nil || c.Scope != checker.ScopeWorkload {
+				t.Errorf("workload %s names checker %s: %v (scope %s)", w.Name, name, err, c.Scope)
+			}
+		}
+	}
 }

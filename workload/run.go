@@ -194,7 +194,6 @@ func newRunners(cfg Config, rec Recorder, d deps) ([]*runner, error) {
 			board: newKeyBoard(sub), firstPID: history.Process(i * cfg.Concurrency)}
 		if len(cfg.Workloads) > 1 {
 			r.tag = w.Name
-			r.log = cfg.Logger.With("workload", w.Name)
 		}
 		runners = append(runners, r)
 	}
