@@ -20,9 +20,23 @@ func listCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "list",
 		Usage: "list the registered targets, workloads, faults and checkers",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "names", Usage: "print only the names of one registry, one per line (targets, workloads, faults or checkers), for scripts such as the nightly matrix"},
+		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return badArgs("list takes no arguments, got %q", c.Args().Slice())
+			}
+			if kind := c.String("names"); kind != "" {
+				names, ok := map[string][]string{
+					"targets": docker.TargetNames(), "workloads": workload.Names(),
+					"faults": nemesis.AllFor(func(nemesis.Capability) bool { return true }), "checkers": checker.Names(),
+				}[kind]
+				if !ok {
+					return badArgs("--names %q: want targets, workloads, faults or checkers", kind)
+				}
+				_, err := fmt.Fprintln(c.App.Writer, strings.Join(names, "\n"))
+				return err
 			}
 			tw := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "TARGETS (--db)\tCAPABILITIES\tWHAT")

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zabcheck/zabcheck/workload"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -144,5 +146,26 @@ func TestNetemFaultsNeedTheKernel(t *testing.T) {
 	code, _, stderr := runCLI(t, "test", "--nemesis", "kill,delay")
 	if code != exitBadArgs || !strings.Contains(stderr, "delay needs netem, which the kernel lacks") {
 		t.Fatalf("got code %d, stderr %q", code, stderr)
+	}
+}
+
+// zabcheck list reads the registries: every workload appears, and --names
+// prints one name per line for scripts.
+func TestListReadsRegistries(t *testing.T) {
+	code, out, _ := runCLI(t, "list")
+	if code != 0 {
+		t.Fatalf("list: exit %d", code)
+	}
+	for _, w := range workload.Names() {
+		if !strings.Contains(out, "\n"+w+" ") {
+			t.Errorf("list does not show workload %s:\n%s", w, out)
+		}
+	}
+	code, out, _ = runCLI(t, "list", "--names", "workloads")
+	if code != 0 || strings.TrimSpace(out) != strings.Join(workload.Names(), "\n") {
+		t.Errorf("list --names workloads: exit %d, %q", code, out)
+	}
+	if code, _, _ := runCLI(t, "list", "--names", "nosuch"); code != exitBadArgs {
+		t.Errorf("list --names nosuch: exit %d, want %d", code, exitBadArgs)
 	}
 }
