@@ -84,7 +84,18 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 		alive = append(alive, n)
 	}
 	for _, n := range alive {
-		if err := cleanNode(ctx, c, n, &a); err != nil {
+		err := cleanNode(ctx, c, n, &a)
+		if err != nil {
+			// A node can die after its probe: a failpoint that fired
+			// before it was disarmed exits the process up to seconds
+			// later (crash-before-send holds its frame first). Revive it
+			// once more and clean again; a second failure is the heal's.
+			log.Warn("cleaning a node failed; reviving it and cleaning again", "node", n, "err", err)
+			if err = revive(ctx, c, n, false, &a); err == nil {
+				err = cleanNode(ctx, c, n, &a)
+			}
+		}
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

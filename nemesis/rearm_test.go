@@ -1,9 +1,15 @@
 package nemesis
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
 )
 
 // A run cut off in the middle of a failpoint sequence must not re-arm the
@@ -26,5 +32,31 @@ func TestRunCutOffDoesNotRearmFailpoints(t *testing.T) {
 			t.Errorf("cut %d: armed %d times, want at most the sequence's 2", cut, arms)
 		}
 		checkClean(t, c, fmt.Sprintf("cut %d", cut))
+	}
+}
+
+// A node that dies after its probe, before it is cleaned (a failpoint
+// that fired before it was disarmed exits the process seconds later), is
+// revived and cleaned, not left down with the heal failed.
+func TestHealRevivesANodeThatDiesDuringTheHeal(t *testing.T) {
+	f := newFake(3, 0)
+	died := false
+	f.failExec = func(node string, cmd []string) error {
+		if node == "n2" && cmd[0] == "iptables" && !died {
+			died = true
+			f.state[node] = "stopped" // failExec runs under f.mu
+			return fmt.Errorf("exec in %s: container is not running", node)
+		}
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := HealAll(context.Background(), f, history.NewWriter(&buf, time.Now()), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("heal: %v", err)
+	}
+	if !died {
+		t.Fatal("the node never died: the test tested nothing")
+	}
+	if st := f.state["n2"]; st != "running" {
+		t.Errorf("n2 is %s after the heal, want running", st)
 	}
 }
