@@ -109,3 +109,29 @@ func TestReplicasExpectDumps(t *testing.T) {
 		t.Errorf("a target without dumps: %s, want valid: %s", r.Verdict, r.Explanation)
 	}
 }
+
+// Without final reads the set check falls back to the last ok read; an add
+// acknowledged after that read began may land after it and is not lost,
+// one acknowledged before it began is.
+func TestSetLastReadOverlapsAdds(t *testing.T) {
+	build := func(addDoneFirst bool) []history.Op {
+		h := &hb{}
+		h.call(0, "add", "", 1, history.OK, 1)
+		if addDoneFirst {
+			h.call(0, "add", "", 2, history.OK, 2)
+			h.call(1, "read", "", nil, history.OK, []int{1})
+			return h.ops
+		}
+		h.op(history.Invoke, 0, "add", "", 2)
+		h.op(history.Invoke, 1, "read", "", nil)
+		h.op(history.OK, 0, "add", "", 2)
+		h.op(history.OK, 1, "read", "", []int{1})
+		return h.ops
+	}
+	if r := checkSet(context.Background(), inputFor(build(false), Options{Workloads: judge("set")})); r.Verdict != Valid {
+		t.Errorf("an add concurrent with the last read: %s, want valid: %s", r.Verdict, r.Explanation)
+	}
+	if r := checkSet(context.Background(), inputFor(build(true), Options{Workloads: judge("set")})); r.Verdict != Invalid || !strings.Contains(r.Explanation, "Lost elements: [2]") {
+		t.Errorf("an add acknowledged before the last read: %s, want invalid naming 2: %s", r.Verdict, r.Explanation)
+	}
+}

@@ -112,8 +112,11 @@ func checkSet(_ context.Context, in checkInput) Result {
 	for x, ad := range adds {
 		switch ad.c.Type {
 		case history.OK:
-			for _, fs := range finalSets {
-				if !fs[x] {
+			// Only an add acknowledged before the read began must be in
+			// it: the last ok read of a run without final reads can
+			// overlap adds, which may land after it.
+			for i, fs := range finalSets {
+				if !fs[x] && ad.c.Time < finals[i].Invoke.Time {
 					lostSet[x] = true
 				}
 			}
@@ -126,7 +129,7 @@ func checkSet(_ context.Context, in checkInput) Result {
 	for i, f := range finals {
 		var xs, ops []int64
 		for x := range lostSet {
-			if !finalSets[i][x] {
+			if !finalSets[i][x] && adds[x].c.Time < f.Invoke.Time {
 				xs = append(xs, x)
 			}
 		}
