@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 
 	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/history"
@@ -122,6 +125,10 @@ func runRegistryRound(ctx context.Context, t *testing.T, c *docker.Cluster, spec
 
 	rctx, rcancel := context.WithTimeout(ctx, roundTimeout)
 	defer rcancel()
+	// The sequences stage bugs of a cluster that takes writes: a failpoint
+	// on PROPOSAL fires only when there is something to propose, and a
+	// stale follower is stale only if writes committed without it.
+	stopWrites := backgroundWrites(rctx, t, c)
 	done := &doneHandler{
 		Handler: slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}),
 		done:    &atomic.Bool{}, cancel: rcancel,
@@ -129,7 +136,7 @@ func runRegistryRound(ctx context.Context, t *testing.T, c *docker.Cluster, spec
 	w := history.NewWriter(&bytes.Buffer{}, time.Now())
 	start := time.Now()
 	runErr := RunWith(rctx, c, s, w, Options{Logger: slog.New(done), RecoveryBudget: 90 * time.Second})
-	t.Logf("round and final heal took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("round and final heal took %s; %d writes acknowledged", time.Since(start).Round(time.Millisecond), stopWrites())
 	if runErr != nil {
 		t.Errorf("run: %v", runErr)
 	}
@@ -179,6 +186,9 @@ func runRegistryRound(ctx context.Context, t *testing.T, c *docker.Cluster, spec
 			t.Errorf("start %v recorded as %s/%s", st, v.Fault, v.Shape)
 		}
 		applied = applied || len(v.Commands) > 0
+		if st.AwaitCrash != 0 && len(v.Targets) == 0 {
+			t.Errorf("start %v: the failpoint of start %d never fired (%s)", st, st.AwaitCrash, v.Note)
+		}
 		if v.Note != "" {
 			t.Logf("note on start %v: %s", st, v.Note)
 		}
@@ -256,4 +266,52 @@ func (h *doneHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *doneHandler) WithGroup(name string) slog.Handler {
 	return &doneHandler{Handler: h.Handler.WithGroup(name), done: h.done, cancel: h.cancel}
+}
+
+// backgroundWrites keeps one client per node writing through that node
+// until ctx ends or the returned func is called; that func waits for the
+// writers and returns how many writes were acknowledged. One per node, so
+// that writes commit on whichever majority a fault leaves, not only on
+// the node one session happens to sit on. Errors are expected while faults
+// are in force and only end the write they hit.
+func backgroundWrites(ctx context.Context, t *testing.T, c *docker.Cluster) func() int {
+	wctx, cancel := context.WithCancel(ctx)
+	var acked atomic.Int64
+	var wg sync.WaitGroup
+	var conns []*zk.Conn
+	for _, n := range c.Nodes() {
+		conn, _, err := zk.Connect([]string{c.ClientAddr(n)}, 4*time.Second, zk.WithLogger(quietZK{}))
+		if err != nil {
+			t.Errorf("connect a writer to %s: %v", n, err)
+			continue
+		}
+		conns = append(conns, conn)
+		path := "/registry-it-" + n
+		wg.Go(func() {
+			tick := time.NewTicker(10 * time.Millisecond) // pace, not a wait for a condition
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-wctx.Done():
+					return
+				case <-tick.C:
+				}
+				_, err := conn.Set(path, []byte(fmt.Sprint(i)), -1)
+				if errors.Is(err, zk.ErrNoNode) {
+					_, err = conn.Create(path, []byte(fmt.Sprint(i)), 0, zk.WorldACL(zk.PermAll))
+				}
+				if err == nil {
+					acked.Add(1)
+				}
+			}
+		})
+	}
+	return func() int {
+		cancel()
+		for _, conn := range conns {
+			conn.Close() // ends a write blocked on a dead session
+		}
+		wg.Wait()
+		return int(acked.Load())
+	}
 }
