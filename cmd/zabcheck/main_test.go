@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/workload"
 )
 
@@ -167,5 +171,50 @@ func TestListReadsRegistries(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "list", "--names", "nosuch"); code != exitBadArgs {
 		t.Errorf("list --names nosuch: exit %d, want %d", code, exitBadArgs)
+	}
+}
+
+// Bad combinations are refused before Docker is asked for anything: no
+// container or network of theirs exists afterwards. Other packages' tests
+// start clusters meanwhile, so only resources named for these tests count
+// (a run's test id starts with its test name, "+" made "-").
+func TestBadArgumentsCreateNoContainer(t *testing.T) {
+	if _, err := exec.LookPath("docker"); err != nil {
+		t.Skip("no docker CLI to list containers with")
+	}
+	t.Setenv("ZABCHECK_RESULTS_DIR", t.TempDir())
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	cases := []struct {
+		args   []string
+		prefix string
+	}{
+		{[]string{"test", "--workload", "register,nosuch"}, "zabnode-register-nosuch"},
+		{[]string{"test", "--nemesis", "kill,nosuch"}, "zabnode-register-kill-nosuch"},
+		{[]string{"test", "--workload", "all", "--nemesis", "none", "--nemesis-targets", "majority"}, "zabnode-register-set-lock-none"},
+		{[]string{"test", "--db", "zookeeper", "--nemesis", "crash-before-first-proposal"}, "zookeeper-register-crash-before-first-proposal"},
+		{[]string{"test", "--workload", "lock", "--readers", "0.5"}, "zabnode-lock-none"},
+	}
+	for _, tc := range cases {
+		if code, _, stderr := runCLI(t, tc.args...); code != exitBadArgs {
+			t.Fatalf("%v: exit %d, want %d: %s", tc.args, code, exitBadArgs, stderr)
+		}
+	}
+	// Docker's event log says what was created in the window, even if a
+	// run that got that far had removed it again.
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	// Containers carry the test id as a label; networks and volumes only
+	// in their names.
+	format := `{{.Type}} {{index .Actor.Attributes "` + docker.LabelTest + `"}} {{index .Actor.Attributes "name"}}`
+	out, err := exec.Command("docker", "events", "--since", since, "--until", until,
+		"--filter", "event=create", "--format", format).Output()
+	if err != nil {
+		t.Skipf("docker events: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		for _, tc := range cases {
+			if strings.Contains(line, tc.prefix+"-") {
+				t.Errorf("docker created %q: %v started Docker before it was refused", line, tc.args)
+			}
+		}
 	}
 }
