@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +59,45 @@ func TestHealRevivesANodeThatDiesDuringTheHeal(t *testing.T) {
 	}
 	if st := f.state["n2"]; st != "running" {
 		t.Errorf("n2 is %s after the heal, want running", st)
+	}
+}
+
+// A node that dies while a partition is healed (a failpoint fires as soon
+// as the heal lets its trigger through) is left to be cleaned when it
+// restarts: the stop succeeds and says so, rather than failing.
+func TestStopToleratesANodeThatDiesDuringItsHeal(t *testing.T) {
+	c := newFake(3, 0)
+	died := ""
+	c.failExec = func(node string, cmd []string) error {
+		if died == "" && slices.Contains(cmd, "-X") {
+			died = node
+			c.state[node] = "stopped" // failExec runs under c.mu
+			return fmt.Errorf("exec in %s: exit status 137", node)
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Partition}
+	cfg.Sleep = stepSleep(2, cancel)
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if died == "" {
+		t.Fatal("no node died during the heal: the test tested nothing")
+	}
+	var stop *nemesisOp
+	for _, o := range nemesisOps(t, w) {
+		if o.op.F == history.FStop && o.op.Type != history.Invoke && o.v.ID == 1 {
+			stop = &o
+		}
+	}
+	if stop == nil || stop.v.Error != "" || !strings.Contains(stop.v.Note, died+" died during the heal") {
+		t.Fatalf("stop of the partition: %+v, want no error and a note that %s died", stop, died)
+	}
+	if st := c.state[died]; st != "running" {
+		t.Errorf("%s is %s after the final heal, want running", died, st)
 	}
 }
