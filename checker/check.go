@@ -126,6 +126,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 		return Summary{Verdict: Unknown, Checks: []Result{r}}
 	}
 	whole := newInput(ops, opts, log)
+	whole.faults = faultIntervals(ops, whole.end)
 	if err := unknownWorkloads(ops, opts.Workloads); err != nil {
 		r := Result{Name: "history", Verdict: Unknown, Explanation: err.Error()}
 		return Summary{Verdict: Unknown, Checks: []Result{r}}
@@ -175,12 +176,13 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 	return s
 }
 
+// newInput pairs ops; the caller sets the faults, which come from the
+// whole history even when ops are one workload's.
 func newInput(ops []history.Op, opts Options, log *slog.Logger) checkInput {
 	in := checkInput{ops: ops, pairs: history.Pairs(ops), opts: opts, log: log}
 	if len(ops) > 0 {
 		in.end = ops[len(ops)-1].Time
 	}
-	in.faults = faultIntervals(ops, in.end)
 	return in
 }
 

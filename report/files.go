@@ -13,14 +13,8 @@ import (
 )
 
 func (s *Server) serveRunFile(w http.ResponseWriter, r *http.Request, p string) {
-	rel, wantDir, ok := safeRel(p)
-	if !ok || rel == "." {
-		http.NotFound(w, r)
-		return
-	}
-	target, err := s.resolve(rel)
-	if err != nil {
-		s.refuse(w, r, err)
+	rel, target, wantDir, ok := s.runPath(w, r, p)
+	if !ok {
 		return
 	}
 	st, err := os.Stat(target)

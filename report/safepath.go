@@ -51,6 +51,23 @@ func (s *Server) resolve(rel string) (string, error) {
 }
 
 // refuse answers a bad path without saying more than necessary.
+// runPath resolves a /runs/ request path p to a file under the results
+// directory, answering the request itself (404 or 403) when it cannot:
+// ok is false then. wantDir says p ended in a slash.
+func (s *Server) runPath(w http.ResponseWriter, r *http.Request, p string) (rel, target string, wantDir, ok bool) {
+	rel, wantDir, ok = safeRel(p)
+	if !ok || rel == "." {
+		http.NotFound(w, r)
+		return "", "", false, false
+	}
+	target, err := s.resolve(rel)
+	if err != nil {
+		s.refuse(w, r, err)
+		return "", "", false, false
+	}
+	return rel, target, wantDir, true
+}
+
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, errOutside) {
 		s.logger.Warn("refused path outside results", "path", r.URL.Path)

@@ -16,14 +16,8 @@ import (
 // serveZip streams a run directory as a zip. Symlinks are left out: they are
 // either the latest links or could point anywhere.
 func (s *Server) serveZip(w http.ResponseWriter, r *http.Request, p string) {
-	rel, _, ok := safeRel(p)
-	if !ok || rel == "." {
-		http.NotFound(w, r)
-		return
-	}
-	target, err := s.resolve(rel)
-	if err != nil {
-		s.refuse(w, r, err)
+	rel, target, _, ok := s.runPath(w, r, p)
+	if !ok {
 		return
 	}
 	if st, err := os.Stat(filepath.Join(target, testFile)); err != nil || !st.Mode().IsRegular() {
