@@ -24,31 +24,47 @@ TIME_LIMIT ?= 60s
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-# Debian packages: debootstrap makes the base image, iptables/iproute2 are
-# used by tests on the host side, chromium renders reports in the browser
-# test. Installed only when missing.
-APT_PACKAGES := debootstrap:debootstrap iptables:iptables tc:iproute2 unshare:util-linux chromium:chromium
-.PHONY: deps
-deps: ## install the Debian packages the harness needs, if missing
-	@missing=""; for pair in $(APT_PACKAGES); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+# Debian packages, installed only when missing. `make run` needs only
+# debootstrap (it makes the Debian base image). The test suite also needs
+# iptables, tc and unshare on the host side, and chromium for the browser
+# test: those are installed by `make test`, so a newcomer's first `make run`
+# does not wait for a browser.
+RUN_PACKAGES := debootstrap:debootstrap
+TEST_PACKAGES := $(RUN_PACKAGES) iptables:iptables tc:iproute2 unshare:util-linux chromium:chromium
+define apt_install
+	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+endef
+
+.PHONY: deps
+deps: ## install the Debian packages the test suite needs, if missing
+	$(call apt_install,$(TEST_PACKAGES))
+
+.PHONY: deps-run
+deps-run: ## install the Debian packages `make run` needs (debootstrap), if missing
+	$(call apt_install,$(RUN_PACKAGES))
 
 .PHONY: build
 build: ## build zabcheck and zabnode into bin/
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 .PHONY: images
-images: deps build ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
+images: deps-run build ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
 	$(BIN)/zabcheck images --repo .
 
+# staticcheck comes from the Go module proxy at a pinned version: `go run`
+# builds it once into the module and build caches, nothing to install.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 .PHONY: vet
-vet: ## gofmt and go vet
+vet: ## gofmt, go vet, staticcheck and a tidy go.mod
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@$(GO) mod tidy -diff || { echo "go.mod is not tidy: run go mod tidy"; exit 1; }
 
 .PHONY: unit
@@ -60,7 +76,10 @@ test: deps vet images ## what CI runs: unit tests, integration tests and the Doc
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 .PHONY: run
-run: images ## build everything and run the main job (zabnode, 5 nodes, every workload, sync reads, kill+partition, 60 s)
+# zabcheck test builds the chosen target's image (and its parents) when it is
+# missing or stale, so `make run` builds only what DB needs: no ZooKeeper
+# image for the zabnode main job.
+run: deps-run build ## build what the chosen target needs and run the main job (zabnode, 5 nodes, every workload, sync reads, kill+partition, 60 s)
 	$(BIN)/zabcheck test --db $(DB) --nodes $(NODES) --workload $(WORKLOAD) --read-mode $(READ_MODE) \
 		--nemesis $(NEMESIS) --time-limit $(TIME_LIMIT)
 

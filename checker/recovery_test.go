@@ -7,17 +7,16 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/history"
-	"github.com/zabcheck/zabcheck/nemesis"
 )
 
 // withHeal is a short register history that ends with the final heal as
-// the nemesis records it (nemesis.Value, so the checker's mirror of it is
+// the nemesis records it (history.NemesisValue, which the nemesis writes, so it is
 // tested against the real thing); errMsg is the heal op's error.
-func withHeal(rec *nemesis.Recovery, errMsg string) []history.Op {
+func withHeal(rec *history.Recovery, errMsg string) []history.Op {
 	h := &hb{}
 	h.call(0, "write", "k1", 1, history.OK, 1)
 	h.call(1, "read", "k1", nil, history.OK, 1)
-	v := nemesis.Value{Fault: nemesis.FaultHeal, Shape: "all", Targets: []string{"n1", "n2", "n3"}, Commands: []string{}}
+	v := history.NemesisValue{Fault: history.FaultHeal, Shape: "all", Targets: []string{"n1", "n2", "n3"}, Commands: []string{}}
 	h.op(history.Invoke, int(history.Nemesis), history.FStop, "", v)
 	v.Recovery, v.Error = rec, errMsg
 	h.op(history.Info, int(history.Nemesis), history.FStop, "", v, func(o *history.Op) { o.Error = errMsg })
@@ -26,7 +25,7 @@ func withHeal(rec *nemesis.Recovery, errMsg string) []history.Op {
 
 func TestRecovery(t *testing.T) {
 	opts := Options{Workloads: judge("register"), ReadMode: ReadLeader, Timeout: 10 * time.Second}
-	stuck := []nemesis.NodeState{
+	stuck := []history.NodeState{
 		{Node: "n1", Error: "srvr n1: parse srvr from 10.0.0.2:2181: This ZooKeeper instance is not currently serving requests"},
 		{Node: "n2", Mode: "leader", Zxid: 0x200000063},
 		{Node: "n3", Mode: "leader", Zxid: 0x100000127},
@@ -39,22 +38,22 @@ func TestRecovery(t *testing.T) {
 	}{
 		{
 			name: "recovered",
-			ops: withHeal(&nemesis.Recovery{Recovered: true, Budget: int64(70 * time.Second),
+			ops: withHeal(&history.Recovery{Recovered: true, Budget: int64(70 * time.Second),
 				Took: int64(1234 * time.Millisecond), Committed: true, CommitTook: int64(13 * time.Millisecond)}, ""),
 			verdict: Valid,
 			want:    []string{"a write committed 13ms after the final heal", "budget 1m10s"},
 		},
 		{
 			name: "recovered, every node rejoined",
-			ops: withHeal(&nemesis.Recovery{Recovered: true, Budget: int64(70 * time.Second), Took: int64(1234 * time.Millisecond),
-				Committed: true, CommitTook: int64(13 * time.Millisecond), Nodes: []nemesis.NodeState{{Node: "n1", Mode: "leader", Zxid: 0x200000001}}}, ""),
+			ops: withHeal(&history.Recovery{Recovered: true, Budget: int64(70 * time.Second), Took: int64(1234 * time.Millisecond),
+				Committed: true, CommitTook: int64(13 * time.Millisecond), Nodes: []history.NodeState{{Node: "n1", Mode: "leader", Zxid: 0x200000001}}}, ""),
 			verdict: Valid,
 			want:    []string{"a write committed 13ms and every node rejoined 1.234s after the final heal"},
 		},
 		{
 			name: "deposed leader keeps leading next to a quorum",
-			ops: withHeal(&nemesis.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second), Committed: true,
-				CommitTook: int64(13 * time.Millisecond), Nodes: []nemesis.NodeState{
+			ops: withHeal(&history.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second), Committed: true,
+				CommitTook: int64(13 * time.Millisecond), Nodes: []history.NodeState{
 					{Node: "n1", Mode: "leader", Zxid: 0x200000005}, {Node: "n2", Mode: "follower", Zxid: 0x200000005}, {Node: "n3", Mode: "leader", Zxid: 0x100000009}},
 				Error: "not every node rejoined: 2 leaders (n1 leads epoch 2, n3 leads epoch 1): context deadline exceeded"}, "cluster did not recover within 1m10s"),
 			verdict: Invalid,
@@ -63,7 +62,7 @@ func TestRecovery(t *testing.T) {
 		},
 		{
 			name: "deposed leader still leads",
-			ops: withHeal(&nemesis.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second),
+			ops: withHeal(&history.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second),
 				Nodes: stuck, Error: "wait for quorum: none after 1m10s: probe: no answer"}, "cluster did not recover within 1m10s"),
 			verdict: Invalid,
 			want: []string{"no write committed within 1m10s", "n3 still leads epoch 1 (zxid 0x100000127) while n2 leads epoch 2 (zxid 0x200000063)",
@@ -71,15 +70,15 @@ func TestRecovery(t *testing.T) {
 		},
 		{
 			name: "one leader, no quorum",
-			ops: withHeal(&nemesis.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second),
-				Nodes: []nemesis.NodeState{{Node: "n1", Mode: "leader", Zxid: 0x300000001}, {Node: "n2", Error: "dial tcp: i/o timeout"}, {Node: "n3", Mode: "follower", Zxid: 0x200000004}}},
+			ops: withHeal(&history.Recovery{Budget: int64(70 * time.Second), Took: int64(70 * time.Second),
+				Nodes: []history.NodeState{{Node: "n1", Mode: "leader", Zxid: 0x300000001}, {Node: "n2", Error: "dial tcp: i/o timeout"}, {Node: "n3", Mode: "follower", Zxid: 0x200000004}}},
 				"cluster did not recover within 1m10s"),
 			verdict: Invalid,
 			want:    []string{"n1 leads epoch 3 (zxid 0x300000001) but commits nothing", "n2 did not answer (dial tcp: i/o timeout)", "n3 is a follower at zxid 0x200000004"},
 		},
 		{
 			name:    "no states",
-			ops:     withHeal(&nemesis.Recovery{Budget: int64(time.Minute), Took: int64(time.Minute)}, "cluster did not recover within 1m0s"),
+			ops:     withHeal(&history.Recovery{Budget: int64(time.Minute), Took: int64(time.Minute)}, "cluster did not recover within 1m0s"),
 			verdict: Invalid,
 			want:    []string{"the nodes' states were not recorded"},
 		},

@@ -39,7 +39,7 @@ func TestCatalogTriggersAreValidTests(t *testing.T) {
 			if b.Description == "" || b.Expect == "" {
 				t.Error("missing description or expected anomaly")
 			}
-			if _, err := nemesis.ParseFaults(strings.Join(b.Trigger.Nemesis, ",")); err != nil {
+			if _, err := nemesis.ParseFaultsFor(strings.Join(b.Trigger.Nemesis, ","), nil); err != nil {
 				t.Errorf("nemesis: %v", err)
 			}
 			if len(b.Trigger.NemesisTargets) > 0 {

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // newClient connects to the engine named by the environment (DOCKER_HOST
@@ -41,7 +41,7 @@ func newClient(ctx context.Context) (*client.Client, error) {
 func ensureDebian(ctx context.Context, cli *client.Client, mirror string, log *slog.Logger) error {
 	if _, err := cli.ImageInspect(ctx, DebianTag); err == nil {
 		return nil
-	} else if !errdefs.IsNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect %s: %w", DebianTag, err)
 	}
 	if mirror == "" {

@@ -8,12 +8,12 @@ import (
 	"sort"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/errdefs"
 )
 
 // Labels on every container and network the harness creates; Clean finds
@@ -79,7 +79,7 @@ func Clean(ctx context.Context, testID string, logger *slog.Logger) (int, error)
 	removed := 0
 	var errs []error
 	for _, ct := range ctrs {
-		if err := cli.ContainerRemove(ctx, ct.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+		if err := cli.ContainerRemove(ctx, ct.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container %s: %w", strings.Join(ct.Names, ","), err))
 			continue
 		}
@@ -91,7 +91,7 @@ func Clean(ctx context.Context, testID string, logger *slog.Logger) (int, error)
 		return removed, fmt.Errorf("clean: list volumes: %w", err)
 	}
 	for _, v := range vols.Volumes {
-		if err := cli.VolumeRemove(ctx, v.Name, true); err != nil && !errdefs.IsNotFound(err) {
+		if err := cli.VolumeRemove(ctx, v.Name, true); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
 			continue
 		}
@@ -104,7 +104,7 @@ func Clean(ctx context.Context, testID string, logger *slog.Logger) (int, error)
 	}
 	sort.Slice(nets, func(i, j int) bool { return nets[i].Name < nets[j].Name })
 	for _, n := range nets {
-		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+		if err := cli.NetworkRemove(ctx, n.ID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
 			continue
 		}

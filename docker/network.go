@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
 )
 
 // createNetwork creates the test's bridge network on the first free /24 of
@@ -41,7 +41,7 @@ func (c *Cluster) createNetwork(ctx context.Context) (netip.Prefix, error) {
 			c.netID = resp.ID
 			return subnet, nil
 		}
-		if errdefs.IsConflict(err) || strings.Contains(err.Error(), "already exists") {
+		if cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "already exists") {
 			return netip.Prefix{}, fmt.Errorf("start cluster: network %s already exists: another run uses test id %q, or a crashed run left it: run `zabcheck clean`: %w", c.netName, c.cfg.TestID, err)
 		}
 		if !strings.Contains(err.Error(), "overlap") {

@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/errdefs"
 	"github.com/testcontainers/testcontainers-go"
 	"golang.org/x/sync/errgroup"
 )
@@ -47,7 +47,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	img, err := cli.ImageInspect(ctx, tag)
 	if err != nil {
 		cli.Close()
-		if errdefs.IsNotFound(err) {
+		if cerrdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("start cluster: image %s not found: run `make images` or `zabcheck images`", tag)
 		}
 		return nil, fmt.Errorf("start cluster: inspect image %s: %w", tag, err)
@@ -166,7 +166,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) erro
 		n.ctrID = ctr.GetContainerID()
 	}
 	if err != nil {
-		if errdefs.IsConflict(err) || strings.Contains(err.Error(), "is already in use") {
+		if cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "is already in use") {
 			return fmt.Errorf("start cluster: container name %s is already in use: another run uses test id %q, or a crashed run left it: run `zabcheck clean`: %w", name, c.cfg.TestID, err)
 		}
 		return fmt.Errorf("start cluster: create %s: %w", n.spec.Name, err)
@@ -207,7 +207,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			err := c.cli.ContainerRemove(ctx, n.ctrID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-			if err != nil && !errdefs.IsNotFound(err) {
+			if err != nil && !cerrdefs.IsNotFound(err) {
 				errCh <- fmt.Errorf("remove %s: %w", n.spec.Name, err)
 			}
 		}()
@@ -218,7 +218,7 @@ func (c *Cluster) Close(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if c.netID != "" {
-		if err := c.cli.NetworkRemove(ctx, c.netID); err != nil && !errdefs.IsNotFound(err) {
+		if err := c.cli.NetworkRemove(ctx, c.netID); err != nil && !cerrdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove network %s: %w", c.netName, err))
 		}
 	}

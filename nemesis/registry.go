@@ -195,12 +195,6 @@ func AllFor(has func(Capability) bool) []string {
 	return out
 }
 
-// All is what "all" selected before faults declared their needs: every
-// fault that needs no capability, so it works on any kernel and target.
-//
-// Deprecated: use AllFor with what the run has.
-func All() []string { return AllFor(nil) }
-
 // ParseFaultsFor parses a fault selection: "none", "all" (AllFor(has)), or
 // a comma-separated list of names, deduplicated, order kept. Named faults
 // are checked to exist and be supported; whether the run has what they
@@ -232,12 +226,6 @@ func ParseFaultsFor(s string, has func(Capability) bool) ([]string, error) {
 	return out, nil
 }
 
-// ParseFaults is ParseFaultsFor on a run that has no capability: "all"
-// means All().
-//
-// Deprecated: use ParseFaultsFor with what the run has.
-func ParseFaults(s string) ([]string, error) { return ParseFaultsFor(s, nil) }
-
 // Validate checks a fault selection and its target specs against what the
 // run has, before anything starts. It names each fault whose needs are not
 // met and what lacks them, every unknown fault or target, and targets that
@@ -261,15 +249,6 @@ func Validate(faults, targets []string, has func(Capability) bool) error {
 	}
 	errs = append(errs, targetsUsed(faults, targets))
 	return errors.Join(errs...)
-}
-
-// NeedsFailpoints reports whether fault name arms zabnode failpoints, so
-// that it cannot run against a database without them.
-//
-// Deprecated: use Validate, or Lookup(name).Needs.
-func NeedsFailpoints(name string) bool {
-	s, _ := Lookup(name)
-	return slices.Contains(s.Needs, CapFailpoints)
 }
 
 // checkName says why name cannot be selected: unknown, or unsupported.

@@ -161,7 +161,7 @@ func malformed(steps []Step, spec Spec, ids map[int]bool) string {
 	return ""
 }
 
-// TestAllFor pins what "all" selects: the old All() (faults that need
+// TestAllFor pins what "all" selects: the faults of the first release (faults that need
 // nothing, in this order, which the seed-42 trace relies on) on a run that
 // has nothing, and the faults whose needs a run meets on others.
 func TestAllFor(t *testing.T) {
@@ -169,9 +169,6 @@ func TestAllFor(t *testing.T) {
 		LeaderPartitionThenKill, KillMajorityAfterElection, RestartUncommittedTail, StaleFollowerElection}
 	if got := AllFor(nil); !slices.Equal(got, old) {
 		t.Errorf("all with nothing: %v, want %v", got, old)
-	}
-	if got := All(); !slices.Equal(got, old) {
-		t.Errorf("All(): %v, want %v", got, old)
 	}
 	netem := AllFor(hasOnly(CapNetem))
 	if !slices.Contains(netem, Delay) || slices.Contains(netem, CrashAfterNewLeaderAck) {
@@ -230,22 +227,5 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestDeprecatedShims keeps the old entry points' meaning while callers
-// switch: NeedsFailpoints follows the registry, ValidateTargets still lets
-// targets through without a fault.
-func TestDeprecatedShims(t *testing.T) {
-	for _, spec := range Specs() {
-		if got, want := NeedsFailpoints(spec.Name), slices.Contains(spec.Needs, CapFailpoints); got != want {
-			t.Errorf("NeedsFailpoints(%s) = %v, want %v", spec.Name, got, want)
-		}
-	}
-	if !NeedsFailpoints(CrashBeforeFirstProposal) || NeedsFailpoints(Kill) {
-		t.Error("NeedsFailpoints lost the failpoint sequences")
-	}
-	if err := ValidateTargets(nil, []string{TargetLeader}); err != nil {
-		t.Errorf("ValidateTargets without faults: %v", err)
 	}
 }

@@ -111,7 +111,7 @@ func TestRunAllFaults(t *testing.T) {
 	c := newFake(5, 1)
 	c.leaders = []string{"n1", "n2", "n3", "", "n4", "n5", "n1"}
 	cfg := DefaultConfig()
-	cfg.Faults = append(All(), Delay)
+	cfg.Faults = append(AllFor(nil), Delay)
 	cfg.Seed = 5
 	cfg.Sleep = stepSleep(120, cancel)
 	s, err := NewSchedule(cfg)
@@ -489,7 +489,7 @@ func TestRunRecovery(t *testing.T) {
 	}
 	healthy := []history.NodeState{stuck[0], stuck[1], {Node: "n3", Mode: "follower", Zxid: 0x200000063}}
 	const step, budget = 3 * time.Second, 70 * time.Second
-	run := func(t *testing.T, c Cluster, fake *fakeCluster, polls *int) (error, nemesisOp) {
+	run := func(t *testing.T, c Cluster, fake *fakeCluster, polls *int) (nemesisOp, error) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -506,7 +506,7 @@ func TestRunRecovery(t *testing.T) {
 		if left := fake.leftovers(); len(left) > 0 {
 			t.Errorf("faults left after the run: %q", left)
 		}
-		return err, finalHeal(t, w)
+		return finalHeal(t, w), err
 	}
 	// The clock is read at the heal, after the commit and at the end.
 	commit, end := int64(step), int64(2*step)
@@ -543,7 +543,7 @@ func TestRunRecovery(t *testing.T) {
 				c = &reporting{fakeCluster: fake, quorumErr: tc.quorumErr, states: tc.states}
 			}
 			polls := 0
-			err, heal := run(t, c, fake, &polls)
+			heal, err := run(t, c, fake, &polls)
 			if heal.v.Recovery == nil || !equalRecovery(*heal.v.Recovery, tc.want) {
 				t.Errorf("recorded recovery %+v, want %+v", heal.v.Recovery, tc.want)
 			}

@@ -21,7 +21,7 @@ func TestParseFaults(t *testing.T) {
 	}{
 		{in: "none", want: nil},
 		{in: "", want: nil},
-		{in: "all", want: All()},
+		{in: "all", want: AllFor(nil)},
 		{in: "kill, partition,kill", want: []string{Kill, Partition}},
 		{in: "restart-uncommitted-tail,delay", want: []string{RestartUncommittedTail, Delay}},
 		{in: "kill,partiton", wantErr: `unknown fault "partiton"`},
@@ -30,7 +30,7 @@ func TestParseFaults(t *testing.T) {
 		{in: "all,kill", wantErr: "all cannot be combined"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseFaults(tc.in)
+			got, err := ParseFaultsFor(tc.in, nil)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got err %v, want one containing %q", err, tc.wantErr)
@@ -45,10 +45,10 @@ func TestParseFaults(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ParseFaults("clock"); !errors.Is(err, ErrUnsupported) {
+	if _, err := ParseFaultsFor("clock", nil); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("clock: got %v, want ErrUnsupported", err)
 	}
-	for _, name := range All() {
+	for _, name := range AllFor(nil) {
 		if slices.Contains([]string{Delay, Duplicate, Reorder}, name) {
 			t.Errorf("all selects netem fault %s, which many kernels lack", name)
 		}
@@ -151,7 +151,7 @@ func TestResolveTargets(t *testing.T) {
 func trace(t *testing.T, seed int64, n int) []string {
 	t.Helper()
 	cfg := DefaultConfig()
-	cfg.Faults = All()
+	cfg.Faults = AllFor(nil)
 	cfg.Seed = seed
 	cfg.Jitter = time.Second
 	s, err := NewSchedule(cfg)
@@ -188,7 +188,7 @@ func TestScheduleDeterministic(t *testing.T) {
 
 func TestScheduleShape(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.Faults = All()
+	cfg.Faults = AllFor(nil)
 	cfg.Interval = 10 * time.Second
 	cfg.Jitter = 2 * time.Second
 	cfg.MaxSteps = 200

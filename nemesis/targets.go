@@ -71,16 +71,6 @@ func TargetsHelp() string {
 		" the sequences pick their own nodes (default: any target, any shape)"
 }
 
-// ValidateTargets checks target specs against the faults they are meant
-// for: every spec must be known, and when specs and faults are given, at
-// least one selected fault must use them. Unlike Validate, it lets targets
-// through when no fault is selected.
-//
-// Deprecated: use Validate, which also checks the faults' needs.
-func ValidateTargets(faults, targets []string) error {
-	return errors.Join(checkTargets(targets), targetsUsed(faults, targets))
-}
-
 // checkTargets names every unknown target spec.
 func checkTargets(targets []string) error {
 	var errs []error

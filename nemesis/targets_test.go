@@ -164,24 +164,25 @@ func TestUntargetedScheduleReplays(t *testing.T) {
 	golden(t, "schedule-all-seed42.txt", strings.Join(trace(t, 42, 60), "\n")+"\n")
 }
 
-func TestValidateTargets(t *testing.T) {
+func TestValidateTargetsAgainstFaults(t *testing.T) {
 	for _, tc := range []struct {
 		faults, targets []string
 		wantErr         []string
 	}{
 		{faults: []string{Partition}, targets: []string{TargetLeader}},
 		{faults: []string{Packet, Delay}, targets: TargetSpecs()},
-		{faults: All(), targets: []string{TargetOne}},
+		{faults: AllFor(nil), targets: []string{TargetOne}},
 		// The sequences ignore target specs; with no other fault to use
 		// them, they would be dropped without a word.
 		{faults: []string{LeaderPartitionThenKill, StaleFollowerElection}, targets: []string{TargetMinority},
 			wantErr: []string{"minority", LeaderPartitionThenKill, StaleFollowerElection, "pick their own nodes"}},
 		{faults: []string{Kill}, targets: []string{TargetLeader, "primary"},
 			wantErr: []string{`unknown target "primary"`}},
-		{faults: nil, targets: []string{TargetLeader}},
+		// Targets with no fault at all would be ignored too.
+		{faults: nil, targets: []string{TargetLeader}, wantErr: []string{"apply to no fault"}},
 	} {
 		t.Run(fmt.Sprint(tc.faults, tc.targets), func(t *testing.T) {
-			err := ValidateTargets(tc.faults, tc.targets)
+			err := Validate(tc.faults, tc.targets, func(Capability) bool { return true })
 			if len(tc.wantErr) == 0 {
 				if err != nil {
 					t.Fatalf("got %v, want no error", err)
@@ -196,10 +197,13 @@ func TestValidateTargets(t *testing.T) {
 					t.Errorf("error %q does not name %s", err, want)
 				}
 			}
+			if len(tc.faults) == 0 {
+				return // an empty schedule has nothing to run; Validate is the gate
+			}
 			cfg := DefaultConfig()
 			cfg.Faults, cfg.Targets = tc.faults, tc.targets
 			if _, err := NewSchedule(cfg); err == nil {
-				t.Error("NewSchedule accepted what ValidateTargets refuses")
+				t.Error("NewSchedule accepted what Validate refuses")
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,15 +17,6 @@ import (
 // The end-to-end suite runs the real pipeline on real containers: images,
 // cluster, workload, nemesis, heal, final reads, checks, report. It is what
 // makes CI more than unit tests.
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Fatalf("find repository root: %v", err)
-	}
-	return string(out[:len(out)-1])
-}
 
 func e2eTest(db string, nemesis []string) Test {
 	return Test{

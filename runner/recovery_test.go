@@ -51,10 +51,10 @@ func TestRecheckKeepsRecovery(t *testing.T) {
 	}
 	// The final heal as the nemesis records it when the cluster does not
 	// come back.
-	heal := nemesis.Value{Fault: nemesis.FaultHeal, Shape: "all", Targets: []string{"n1", "n2", "n3"}, Commands: []string{}}
+	heal := history.NemesisValue{Fault: history.FaultHeal, Shape: "all", Targets: []string{"n1", "n2", "n3"}, Commands: []string{}}
 	appendOp(history.Op{Type: history.Invoke, Process: history.Nemesis, F: history.FStop, Value: history.MustValue(heal)})
 	budget := recoveryBudget(tc)
-	heal.Recovery = &nemesis.Recovery{Budget: int64(budget), Took: int64(budget), Nodes: []nemesis.NodeState{
+	heal.Recovery = &history.Recovery{Budget: int64(budget), Took: int64(budget), Nodes: []history.NodeState{
 		{Node: "n1", Error: "srvr n1: This ZooKeeper instance is not currently serving requests"},
 		{Node: "n2", Mode: "leader", Zxid: 0x200000010},
 		{Node: "n3", Mode: "leader", Zxid: 0x100000020},

@@ -240,16 +240,16 @@ func recoveryBudget(t Test) time.Duration {
 // the verdict can say which node still leads which epoch.
 type stateCluster struct{ *docker.Cluster }
 
-func (c stateCluster) NodeStates(ctx context.Context) []nemesis.NodeState {
+func (c stateCluster) NodeStates(ctx context.Context) []history.NodeState {
 	nodes := c.Nodes()
-	out := make([]nemesis.NodeState, len(nodes))
+	out := make([]history.NodeState, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		wg.Go(func() {
 			s, err := c.Srvr(ctx, n)
-			out[i] = nemesis.NodeState{Node: n, Mode: s.Mode, Zxid: s.Zxid}
+			out[i] = history.NodeState{Node: n, Mode: s.Mode, Zxid: s.Zxid}
 			if err != nil {
-				out[i] = nemesis.NodeState{Node: n, Error: err.Error()}
+				out[i] = history.NodeState{Node: n, Error: err.Error()}
 			}
 		})
 	}

@@ -433,9 +433,6 @@ func (h *MultiHeader) Decode(d *Decoder) {
 	h.Err = ErrCode(d.Int("MultiHeader.err"))
 }
 
-// multiHeaderSize bounds the number of ops in a multi by the input length.
-const multiHeaderSize = 9
-
 // MultiOp is one op of a multi: Req is *CreateRequest (OpCreate, OpCreate2),
 // *DeleteRequest, *SetDataRequest or *CheckVersionRequest.
 type MultiOp struct {
