@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zabcheck/zabcheck/internal/netguard"
 	"github.com/zabcheck/zabcheck/internal/zkclient"
 )
 
@@ -26,7 +27,10 @@ type Client interface {
 
 // Dialer opens a session to exactly one server address and waits until
 // the session is established.
-type Dialer func(ctx context.Context, addr string) (Client, error)
+//
+// guard, when not nil, refuses dials outside the cluster's network, also
+// go-zookeeper's own reconnections after the network is gone.
+type Dialer func(ctx context.Context, addr string, guard *netguard.Guard) (Client, error)
 
 // Clock is the time source of phases and failover trials; tests pass a
 // fake one.
@@ -64,7 +68,7 @@ func ZKDialer(sessionTimeout, reconnect time.Duration, log *slog.Logger) Dialer 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return func(ctx context.Context, addr string) (Client, error) {
+	return func(ctx context.Context, addr string, guard *netguard.Guard) (Client, error) {
 		ready := make(chan struct{})
 		var once sync.Once
 		var hosts zk.HostProvider = &zk.DNSHostProvider{} // go-zookeeper's default
@@ -73,7 +77,7 @@ func ZKDialer(sessionTimeout, reconnect time.Duration, log *slog.Logger) Dialer 
 		}
 		conn, _, err := zk.Connect([]string{addr}, sessionTimeout,
 			zk.WithLogger(zkclient.Logger{Log: log.With("addr", addr)}), zk.WithLogInfo(false),
-			zk.WithHostProvider(hosts),
+			zk.WithHostProvider(hosts), zk.WithDialer(guard.DialTimeout),
 			zk.WithEventCallback(func(ev zk.Event) {
 				if ev.Type == zk.EventSession && ev.State == zk.StateHasSession {
 					once.Do(func() { close(ready) })

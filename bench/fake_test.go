@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/docker"
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // fakeClock moves only when told: Advance, or Sleep (simulated time passes
@@ -196,7 +197,7 @@ func (f *fakeClient) Close() {
 }
 
 func (c *fakeCluster) dialer() Dialer {
-	return func(_ context.Context, addr string) (Client, error) {
+	return func(_ context.Context, addr string, _ *netguard.Guard) (Client, error) {
 		for _, n := range c.nodes {
 			if c.ClientAddr(n) == addr {
 				return &fakeClient{c: c, node: n}, nil

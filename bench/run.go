@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/docker"
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // RunResult is one target on one fresh cluster in one round.
@@ -197,11 +198,15 @@ func dialAll(ctx context.Context, cl Cluster, dial Dialer, cfg Config) ([]Client
 	if len(nodes) == 0 {
 		return nil, errors.New("connect clients: the cluster has no nodes")
 	}
+	var guard *netguard.Guard
+	if g, ok := cl.(interface{ Guard() *netguard.Guard }); ok {
+		guard = g.Guard()
+	}
 	var clients []Client
 	for i := 0; i < cfg.Clients; i++ {
 		node := nodes[i%len(nodes)]
 		dctx, cancel := context.WithTimeout(ctx, cfg.SessionTimeout)
-		c, err := dial(dctx, cl.ClientAddr(node))
+		c, err := dial(dctx, cl.ClientAddr(node), guard)
 		cancel()
 		if err != nil {
 			for _, c := range clients {

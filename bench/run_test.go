@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/docker"
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // fakeEnv starts fake clusters whose ops take lat[db] on one shared fake
@@ -38,11 +39,11 @@ func (f *fakeEnv) env() env {
 			f.cur = c
 			return c, nil
 		},
-		dial: func(ctx context.Context, addr string) (Client, error) {
+		dial: func(ctx context.Context, addr string, _ *netguard.Guard) (Client, error) {
 			f.mu.Lock()
 			c := f.cur
 			f.mu.Unlock()
-			return c.dialer()(ctx, addr)
+			return c.dialer()(ctx, addr, nil)
 		},
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // Cluster is a running test ensemble: one Docker network with a fixed
@@ -25,8 +28,11 @@ type Cluster struct {
 	cli     *client.Client
 	netID   string
 	netName string
-	nodes   []*node
-	byName  map[string]*node
+	// guard keeps the harness's own dials (srvr, clients) inside the
+	// run's network; set once the network exists.
+	guard  *netguard.Guard
+	nodes  []*node
+	byName map[string]*node
 }
 
 type node struct {
@@ -34,6 +40,17 @@ type node struct {
 	cfg   string // rendered zoo.cfg
 	ctrID string
 	ctr   testcontainers.Container
+}
+
+// Guard is what the harness's clients dial through, so that no dial
+// leaves the run's network, even after it is removed.
+func (c *Cluster) Guard() *netguard.Guard { return c.guard }
+
+// http is the client for the nodes' admin ports, dialling through the
+// guard. Keep-alives are off: each call is a single request, and an idle
+// connection to a node that is later killed would only wait to fail.
+func (c *Cluster) http() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: c.guard.DialContext, DisableKeepAlives: true}}
 }
 
 // Nodes returns the node names: voters first, then observers.

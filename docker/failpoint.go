@@ -65,7 +65,7 @@ func (c *Cluster) failpointCall(ctx context.Context, node, method, path, body st
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http().Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, u, err)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // The integration test runs against the local Docker engine. It builds the
@@ -112,8 +114,8 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 	id := fmt.Sprintf("it-%s-%d", db, time.Now().UnixNano()%1_000_000)
 	t.Cleanup(func() {
 		for _, sub := range []string{id + "-3", id + "-o", id + "-q", id + "-5"} {
-			if n, err := Clean(context.Background(), sub, log); err != nil || n > 0 {
-				t.Errorf("Clean(%s) after the test removed %d objects, err %v (Close should have removed all)", sub, n, err)
+			if removed, _, err := Clean(context.Background(), CleanOptions{TestID: sub, All: true, Logger: log}); err != nil || removed.Total() > 0 {
+				t.Errorf("Clean(%s) after the test removed %v, err %v (Close should have removed all)", sub, removed, err)
 			}
 		}
 	})
@@ -124,7 +126,24 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 			t.Fatalf("Start: %v", err)
 		}
 		defer assertGone(t, id+"-3")
-		defer c.Close(ctx)
+		defer func() {
+			// Once the network is gone, the host has no route to the
+			// subnet: a client still reconnecting must not dial out
+			// through the default gateway.
+			c.Close(ctx)
+			if err := c.Guard().Check(c.ClientAddr("n1")); !errors.Is(err, netguard.ErrNetworkGone) {
+				t.Errorf("a dial to n1 after Close: %v, want refused with ErrNetworkGone", err)
+			}
+			if _, err := querySrvr(ctx, c.Guard(), c.ClientAddr("n1")); !errors.Is(err, netguard.ErrNetworkGone) {
+				t.Errorf("srvr to n1 after Close: %v, want refused with ErrNetworkGone", err)
+			}
+		}()
+		if err := c.Guard().Check(c.ClientAddr("n1")); err != nil {
+			t.Errorf("the guard refuses n1 while the cluster runs: %v", err)
+		}
+		if err := c.Guard().Check("192.0.2.1:2181"); !errors.Is(err, netguard.ErrOutside) {
+			t.Errorf("the guard lets an address outside the run's network through: %v", err)
+		}
 		// The data dir is a volume, off the container's (FUSE) layer.
 		n1, err := c.node("n1")
 		if err != nil {
@@ -163,10 +182,16 @@ func exerciseCluster(ctx context.Context, t *testing.T, db string, log *slog.Log
 				t.Errorf("srvr %s: mode %q, %v; want %s", node, s.Mode, err, want)
 			}
 		}
-		// As if the harness had crashed: Clean finds everything by label.
-		n, err := Clean(ctx, id+"-o", log)
-		if err != nil || n != 3 {
-			t.Errorf("Clean = %d, %v; want 3 objects (2 containers, 1 network)", n, err)
+		// This process owns the run, so a plain Clean keeps it: a
+		// `zabcheck clean` never pulls a live run's cluster away.
+		removed, kept, err := Clean(ctx, CleanOptions{TestID: id + "-o", Logger: log})
+		if err != nil || removed.Total() != 0 || kept.Containers != 2 || kept.Volumes != 2 || kept.Networks != 1 {
+			t.Errorf("Clean of a live run removed %v and kept %v (%v); want nothing removed, 2 containers, 2 volumes and 1 network kept", removed, kept, err)
+		}
+		// As if the harness had crashed: --all finds everything by label.
+		removed, _, err = Clean(ctx, CleanOptions{TestID: id + "-o", All: true, Logger: log})
+		if err != nil || removed.Containers != 2 || removed.Volumes != 2 || removed.Networks != 1 {
+			t.Errorf("Clean --all removed %v (%v); want 2 containers, 2 volumes and 1 network", removed, err)
 		}
 	})
 

@@ -35,7 +35,7 @@ func (c *Cluster) createNetwork(ctx context.Context) (netip.Prefix, error) {
 				Subnet:  subnet.String(),
 				Gateway: netip.AddrFrom4(gw).String(),
 			}}},
-			Labels: map[string]string{LabelApp: "1", LabelTest: c.cfg.TestID},
+			Labels: labelsFor(c.cfg.TestID, ""),
 		})
 		if err == nil {
 			c.netID = resp.ID

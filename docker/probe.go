@@ -26,7 +26,7 @@ func (c *Cluster) probeWriteRead(ctx context.Context) error {
 	for _, n := range c.nodes {
 		servers = append(servers, c.ClientAddr(n.spec.Name))
 	}
-	conn, events, err := zk.Connect(servers, 4*time.Second, zk.WithLogger(zkLogger{}))
+	conn, events, err := zk.Connect(servers, 4*time.Second, zk.WithLogger(zkLogger{}), zk.WithDialer(c.guard.DialTimeout))
 	if err != nil {
 		return fmt.Errorf("probe: connect: %w", err)
 	}

@@ -19,7 +19,7 @@ func (c *Cluster) Srvr(ctx context.Context, node string) (Srvr, error) {
 	if _, err := c.node(node); err != nil {
 		return Srvr{}, fmt.Errorf("srvr: %w", err)
 	}
-	s, err := querySrvr(ctx, c.ClientAddr(node))
+	s, err := querySrvr(ctx, c.guard, c.ClientAddr(node))
 	if err != nil {
 		return s, fmt.Errorf("srvr %s: %w", node, err)
 	}

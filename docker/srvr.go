@@ -6,10 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // Srvr is the answer to the four-letter word `srvr`, which ZooKeeper and
@@ -41,11 +42,10 @@ var ErrNotServing = errors.New("node is not currently serving requests")
 const srvrTimeout = 2 * time.Second
 
 // querySrvr sends `srvr` to addr and parses the answer.
-func querySrvr(ctx context.Context, addr string) (Srvr, error) {
+func querySrvr(ctx context.Context, guard *netguard.Guard, addr string) (Srvr, error) {
 	ctx, cancel := context.WithTimeout(ctx, srvrTimeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := guard.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return Srvr{}, fmt.Errorf("dial %s: %w", addr, err)
 	}

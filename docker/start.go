@@ -18,6 +18,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // Start creates the network and the containers of cfg and waits until the
@@ -83,6 +85,7 @@ func (c *Cluster) create(ctx context.Context, tag string) error {
 	if err != nil {
 		return err
 	}
+	c.guard = netguard.New(subnet)
 	specs := planNodes(c.cfg.Voters, c.cfg.Observers, subnet)
 	for _, s := range specs {
 		n := &node{spec: s, cfg: renderZooCfg(c.target, c.cfg, specs, s)}
@@ -115,7 +118,7 @@ func (c *Cluster) create(ctx context.Context, tag string) error {
 func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) error {
 	name := nameFor(c.cfg.TestID, n.spec.Name)
 	ip := n.spec.IP.String()
-	labels := map[string]string{LabelApp: "1", LabelTest: c.cfg.TestID, LabelNode: n.spec.Name}
+	labels := labelsFor(c.cfg.TestID, n.spec.Name)
 	req := testcontainers.GenericContainerRequest{
 		ContainerRequest: testcontainers.ContainerRequest{
 			Image:    tag,

@@ -49,7 +49,7 @@ func (c *Cluster) saveDump(ctx context.Context, n *node, file string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.http().Do(req)
 	if err != nil {
 		return fmt.Errorf("get %s: %w", url, err)
 	}

@@ -72,7 +72,7 @@ func TestDockerUnreachable(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "docker engine unreachable") || !strings.Contains(err.Error(), "DOCKER_HOST") {
 		t.Errorf("Start = %v, want an error saying the engine is unreachable", err)
 	}
-	if _, err := Clean(ctx, "", nil); err == nil || !strings.Contains(err.Error(), "docker engine unreachable") {
+	if _, _, err := Clean(ctx, CleanOptions{}); err == nil || !strings.Contains(err.Error(), "docker engine unreachable") {
 		t.Errorf("Clean = %v, want an error saying the engine is unreachable", err)
 	}
 	if _, err := BuildImages(ctx, BuildOptions{}); err == nil || !strings.Contains(err.Error(), "docker engine unreachable") {

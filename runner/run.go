@@ -163,7 +163,7 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	for _, n := range cluster.Nodes() {
 		nodes = append(nodes, workload.Node{Name: n, Addr: cluster.ClientAddr(n)})
 	}
-	wcfg := t.workloadConfig(nodes, cluster.Leader, log.With("stage", "workload"))
+	wcfg := t.workloadConfig(nodes, cluster.Guard(), cluster.Leader, log.With("stage", "workload"))
 	sched, err := nemesis.NewSchedule(t.nemesisConfig())
 	if err != nil {
 		return fmt.Errorf("%w: nemesis schedule: %w", ErrBadTest, err)

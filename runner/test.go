@@ -17,6 +17,7 @@ import (
 
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/docker"
+	"github.com/zabcheck/zabcheck/internal/netguard"
 	"github.com/zabcheck/zabcheck/nemesis"
 	"github.com/zabcheck/zabcheck/workload"
 )
@@ -143,7 +144,7 @@ func (t *Test) Validate() error {
 	// The stages' own validation, with everything they know before a
 	// cluster exists: a bad combination is refused here, not after Docker
 	// has started the nodes.
-	if err := t.workloadConfig(nil, nil, nil).WithDefaults().ValidateSettings(); err != nil {
+	if err := t.workloadConfig(nil, nil, nil, nil).WithDefaults().ValidateSettings(); err != nil {
 		// The workload names the field as the flag is spelled.
 		return badf("--%s", oneLine(err))
 	}
@@ -175,11 +176,11 @@ func Capabilities(target docker.Target, netem bool) func(nemesis.Capability) boo
 func (t *Test) Workloads() []string { return strings.Split(t.Workload, ",") }
 
 // workloadConfig is the workload stage's configuration of t on nodes.
-func (t *Test) workloadConfig(nodes []workload.Node, leader func(context.Context) (string, error), log *slog.Logger) workload.Config {
+func (t *Test) workloadConfig(nodes []workload.Node, guard *netguard.Guard, leader func(context.Context) (string, error), log *slog.Logger) workload.Config {
 	return workload.Config{
 		Workloads: t.Workloads(), ReadMode: t.ReadMode, Concurrency: t.Concurrency, Rate: t.Rate,
 		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed, Readers: t.Readers, Sessions: t.Sessions,
-		Nodes: nodes, Leader: leader, Logger: log,
+		Nodes: nodes, Guard: guard, Leader: leader, Logger: log,
 	}
 }
 

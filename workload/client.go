@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zabcheck/zabcheck/internal/netguard"
 	"github.com/zabcheck/zabcheck/internal/zkclient"
 )
 
@@ -68,7 +69,7 @@ var ErrTimeout = zkclient.ErrTimeout
 
 // zkDialer connects with go-zookeeper to exactly the servers given, in
 // their order: one server pins the session, several let it roam.
-func zkDialer(sessionTimeout time.Duration, log *slog.Logger) Dialer {
+func zkDialer(sessionTimeout time.Duration, guard *netguard.Guard, log *slog.Logger) Dialer {
 	return func(ctx context.Context, servers []Node) (Client, error) {
 		if len(servers) == 0 {
 			return nil, errors.New("connect: no server given")
@@ -85,7 +86,8 @@ func zkDialer(sessionTimeout time.Duration, log *slog.Logger) Dialer {
 		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{}), names: names}
 		zlog := zkclient.Logger{Log: log.With("node", servers[0].Name)}
 		conn, _, err := zk.Connect(addrs, sessionTimeout, zk.WithHostProvider(newStaticHosts(addrs)),
-			zk.WithLogger(zlog), zk.WithLogInfo(false), zk.WithEventCallback(c.onEvent))
+			zk.WithLogger(zlog), zk.WithLogInfo(false), zk.WithEventCallback(c.onEvent),
+			zk.WithDialer(guard.DialTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("connect to %s: %w", target, err)
 		}

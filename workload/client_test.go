@@ -90,7 +90,7 @@ func TestZKDialerFollowsConnectOrder(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			c, err := zkDialer(4*time.Second, slog.New(slog.DiscardHandler))(ctx, servers)
+			c, err := zkDialer(4*time.Second, nil, slog.New(slog.DiscardHandler))(ctx, servers)
 			if err != nil {
 				t.Fatal(err)
 			}

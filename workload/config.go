@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/history"
+	"github.com/zabcheck/zabcheck/internal/netguard"
 )
 
 // Node is one server the workload may talk to.
@@ -68,6 +69,9 @@ type Config struct {
 	Keys        int           // register: number of active keys at a time; keys rotate
 	Seed        int64
 	Nodes       []Node
+	// Guard, when set, refuses client dials outside the run's network
+	// (go-zookeeper reconnects on its own, also after the network is gone).
+	Guard *netguard.Guard
 	// Leader returns the current leader's node name; required for ReadMode
 	// "leader".
 	Leader func(ctx context.Context) (string, error)

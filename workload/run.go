@@ -40,7 +40,7 @@ type deps struct {
 
 func realDeps(cfg Config) deps {
 	return deps{
-		dial:    zkDialer(cfg.SessionTimeout, cfg.Logger),
+		dial:    zkDialer(cfg.SessionTimeout, cfg.Guard, cfg.Logger),
 		limiter: newLimiter(cfg),
 		after:   time.After,
 		now:     time.Now,

@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -53,10 +56,24 @@ func serveCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address", EnvVars: env("ADDR")},
 			&cli.StringFlag{Name: "results-dir", Value: "results", Usage: "where runs are stored", EnvVars: env("RESULTS_DIR")},
+			&cli.BoolFlag{Name: "public", Usage: "allow a listen address other than loopback: every stored run, its histories and node logs become readable by anyone who can reach it", EnvVars: env("PUBLIC")},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return badArgs("serve takes no arguments")
+			}
+			public, err := publicAddr(c.String("addr"))
+			if err != nil {
+				return badArgs("--addr: %v", err)
+			}
+			if public && !c.Bool("public") {
+				return badArgs("--addr %s is not a loopback address: it would serve every stored run to the network; pass --public to do so", c.String("addr"))
+			}
+			if fi, err := os.Stat(c.String("results-dir")); err != nil || !fi.IsDir() {
+				return badArgs("--results-dir %s: not a directory (run a test first, or point it at one)", c.String("results-dir"))
+			}
+			if public {
+				fmt.Fprintf(c.App.ErrWriter, "zabcheck: warning: serving %s to the network on %s, without authentication\n", c.String("results-dir"), c.String("addr"))
 			}
 			fmt.Fprintf(c.App.Writer, "serving %s on http://%s/\n", c.String("results-dir"), c.String("addr"))
 			if err := report.Serve(c.Context, c.String("addr"), c.String("results-dir"), logger(c)); err != nil {
@@ -90,17 +107,42 @@ func imagesCommand() *cli.Command {
 func cleanCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "clean",
-		Usage: "remove every container and network zabcheck created (by label)",
+		Usage: "remove the containers, volumes and networks of finished or crashed runs (found by label)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "test-id", Usage: "only this test's resources"},
+			&cli.BoolFlag{Name: "all", Usage: "also remove the resources of runs that are still going"},
 		},
 		Action: func(c *cli.Context) error {
-			n, err := docker.Clean(c.Context, c.String("test-id"), logger(c))
-			fmt.Fprintf(c.App.Writer, "removed %d containers and networks\n", n)
+			if c.NArg() > 0 {
+				return badArgs("clean takes no arguments")
+			}
+			removed, kept, err := docker.Clean(c.Context, docker.CleanOptions{TestID: c.String("test-id"), All: c.Bool("all"), Logger: logger(c)})
+			fmt.Fprintf(c.App.Writer, "removed %s of %d runs\n", removed, len(removed.Tests))
+			if kept.Total() > 0 {
+				fmt.Fprintf(c.App.Writer, "kept %s of %d live runs (%s); --all removes them too\n", kept, len(kept.Tests), strings.Join(kept.Tests, ", "))
+			}
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}
 			}
 			return nil
 		},
 	}
+}
+
+// publicAddr reports whether a listen address reaches beyond this machine:
+// any host that is not a loopback IP or "localhost" (an empty host means
+// every interface).
+func publicAddr(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, err
+	}
+	if host == "localhost" {
+		return false, nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return true, nil // a name may resolve anywhere
+	}
+	return !ip.IsLoopback(), nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -80,6 +81,20 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {}, // exit codes are decided in run
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Usage: "debug logging", EnvVars: []string{"ZABCHECK_VERBOSE"}},
+		},
+		// Without a command, urfave/cli shows help; a word that is no
+		// command is bad input, not a harness failure.
+		Action: func(c *cli.Context) error {
+			if c.NArg() == 0 {
+				return cli.ShowAppHelp(c)
+			}
+			var names []string
+			for _, cmd := range c.App.Commands {
+				if !cmd.Hidden {
+					names = append(names, cmd.Name)
+				}
+			}
+			return badArgs("unknown command %q (commands: %s)", c.Args().First(), strings.Join(names, ", "))
 		},
 		Commands: []*cli.Command{
 			testCommand(),

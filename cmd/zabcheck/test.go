@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -121,6 +122,7 @@ func runTest(c *cli.Context) error {
 	}
 	log := logger(c)
 	out := c.App.Writer
+	warnLeftovers(c)
 	if err := ensureImage(c, t.DB); err != nil {
 		return &exitError{code: exitHarness, err: err}
 	}
@@ -227,4 +229,21 @@ func faultsHelp() string {
 		}
 	}
 	return strings.Join(out, ", ") + " (zabcheck list says what each does)"
+}
+
+// warnLeftovers names what runs that are over (killed before they cleaned
+// up) left in Docker, and the command that removes it. It never fails the
+// run: an engine that cannot answer here fails at Start with its own error.
+func warnLeftovers(c *cli.Context) {
+	ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+	defer cancel()
+	left, err := docker.Leftovers(ctx)
+	if err != nil || left.Total() == 0 {
+		return
+	}
+	tests := strings.Join(left.Tests, ", ")
+	if len(left.Tests) > 3 {
+		tests = strings.Join(left.Tests[:3], ", ") + fmt.Sprintf(" and %d more", len(left.Tests)-3)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "zabcheck: warning: runs that are over left %s in Docker (%s): `zabcheck clean` removes them\n", left, tests)
 }
