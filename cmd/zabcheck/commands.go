@@ -20,7 +20,7 @@ func checkCommand() *cli.Command {
 		Usage:     "re-run the checkers on a stored run (no Docker) and rewrite its results and report",
 		ArgsUsage: "RUN_DIR|history.jsonl",
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "check-timeout", Value: 2 * time.Minute, Usage: "per-checker budget", EnvVars: env("CHECK_TIMEOUT")},
+			durationFlag("check-timeout", 2*time.Minute, "per-checker budget", env("CHECK_TIMEOUT")),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
