@@ -57,6 +57,8 @@ var registry = []Checker{
 		Summary: "after the heal every node reads the same data, holding every acknowledged write"},
 	{Name: "set", Scope: ScopeWorkload, run: checkSet,
 		Summary: "set elements: none lost, duplicated or unexpected"},
+	{Name: "queue", Scope: ScopeWorkload, run: checkQueue,
+		Summary: "Jepsen's total-queue: every acknowledged enqueue comes out exactly once or is still queued; nothing comes out that was never enqueued"},
 	{Name: "lock", Scope: ScopeWorkload, run: checkLock,
 		Summary: "no two definite holders of the lock at once"},
 	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,
