@@ -120,3 +120,18 @@ func TestBareSkipsWhatTheFileCannotHold(t *testing.T) {
 		t.Errorf("final-reads %s: %s", r.Verdict, r.Explanation)
 	}
 }
+
+// A Jepsen register history may name no key: its reads are a register's,
+// not a set's, for every check.
+func TestKeylessRegister(t *testing.T) {
+	h := &hb{}
+	h.call(1, "read", "", nil, history.OK, nil)
+	h.call(0, "write", "", 1, history.OK, 1)
+	h.call(1, "read", "", nil, history.OK, 1)
+	s := Check(context.Background(), h.ops, Options{Workloads: judge("register"), Bare: true})
+	for _, r := range s.AllChecks() {
+		if r.Verdict != Valid {
+			t.Errorf("%s %s: %s", r.Name, r.Verdict, r.Explanation)
+		}
+	}
+}
