@@ -41,6 +41,12 @@ type Options struct {
 	ExpectDumps bool
 	OutDir      string // where to write files (porcupine visualisation); "" = none
 	Logger      *slog.Logger
+	// Bare says the history is checked on its own, without the run
+	// directory it came from (a history file, ours or Jepsen's): checks
+	// that need what only a run holds (node dumps, final reads) are
+	// skipped and listed in Summary.Skipped, which leaves the verdict
+	// alone. Without Bare they would run and say unknown.
+	Bare bool
 }
 
 // WorkloadChecks names a workload and the checkers (ScopeWorkload) that
@@ -155,6 +161,10 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 			if !(c.Scope == ScopeWorkload && slices.Contains(w.Checks, c.Name) || c.Scope == ScopeEveryWorkload) {
 				continue
 			}
+			if why := bareSkip(c, in); why != "" {
+				s.Skipped = append(s.Skipped, Skip{Name: c.Name, Workload: w.Name, Reason: why})
+				continue
+			}
 			if c.applies == nil || c.applies(in) {
 				ws.Checks = append(ws.Checks, runOne(c, in))
 			}
@@ -167,13 +177,29 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 		s.Workloads = append(s.Workloads, ws)
 	}
 	for _, c := range registry {
-		if c.Scope == ScopeCluster && (c.applies == nil || c.applies(whole)) {
+		if c.Scope != ScopeCluster {
+			continue
+		}
+		if why := bareSkip(c, whole); why != "" {
+			s.Skipped = append(s.Skipped, Skip{Name: c.Name, Reason: why})
+			continue
+		}
+		if c.applies == nil || c.applies(whole) {
 			s.Checks = append(s.Checks, runOne(c, whole))
 		}
 	}
 	s.Verdict = Worst(vs...)
 	s.Perf = computePerf(whole)
 	return s
+}
+
+// bareSkip says why c cannot judge in's history on its own ("" when it
+// can, or when the history comes with its run).
+func bareSkip(c Checker, in checkInput) string {
+	if !in.opts.Bare || c.bare == nil {
+		return ""
+	}
+	return c.bare(in)
 }
 
 // newInput pairs ops; the caller sets the faults, which come from the

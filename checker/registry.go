@@ -44,7 +44,11 @@ type Checker struct {
 	// applies, when set, says whether the input has what the checker
 	// needs; a checker that does not apply is left out of the results.
 	applies func(in checkInput) bool
-	run     func(ctx context.Context, in checkInput) Result
+	// bare, when set, says why the checker cannot judge a history
+	// checked on its own (Options.Bare), or "" when it can: the data it
+	// needs live in the run directory, or only our runs record them.
+	bare func(in checkInput) string
+	run  func(ctx context.Context, in checkInput) Result
 }
 
 // registry lists every checker, in the order results show them.
@@ -53,17 +57,19 @@ var registry = []Checker{
 		Summary: "porcupine over a CAS register per key: every read, write and cas fits one order consistent with real time"},
 	{Name: "monotonic-reads", Scope: ScopeWorkload, run: checkMonotonic,
 		Summary: "per session: no phantom value, no zxid or value regression, read-your-writes (holds in every read mode)"},
-	{Name: "final-reads", Scope: ScopeWorkload, run: checkFinalReads,
+	{Name: "final-reads", Scope: ScopeWorkload, run: checkFinalReads, bare: finalReadsBare,
 		Summary: "after the heal every node reads the same data, holding every acknowledged write"},
 	{Name: "set", Scope: ScopeWorkload, run: checkSet,
 		Summary: "set elements: none lost, duplicated or unexpected"},
+	{Name: "queue", Scope: ScopeWorkload, run: checkQueue,
+		Summary: "Jepsen's total-queue: every acknowledged enqueue comes out exactly once or is still queued; nothing comes out that was never enqueued"},
 	{Name: "lock", Scope: ScopeWorkload, run: checkLock,
 		Summary: "no two definite holders of the lock at once"},
 	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,
 		Summary: "every kind of op succeeded at least once: a workload that never got through tested nothing"},
-	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) },
+	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) }, bare: recoveryBare,
 		Summary: "after the final heal a write commits and every node rejoins within the recovery budget"},
-	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas,
+	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas, bare: replicasBare,
 		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
 }
 

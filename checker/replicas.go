@@ -100,17 +100,26 @@ func isDir(dir string) bool {
 }
 
 // setOps says whether ops are set ops (adds, and reads of the whole set,
-// which name no key) rather than register ops (every op names its key).
+// which name no key) rather than register ops (writes and cas). Our
+// register ops always name a key, but a Jepsen register history checked
+// bare may name none, so a keyless read alone decides only when there is
+// neither an add nor a write.
 func setOps(ops []history.Op) bool {
+	keylessRead := false
 	for _, op := range ops {
 		if op.IsNemesis() {
 			continue
 		}
-		if op.F == history.FAdd || op.F == history.FRead && op.Key == "" {
+		switch {
+		case op.F == history.FAdd:
 			return true
+		case op.F == history.FWrite || op.F == history.FCas:
+			return false
+		case op.F == history.FRead && op.Key == "":
+			keylessRead = true
 		}
 	}
-	return false
+	return keylessRead
 }
 
 // checkReplicas checks that the replicas' state dumps (zabnode writes

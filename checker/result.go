@@ -86,7 +86,17 @@ type Summary struct {
 	// stats, ...), whatever ran on it. Results written before workloads
 	// had sections hold every check here.
 	Checks []Result `json:"checks"`
-	Perf   *Perf    `json:"perf,omitempty"`
+	// Skipped lists the checks a bare history (Options.Bare) cannot
+	// feed, and why. They do not count towards the verdict.
+	Skipped []Skip `json:"skipped,omitempty"`
+	Perf    *Perf  `json:"perf,omitempty"`
+}
+
+// Skip is a check left out of a bare history's verdict.
+type Skip struct {
+	Name     string `json:"name"`
+	Workload string `json:"workload,omitempty"` // "" for cluster checks
+	Reason   string `json:"reason"`
 }
 
 // WorkloadSummary is one workload's section of results.json.

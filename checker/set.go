@@ -140,8 +140,8 @@ func checkSet(_ context.Context, in checkInput) Result {
 		for _, x := range xs[:min(len(xs), 5)] {
 			ops = append(ops, adds[x].c.Index)
 		}
-		a.add("lost elements", fmt.Sprintf("Lost elements: %s acknowledged but absent from the final read op %d of node %s.",
-			intsString(xs, 10), f.Complete.Index, f.Complete.Node), append(ops, f.Complete.Index)...)
+		a.add("lost elements", fmt.Sprintf("Lost elements: %s acknowledged but absent from the final read op %d%s.",
+			intsString(xs, 10), f.Complete.Index, onNode(f.Complete.Node)), append(ops, f.Complete.Index)...)
 	}
 	lost := make([]int64, 0, len(lostSet))
 	for x := range lostSet {

@@ -19,22 +19,44 @@ import (
 
 func checkCommand() *cli.Command {
 	return &cli.Command{
-		Name:      "check",
-		Usage:     "re-run the checkers on a stored run (no Docker) and rewrite its results and report",
-		ArgsUsage: "RUN_DIR|history.jsonl",
+		Name:  "check",
+		Usage: "re-run the checkers on a stored run, or check a history file (zabcheck JSONL or Jepsen EDN); no Docker",
+		Description: `With a run directory (or its history.jsonl) the checkers run again as the run's
+test.json says, and results.json and the report are rewritten.
+
+With any other history file (a zabcheck JSONL history without test.json beside it,
+or Jepsen's history.edn) the checkers of --model judge it, and nothing is written.
+Checks that need what only a run directory holds (replica dumps, final reads, the
+recovery record) are skipped, and the output says so. Models: ` + modelsHelp() + `.`,
+		ArgsUsage: "RUN_DIR|HISTORY_FILE",
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "check-timeout", Value: 2 * time.Minute, Usage: "per-checker budget", EnvVars: env("CHECK_TIMEOUT")},
+			durationFlag("check-timeout", 2*time.Minute, "per-checker budget", env("CHECK_TIMEOUT")),
+			&cli.StringFlag{Name: "model", Usage: "history files only: what the ops act on, " + strings.Join(checker.ModelNames(), ", ") + " (default: inferred from the ops' f values)"},
+			&cli.StringFlag{Name: "read-mode", Value: checker.ReadSync, Usage: "history files only: how the history's register reads were made, sync, leader or local (local reads are left out of the linearizability check)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return badArgs("check takes one argument, a run directory or its history.jsonl")
+				return badArgs("check takes one argument, a run directory (or its history.jsonl) or a history file")
 			}
-			dir := c.Args().First()
-			if filepath.Base(dir) == "history.jsonl" {
-				dir = filepath.Dir(dir)
+			arg := c.Args().First()
+			fi, err := os.Stat(arg)
+			if err != nil {
+				return badArgs("check %s: not a run directory or a history file", arg)
 			}
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return badArgs("check %s: not a run directory", c.Args().First())
+			dir := ""
+			switch {
+			case fi.IsDir():
+				dir = arg
+			case filepath.Base(arg) == "history.jsonl" && exists(filepath.Join(filepath.Dir(arg), "test.json")):
+				dir = filepath.Dir(arg)
+			}
+			if dir == "" {
+				return checkHistoryFile(c, arg)
+			}
+			for _, f := range []string{"model", "read-mode"} {
+				if c.IsSet(f) {
+					return badArgs("--%s applies to history files: %s is a run, whose test.json says how to check it", f, arg)
+				}
 			}
 			sum, err := runner.Recheck(c.Context, dir, c.Duration("check-timeout"), logger(c))
 			if err != nil {

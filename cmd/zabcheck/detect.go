@@ -25,14 +25,14 @@ the table. Exit code 0 when every bug was caught and every correct run was
 valid, 1 otherwise.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "bug", Value: "all", Usage: "comma list of bugs, or all", EnvVars: env("DETECT_BUG")},
-			&cli.DurationFlag{Name: "budget", Value: 5 * time.Minute, Usage: "test time per bug before it counts as missed", EnvVars: env("BUDGET")},
-			&cli.DurationFlag{Name: "run-time", Value: 30 * time.Second, Usage: "time limit of each run", EnvVars: env("RUN_TIME")},
+			durationFlag("budget", 5*time.Minute, "test time per bug before it counts as missed", env("BUDGET")),
+			durationFlag("run-time", 30*time.Second, "time limit of each run", env("RUN_TIME")),
 			&cli.IntFlag{Name: "correct-runs", Value: 1, Usage: "runs of the correct build per trigger", EnvVars: env("CORRECT_RUNS")},
 			&cli.StringFlag{Name: "results-dir", Value: "results", Usage: "where runs and the matrix are stored", EnvVars: env("RESULTS_DIR")},
 			&cli.Int64Flag{Name: "seed", Usage: "first run's seed (0: pick one and record it)", EnvVars: env("SEED")},
 			&cli.IntFlag{Name: "nodes", Value: 3, Usage: "voters, unless the trigger sets them", EnvVars: env("NODES")},
-			&cli.DurationFlag{Name: "op-timeout", Value: 5 * time.Second, Usage: "per-operation timeout", EnvVars: env("OP_TIMEOUT")},
-			&cli.DurationFlag{Name: "check-timeout", Value: 2 * time.Minute, Usage: "per-checker budget", EnvVars: env("CHECK_TIMEOUT")},
+			durationFlag("op-timeout", 5*time.Second, "per-operation timeout", env("OP_TIMEOUT")),
+			durationFlag("check-timeout", 2*time.Minute, "per-checker budget", env("CHECK_TIMEOUT")),
 		},
 		Action: runDetect,
 	}
