@@ -83,6 +83,8 @@ const (
 	FAdd     = "add"
 	FAcquire = "acquire"
 	FRelease = "release"
+	FEnqueue = "enqueue"
+	FDequeue = "dequeue"
 	// Nemesis operations.
 	FStart = "start"
 	FStop  = "stop"

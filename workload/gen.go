@@ -135,7 +135,7 @@ func (g *generator) next() planned {
 		g.keyIsNew = false
 	}
 	switch op.F {
-	case history.FWrite, history.FCas, history.FAdd:
+	case history.FWrite, history.FCas, history.FAdd, history.FEnqueue:
 		g.counter++
 		op.Value = int64(g.slot) + 1 + (g.counter-1)*g.stride
 	}
