@@ -59,6 +59,8 @@ var registry = []Checker{
 		Summary: "set elements: none lost, duplicated or unexpected"},
 	{Name: "lock", Scope: ScopeWorkload, run: checkLock,
 		Summary: "no two definite holders of the lock at once"},
+	{Name: "sequential", Scope: ScopeWorkload, run: checkSequential,
+		Summary: "sequential znodes: each path returned once, well formed, suffixes in real-time and czxid order, acknowledged creates present in the final reads"},
 	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,
 		Summary: "every kind of op succeeded at least once: a workload that never got through tested nothing"},
 	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) },
