@@ -65,6 +65,8 @@ var registry = []Checker{
 		Summary: "Jepsen's total-queue: every acknowledged enqueue comes out exactly once or is still queued; nothing comes out that was never enqueued"},
 	{Name: "lock", Scope: ScopeWorkload, run: checkLock,
 		Summary: "no two definite holders of the lock at once"},
+	{Name: "sequential", Scope: ScopeWorkload, run: checkSequential,
+		Summary: "sequential znodes: each path returned once, well formed, suffixes in real-time and czxid order, acknowledged creates present in the final reads"},
 	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,
 		Summary: "every kind of op succeeded at least once: a workload that never got through tested nothing"},
 	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) }, bare: recoveryBare,

@@ -183,6 +183,15 @@ func Catalog() []Bug {
 			Expect:      "split brain: duplicate zxids, divergent replicas, lost writes",
 		},
 		{
+			Name:        "seq-from-committed-cversion",
+			Description: "the leader names a sequential child after its parent's committed cversion, ignoring creates under it proposed but not yet committed, so a create prepared while another is in flight picks the suffix just taken",
+			// Every process creates under the same three parents at a high
+			// rate, so creates of one parent are pipelined; the kills add
+			// leader changes, the bug needs none.
+			Trigger: Trigger{Workload: "sequential", Nemesis: []string{"kill"}, NemesisInterval: 3 * time.Second, Concurrency: 10, Rate: 500},
+			Expect:  "node already exists on a sequential create (sequential)",
+		},
+		{
 			Name:        "skip-trunc",
 			JIRA:        "ZOOKEEPER-1154",
 			Description: "the leader sends DIFF where TRUNC was needed and the learner does not check where a DIFF starts, so an uncommitted tail survives and is applied",

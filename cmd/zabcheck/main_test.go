@@ -38,7 +38,7 @@ func TestBadArguments(t *testing.T) {
 		{"bug on zookeeper", []string{"test", "--db", "zookeeper", "--bug", "skip-trunc"}, nil, "--bug"},
 		{"unknown bug", []string{"test", "--bug", "no-such-bug"}, nil, "--bug \"no-such-bug\": unknown seeded bug"},
 		{"unknown db", []string{"test", "--db", "etcd"}, nil, "--db"},
-		{"unknown workload", []string{"test", "--workload", "queue"}, nil, "--workload"},
+		{"unknown workload", []string{"test", "--workload", "no-such-workload"}, nil, "--workload"},
 		{"nosuch workload in a list", []string{"test", "--workload", "register,nosuch"}, nil, `unknown workload "nosuch"`},
 		{"all with a workload", []string{"test", "--workload", "all,lock"}, nil, "cannot be combined"},
 		{"readers on lock alone", []string{"test", "--workload", "lock", "--readers", "0.2"}, nil, "no read-only op"},

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zabcheck/zabcheck/node/jute"
@@ -32,6 +33,45 @@ func TestBugCASOnCommittedState(t *testing.T) {
 	data, _, _ := h.tree.Get("/k")
 	if got, want := string(data), "2"; got != want {
 		t.Errorf("data got %q, want %q", got, want)
+	}
+}
+
+// TestBugSeqFromCommittedCVersion: with the seeded bug, a sequential create
+// prepared while another under the same parent is uncommitted is named
+// after the committed cversion, the suffix just taken, and fails with
+// ZNODEEXISTS (the anomaly the sequential checker flags). Without it both
+// get their own suffix. Once commits catch up, naming is right again.
+func TestBugSeqFromCommittedCVersion(t *testing.T) {
+	for _, tc := range []struct {
+		bugs []Bug
+		want jute.ErrCode
+		next string // the next create's path once the first committed
+	}{
+		// The second create is still in flight, so the next one is third.
+		{nil, jute.ZOK, "/q/c-0000000002"},
+		{[]Bug{BugSeqFromCommittedCVersion}, jute.ZNODEEXISTS, "/q/c-0000000001"},
+	} {
+		t.Run(fmt.Sprint(tc.bugs), func(t *testing.T) {
+			h := newHarness(t)
+			var err error
+			if h.prep, err = NewPrepWithBugs(h.tree, tc.bugs); err != nil {
+				t.Fatal(err)
+			}
+			h.openSession(s1)
+			h.openSession(s2)
+			h.mustCreate(s1, "/q", 0)
+			first, c1 := h.prep1(s1, jute.OpCreate, create("/q/c-", "", jute.FlagSequential))
+			_, c2 := h.prep1(s2, jute.OpCreate, create("/q/c-", "", jute.FlagSequential))
+			if c1 != jute.ZOK || c2 != tc.want {
+				t.Fatalf("codes got %v, %v; want ZOK, %v", c1, c2, tc.want)
+			}
+			if r := h.commit(first); r.Path != "/q/c-0000000000" {
+				t.Errorf("first created %q, want /q/c-0000000000", r.Path)
+			}
+			if got := h.mustCreate(s1, "/q/c-", jute.FlagSequential); got != tc.next {
+				t.Errorf("after the commit: created %q, want %q", got, tc.next)
+			}
+		})
 	}
 }
 

@@ -27,6 +27,9 @@ type scratch struct {
 	base     state
 	nodes    map[string]scratchNode
 	sessions map[int64]bool
+	// seqCommitted, when set, is the committed tree that names sequential
+	// children (BugSeqFromCommittedCVersion).
+	seqCommitted *Tree
 }
 
 func newScratch(base state) *scratch {
@@ -155,6 +158,8 @@ type Prep struct {
 	sessions map[int64]pendingSession
 	// casOnCommitted is BugCASOnCommittedState.
 	casOnCommitted bool
+	// seqOnCommitted is BugSeqFromCommittedCVersion.
+	seqOnCommitted bool
 }
 
 // Bug names a seeded bug of the tree's request preparation (see
@@ -167,8 +172,16 @@ type Bug string
 // succeed.
 const BugCASOnCommittedState Bug = "cas-on-committed-state"
 
+// BugSeqFromCommittedCVersion: a sequential create is named after its
+// parent's cversion in the committed tree, ignoring creates under that
+// parent proposed but not yet committed (ZooKeeper names it from
+// getRecordForPath, which sees them). A create prepared while another
+// under the same parent is in flight picks the suffix just taken and fails
+// with ZNODEEXISTS; the counter itself still advances correctly.
+const BugSeqFromCommittedCVersion Bug = "seq-from-committed-cversion"
+
 // Bugs lists the seeded bugs this package implements.
-func Bugs() []Bug { return []Bug{BugCASOnCommittedState} }
+func Bugs() []Bug { return []Bug{BugCASOnCommittedState, BugSeqFromCommittedCVersion} }
 
 // NewPrep prepares requests against t.
 func NewPrep(t *Tree) *Prep {
@@ -184,6 +197,8 @@ func NewPrepWithBugs(t *Tree, bugs []Bug) (*Prep, error) {
 		switch b {
 		case BugCASOnCommittedState:
 			p.casOnCommitted = true
+		case BugSeqFromCommittedCVersion:
+			p.seqOnCommitted = true
 		default:
 			return nil, fmt.Errorf("new prep: unknown seeded bug %q", b)
 		}
@@ -297,9 +312,19 @@ func (p *Prep) Prepare(h Header, op jute.OpCode, req jute.Record) (Txn, error) {
 
 // PrepareCreate prepares a create (wantStat: the client used create2).
 func (p *Prep) PrepareCreate(h Header, req *jute.CreateRequest, wantStat bool) (Txn, error) {
-	sc := newScratch(p)
+	sc := p.createScratch()
 	txn, code := prepCreate(sc, h, req, wantStat)
 	return p.finish(h, sc, txn, code)
+}
+
+// createScratch is the scratch of a request that may create a sequential
+// child.
+func (p *Prep) createScratch() *scratch {
+	sc := newScratch(p)
+	if p.seqOnCommitted {
+		sc.seqCommitted = p.tree
+	}
+	return sc
 }
 
 // PrepareDelete prepares a delete.
@@ -329,7 +354,7 @@ func (p *Prep) PrepareCheck(h Header, req *jute.CheckVersionRequest) (Txn, error
 // ZooKeeper logs it), which changes nothing when applied; the error is the
 // failing op's code.
 func (p *Prep) PrepareMulti(h Header, req *jute.MultiRequest) (Txn, error) {
-	sc := newScratch(p)
+	sc := p.createScratch()
 	txn := Txn{Kind: KindMulti, Zxid: h.Zxid, Time: h.Time, Session: h.Session, Ops: make([]Txn, 0, len(req.Ops))}
 	var failed jute.ErrCode
 	for _, op := range req.Ops {
@@ -481,7 +506,11 @@ func prepCreate(st *scratch, h Header, req *jute.CreateRequest, wantStat bool) (
 	if sequential {
 		// ZooKeeper names the child after the parent's cversion in the
 		// proposed state, before this create increments it.
-		path += fmt.Sprintf("%010d", ps.Cversion)
+		named := ps
+		if st.seqCommitted != nil {
+			named, _ = st.seqCommitted.stat(parentPath)
+		}
+		path += fmt.Sprintf("%010d", named.Cversion)
 	}
 	if _, exists := st.stat(path); exists {
 		return Txn{}, jute.ZNODEEXISTS
