@@ -58,6 +58,9 @@ recovery record) are skipped, and the output says so. Models: ` + modelsHelp() +
 					return badArgs("--%s applies to history files: %s is a run, whose test.json says how to check it", f, arg)
 				}
 			}
+			if !exists(filepath.Join(dir, "test.json")) || !exists(filepath.Join(dir, "history.jsonl")) {
+				return badArgs("check %s: not a run directory (it needs test.json and history.jsonl; results/latest is the newest run)", arg)
+			}
 			sum, err := runner.Recheck(c.Context, dir, c.Duration("check-timeout"), logger(c))
 			if err != nil {
 				return &exitError{code: exitHarness, err: err}

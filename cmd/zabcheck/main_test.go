@@ -67,6 +67,13 @@ func TestBadArguments(t *testing.T) {
 		{"stray argument", []string{"test", "extra"}, nil, "no arguments"},
 		{"check without a run", []string{"check", filepath.Join(dir, "missing")}, nil, "not a run directory"},
 		{"check with no argument", []string{"check"}, nil, "one argument"},
+		{"check on a directory without test.json", []string{"check", t.TempDir()}, nil, "test.json"},
+		{"unknown command", []string{"tset"}, nil, `unknown command "tset"`},
+		{"serve on a missing directory", []string{"serve", "--results-dir", filepath.Join(dir, "missing")}, nil, "--results-dir"},
+		{"serve to the network without --public", []string{"serve", "--addr", "0.0.0.0:0"}, nil, "--public"},
+		{"serve on every interface without --public", []string{"serve", "--addr", ":0"}, nil, "--public"},
+		{"serve on a bad address", []string{"serve", "--addr", "nowhere"}, nil, "--addr"},
+		{"clean with an argument", []string{"clean", "everything"}, nil, "no arguments"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
