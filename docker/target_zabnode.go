@@ -21,8 +21,15 @@ var zabnodeTarget = Target{
 	Image:      ImageZabnode,
 	FromSource: true,
 	ZooCfg: []string{
-		// The admin server serves /dump and /failpoints.
+		// The admin server serves /dump and /failpoints. zabnode binds it
+		// to loopback and refuses failpoints unless told otherwise; the
+		// harness reaches it from the host and arms failpoints, on a
+		// network of its own. The container's command line is fixed by
+		// images/zabnode/Dockerfile, so the switch is a zoo.cfg key
+		// (the same as zabnode's --enable-failpoints flag).
 		"admin.serverPort=" + strconv.Itoa(AdminPort),
+		"admin.serverAddress=0.0.0.0",
+		"zabnode.enableFailpoints=true",
 	},
 	// node/config reads these; zabnode.bug takes a comma list of seeded
 	// bugs.

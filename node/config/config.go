@@ -40,10 +40,17 @@ type Config struct {
 	ClientPort        int
 	ClientPortAddress string
 	AdminPort         int // admin.serverPort (default 8080, like ZooKeeper): the state-dump endpoint; 0 or admin.enableServer=false disables it
-	AdminAddress      string
-	FourLetterWords   map[string]bool // nil means all ("*")
-	Servers           []Server
-	MyID              uint64
+	// AdminAddress is admin.serverAddress, the address the admin server
+	// binds. ZooKeeper's default is 0.0.0.0; zabnode's is 127.0.0.1
+	// (DefaultAdminAddress), because its admin server has no
+	// authentication and serves the state dump. The harness sets 0.0.0.0.
+	AdminAddress string
+	// MaxClientCnxns is maxClientCnxns: how many client connections one IP
+	// address may hold at once (ZooKeeper's default 60; 0 is unlimited).
+	MaxClientCnxns  int
+	FourLetterWords map[string]bool // nil means all ("*")
+	Servers         []Server
+	MyID            uint64
 	// Zabnode-only keys.
 	Fsync bool // zabnode.fsync (default true); off only for benchmarks
 	// Pipeline is zabnode.pipeline (default true): the log is appended and
@@ -51,6 +58,10 @@ type Config struct {
 	// zab.Ready). Off handles every Ready on the loop, to measure the gain.
 	Pipeline bool
 	Bugs     []string // zabnode.bug: comma list of seeded bugs (off by default)
+	// EnableFailpoints is zabnode.enableFailpoints (default false): only
+	// then does the admin server arm failpoints, which end the process
+	// (server/failpoint.go). zabnode's --enable-failpoints flag sets it too.
+	EnableFailpoints bool
 	// SnapCount is how many transactions between snapshots (ZooKeeper's
 	// snapCount).
 	SnapCount int
@@ -80,12 +91,18 @@ func (c *Config) ids(observer bool) []uint64 {
 	return ids
 }
 
+// Defaults zabnode applies where ZooKeeper has a default too.
+const (
+	DefaultAdminAddress   = "127.0.0.1"
+	DefaultMaxClientCnxns = 60
+)
+
 // ignored are ZooKeeper keys that zabnode accepts and does not need, so the
 // harness can render one file for both targets.
 var ignored = map[string]bool{
 	"standaloneEnabled": true, "reconfigEnabled": true, "autopurge.snapRetainCount": true,
-	"autopurge.purgeInterval": true, "maxClientCnxns": true,
-	"dataLogDir": true, "preAllocSize": true, "globalOutstandingLimit": true,
+	"autopurge.purgeInterval": true,
+	"dataLogDir":              true, "preAllocSize": true, "globalOutstandingLimit": true,
 	"minSessionTimeout": true, "maxSessionTimeout": true, "electionAlg": true,
 	"quorumListenOnAllIPs": true, "metricsProvider.className": true,
 }
@@ -119,7 +136,8 @@ func Load(path string, log *slog.Logger) (*Config, error) {
 // Parse parses zoo.cfg content; file is used in messages only. myid is not
 // read.
 func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
-	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, AdminPort: 8080, Fsync: true, Pipeline: true, SnapCount: 10000}
+	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, AdminPort: 8080, AdminAddress: DefaultAdminAddress,
+		MaxClientCnxns: DefaultMaxClientCnxns, Fsync: true, Pipeline: true, SnapCount: 10000}
 	adminEnabled := true
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -184,7 +202,12 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 		case k == "admin.enableServer":
 			adminEnabled, err = boolVal()
 		case k == "admin.serverAddress":
+			if v == "" {
+				err = bad("empty")
+			}
 			c.AdminAddress = v
+		case k == "maxClientCnxns":
+			c.MaxClientCnxns, err = intVal(0, 1000000)
 		case k == "snapCount":
 			c.SnapCount, err = intVal(2, 100000000)
 		case k == "4lw.commands.whitelist":
@@ -202,6 +225,8 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 			c.Fsync, err = boolVal()
 		case k == "zabnode.pipeline":
 			c.Pipeline, err = boolVal()
+		case k == "zabnode.enableFailpoints":
+			c.EnableFailpoints, err = boolVal()
 		case k == "zabnode.bug":
 			for _, bug := range strings.Split(v, ",") {
 				if bug = strings.TrimSpace(bug); bug != "" {

@@ -67,6 +67,9 @@ func TestErrorsNameKeyAndFile(t *testing.T) {
 		{"bad fsync", base + "zabnode.fsync=maybe\n", "zabnode.fsync"},
 		{"bad pipeline", base + "zabnode.pipeline=1\n", "zoo.cfg:6: zabnode.pipeline: \"1\": want true or false"},
 		{"bad admin switch", base + "admin.enableServer=yes\n", "admin.enableServer"},
+		{"empty admin address", base + "admin.serverAddress=\n", "zoo.cfg:6: admin.serverAddress: empty"},
+		{"negative maxClientCnxns", base + "maxClientCnxns=-1\n", "zoo.cfg:6: maxClientCnxns"},
+		{"bad failpoint switch", base + "zabnode.enableFailpoints=1\n", "zabnode.enableFailpoints"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("zoo.cfg", []byte(tc.text), nil)
@@ -87,5 +90,28 @@ func TestMyIDErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "myid"), []byte("9"), 0o644)
 	if _, err := Load(cfgPath, nil); err == nil || !strings.Contains(err.Error(), "no server.9") {
 		t.Fatalf("unknown myid: got %v", err)
+	}
+}
+
+// TestHardeningDefaults: outside the harness the admin server binds
+// loopback, failpoints are off and one IP may hold 60 client connections,
+// as in ZooKeeper; each can be set.
+func TestHardeningDefaults(t *testing.T) {
+	base := "tickTime=200\ninitLimit=10\nsyncLimit=5\ndataDir=/d\nserver.1=h:2888:3888\n"
+	c, err := Parse("zoo.cfg", []byte(base), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminAddress != "127.0.0.1" || c.EnableFailpoints || c.MaxClientCnxns != 60 {
+		t.Errorf("defaults: admin %q, failpoints %v, maxClientCnxns %d; want 127.0.0.1, false, 60",
+			c.AdminAddress, c.EnableFailpoints, c.MaxClientCnxns)
+	}
+	c, err = Parse("zoo.cfg", []byte(base+"admin.serverAddress=0.0.0.0\nzabnode.enableFailpoints=true\nmaxClientCnxns=0\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AdminAddress != "0.0.0.0" || !c.EnableFailpoints || c.MaxClientCnxns != 0 {
+		t.Errorf("set: admin %q, failpoints %v, maxClientCnxns %d; want 0.0.0.0, true, 0",
+			c.AdminAddress, c.EnableFailpoints, c.MaxClientCnxns)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -120,17 +119,17 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 	}
 	n, err := jute.FrameLength(prefix, jute.MaxPacket)
 	if err != nil {
-		s.badInput(log, c, fmt.Errorf("connect request: %w", err))
+		s.badInput(c, fmt.Errorf("connect request: %w", err))
 		return
 	}
 	payload := make([]byte, n)
 	if _, err := io.ReadFull(br, payload); err != nil {
-		s.badInput(log, c, fmt.Errorf("connect request body: %w", err))
+		s.badInput(c, fmt.Errorf("connect request body: %w", err))
 		return
 	}
 	req, err := jute.DecodeConnectRequest(payload)
 	if err != nil {
-		s.badInput(log, c, err)
+		s.badInput(c, err)
 		return
 	}
 	if !s.loop.post(ctx, evConnect{c: c, req: req}) {
@@ -156,12 +155,12 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 				c.close("session timeout: no packet from client")
 				return
 			}
-			s.badInput(log, c, err)
+			s.badInput(c, err)
 			return
 		}
 		hdr, body, err := jute.DecodeRequest(payload)
 		if err != nil && !errors.Is(err, jute.ErrUnknownOp) {
-			s.badInput(log, c, err)
+			s.badInput(c, err)
 			return
 		}
 		if !s.loop.post(ctx, evRequest{c: c, hdr: hdr, body: body, raw: payload, at: time.Now()}) {
@@ -172,11 +171,13 @@ func (s *Server) serveConn(ctx context.Context, c *conn) {
 
 // badInput closes one connection over a malformed packet; the server goes
 // on serving everyone else.
-func (s *Server) badInput(log *slog.Logger, c *conn, err error) {
+func (s *Server) badInput(c *conn, err error) {
 	if c.closed() {
 		return
 	}
-	log.Warn("closing client connection: bad input", "conn", c.id, "err", err)
+	// Rate-limited: a client sending garbage in a loop must not flood the
+	// log.
+	s.warn.Warn("closing client connection: bad input", "client", c.nc.RemoteAddr().String(), "conn", c.id, "err", err)
 	c.close("bad input: " + err.Error())
 }
 

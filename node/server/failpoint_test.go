@@ -207,7 +207,7 @@ func TestFailpointAdminAPI(t *testing.T) {
 func TestFailpointCrashesFollowerAfterAck(t *testing.T) {
 	ex := make(exits, 8)
 	// The failpoints hook the TCP transport.
-	c := &cluster{opts: Options{Exit: ex.exit}, tcp: true}
+	c := &cluster{opts: Options{Exit: ex.exit}, tcp: true, extra: "zabnode.enableFailpoints=true\n"}
 	c.init(t, 3)
 	leader := c.waitServing(t)
 	follower := c.follower(leader)

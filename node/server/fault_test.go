@@ -260,15 +260,29 @@ func TestBadInput(t *testing.T) {
 // TestSnapshotRestart takes snapshots every few txns, restarts the whole
 // ensemble from them (compacted logs), and brings back a node with an empty
 // data directory, which the leader must sync with a SNAP.
+//
+// It waits on conditions only, each bounded by hangGuard, never by a
+// budget: under load a session (2 s at most with tickTime=100) can drop
+// while the server stalls, so each client call is retried on a lost
+// connection, and a create retried after a lost answer may find its own
+// znode.
 func TestSnapshotRestart(t *testing.T) {
 	c := newCluster(t, 3, "snapCount=10\n")
 	c.waitServing(t)
 	z := connect(t, c.nodes[0])
 	acl := zk.WorldACL(zk.PermAll)
 	for i := range 60 {
-		if _, err := z.Create(fmt.Sprintf("/s%02d", i), []byte{byte(i)}, 0, acl); err != nil {
-			t.Fatal(err)
-		}
+		p := fmt.Sprintf("/s%02d", i)
+		retried := false
+		retryZK(t, "create "+p, func() error {
+			_, err := z.Create(p, []byte{byte(i)}, 0, acl)
+			if retried && errors.Is(err, zk.ErrNodeExists) {
+				// The lost try took effect; only this test writes p.
+				return nil
+			}
+			retried = true
+			return err
+		})
 	}
 	z.Close()
 	for _, nd := range c.nodes {
@@ -303,23 +317,28 @@ func TestSnapshotRestart(t *testing.T) {
 	c.waitServing(t)
 	for _, nd := range c.nodes {
 		z := connect(t, nd)
-		if _, err := z.Sync("/"); err != nil {
-			t.Fatal(err)
-		}
-		kids, _, err := z.Children("/")
-		if err != nil {
-			t.Fatal(err)
-		}
+		var kids []string
+		var got []byte
+		retryZK(t, fmt.Sprintf("read node %d", nd.id), func() error {
+			if _, err := z.Sync("/"); err != nil {
+				return err
+			}
+			var err error
+			if kids, _, err = z.Children("/"); err != nil {
+				return err
+			}
+			got, _, err = z.Get("/s42")
+			return err
+		})
 		if got, want := len(kids), 61; got != want { // 60 + /zookeeper
 			t.Errorf("node %d: got %d children of /, want %d", nd.id, got, want)
 		}
-		got, _, err := z.Get("/s42")
-		if err != nil || len(got) != 1 || got[0] != 42 {
-			t.Errorf("node %d: /s42 = %v %v", nd.id, got, err)
+		if len(got) != 1 || got[0] != 42 {
+			t.Errorf("node %d: /s42 = %v", nd.id, got)
 		}
 		z.Close()
 	}
-	waitFor(t, 10*time.Second, "digests agree", func() error {
+	waitFor(t, hangGuard, "digests agree", func() error {
 		var digests []string
 		for _, nd := range c.nodes {
 			d, err := fetchDump(nd)

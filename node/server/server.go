@@ -4,6 +4,14 @@
 // (node/jute) on the client port, the four-letter words included, plus a
 // state dump and failpoints (failpoint.go) over HTTP on admin.serverPort.
 //
+// Exposure: the admin server has no authentication, so it binds
+// admin.serverAddress (127.0.0.1 unless set; the harness sets 0.0.0.0), and
+// failpoints, which end the process, answer only when zabnode was started
+// with zabnode.enableFailpoints=true or --enable-failpoints. The client
+// port admits at most maxClientCnxns connections per client IP, as
+// ZooKeeper does, and repeated connection warnings are rate-limited
+// (node/ratelog), so a flood of bad connections costs a line a second.
+//
 // Concurrency: one goroutine, the loop, owns the core, the tree, the Prep
 // state, the watches and the session table. The transport, the client
 // connections, the admin server and the ticker talk to it only through
@@ -32,6 +40,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/zabcheck/zabcheck/node/config"
+	"github.com/zabcheck/zabcheck/node/ratelog"
 	"github.com/zabcheck/zabcheck/node/storage"
 	"github.com/zabcheck/zabcheck/node/transport"
 	"github.com/zabcheck/zabcheck/node/zab"
@@ -90,8 +99,16 @@ type Server struct {
 	client    net.Listener
 	admin     net.Listener // nil: no admin server
 	loop      *loop
-	fp        *failpoints
+	fp        *failpoints // nil unless cfg.EnableFailpoints
+	// warn writes the warnings a flood of bad client connections repeats,
+	// at most one line per second each.
+	warn  *ratelog.Logger
+	cnxns *cnxnLimit
 }
+
+// warnEvery is how often each kind of repeated connection warning may be
+// written.
+const warnEvery = time.Second
 
 // New opens the store, binds the listeners and builds the core, so that a
 // bad data directory or a port in use fails here. Run must be called to
@@ -117,7 +134,11 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 		exit = os.Exit
 	}
 	s = &Server{cfg: cfg, log: log, handshake: opts.HandshakeTimeout,
-		fp: newFailpoints(log.With("component", "failpoint"), exit, crashBeforeHold)}
+		warn: ratelog.New(log, warnEvery, now), cnxns: newCnxnLimit(cfg.MaxClientCnxns)}
+	if cfg.EnableFailpoints {
+		s.fp = newFailpoints(log.With("component", "failpoint"), exit, crashBeforeHold)
+		log.Warn("FAILPOINTS ENABLED: the admin server can end this process", "admin", cfg.AdminAddress)
+	}
 	if s.handshake <= 0 {
 		s.handshake = handshakeTimeout
 	}
@@ -143,11 +164,14 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 		peers[p.ID] = p.QuorumAddr()
 	}
 	if s.tr = opts.Peers; s.tr == nil {
-		s.tr, err = transport.New(transport.Config{
+		tc := transport.Config{
 			ID: cfg.MyID, ListenAddr: cfg.Me().QuorumAddr(), Listener: opts.PeerListener,
 			Peers: peers, Logger: log.With("component", "transport"), UserTimeout: peerUserTimeout(cfg),
-			Queued: s.fp.queued, BeforeWrite: s.fp.beforeWrite, AfterWrite: s.fp.afterWrite,
-		})
+		}
+		if s.fp != nil {
+			tc.Queued, tc.BeforeWrite, tc.AfterWrite = s.fp.queued, s.fp.beforeWrite, s.fp.afterWrite
+		}
+		s.tr, err = transport.New(tc)
 		if err != nil {
 			return nil, fmt.Errorf("new server: %w", err)
 		}
@@ -169,7 +193,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 	if s.admin == nil && cfg.AdminPort != 0 {
 		host := cfg.AdminAddress
 		if host == "" {
-			host = "0.0.0.0"
+			host = config.DefaultAdminAddress // a Config built by hand
 		}
 		if s.admin, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(cfg.AdminPort))); err != nil {
 			return nil, fmt.Errorf("new server: listen on admin.serverPort: %w", err)
@@ -271,7 +295,7 @@ func (s *Server) acceptClients(ctx context.Context) error {
 			if errors.Is(err, net.ErrClosed) {
 				return fmt.Errorf("accept client: %w", err)
 			}
-			s.log.Warn("accept client failed; retrying", "err", err)
+			s.warn.Warn("accept client failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -279,9 +303,21 @@ func (s *Server) acceptClients(ctx context.Context) error {
 			}
 			continue
 		}
+		// Counted per IP before anything is read, as ZooKeeper's
+		// NIOServerCnxnFactory does: one host cannot take every file
+		// descriptor. The connection is closed unanswered.
+		ip := remoteIP(nc)
+		if !s.cnxns.acquire(ip) {
+			s.warn.Warn("too many connections from one client IP; closing", "ip", ip.String(), "maxClientCnxns", s.cfg.MaxClientCnxns)
+			_ = nc.Close()
+			continue
+		}
 		nextID++
 		c := newConn(nextID, nc)
-		wg.Go(func() { s.serveConn(ctx, c) })
+		wg.Go(func() {
+			defer s.cnxns.release(ip)
+			s.serveConn(ctx, c)
+		})
 	}
 }
 
@@ -296,7 +332,11 @@ func (s *Server) serveAdmin(ctx context.Context) error {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(d.([]byte))
 	})
-	s.fp.handle(mux)
+	if s.fp != nil {
+		s.fp.handle(mux)
+	} else {
+		handleFailpointsDisabled(mux)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(s.admin) }()

@@ -34,7 +34,9 @@ type Store struct {
 }
 
 // Open opens (or creates) the store and recovers the log. It refuses to open
-// when acceptedEpoch < currentEpoch or an epoch file is garbage.
+// when an epoch file is garbage, or when the epoch files cannot belong to
+// the log next to them (CheckEpochsAgainstLog): the error is one line
+// naming the file.
 func Open(dataDir string, opts Options) (*Store, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -42,9 +44,6 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	}
 	dir := filepath.Join(dataDir, "version-2")
 	ep := Epochs{Dir: dir, NoSync: opts.NoSync, NoAcceptedEpoch: opts.NoAcceptedEpoch}
-	if _, _, err := ep.Load(); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
-	}
 	removeTempFiles(dir, logger)
 	l, err := OpenLog(dir, LogOptions{
 		SegmentSize: opts.SegmentSize, MaxRecordSize: opts.MaxRecordSize,
@@ -62,6 +61,20 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	if err := st.coverSnapshot(); err != nil {
 		_ = l.Close()
 		return nil, fmt.Errorf("open store: %w", err)
+	}
+	// After coverSnapshot, LastZxid covers the newest snapshot too: a
+	// snapshot installed from a leader also needed the acceptedEpoch that
+	// its sync began with.
+	last := l.LastZxid()
+	behind, err := CheckEpochsAgainstLog(dir, last, opts.NoAcceptedEpoch)
+	if err != nil {
+		_ = l.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if behind {
+		cur, _ := ep.Current() // read without error just above
+		logger.Info("currentEpoch is older than the log: the node stopped between logging a NEWLEADER's txns and writing currentEpoch; starting with the durable currentEpoch",
+			"currentEpoch", cur, "last_zxid", fmt.Sprintf("%#x", last))
 	}
 	return st, nil
 }

@@ -162,6 +162,10 @@ func TestStoreSnapshotCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// zabnode promises an epoch before it logs anything of it.
+	if err := st.Epochs.SetAccepted(1); err != nil {
+		t.Fatal(err)
+	}
 	var all []uint64
 	for i := uint64(1); i <= 10; i++ {
 		if err := st.Log.Commit(rec(1, i)); err != nil {
@@ -274,6 +278,10 @@ func TestStoreSnapshotAheadOfLog(t *testing.T) {
 	if err := st.Log.Commit(rec(1, 1), rec(1, 2)); err != nil {
 		t.Fatal(err)
 	}
+	// The snapshot came from the leader of epoch 2, promised first.
+	if err := st.Epochs.SetAccepted(2); err != nil {
+		t.Fatal(err)
+	}
 	if err := st.Snaps.Save(zx(2, 5), []byte("leader state")); err != nil {
 		t.Fatal(err)
 	}
@@ -321,6 +329,9 @@ func TestStoreTruncateAndInstall(t *testing.T) {
 		wantEntries(t, st.Log, 0, ^uint64(0), zx(1, 1), zx(1, 2), zx(1, 3))
 	})
 	t.Run("install snapshot", func(t *testing.T) {
+		if err := st.Epochs.SetAccepted(2); err != nil {
+			t.Fatal(err)
+		}
 		if err := st.InstallSnapshot(zx(2, 2), []byte("leader")); err != nil {
 			t.Fatal(err)
 		}

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/zabcheck/zabcheck/node/ratelog"
 )
 
 // Errors returned by Send.
@@ -174,9 +176,13 @@ type Inbound struct {
 type Transport struct {
 	cfg    Config
 	logger *slog.Logger
-	ln     net.Listener
-	recv   chan Inbound
-	peers  map[uint64]*outPeer
+	// warn writes the warnings that anyone reaching the quorum port can
+	// repeat (bad handshakes, accept failures) at most once a second each,
+	// so a flood of bad connections cannot flood the log.
+	warn  *ratelog.Logger
+	ln    net.Listener
+	recv  chan Inbound
+	peers map[uint64]*outPeer
 
 	started atomic.Bool
 	stopped atomic.Bool
@@ -220,6 +226,7 @@ func New(cfg Config) (*Transport, error) {
 	t := &Transport{
 		cfg:     cfg,
 		logger:  cfg.Logger.With("node", cfg.ID),
+		warn:    ratelog.New(cfg.Logger.With("node", cfg.ID), time.Second, nil),
 		ln:      ln,
 		recv:    make(chan Inbound, cfg.RecvQueue),
 		peers:   make(map[uint64]*outPeer),
@@ -315,7 +322,7 @@ func (t *Transport) Run(ctx context.Context) error {
 				return fmt.Errorf("accept peer: %w", err)
 			}
 			// Running out of descriptors and the like pass; do not spin.
-			t.logger.Warn("accept peer failed; retrying", "err", err)
+			t.warn.Warn("accept peer failed; retrying", "err", err)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -581,7 +588,7 @@ func (t *Transport) serveInbound(ctx context.Context, conn net.Conn) {
 	var hs [handshakeSize]byte
 	_ = conn.SetReadDeadline(time.Now().Add(t.cfg.DialTimeout))
 	if _, err := io.ReadFull(conn, hs[:]); err != nil {
-		t.logger.Warn("rejected peer connection: no handshake", "remote", remote, "err", err)
+		t.warn.Warn("rejected peer connection: no handshake", "remote", remote, "err", err)
 		return
 	}
 	magic := binary.BigEndian.Uint32(hs[0:4])
@@ -589,13 +596,13 @@ func (t *Transport) serveInbound(ctx context.Context, conn net.Conn) {
 	to := binary.BigEndian.Uint64(hs[12:20])
 	switch _, known := t.peers[from]; {
 	case magic != handshakeMagic:
-		t.logger.Warn("rejected peer connection: bad handshake magic", "remote", remote, "magic", magic)
+		t.warn.Warn("rejected peer connection: bad handshake magic", "remote", remote, "magic", magic)
 		return
 	case !known:
-		t.logger.Warn("rejected peer connection: unknown peer id", "remote", remote, "peer", from)
+		t.warn.Warn("rejected peer connection: unknown peer id", "remote", remote, "peer", from)
 		return
 	case to != t.cfg.ID:
-		t.logger.Warn("rejected peer connection: addressed to another id", "remote", remote, "peer", from, "to", to)
+		t.warn.Warn("rejected peer connection: addressed to another id", "remote", remote, "peer", from, "to", to)
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})

@@ -150,13 +150,22 @@ func NewNode(cfg Config, st Storage) (*Node, error) {
 		}
 		prev = t.Zxid
 	}
+	lastEpoch := snapZxid.Epoch()
+	if len(entries) > 0 {
+		lastEpoch = entries[len(entries)-1].Zxid.Epoch()
+	}
 	if cfg.Bugs.Has(BugNoPersistAcceptedEpoch) {
 		// ZooKeeper 3.3 kept no acceptedEpoch: a restarted node only knows
 		// the epoch of its last logged txn.
-		accepted = snapZxid.Epoch()
-		if len(entries) > 0 {
-			accepted = entries[len(entries)-1].Zxid.Epoch()
-		}
+		accepted = lastEpoch
+	}
+	// A leader's epoch is 1 + the largest acceptedEpoch of its quorum, its
+	// own included, so acceptedEpoch >= the log's epoch is what keeps a
+	// leader's first zxid above everything in its log. A node only logs
+	// txns of an epoch it has promised, so anything else is damaged state
+	// (storage.CheckEpochsAgainstLog refuses it first, naming the file).
+	if accepted < lastEpoch {
+		return nil, fmt.Errorf("new node: acceptedEpoch %d is below epoch %d of the last logged zxid", accepted, lastEpoch)
 	}
 	n := &Node{
 		cfg:           cfg,
