@@ -50,7 +50,7 @@ deps-run: ## install the Debian packages `make run` needs (debootstrap), if miss
 
 .PHONY: build
 build: ## build zabcheck and zabnode into bin/
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 .PHONY: images
 images: deps-run build ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change

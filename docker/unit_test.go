@@ -507,3 +507,17 @@ func TestOverlapsAny(t *testing.T) {
 		}
 	}
 }
+
+// TestBasePackagesMatchTheDockerfile: debootstrap includes what the base
+// Dockerfile would install, or the base build falls back to apt.
+func TestBasePackagesMatchTheDockerfile(t *testing.T) {
+	b, err := imageFiles.ReadFile("images/base/Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range basePackages {
+		if !strings.Contains(string(b), " "+p) {
+			t.Errorf("basePackages has %s, which images/base/Dockerfile does not install", p)
+		}
+	}
+}
