@@ -105,6 +105,9 @@ type Node struct {
 	// localSyncs are client syncs started on this learner: waiting for the
 	// leader's reply, then for the commit point to reach zxid.
 	localSyncs []localSync
+
+	// ctr counts the protocol paths taken (coverage.go).
+	ctr Counters
 }
 
 type localSync struct {
@@ -256,6 +259,7 @@ func (n *Node) truncateTo(z Zxid) error {
 		return fmt.Errorf("truncate log: %v is not in the log", z)
 	}
 	i, _ := findTxn(n.entries, z+1)
+	n.ctr.ProposalsDropped += uint64(len(n.entries) - i)
 	if i < n.stable {
 		n.stable = i
 		if n.rd.Truncate == nil || *n.rd.Truncate > z {
@@ -276,6 +280,7 @@ func (n *Node) installSnapshot(s Snapshot, txns []Txn) error {
 		}
 		prev = t.Zxid
 	}
+	n.ctr.ProposalsDropped += uint64(countMissing(n.entries, s.Zxid, txns))
 	n.base = s.Zxid
 	n.baseData = s.Data
 	n.entries = slices.Clone(txns)
@@ -586,6 +591,9 @@ func (n *Node) Status() Status {
 // becomeLooking abandons the current role and starts a new election.
 func (n *Node) becomeLooking(reason string) {
 	n.log.Info("going LOOKING", "from", n.role, "reason", reason)
+	if n.inSync() {
+		n.ctr.SyncAborted++
+	}
 	if n.ld != nil {
 		n.leaderAbortSyncs()
 	}
