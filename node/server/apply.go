@@ -102,5 +102,6 @@ func (l *loop) maybeSnapshot() {
 		l.log.Error("snapshot failed", "zxid", fmt.Sprintf("%#x", z), "err", err)
 		return
 	}
+	l.sc.snapshotsTaken++
 	l.log.Info("saved snapshot", "zxid", fmt.Sprintf("%#x", z), "took", time.Since(start).Round(time.Millisecond))
 }
