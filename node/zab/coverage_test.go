@@ -122,3 +122,74 @@ func TestCountersSyncAborted(t *testing.T) {
 		t.Errorf("counters = %+v, want no aborted sync, 1 epoch joined, 1 DIFF", got)
 	}
 }
+
+// TestTrimCommittedWindow: a leader that keeps only the last few committed
+// txns in memory syncs a learner behind that window with its snapshot
+// (SNAP) and one inside it with a DIFF, as ZooKeeper does with
+// commitLogCount.
+func TestTrimCommittedWindow(t *testing.T) {
+	// Five voters, so that the leader commits with two of them down.
+	c := newCluster(t, []uint64{1, 2, 3, 4, 5}, nil, nil)
+	leader := c.stable()
+	var fs []uint64
+	for _, id := range c.ids {
+		if id != leader {
+			fs = append(fs, id)
+		}
+	}
+	behind, inside := fs[0], fs[1]
+	propose := func(n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := c.nodes[leader].Propose([]byte{byte(i)}); err != nil {
+				t.Fatal(err)
+			}
+			c.drain(leader)
+		}
+		c.tick(2)
+	}
+	propose(2)
+	c.down[behind] = true
+	propose(5) // (1,1)..(1,7): behind stopped at (1,2)
+	c.down[inside] = true
+	propose(3) // inside stopped at (1,7)
+	snapAt := MakeZxid(1, 8)
+	if err := c.st[leader].CreateSnapshot(Snapshot{Zxid: snapAt, Data: []byte("state@8")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.nodes[leader].TrimCommitted(0, snapAt); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.nodes[leader].entries); got != 10 {
+		t.Fatalf("keep 0 trimmed the log to %d txns, want all 10", got)
+	}
+	if err := c.nodes[leader].TrimCommitted(3, snapAt); err != nil {
+		t.Fatal(err)
+	}
+	// Three committed txns stay above the new base (1,7).
+	if n := c.nodes[leader]; n.base != MakeZxid(1, 7) || len(n.entries) != 3 {
+		t.Fatalf("after trimming to 3: base %v, %d txns; want base 0x100000007 and 3 txns", n.base, len(n.entries))
+	}
+	for _, id := range []uint64{behind, inside} {
+		c.down[id] = false
+		c.restart(id)
+	}
+	c.stable()
+	if got := c.nodes[behind].Counters(); got.SnapReceived != 1 || got.DiffReceived != 0 {
+		t.Errorf("n%d behind the window: %+v, want a SNAP", behind, got)
+	}
+	if got := c.nodes[inside].Counters(); got.DiffReceived != 1 || got.SnapReceived != 0 {
+		t.Errorf("n%d at the window's base: %+v, want a DIFF", inside, got)
+	}
+	snap, log := c.st[behind].Log()
+	if snap.Zxid != snapAt || string(snap.Data) != "state@8" || len(log) != 2 {
+		t.Errorf("n%d after SNAP: snapshot %v %q, log %v; want the leader's snapshot and 2 txns", behind, snap.Zxid, snap.Data, log)
+	}
+	// Trimming never passes the durable snapshot.
+	if err := c.nodes[leader].TrimCommitted(1, snapAt); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.nodes[leader]; n.base != snapAt {
+		t.Errorf("trimming to 1 below a snapshot at 0x100000008: base %v", n.base)
+	}
+}

@@ -610,3 +610,35 @@ func sortedKeys[V any](m map[uint64]V) []uint64 {
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
 }
+
+// TrimCommitted bounds the in-memory log the way ZooKeeper bounds
+// ZKDatabase.committedLog (commitLogCount): it drops the oldest committed,
+// durable txns until at most keep of them remain, but never past upTo, the
+// newest snapshot the server has made durable. A learner whose last zxid
+// falls before the window is then synced with that snapshot (SNAP), as
+// ZooKeeper's leader does for a follower outside committedLog when its
+// txn log cannot serve it either (LearnerHandler.syncFollower). keep <= 0
+// keeps everything.
+func (n *Node) TrimCommitted(keep int, upTo Zxid) error {
+	if keep <= 0 {
+		return nil
+	}
+	// Committed txns in memory: entries[:c], each also durable below
+	// n.stable (Compact refuses anything else).
+	c, _ := findTxn(n.entries, n.committed+1)
+	c = min(c, n.stable)
+	if c <= keep {
+		return nil
+	}
+	i := c - keep - 1 // the newest txn to drop: the new base
+	for i >= 0 && n.entries[i].Zxid > upTo {
+		i--
+	}
+	if i < 0 {
+		return nil
+	}
+	if err := n.Compact(n.entries[i].Zxid); err != nil {
+		return fmt.Errorf("trim committed log: %w", err)
+	}
+	return nil
+}
