@@ -2,12 +2,15 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/go-zookeeper/zk"
 )
 
 // readCoverageFiles reads every coverage file a node's processes left.
@@ -85,5 +88,65 @@ func TestCoverageFileOutlivesProcess(t *testing.T) {
 	}
 	if d.Coverage["elections_won"] < 1 || d.Coverage["epochs_led"] < 1 || d.Coverage["diff_sent"] < 3 {
 		t.Errorf("leader dump coverage = %v, want an election won, an epoch led, >= 3 DIFFs sent", d.Coverage)
+	}
+}
+
+// TestCommitLogWindowSnapsLaggingFollower: with snapCount=5 and
+// commitLogCount=3 the leader keeps only a few committed txns in memory,
+// so a follower that missed 30 of them is synced with a snapshot (SNAP),
+// and its coverage file says so.
+func TestCommitLogWindowSnapsLaggingFollower(t *testing.T) {
+	c := newCluster(t, 3, "snapCount=5\ncommitLogCount=3\n")
+	leader := c.waitServing(t)
+	f := c.follower(leader)
+	c.stop(t, f)
+	z := connect(t, leader)
+	acl := zk.WorldACL(zk.PermAll)
+	for i := range 30 {
+		p := fmt.Sprintf("/w%02d", i)
+		retried := false
+		retryZK(t, "create "+p, func() error {
+			_, err := z.Create(p, []byte{byte(i)}, 0, acl)
+			if retried && errors.Is(err, zk.ErrNodeExists) {
+				return nil // the lost try took effect
+			}
+			retried = true
+			return err
+		})
+	}
+	z.Close()
+	c.start(t, f)
+	c.waitServing(t)
+	waitFor(t, hangGuard, "the restarted follower's SNAP counted", func() error {
+		files, err := readCoverageFiles(f.dataDir)
+		if err != nil {
+			return err
+		}
+		if len(files) != 2 {
+			return fmt.Errorf("%d coverage files, want 2", len(files))
+		}
+		if got := files[1].Counters; got["snap"] != 1 || got["diff"] != 0 {
+			return fmt.Errorf("restarted follower counted %v, want one SNAP", got)
+		}
+		return nil
+	})
+	zf := connect(t, f)
+	defer zf.Close()
+	retryZK(t, "read the last write on the follower", func() error {
+		if _, err := zf.Sync("/"); err != nil {
+			return err
+		}
+		got, _, err := zf.Get("/w29")
+		if err == nil && (len(got) != 1 || got[0] != 29) {
+			return fmt.Errorf("/w29 = %v, want [29]", got)
+		}
+		return err
+	})
+	d, err := fetchDump(leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Coverage["snap_sent"] < 1 || d.Coverage["snapshots_taken"] < 1 {
+		t.Errorf("leader coverage %v, want a SNAP sent and a snapshot taken", d.Coverage)
 	}
 }
