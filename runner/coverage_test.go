@@ -112,3 +112,24 @@ func TestRecheckKeepsCoverage(t *testing.T) {
 		})
 	}
 }
+
+// --snap-count and --commit-log-count reach zoo.cfg for either target, and
+// only when set.
+func TestSnapAndCommitLogCountInZooCfg(t *testing.T) {
+	tc := e2eTest("zookeeper", nil)
+	if got := tc.zooCfgExtra(); len(got) != 0 {
+		t.Errorf("defaults render %v, want nothing", got)
+	}
+	tc.SnapCount, tc.CommitLogCount = 100, 50
+	got := tc.zooCfgExtra()
+	if got["snapCount"] != "100" || got["commitLogCount"] != "50" || len(got) != 2 {
+		t.Errorf("zooCfgExtra = %v, want snapCount=100 and commitLogCount=50", got)
+	}
+	for _, bad := range []Test{{SnapCount: 1}, {CommitLogCount: -1}} {
+		b := e2eTest("zabnode", nil)
+		b.SnapCount, b.CommitLogCount = bad.SnapCount, bad.CommitLogCount
+		if err := b.Validate(); err == nil || !strings.Contains(err.Error(), "count") {
+			t.Errorf("Validate(snap %d, commit log %d) = %v, want an error naming the flag", bad.SnapCount, bad.CommitLogCount, err)
+		}
+	}
+}

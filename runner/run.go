@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,6 +115,9 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 			return fmt.Errorf("%w: %w", ErrBadTest, err)
 		}
 		extra[target.SeededBugKey] = t.Bug
+	}
+	for k, v := range t.zooCfgExtra() {
+		extra[k] = v
 	}
 	log.Info("starting cluster", "db", t.DB, "voters", t.Nodes, "observers", t.Observers, "test_id", testID)
 	upStart := time.Now()
@@ -223,6 +227,18 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 		return fmt.Errorf("%w: final reads: %w", ErrHarness, err)
 	}
 	return nil
+}
+
+// zooCfgExtra are the zoo.cfg keys t sets for either target.
+func (t Test) zooCfgExtra() map[string]string {
+	extra := map[string]string{}
+	if t.SnapCount > 0 {
+		extra["snapCount"] = strconv.Itoa(t.SnapCount)
+	}
+	if t.CommitLogCount > 0 {
+		extra["commitLogCount"] = strconv.Itoa(t.CommitLogCount)
+	}
+	return extra
 }
 
 // unrecoveredFinalTimeout bounds the final reads of a cluster that did not
