@@ -23,7 +23,9 @@ import (
 // survives a kill without an fsync; at the end the harness copies the data
 // directory (which it does anyway) and sums the files per node. Counts
 // change a few times per election or sync, so the writes cost nothing
-// measurable. The file sits beside version-2, which storage owns.
+// measurable. The file sits beside version-2, which storage owns. It also
+// says whether the process was synchronising, so that the next process
+// counts a kill during sync (sync_aborted).
 const CoverageDir = "coverage"
 
 // Coverage is one process lifetime's counts, the content of a coverage file
@@ -36,6 +38,10 @@ type Coverage struct {
 	// Counters are named as in results.json's coverage (docker reads
 	// them without knowing the names).
 	Counters map[string]uint64 `json:"counters"`
+	// Syncing says the process was in phase 2 when it last wrote the
+	// file: if that is the last word of a process, it died mid-sync, and
+	// the next process of the node counts that as an aborted sync.
+	Syncing bool `json:"syncing"`
 }
 
 // serverCounters are the paths the server takes around the core.
@@ -44,6 +50,9 @@ type serverCounters struct {
 	snapshotsLoaded uint64 // start-up found one on disk
 	sessionsExpired uint64 // this leader proposed an expiry
 	diskTruncations uint64 // a Ready truncated the on-disk log
+	// syncKilled is 1 when the previous process of this node stopped in
+	// phase 2 (its coverage file says Syncing): a restart during sync.
+	syncKilled uint64
 }
 
 // coverageCounters names the counts. The names without a suffix (diff,
@@ -62,7 +71,7 @@ func coverageCounters(c zab.Counters, s serverCounters) map[string]uint64 {
 		"diff_sent":         c.DiffSent,
 		"trunc_sent":        c.TruncSent,
 		"snap_sent":         c.SnapSent,
-		"sync_aborted":      c.SyncAborted,
+		"sync_aborted":      c.SyncAborted + s.syncKilled,
 		"proposals_dropped": c.ProposalsDropped,
 		"sessions_expired":  s.sessionsExpired,
 		"snapshots_taken":   s.snapshotsTaken,
@@ -77,10 +86,13 @@ type coverageFile struct {
 	started time.Time
 	// written is what the file holds, to skip rewriting unchanged counts.
 	written struct {
-		core   zab.Counters
-		server serverCounters
-		ok     bool
+		core    zab.Counters
+		server  serverCounters
+		syncing bool
+		ok      bool
 	}
+	// prevSyncing is the Syncing of the previous process's file.
+	prevSyncing bool
 	warned bool
 }
 
@@ -104,6 +116,13 @@ func newCoverageFile(dataDir string, started time.Time) (*coverageFile, error) {
 		}
 	}
 	f.path = filepath.Join(dir, fmt.Sprintf("%06d.json", next))
+	if next > 1 {
+		// Unreadable means torn by hand or by a lost disk: no evidence.
+		var prev Coverage
+		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%06d.json", next-1))); err == nil && json.Unmarshal(b, &prev) == nil {
+			f.prevSyncing = prev.Syncing
+		}
+	}
 	return f, nil
 }
 
@@ -115,6 +134,7 @@ func (l *loop) coverage() Coverage {
 		Started:  l.cov.started,
 		Updated:  l.now(),
 		Counters: coverageCounters(l.node.Counters(), l.sc),
+		Syncing:  l.node.Status().Syncing,
 	}
 }
 
@@ -125,7 +145,8 @@ func (l *loop) coverage() Coverage {
 func (l *loop) flushCoverage() {
 	f := l.cov
 	core := l.node.Counters()
-	if f.path == "" || (f.written.ok && f.written.core == core && f.written.server == l.sc) {
+	syncing := l.node.Status().Syncing
+	if f.path == "" || (f.written.ok && f.written.core == core && f.written.server == l.sc && f.written.syncing == syncing) {
 		return
 	}
 	b, err := json.Marshal(l.coverage())
@@ -142,5 +163,5 @@ func (l *loop) flushCoverage() {
 		}
 		return
 	}
-	f.written.core, f.written.server, f.written.ok = core, l.sc, true
+	f.written.core, f.written.server, f.written.syncing, f.written.ok = core, l.sc, syncing, true
 }

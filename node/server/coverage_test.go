@@ -150,3 +150,33 @@ func TestCommitLogWindowSnapsLaggingFollower(t *testing.T) {
 		t.Errorf("leader coverage %v, want a SNAP sent and a snapshot taken", d.Coverage)
 	}
 }
+
+// A process that died in phase 2 left Syncing in its file; the next one
+// takes the next number and counts the restart as an aborted sync.
+func TestCoverageFileSeesDeathMidSync(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"000001.json": `{"counters":{"starts":1},"syncing":false}`,
+		"000002.json": `{"counters":{"starts":1},"syncing":true}`,
+		"notes.txt":   "ignored",
+	} {
+		p := filepath.Join(dir, CoverageDir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := newCoverageFile(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(f.path) != "000003.json" || !f.prevSyncing {
+		t.Errorf("new coverage file %s, previous syncing %v; want 000003.json after a process that died syncing", f.path, f.prevSyncing)
+	}
+	fresh, err := newCoverageFile(t.TempDir(), time.Now())
+	if err != nil || filepath.Base(fresh.path) != "000001.json" || fresh.prevSyncing {
+		t.Errorf("first coverage file %s (prev syncing %v, err %v), want 000001.json", fresh.path, fresh.prevSyncing, err)
+	}
+}

@@ -130,6 +130,9 @@ func newLoop(cfg *config.Config, st *storage.Store, tr PeerTransport, log *slog.
 	if l.cov, err = newCoverageFile(cfg.DataDir, now()); err != nil {
 		log.Warn("coverage counts stay in memory", "err", err)
 	}
+	if l.cov.prevSyncing {
+		l.sc.syncKilled = 1
+	}
 	l.node, err = zab.NewNode(coreConfig(cfg, log, bugs.core), zabStorage{st})
 	if err != nil {
 		return nil, err

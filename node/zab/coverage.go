@@ -29,7 +29,8 @@ type Counters struct {
 	// SyncAborted counts synchronisations abandoned before they finished:
 	// the node went back to LOOKING in phase 2 (leader before its quorum
 	// of NEWLEADER acks, learner before UPTODATE), so the sync starts
-	// over with the next leader.
+	// over with the next leader. A process killed in phase 2 cannot count
+	// it; Status.Syncing lets the server notice at the next start.
 	SyncAborted uint64
 	// ProposalsDropped counts txns a learner removed from its log to
 	// follow a new leader: the uncommitted tail a TRUNC cut, or logged

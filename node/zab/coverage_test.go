@@ -104,8 +104,14 @@ func TestCountersFollowSyncModes(t *testing.T) {
 // election.
 func TestCountersSyncAborted(t *testing.T) {
 	n := newFollower(t, NewMemoryStorage())
+	if n.Status().Syncing {
+		t.Error("Syncing before LEADERINFO")
+	}
 	step(t, n, Message{Type: MsgLeaderInfo, From: 3, Epoch: 1})
 	n.Ready()
+	if !n.Status().Syncing {
+		t.Error("not Syncing after ACKEPOCH")
+	}
 	step(t, n, Message{Type: MsgDisconnected, From: 3})
 	got := n.Counters()
 	if got.SyncAborted != 1 || got.ElectionsStarted != 2 || got.EpochsJoined != 0 {
@@ -117,6 +123,9 @@ func TestCountersSyncAborted(t *testing.T) {
 	step(t, n, Message{Type: MsgDiff, From: 3})
 	step(t, n, Message{Type: MsgNewLeader, From: 3, Epoch: 1})
 	step(t, n, Message{Type: MsgUpToDate, From: 3, Epoch: 1})
+	if n.Status().Syncing {
+		t.Error("Syncing after UPTODATE")
+	}
 	step(t, n, Message{Type: MsgDisconnected, From: 3})
 	if got := n.Counters(); got.SyncAborted != 0 || got.EpochsJoined != 1 || got.DiffReceived != 1 {
 		t.Errorf("counters = %+v, want no aborted sync, 1 epoch joined, 1 DIFF", got)

@@ -57,6 +57,9 @@ type Status struct {
 	// ElectionEpoch is FLE's logical clock.
 	ElectionEpoch uint64
 	Vote          Vote
+	// Syncing is true in phase 2: a leader waiting for its quorum of
+	// NEWLEADER acks, a learner between ACKEPOCH and UPTODATE.
+	Syncing bool
 }
 
 // Node is one Zab peer as a deterministic state machine. It is not safe for
@@ -578,6 +581,7 @@ func (n *Node) Status() Status {
 		Committed:     n.committed,
 		ElectionEpoch: n.el.clock,
 		Vote:          n.el.vote,
+		Syncing:       n.inSync(),
 	}
 	switch {
 	case n.ld != nil:
