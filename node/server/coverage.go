@@ -93,7 +93,7 @@ type coverageFile struct {
 	}
 	// prevSyncing is the Syncing of the previous process's file.
 	prevSyncing bool
-	warned bool
+	warned      bool
 }
 
 // newCoverageFile picks this process's file: one past the highest number in
