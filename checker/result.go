@@ -90,6 +90,23 @@ type Summary struct {
 	// feed, and why. They do not count towards the verdict.
 	Skipped []Skip `json:"skipped,omitempty"`
 	Perf    *Perf  `json:"perf,omitempty"`
+	// Coverage is how often the run took each protocol path, read from
+	// the nodes' artifacts by their target (the runner fills it in; no
+	// checker judges it). nil when the target counts none.
+	Coverage *Coverage `json:"coverage,omitempty"`
+}
+
+// Coverage counts the protocol paths a run reached (elections, DIFF, TRUNC,
+// SNAP, ...): a valid verdict means little if no run took the path where
+// the bug hides. Every target reports at least "elections", "diff",
+// "trunc" and "snap"; sync modes are counted on the learner, so Total
+// counts each sync once.
+type Coverage struct {
+	Nodes map[string]map[string]int64 `json:"nodes"` // node -> counter -> count, over every restart
+	Total map[string]int64            `json:"total"` // summed over the nodes
+	// Error says which artifacts could not be read; the counts are then
+	// a lower bound.
+	Error string `json:"error,omitempty"`
 }
 
 // Skip is a check left out of a bare history's verdict.

@@ -46,6 +46,10 @@ type Target struct {
 	// has written the log, zoo.cfg and data directory already). The
 	// artifacts are best effort: it logs what it could not fetch. nil: none.
 	collect func(ctx context.Context, c *Cluster, n *node, dir string)
+	// readCoverage reads the counts of protocol paths from what Collect
+	// saved of one node in nodeDir (see Coverage); nil when
+	// Capabilities.Coverage is false.
+	readCoverage func(nodeDir string) (map[string]int64, error)
 }
 
 // Capabilities is what a target supports beyond the client protocol.
@@ -53,7 +57,7 @@ type Capabilities struct {
 	SeededBugs bool // seeded bugs behind an Extra key (the runner's --bug)
 	Failpoints bool // SetFailpoint and Failpoints work (the crash-* faults)
 	StateDump  bool // Collect writes CollectDumpFile for every node
-	Coverage   bool // the nodes count the protocol paths they took
+	Coverage   bool // ReadCoverage counts the protocol paths the nodes took
 	LazyFS     bool // the data directory can sit on a lazy fs that loses unsynced writes
 }
 

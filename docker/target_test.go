@@ -58,6 +58,9 @@ func TestTargetRegistry(t *testing.T) {
 			if tg.Capabilities.SeededBugs != (tg.SeededBugKey != "") || (tg.SeededBugKey != "" && !slices.Contains(tg.ExtraKeys, tg.SeededBugKey)) {
 				t.Errorf("SeededBugs %v with seeded-bug key %q (own keys %v)", tg.Capabilities.SeededBugs, tg.SeededBugKey, tg.ExtraKeys)
 			}
+			if tg.Capabilities.Coverage != (tg.readCoverage != nil) {
+				t.Errorf("Coverage %v but readCoverage set: %v", tg.Capabilities.Coverage, tg.readCoverage != nil)
+			}
 			if tg.Capabilities.StateDump != (tg.collect != nil) {
 				t.Errorf("StateDump %v but collect set: %v", tg.Capabilities.StateDump, tg.collect != nil)
 			}

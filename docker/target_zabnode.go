@@ -35,9 +35,13 @@ var zabnodeTarget = Target{
 	// bugs.
 	ExtraKeys:    []string{"zabnode.bug", "zabnode.fsync", "zabnode.pipeline"},
 	SeededBugKey: "zabnode.bug",
-	Capabilities: Capabilities{SeededBugs: true, Failpoints: true, StateDump: true},
+	Capabilities: Capabilities{SeededBugs: true, Failpoints: true, StateDump: true, Coverage: true},
 	Durable:      Durability{Extra: map[string]string{"zabnode.fsync": "true"}, Note: "zabnode.fsync=true"},
 	collect:      collectZabnode,
+	// Each zabnode process keeps its counts in dataDir/coverage/ and
+	// rewrites them on every change, so the data directory Collect copies
+	// holds those of killed processes too (node/server/coverage.go).
+	readCoverage: zabnodeCoverage,
 }
 
 // collectZabnode saves the node's state dump; a node that is down has none.

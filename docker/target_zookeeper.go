@@ -24,4 +24,8 @@ var zookeeperTarget = Target{
 	// forceSync defaults to yes: every transaction is fsynced before the
 	// ack.
 	Durable: Durability{Note: "forceSync=yes (ZooKeeper's default)"},
+	// ZooKeeper counts nothing, but logs each path; the container log
+	// spans every restart (coverage_zookeeper.go).
+	Capabilities: Capabilities{Coverage: true},
+	readCoverage: zookeeperCoverage,
 }

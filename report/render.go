@@ -239,6 +239,7 @@ type reportView struct {
 	PlotNote      string
 	Counts        []countRow
 	Latencies     []latencyRow
+	Coverage      *coverageView
 	RefOps        []refOpView
 	RefOpsCut     int
 	ClientOps     int
@@ -353,6 +354,7 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 	v.Checks, v.Workloads, v.refIndexes = verdictViews(r)
 	v.Faults, v.FaultRows, v.FaultLegend = faultViews(faults, end)
 	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
+	v.Coverage = newCoverageView(r.Summary.Coverage)
 	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)
 	v.Files, v.Nodes = runFiles(r)
 	return v

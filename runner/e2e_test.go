@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zabcheck/zabcheck/checker"
+	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/workload"
 )
 
@@ -77,6 +78,53 @@ func TestE2EZooKeeperKill(t *testing.T) {
 	out := runE2E(t, e2eTest("zookeeper", []string{"kill"}))
 	if out.Verdict != checker.Valid {
 		t.Fatalf("zookeeper under kill: verdict %s, want valid (report %s/report.html)", out.Verdict, out.Dir)
+	}
+	// Coverage read from ZooKeeper's own log lines.
+	checkCoverage(t, out, map[string]int64{"elections": 2, "diff": 1})
+}
+
+// A zabnode run with kills reaches more than the first election, and the
+// restarted nodes catch up by DIFF: results.json says so, counting the
+// processes that were killed too.
+func TestE2EZabnodeCoverage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end suite skipped under -short")
+	}
+	// The counts come from this tree's zabnode: the image tag is shared,
+	// so (re)build it from here first (a no-op when it is up to date).
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if _, err := docker.BuildImages(ctx, docker.BuildOptions{Images: []string{docker.ImageZabnode}, RepoRoot: ".."}); err != nil {
+		t.Fatalf("build the zabnode image: %v", err)
+	}
+	out := runE2E(t, e2eTest("zabnode", []string{"kill"}))
+	// Start-up alone gives each node an election and each follower an
+	// empty DIFF; a kill adds a start, an election and a sync beyond them.
+	checkCoverage(t, out, map[string]int64{"elections": 4, "diff": 1, "starts": 4})
+	if tot := out.Summary.Coverage.Total; tot["diff"]+tot["trunc"]+tot["snap"] < 3 {
+		t.Errorf("coverage totals %v: fewer than 3 syncs, so no restarted node was synced", tot)
+	}
+}
+
+// checkCoverage fails unless results.json's coverage reaches each minimum
+// total and has counts for every node.
+func checkCoverage(t *testing.T, out Outcome, atLeast map[string]int64) {
+	t.Helper()
+	cov := out.Summary.Coverage
+	if cov == nil {
+		t.Fatalf("results.json has no coverage (run %s)", out.Dir)
+	}
+	t.Logf("coverage totals: %v", cov.Total)
+	for n, counts := range cov.Nodes {
+		t.Logf("coverage %s: %v", n, counts)
+	}
+	if len(cov.Nodes) != 3 || cov.Error != "" {
+		t.Errorf("coverage of %d nodes, error %q; want 3 nodes, no error", len(cov.Nodes), cov.Error)
+	}
+	for k, min := range atLeast {
+		if cov.Total[k] < min {
+			t.Errorf("coverage total %s = %d, want >= %d (report %s/report.html)", k, cov.Total[k], min, out.Dir)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,6 +115,9 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 			return fmt.Errorf("%w: %w", ErrBadTest, err)
 		}
 		extra[target.SeededBugKey] = t.Bug
+	}
+	for k, v := range t.zooCfgExtra() {
+		extra[k] = v
 	}
 	log.Info("starting cluster", "db", t.DB, "voters", t.Nodes, "observers", t.Observers, "test_id", testID)
 	upStart := time.Now()
@@ -225,6 +229,18 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	return nil
 }
 
+// zooCfgExtra are the zoo.cfg keys t sets for either target.
+func (t Test) zooCfgExtra() map[string]string {
+	extra := map[string]string{}
+	if t.SnapCount > 0 {
+		extra["snapCount"] = strconv.Itoa(t.SnapCount)
+	}
+	if t.CommitLogCount > 0 {
+		extra["commitLogCount"] = strconv.Itoa(t.CommitLogCount)
+	}
+	return extra
+}
+
 // unrecoveredFinalTimeout bounds the final reads of a cluster that did not
 // recover after the final heal.
 const unrecoveredFinalTimeout = 20 * time.Second
@@ -269,10 +285,37 @@ func checkRun(ctx context.Context, dir string, t Test, log *slog.Logger) (checke
 		return checker.Summary{}, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	sum := checker.Check(ctx, ops, t.checkOptions(dir, log.With("stage", "checker")))
+	sum.Coverage = readCoverage(dir, t, log)
 	if err := checker.WriteSummary(filepath.Join(dir, "results.json"), sum); err != nil {
 		return sum, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	return sum, nil
+}
+
+// readCoverage reads which protocol paths the run took from the collected
+// node files. The target reads its own artifacts (docker), and does so
+// from the run directory, so a stored run checked again keeps its
+// coverage. nil when the target counts nothing or no node left counts.
+func readCoverage(dir string, t Test, log *slog.Logger) *checker.Coverage {
+	target, err := docker.LookupTarget(t.DB)
+	if err != nil || !target.Capabilities.Coverage {
+		return nil
+	}
+	cov, err := target.ReadCoverage(filepath.Join(dir, "nodes"))
+	if len(cov) == 0 {
+		if err != nil {
+			log.Warn("no coverage counts", "err", err)
+		}
+		return nil
+	}
+	out := &checker.Coverage{Nodes: cov, Total: cov.Totals()}
+	if err != nil {
+		out.Error = err.Error()
+		log.Warn("coverage counts are incomplete", "err", err)
+	}
+	log.Info("coverage", "elections", out.Total["elections"], "diff", out.Total["diff"],
+		"trunc", out.Total["trunc"], "snap", out.Total["snap"])
+	return out
 }
 
 // Recheck re-runs the checkers on a stored run and rewrites results.json and

@@ -57,6 +57,15 @@ type Test struct {
 	TickTime  int `json:"tick_time"`
 	InitLimit int `json:"init_limit"`
 	SyncLimit int `json:"sync_limit"`
+	// SnapCount and CommitLogCount, when set, go into zoo.cfg for both
+	// targets: transactions between snapshots, and committed transactions
+	// a leader keeps to sync learners by DIFF (one further behind gets
+	// SNAP). ZooKeeper reads commitLogCount as zookeeper.commitLogCount,
+	// as it does any key it does not know. 0 leaves each target's default
+	// (snapCount 100000 for ZooKeeper, 10000 for zabnode; commitLogCount
+	// 500).
+	SnapCount      int `json:"snap_count,omitempty"`
+	CommitLogCount int `json:"commit_log_count,omitempty"`
 	// Netem says the kernel has the netem qdisc, or that the caller could
 	// not tell (the nemesis then checks inside the containers).
 	Netem bool `json:"-"`
@@ -131,6 +140,12 @@ func (t *Test) Validate() error {
 	// nemesis first reaches for a failpoint API that is not there.
 	if err := nemesis.Validate(t.Nemesis, t.NemesisTargets, Capabilities(target, t.Netem)); err != nil {
 		return badf("--nemesis: %s (--db %s)", oneLine(err), t.DB)
+	}
+	if t.SnapCount != 0 && t.SnapCount < 2 {
+		return badf("--snap-count %d: want at least 2 (0: the target's default)", t.SnapCount)
+	}
+	if t.CommitLogCount < 0 {
+		return badf("--commit-log-count %d: must not be negative (0: the target's default)", t.CommitLogCount)
 	}
 	if t.TickTime < 10 || t.InitLimit < 1 || t.SyncLimit < 1 {
 		return badf("tick time %dms, initLimit %d, syncLimit %d: want tick >= 10ms and limits >= 1", t.TickTime, t.InitLimit, t.SyncLimit)

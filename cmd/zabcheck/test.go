@@ -55,6 +55,8 @@ clock faults are out of scope: containers share the host's clock.`,
 			&cli.IntFlag{Name: "tick-time", Value: 200, Usage: "zoo.cfg tickTime in ms, for both targets", EnvVars: env("TICK_TIME")},
 			&cli.IntFlag{Name: "init-limit", Value: 10, Usage: "zoo.cfg initLimit in ticks", EnvVars: env("INIT_LIMIT")},
 			&cli.IntFlag{Name: "sync-limit", Value: 5, Usage: "zoo.cfg syncLimit in ticks", EnvVars: env("SYNC_LIMIT")},
+			&cli.IntFlag{Name: "snap-count", Usage: "zoo.cfg snapCount, transactions between snapshots, for both targets (0: each target's default)", EnvVars: env("SNAP_COUNT")},
+			&cli.IntFlag{Name: "commit-log-count", Usage: "zoo.cfg commitLogCount, committed transactions a leader keeps to sync learners by DIFF; further behind gets SNAP (0: the default, 500)", EnvVars: env("COMMIT_LOG_COUNT")},
 		},
 		Action: runTest,
 	}
@@ -74,6 +76,7 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 		Seed: c.Int64("seed"), Bug: c.String("bug"), LeaveDBRunning: c.Bool("leave-db-running"),
 		ResultsDir: c.String("results-dir"), CheckTimeout: c.Duration("check-timeout"),
 		TickTime: c.Int("tick-time"), InitLimit: c.Int("init-limit"), SyncLimit: c.Int("sync-limit"),
+		SnapCount: c.Int("snap-count"), CommitLogCount: c.Int("commit-log-count"),
 	}
 	n, err := workload.ParseConcurrency(c.String("concurrency"), t.Nodes+t.Observers)
 	if err != nil {

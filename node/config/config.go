@@ -65,6 +65,12 @@ type Config struct {
 	// SnapCount is how many transactions between snapshots (ZooKeeper's
 	// snapCount).
 	SnapCount int
+	// CommitLogCount is how many committed transactions the leader keeps
+	// in memory to sync learners by DIFF; one further behind gets the
+	// latest snapshot (SNAP). ZooKeeper reads the same zoo.cfg key as the
+	// system property zookeeper.commitLogCount, default 500. 0 keeps
+	// every transaction since start-up.
+	CommitLogCount int
 }
 
 // Me is this server's entry.
@@ -95,6 +101,7 @@ func (c *Config) ids(observer bool) []uint64 {
 const (
 	DefaultAdminAddress   = "127.0.0.1"
 	DefaultMaxClientCnxns = 60
+	DefaultCommitLogCount = 500 // ZKDatabase.DEFAULT_COMMIT_LOG_COUNT
 )
 
 // ignored are ZooKeeper keys that zabnode accepts and does not need, so the
@@ -137,7 +144,7 @@ func Load(path string, log *slog.Logger) (*Config, error) {
 // read.
 func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 	c := &Config{File: file, TickTime: 2000, ClientPort: 2181, AdminPort: 8080, AdminAddress: DefaultAdminAddress,
-		MaxClientCnxns: DefaultMaxClientCnxns, Fsync: true, Pipeline: true, SnapCount: 10000}
+		MaxClientCnxns: DefaultMaxClientCnxns, Fsync: true, Pipeline: true, SnapCount: 10000, CommitLogCount: DefaultCommitLogCount}
 	adminEnabled := true
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
@@ -210,6 +217,8 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 			c.MaxClientCnxns, err = intVal(0, 1000000)
 		case k == "snapCount":
 			c.SnapCount, err = intVal(2, 100000000)
+		case k == "commitLogCount":
+			c.CommitLogCount, err = intVal(0, 100000000)
 		case k == "4lw.commands.whitelist":
 			if v != "*" {
 				c.FourLetterWords = map[string]bool{}

@@ -28,6 +28,9 @@ type Dump struct {
 	Committed     []dumpEntry `json:"committed"`
 	TreeDigest    string      `json:"tree_digest"`
 	TreeZxid      int64       `json:"tree_zxid"`
+	// Coverage is this process's counts of protocol paths (coverage.go);
+	// the harness reads the coverage files, which outlive the process.
+	Coverage map[string]uint64 `json:"coverage"`
 }
 
 func (l *loop) dump() []byte {
@@ -43,6 +46,7 @@ func (l *loop) dump() []byte {
 		Committed:     l.committed,
 		TreeDigest:    l.tree.Digest(),
 		TreeZxid:      l.tree.Zxid(),
+		Coverage:      l.coverage().Counters,
 	}
 	if d.Committed == nil {
 		d.Committed = []dumpEntry{}

@@ -102,5 +102,12 @@ func (l *loop) maybeSnapshot() {
 		l.log.Error("snapshot failed", "zxid", fmt.Sprintf("%#x", z), "err", err)
 		return
 	}
+	l.sc.snapshotsTaken++
 	l.log.Info("saved snapshot", "zxid", fmt.Sprintf("%#x", z), "took", time.Since(start).Round(time.Millisecond))
+	// The snapshot lets the core forget committed txns beyond its
+	// commitLogCount window: a learner further behind is sent this
+	// snapshot (ZooKeeper's committedLog; see zabStorage).
+	if err := l.node.TrimCommitted(l.cfg.CommitLogCount, zab.Zxid(z)); err != nil {
+		l.log.Warn("cannot trim the in-memory log", "err", err)
+	}
 }

@@ -80,6 +80,11 @@ type loop struct {
 	received, sent int64
 	lat            latency
 
+	// Coverage (coverage.go): the server's own counts, and the file that
+	// keeps them and the core's past a kill.
+	sc  serverCounters
+	cov *coverageFile
+
 	// drv handles the core's Readys (node/zab/ready), in the same order
 	// as the simulator.
 	drv *ready.Driver
@@ -118,6 +123,15 @@ func newLoop(cfg *config.Config, st *storage.Store, tr PeerTransport, log *slog.
 	}
 	if err := l.resetTree(zab.Zxid(snapZxid), data); err != nil {
 		return nil, err
+	}
+	if snapZxid > 0 {
+		l.sc.snapshotsLoaded++
+	}
+	if l.cov, err = newCoverageFile(cfg.DataDir, now()); err != nil {
+		log.Warn("coverage counts stay in memory", "err", err)
+	}
+	if l.cov.prevSyncing {
+		l.sc.syncKilled = 1
 	}
 	l.node, err = zab.NewNode(coreConfig(cfg, log, bugs.core), zabStorage{st})
 	if err != nil {
@@ -358,6 +372,7 @@ func (l *loop) tick() {
 		}
 		l.log.Info("expiring session", "session", fmt.Sprintf("%#x", id), "timeout_ms", to)
 		l.expiring[id] = true
+		l.sc.sessionsExpired++
 		if err := l.propose(l.cfg.MyID, 0, id, func(h tree.Header) tree.Txn { return l.prep.PrepareCloseSession(h) }); err != nil {
 			l.log.Warn("cannot propose session expiry", "err", err)
 		}

@@ -22,11 +22,13 @@ func (l *loop) process() error {
 		return err
 	}
 	l.checkStatus()
+	l.flushCoverage()
 	return l.fatal
 }
 
 // Persist does steps 1-5 on the loop.
 func (io readyIO) Persist(rd *zab.Ready) error {
+	io.l.countTruncation(rd)
 	return persist(io.l.st, rd, !io.l.bugs.lazyFsync)
 }
 
@@ -36,8 +38,18 @@ func (io readyIO) PersistAsync(rd *zab.Ready) bool {
 	if !io.l.pipeline {
 		return false
 	}
+	io.l.countTruncation(rd)
 	io.l.persistJobs <- rd // the storage goroutine is idle: nothing was in flight
 	return true
+}
+
+// countTruncation counts a Ready that truncates the on-disk log. It runs
+// on the loop, when the Ready is handed to storage: a failed truncation
+// ends the process anyway.
+func (l *loop) countTruncation(rd *zab.Ready) {
+	if rd.Truncate != nil {
+		l.sc.diskTruncations++
+	}
 }
 
 // Send hands msgs to the transport in order. A failed send is logged and

@@ -2,7 +2,8 @@
 // durable store (node/storage), the peer transport (node/transport) and the
 // znode tree (node/tree), and speaks the ZooKeeper client protocol
 // (node/jute) on the client port, the four-letter words included, plus a
-// state dump and failpoints (failpoint.go) over HTTP on admin.serverPort.
+// state dump, the protocol-path counts (coverage.go) and failpoints
+// (failpoint.go) over HTTP on admin.serverPort.
 //
 // Exposure: the admin server has no authentication, so it binds
 // admin.serverAddress (127.0.0.1 unless set; the harness sets 0.0.0.0), and
@@ -27,6 +28,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -331,6 +333,15 @@ func (s *Server) serveAdmin(ctx context.Context) error {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(d.([]byte))
+	})
+	mux.HandleFunc("GET /coverage", func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.loop.query(r.Context(), func(l *loop) any { return l.coverage() })
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
 	})
 	if s.fp != nil {
 		s.fp.handle(mux)

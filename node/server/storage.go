@@ -14,9 +14,10 @@ import (
 //
 // The core reads Entries only in zab.NewNode, and Snapshot when it must SNAP
 // a learner; it keeps its own in-memory copy of the log from its start-up
-// snapshot on. Compaction (Store.SaveSnapshot, every snapCount applied txns)
-// therefore never removes anything the core reads later: the core asks
-// Snapshot for the newest snapshot, which covers what compaction dropped,
+// snapshot on, trimmed to commitLogCount committed txns after each
+// snapshot (zab.Node.TrimCommitted). Compaction (Store.SaveSnapshot, every
+// snapCount applied txns) therefore never removes anything the core reads
+// later: the core asks Snapshot for the newest snapshot, which covers what compaction dropped,
 // and uses it only when it lies inside its history and at or below its
 // commit point (a snapshot is taken of the applied tree, so it always does).
 type zabStorage struct{ st *storage.Store }

@@ -37,6 +37,7 @@ func (n *Node) better(a, b Vote) bool {
 
 func (n *Node) startElection() {
 	n.role, n.leader, n.serving = Looking, 0, false
+	n.ctr.ElectionsStarted++
 	n.el.clock++
 	n.el.vote = n.initVote()
 	n.el.recv = map[uint64]Vote{}
@@ -222,6 +223,7 @@ func (n *Node) decide(v Vote) {
 	n.log.Info("election decided", "leader", v.Leader, "vote", v, "clock", n.el.clock)
 	switch {
 	case v.Leader == n.id:
+		n.ctr.ElectionsWon++
 		n.becomeLeader()
 	case n.observer:
 		n.becomeLearner(v.Leader, Observing)

@@ -353,6 +353,7 @@ func (n *Node) leaderSyncLearner(l *learner) {
 	n.log.Debug("syncing learner", "learner", l.id, "mode", plan.mode, "from", plan.from, "peerLast", l.peerLast)
 	l.phase = lpSyncing
 	l.syncReady = n.readys
+	n.countSyncSent(plan.mode)
 	n.send(m)
 	n.send(Message{Type: MsgNewLeader, To: l.id, Epoch: n.ld.epoch, Zxid: upTo})
 }
@@ -383,6 +384,7 @@ func (n *Node) leaderCheckNewLeaderQuorum() {
 	}
 	ld.phase = lBroadcast
 	n.serving = true
+	n.ctr.EpochsLed++
 	n.log.Info("leader established", "epoch", ld.epoch, "last", n.lastZxid())
 	n.leaderCommitTo(n.lastZxid())
 	for _, id := range sortedKeys(ld.learners) {

@@ -95,6 +95,7 @@ func (n *Node) stepLearner(m Message) {
 			return
 		}
 		fl.gotSync = true
+		n.countSyncReceived(m.Type)
 	case MsgNewLeader:
 		if fl.phase != fSync || !fl.gotSync || m.Epoch != fl.epoch {
 			n.learnerFail("unexpected NEWLEADER(%d) in phase %d", m.Epoch, fl.phase)
@@ -116,6 +117,7 @@ func (n *Node) stepLearner(m Message) {
 		fl.phase = fBroadcast
 		fl.holdFrom = -1
 		n.serving = true
+		n.ctr.EpochsJoined++
 		n.log.Info("up to date", "leader", n.leader, "epoch", fl.epoch, "committed", n.committed)
 	case MsgProposal:
 		n.learnerOnProposal(m)

@@ -57,6 +57,9 @@ type Status struct {
 	// ElectionEpoch is FLE's logical clock.
 	ElectionEpoch uint64
 	Vote          Vote
+	// Syncing is true in phase 2: a leader waiting for its quorum of
+	// NEWLEADER acks, a learner between ACKEPOCH and UPTODATE.
+	Syncing bool
 }
 
 // Node is one Zab peer as a deterministic state machine. It is not safe for
@@ -105,6 +108,9 @@ type Node struct {
 	// localSyncs are client syncs started on this learner: waiting for the
 	// leader's reply, then for the commit point to reach zxid.
 	localSyncs []localSync
+
+	// ctr counts the protocol paths taken (coverage.go).
+	ctr Counters
 }
 
 type localSync struct {
@@ -256,6 +262,7 @@ func (n *Node) truncateTo(z Zxid) error {
 		return fmt.Errorf("truncate log: %v is not in the log", z)
 	}
 	i, _ := findTxn(n.entries, z+1)
+	n.ctr.ProposalsDropped += uint64(len(n.entries) - i)
 	if i < n.stable {
 		n.stable = i
 		if n.rd.Truncate == nil || *n.rd.Truncate > z {
@@ -276,6 +283,7 @@ func (n *Node) installSnapshot(s Snapshot, txns []Txn) error {
 		}
 		prev = t.Zxid
 	}
+	n.ctr.ProposalsDropped += uint64(countMissing(n.entries, s.Zxid, txns))
 	n.base = s.Zxid
 	n.baseData = s.Data
 	n.entries = slices.Clone(txns)
@@ -573,6 +581,7 @@ func (n *Node) Status() Status {
 		Committed:     n.committed,
 		ElectionEpoch: n.el.clock,
 		Vote:          n.el.vote,
+		Syncing:       n.inSync(),
 	}
 	switch {
 	case n.ld != nil:
@@ -586,6 +595,9 @@ func (n *Node) Status() Status {
 // becomeLooking abandons the current role and starts a new election.
 func (n *Node) becomeLooking(reason string) {
 	n.log.Info("going LOOKING", "from", n.role, "reason", reason)
+	if n.inSync() {
+		n.ctr.SyncAborted++
+	}
 	if n.ld != nil {
 		n.leaderAbortSyncs()
 	}
@@ -601,4 +613,36 @@ func sortedKeys[V any](m map[uint64]V) []uint64 {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 	return keys
+}
+
+// TrimCommitted bounds the in-memory log the way ZooKeeper bounds
+// ZKDatabase.committedLog (commitLogCount): it drops the oldest committed,
+// durable txns until at most keep of them remain, but never past upTo, the
+// newest snapshot the server has made durable. A learner whose last zxid
+// falls before the window is then synced with that snapshot (SNAP), as
+// ZooKeeper's leader does for a follower outside committedLog when its
+// txn log cannot serve it either (LearnerHandler.syncFollower). keep <= 0
+// keeps everything.
+func (n *Node) TrimCommitted(keep int, upTo Zxid) error {
+	if keep <= 0 {
+		return nil
+	}
+	// Committed txns in memory: entries[:c], each also durable below
+	// n.stable (Compact refuses anything else).
+	c, _ := findTxn(n.entries, n.committed+1)
+	c = min(c, n.stable)
+	if c <= keep {
+		return nil
+	}
+	i := c - keep - 1 // the newest txn to drop: the new base
+	for i >= 0 && n.entries[i].Zxid > upTo {
+		i--
+	}
+	if i < 0 {
+		return nil
+	}
+	if err := n.Compact(n.entries[i].Zxid); err != nil {
+		return fmt.Errorf("trim committed log: %w", err)
+	}
+	return nil
 }

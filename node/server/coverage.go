@@ -1,0 +1,167 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zabcheck/zabcheck/node/zab"
+)
+
+// CoverageDir is where, under dataDir, each zabnode process keeps the
+// counts of the protocol paths it took: one file per process lifetime,
+// NNNNNN.json, numbered in start order.
+//
+// Counters live in memory and die with the process, and the nemesis kills
+// processes. Rather than have the harness scrape every node before each
+// kill, the node rewrites its own file whenever a count changes, before it
+// handles the next event. A SIGKILL keeps the OS page cache, so the file
+// survives a kill without an fsync; at the end the harness copies the data
+// directory (which it does anyway) and sums the files per node. Counts
+// change a few times per election or sync, so the writes cost nothing
+// measurable. The file sits beside version-2, which storage owns. It also
+// says whether the process was synchronising, so that the next process
+// counts a kill during sync (sync_aborted).
+const CoverageDir = "coverage"
+
+// Coverage is one process lifetime's counts, the content of a coverage file
+// and of GET /coverage.
+type Coverage struct {
+	Node     string    `json:"node"`
+	ServerID uint64    `json:"server_id"`
+	Started  time.Time `json:"started"`
+	Updated  time.Time `json:"updated"`
+	// Counters are named as in results.json's coverage (docker reads
+	// them without knowing the names).
+	Counters map[string]uint64 `json:"counters"`
+	// Syncing says the process was in phase 2 when it last wrote the
+	// file: if that is the last word of a process, it died mid-sync, and
+	// the next process of the node counts that as an aborted sync.
+	Syncing bool `json:"syncing"`
+}
+
+// serverCounters are the paths the server takes around the core.
+type serverCounters struct {
+	snapshotsTaken  uint64 // maybeSnapshot saved one
+	snapshotsLoaded uint64 // start-up found one on disk
+	sessionsExpired uint64 // this leader proposed an expiry
+	diskTruncations uint64 // a Ready truncated the on-disk log
+	// syncKilled is 1 when the previous process of this node stopped in
+	// phase 2 (its coverage file says Syncing): a restart during sync.
+	syncKilled uint64
+}
+
+// coverageCounters names the counts. The names without a suffix (diff,
+// trunc, snap) are the learner side, so that summing them over nodes
+// counts each sync once; *_sent are the leader side.
+func coverageCounters(c zab.Counters, s serverCounters) map[string]uint64 {
+	return map[string]uint64{
+		"starts":            1,
+		"elections":         c.ElectionsStarted,
+		"elections_won":     c.ElectionsWon,
+		"epochs_led":        c.EpochsLed,
+		"epochs_joined":     c.EpochsJoined,
+		"diff":              c.DiffReceived,
+		"trunc":             c.TruncReceived,
+		"snap":              c.SnapReceived,
+		"diff_sent":         c.DiffSent,
+		"trunc_sent":        c.TruncSent,
+		"snap_sent":         c.SnapSent,
+		"sync_aborted":      c.SyncAborted + s.syncKilled,
+		"proposals_dropped": c.ProposalsDropped,
+		"sessions_expired":  s.sessionsExpired,
+		"snapshots_taken":   s.snapshotsTaken,
+		"snapshots_loaded":  s.snapshotsLoaded,
+		"disk_truncations":  s.diskTruncations,
+	}
+}
+
+// coverageFile keeps this process's coverage file up to date.
+type coverageFile struct {
+	path    string // "" when the directory could not be made: counts stay in memory
+	started time.Time
+	// written is what the file holds, to skip rewriting unchanged counts.
+	written struct {
+		core    zab.Counters
+		server  serverCounters
+		syncing bool
+		ok      bool
+	}
+	// prevSyncing is the Syncing of the previous process's file.
+	prevSyncing bool
+	warned      bool
+}
+
+// newCoverageFile picks this process's file: one past the highest number in
+// dir. A failure only costs the counts, never the node.
+func newCoverageFile(dataDir string, started time.Time) (*coverageFile, error) {
+	f := &coverageFile{started: started}
+	dir := filepath.Join(dataDir, CoverageDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return f, fmt.Errorf("coverage file: %w", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return f, fmt.Errorf("coverage file: %w", err)
+	}
+	next := 1
+	for _, e := range entries {
+		num, ok := strings.CutSuffix(e.Name(), ".json")
+		if n, err := strconv.Atoi(num); ok && err == nil && n >= next {
+			next = n + 1
+		}
+	}
+	f.path = filepath.Join(dir, fmt.Sprintf("%06d.json", next))
+	if next > 1 {
+		// Unreadable means torn by hand or by a lost disk: no evidence.
+		var prev Coverage
+		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%06d.json", next-1))); err == nil && json.Unmarshal(b, &prev) == nil {
+			f.prevSyncing = prev.Syncing
+		}
+	}
+	return f, nil
+}
+
+// coverage is this process's counts so far.
+func (l *loop) coverage() Coverage {
+	return Coverage{
+		Node:     fmt.Sprintf("n%d", l.cfg.MyID),
+		ServerID: l.cfg.MyID,
+		Started:  l.cov.started,
+		Updated:  l.now(),
+		Counters: coverageCounters(l.node.Counters(), l.sc),
+		Syncing:  l.node.Status().Syncing,
+	}
+}
+
+// flushCoverage rewrites the coverage file when a count changed since the
+// last write: temp file then rename, so a kill leaves the old or the new
+// counts, never a torn file. No fsync: a process kill keeps the page cache,
+// and counts are worth less than an fsync on every election.
+func (l *loop) flushCoverage() {
+	f := l.cov
+	core := l.node.Counters()
+	syncing := l.node.Status().Syncing
+	if f.path == "" || (f.written.ok && f.written.core == core && f.written.server == l.sc && f.written.syncing == syncing) {
+		return
+	}
+	b, err := json.Marshal(l.coverage())
+	if err == nil {
+		tmp := f.path + ".tmp"
+		if err = os.WriteFile(tmp, b, 0o644); err == nil {
+			err = os.Rename(tmp, f.path)
+		}
+	}
+	if err != nil {
+		if !f.warned {
+			l.log.Warn("cannot write the coverage file; counts stay in memory", "path", f.path, "err", err)
+			f.warned = true
+		}
+		return
+	}
+	f.written.core, f.written.server, f.written.syncing, f.written.ok = core, l.sc, syncing, true
+}
