@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zabcheck/zabcheck/history"
@@ -36,6 +37,7 @@ type death struct {
 // may own it (the one it was invoked on and, when the client replaced its
 // session during the create, the one it completed on).
 type ephemeral struct {
+	value  int64
 	add    history.Pair
 	owners []string
 }
@@ -93,7 +95,7 @@ func checkSession(_ context.Context, in checkInput) Result {
 			if c.Session != "" && c.Session != inv.Session {
 				owners = append(owners, c.Session)
 			}
-			eph[v] = ephemeral{add: p, owners: owners}
+			eph[v] = ephemeral{value: v, add: p, owners: owners}
 		case history.FRead:
 			if c.Type == history.OK {
 				reads = append(reads, p)
@@ -179,19 +181,30 @@ func checkSession(_ context.Context, in checkInput) Result {
 						where, v, e.owners[0], d.How, d.Index), r.Complete.Index, d.Index)
 				}
 			}
-			// Partial: e2 listed, an earlier e1 of its session missing.
-			e2 := e
-			s := e2.owner()
-			if !ok || s == "" {
+		}
+		// Partial: a session's latest listed ephemeral e2, and the earlier
+		// ones (acknowledged before e2 was invoked) missing.
+		latest := map[string]ephemeral{}
+		for _, v := range vs {
+			if e, ok := eph[v]; ok && e.owner() != "" && e.add.Invoke.Time >= latest[e.owner()].add.Invoke.Time {
+				latest[e.owner()] = e
+			}
+		}
+		for _, s := range sessions {
+			e2, ok := latest[s]
+			if !ok {
 				continue
 			}
+			var missing []int64
 			for _, v1 := range bySession[s] {
-				e1 := eph[v1]
-				if seen[v1] || e1.add.Complete.Type != history.OK || e1.add.Complete.Time >= e2.add.Invoke.Time {
-					continue
+				if e1 := eph[v1]; !seen[v1] && e1.add.Complete.Type == history.OK && e1.add.Complete.Time < e2.add.Invoke.Time {
+					missing = append(missing, v1)
 				}
-				a.add("partially removed sessions", fmt.Sprintf("%s lists e%d of session %s (add op %d) but not e%d, which the session added earlier (acknowledged in op %d): a session's ephemerals go together.",
-					where, v, s, e2.add.Invoke.Index, v1, e1.add.Complete.Index), r.Complete.Index, e1.add.Complete.Index)
+			}
+			if len(missing) > 0 {
+				first := eph[missing[0]].add.Complete.Index
+				a.add("reads seeing part of a session's ephemerals", fmt.Sprintf("%s lists e%d of session %s (add op %d) but not %s, which the session added earlier (the first acknowledged in op %d): a session's ephemerals go together.",
+					where, e2.value, s, e2.add.Invoke.Index, ephemeralsString(missing), first), r.Complete.Index, first)
 			}
 		}
 		if r.Invoke.Final {
@@ -205,14 +218,19 @@ func checkSession(_ context.Context, in checkInput) Result {
 			if !ok || later.Invoke.Time <= r.Complete.Time {
 				continue
 			}
+			var missing []int64
 			for _, v := range bySession[s] {
 				e := eph[v]
 				if seen[v] || e.add.Complete.Type != history.OK || e.add.Complete.Time >= r.Invoke.Time ||
 					faultDuring(in.faults, e.add.Complete.Time, later.Complete.Time) {
 					continue
 				}
-				a.add("ephemerals vanished while their session lived", fmt.Sprintf("%s misses e%d of session %s (acknowledged in op %d), yet the session's add op %d, invoked after the read, succeeded.",
-					where, v, s, e.add.Complete.Index, later.Complete.Index), r.Complete.Index, e.add.Complete.Index, later.Complete.Index)
+				missing = append(missing, v)
+			}
+			if len(missing) > 0 {
+				first := eph[missing[0]].add.Complete.Index
+				a.add("reads missing a live session's ephemerals", fmt.Sprintf("%s misses %s of session %s (the first acknowledged in op %d), yet the session's add op %d, invoked after the read, succeeded.",
+					where, ephemeralsString(missing), s, first, later.Complete.Index), r.Complete.Index, first, later.Complete.Index)
 			}
 		}
 	}
@@ -282,6 +300,21 @@ func faultDuring(faults []FaultInterval, from, to int64) bool {
 	return slices.ContainsFunc(faults, func(f FaultInterval) bool {
 		return f.Start-int64(time.Second) <= to && f.End >= from
 	})
+}
+
+// ephemeralsString names at most five ephemerals: e1, e2 and 3 more.
+func ephemeralsString(vs []int64) string {
+	var b strings.Builder
+	for i, v := range vs[:min(len(vs), 5)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "e%d", v)
+	}
+	if len(vs) > 5 {
+		fmt.Fprintf(&b, " and %d more", len(vs)-5)
+	}
+	return b.String()
 }
 
 // readName names a read in explanations.

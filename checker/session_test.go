@@ -114,7 +114,7 @@ func TestSession(t *testing.T) {
 			h.call(1, read, "", nil, ok, []int{}, sess("0x2"))
 			h.call(0, history.FAdd, "", 2, info, nil, sess("0x1"))
 			h.call(2, history.FAdd, "", 3, ok, 3, sess("0x1"))
-		}, Invalid, "misses e1 of session 0x1 (acknowledged in op 1), yet the session's add op 7"},
+		}, Invalid, "misses e1 of session 0x1 (the first acknowledged in op 1), yet the session's add op 7"},
 		{"vanished-under-a-fault-ok", func(h *hb) {
 			h.call(0, history.FAdd, "", 1, ok, 1, sess("0x1"))
 			h.call(-1, history.FStart, "", nil, ok, history.NemesisValue{Fault: "partition", ID: 1})

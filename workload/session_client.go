@@ -34,8 +34,9 @@ type sessionControl interface {
 	// known. The client is unusable afterwards (Close it as usual).
 	CloseSession(ctx context.Context) error
 	// SilenceHold is how long Silence must hold the session's traffic for
-	// the server to expire it: past the negotiated timeout by a margin
-	// for the leader's expiry tick and the closeSession's commit.
+	// the server to expire it: past the negotiated timeout by a margin for
+	// the client's own timeouts, the leader's expiry tick and the
+	// closeSession's commit.
 	SilenceHold() time.Duration
 	// Silence holds every byte in both directions for hold (no pings, no
 	// reads), then lets the client reconnect and waits until it observes
@@ -149,9 +150,15 @@ func closeOutcome(code int32) error {
 	return fmt.Errorf("close session: %w: error code %d", errCloseRefused, code)
 }
 
+// SilenceHold is two session timeouts and a second. ZooKeeper expires a
+// silent session one timeout after its last ping. zabnode counts a session
+// alive while its connection is open, and the client closes a silent
+// connection only after its receive timeout (2/3 of the timeout) and a
+// ping's write deadline, about one timeout in: the session then expires a
+// timeout and a tick later.
 func (c *zkClient) SilenceHold() time.Duration {
 	to := time.Duration(c.tap.timeout.Load()) * time.Millisecond
-	return to + to/2 + 500*time.Millisecond
+	return 2*to + time.Second
 }
 
 func (c *zkClient) Silence(ctx context.Context, hold time.Duration) (bool, error) {
