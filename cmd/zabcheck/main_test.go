@@ -201,6 +201,7 @@ func TestBadArgumentsCreateNoContainer(t *testing.T) {
 		{[]string{"test", "--workload", "all", "--nemesis", "none", "--nemesis-targets", "majority"}, "zabnode-register-set-lock-none"},
 		{[]string{"test", "--db", "zookeeper", "--nemesis", "crash-before-first-proposal"}, "zookeeper-register-crash-before-first-proposal"},
 		{[]string{"test", "--workload", "lock", "--readers", "0.5"}, "zabnode-lock-none"},
+		{[]string{"test", "--workload", "session", "--session-timeout", "30s"}, "zabnode-session-none"},
 	}
 	for _, tc := range cases {
 		if code, _, stderr := runCLI(t, tc.args...); code != exitBadArgs {
