@@ -41,12 +41,10 @@ type Test struct {
 	// Sessions places the processes' sessions: "pinned" (each on one node;
 	// "" too) or "roaming" (each given every node, so a connection loss
 	// moves it; see workload.Config.Sessions).
-	Sessions  string        `json:"sessions,omitempty"`
-	Rate      float64       `json:"rate"`
-	OpTimeout time.Duration `json:"-"`
-	// SessionTimeout is what every client session requests; 0 asks for
-	// the most ZooKeeper grants, 20 ticks (see SessionTimeoutOrDefault).
-	SessionTimeout  time.Duration `json:"-"`
+	Sessions        string        `json:"sessions,omitempty"`
+	Rate            float64       `json:"rate"`
+	OpTimeout       time.Duration `json:"-"`
+	SessionTimeout  time.Duration `json:"-"` // 0: the most ZooKeeper grants, 20 ticks (SessionTimeoutOrDefault)
 	Keys            int           `json:"keys"`
 	Nemesis         []string      `json:"nemesis"`
 	NemesisInterval time.Duration `json:"-"`
