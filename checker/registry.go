@@ -73,6 +73,8 @@ var registry = []Checker{
 		Summary: "after the final heal a write commits and every node rejoins within the recovery budget"},
 	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas, bare: replicasBare,
 		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
+	{Name: "session", Scope: ScopeWorkload, run: checkSession,
+		Summary: "ephemerals live exactly as long as their sessions: none seen after its owner's acknowledged close or observed expiry, none gone while the owner lives, a session's all go together"},
 }
 
 // Checkers returns the registered checkers.

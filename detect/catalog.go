@@ -183,6 +183,16 @@ func Catalog() []Bug {
 			Expect:      "split brain: duplicate zxids, divergent replicas, lost writes",
 		},
 		{
+			Name:        "revive-expired-session",
+			Description: "a reconnect naming a session the server no longer knows (expired or closed), with the right password, opens it again under its old id instead of answering expired",
+			// The session workload's silences outlast the session timeout,
+			// so the leader expires the session; the client then reconnects
+			// with its old id. Kills expire the sessions pinned to a node
+			// that stays down as well.
+			Trigger: Trigger{Nodes: 3, Workload: "session", Nemesis: []string{"kill"}, NemesisInterval: 5 * time.Second},
+			Expect:  "a revived session's new ephemerals seen without its old ones, or its old ones gone while it adds new ones (session)",
+		},
+		{
 			Name:        "seq-from-committed-cversion",
 			Description: "the leader names a sequential child after its parent's committed cversion, ignoring creates under it proposed but not yet committed, so a create prepared while another is in flight picks the suffix just taken",
 			// Every process creates under the same three parents at a high

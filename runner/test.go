@@ -44,6 +44,7 @@ type Test struct {
 	Sessions        string        `json:"sessions,omitempty"`
 	Rate            float64       `json:"rate"`
 	OpTimeout       time.Duration `json:"-"`
+	SessionTimeout  time.Duration `json:"-"` // 0: the most ZooKeeper grants, 20 ticks (SessionTimeoutOrDefault)
 	Keys            int           `json:"keys"`
 	Nemesis         []string      `json:"nemesis"`
 	NemesisInterval time.Duration `json:"-"`
@@ -150,6 +151,12 @@ func (t *Test) Validate() error {
 	if t.TickTime < 10 || t.InitLimit < 1 || t.SyncLimit < 1 {
 		return badf("tick time %dms, initLimit %d, syncLimit %d: want tick >= 10ms and limits >= 1", t.TickTime, t.InitLimit, t.SyncLimit)
 	}
+	// Both targets negotiate a session timeout into [2, 20] ticks (ZooKeeper's
+	// minSessionTimeout and maxSessionTimeout defaults): outside, the run
+	// would silently test another timeout than the one asked for.
+	if lo, hi := 2*t.tick(), 20*t.tick(); t.SessionTimeout != 0 && (t.SessionTimeout < lo || t.SessionTimeout > hi) {
+		return badf("--session-timeout %s: ZooKeeper grants 2 to 20 ticks of --tick-time %dms, %s to %s", t.SessionTimeout, t.TickTime, lo, hi)
+	}
 	if t.Name == "" {
 		t.Name = t.DefaultName()
 	}
@@ -187,6 +194,17 @@ func Capabilities(target docker.Target, netem bool) func(nemesis.Capability) boo
 	}
 }
 
+func (t *Test) tick() time.Duration { return time.Duration(t.TickTime) * time.Millisecond }
+
+// SessionTimeoutOrDefault is the session timeout clients request: the one
+// set, or the most ZooKeeper grants (20 ticks).
+func (t *Test) SessionTimeoutOrDefault() time.Duration {
+	if t.SessionTimeout == 0 {
+		return 20 * t.tick()
+	}
+	return t.SessionTimeout
+}
+
 // Workloads lists the test's workloads.
 func (t *Test) Workloads() []string { return strings.Split(t.Workload, ",") }
 
@@ -195,7 +213,7 @@ func (t *Test) workloadConfig(nodes []workload.Node, guard *netguard.Guard, lead
 	return workload.Config{
 		Workloads: t.Workloads(), ReadMode: t.ReadMode, Concurrency: t.Concurrency, Rate: t.Rate,
 		TimeLimit: t.TimeLimit, OpTimeout: t.OpTimeout, Keys: t.Keys, Seed: t.Seed, Readers: t.Readers, Sessions: t.Sessions,
-		Nodes: nodes, Guard: guard, Leader: leader, Logger: log,
+		SessionTimeout: t.SessionTimeoutOrDefault(), Nodes: nodes, Guard: guard, Leader: leader, Logger: log,
 	}
 }
 

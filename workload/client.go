@@ -83,11 +83,11 @@ func zkDialer(sessionTimeout time.Duration, guard *netguard.Guard, log *slog.Log
 		if len(servers) > 1 {
 			target = fmt.Sprintf("any of %d servers from %s", len(servers), servers[0].Name)
 		}
-		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{}), names: names}
+		c := &zkClient{lost: make(chan struct{}), ready: make(chan struct{}), closing: make(chan struct{}), names: names, tap: newWireTap()}
 		zlog := zkclient.Logger{Log: log.With("node", servers[0].Name)}
 		conn, _, err := zk.Connect(addrs, sessionTimeout, zk.WithHostProvider(newStaticHosts(addrs)),
 			zk.WithLogger(zlog), zk.WithLogInfo(false), zk.WithEventCallback(c.onEvent),
-			zk.WithDialer(guard.DialTimeout))
+			zk.WithDialer(c.tap.dialer(guard.DialTimeout)))
 		if err != nil {
 			return nil, fmt.Errorf("connect to %s: %w", target, err)
 		}
@@ -167,10 +167,13 @@ type zkClient struct {
 	closeOnce sync.Once
 	calls     zkclient.Calls
 	names     map[string]string // server address -> node name
+	tap       *wireTap          // see session_wire.go
+	events    sessionLog
 }
 
 // onEvent runs on go-zookeeper's loop goroutine; it must not block.
 func (c *zkClient) onEvent(ev zk.Event) {
+	defer c.observe(ev)
 	if ev.Type != zk.EventSession {
 		return
 	}

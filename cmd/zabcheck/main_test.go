@@ -62,6 +62,8 @@ func TestBadArguments(t *testing.T) {
 		{"unknown sessions", []string{"test", "--sessions", "sticky"}, nil, `--sessions "sticky"`},
 		{"roaming leader sessions from env", []string{"test", "--read-mode", "leader"}, map[string]string{"ZABCHECK_SESSIONS": "roaming"}, "--sessions roaming"},
 		{"zero test count", []string{"test", "--test-count", "0"}, nil, "--test-count"},
+		{"session timeout above 20 ticks", []string{"test", "--session-timeout", "5s"}, nil, "--session-timeout 5s: ZooKeeper grants 2 to 20 ticks"},
+		{"session timeout below 2 ticks from env", []string{"test", "--tick-time", "2000"}, map[string]string{"ZABCHECK_SESSION_TIMEOUT": "3"}, "--session-timeout 3s"},
 		{"clock fault", []string{"test", "--nemesis", "clock"}, nil, "host clock"},
 		{"undefined flag", []string{"test", "--no-such-flag"}, nil, "no-such-flag"},
 		{"stray argument", []string{"test", "extra"}, nil, "no arguments"},
@@ -206,6 +208,7 @@ func TestBadArgumentsCreateNoContainer(t *testing.T) {
 		{[]string{"test", "--workload", "all", "--nemesis", "none", "--nemesis-targets", "majority"}, "zabnode-register-set-lock-none"},
 		{[]string{"test", "--db", "zookeeper", "--nemesis", "crash-before-first-proposal"}, "zookeeper-register-crash-before-first-proposal"},
 		{[]string{"test", "--workload", "lock", "--readers", "0.5"}, "zabnode-lock-none"},
+		{[]string{"test", "--workload", "session", "--session-timeout", "30s"}, "zabnode-session-none"},
 	}
 	for _, tc := range cases {
 		if code, _, stderr := runCLI(t, tc.args...); code != exitBadArgs {

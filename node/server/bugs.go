@@ -19,6 +19,11 @@ const (
 	// BugNoSessionZxidCheck: the handshake accepts a session whose client
 	// has seen a later zxid than this server has applied.
 	BugNoSessionZxidCheck = "no-session-zxid-check"
+	// BugReviveExpiredSession: a reconnect naming a session the server
+	// does not know (it expired or was closed), with the right password,
+	// opens the session again under its old id instead of answering
+	// "expired". The client never learns that its ephemerals are gone.
+	BugReviveExpiredSession = "revive-expired-session"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -35,7 +40,7 @@ func Bugs() []string {
 	for _, b := range tree.Bugs() {
 		out = append(out, string(b))
 	}
-	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck)
+	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession)
 	slices.Sort(out)
 	return out
 }
@@ -46,10 +51,12 @@ type bugSet struct {
 	tree               []tree.Bug
 	lazyFsync          bool
 	noSessionZxidCheck bool
+	// reviveExpiredSession: BugReviveExpiredSession (session.go).
+	reviveExpiredSession bool
 }
 
 func (b bugSet) any() bool {
-	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck
+	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -66,6 +73,8 @@ func parseBugs(names []string) (bugSet, error) {
 			b.lazyFsync = true
 		case name == BugNoSessionZxidCheck:
 			b.noSessionZxidCheck = true
+		case name == BugReviveExpiredSession:
+			b.reviveExpiredSession = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}

@@ -93,23 +93,20 @@ func (l *loop) connect(c *conn, req *jute.ConnectRequest) {
 	l.conns[c] = struct{}{}
 	if req.SessionID == 0 {
 		l.nextSess++
-		id := l.nextSess
-		timeout := l.negotiate(req.TimeOut)
-		var err error
-		if l.prep != nil {
-			err = l.propose(l.cfg.MyID, 0, id, func(h tree.Header) tree.Txn { return l.prep.PrepareCreateSession(h, timeout) })
-		} else {
-			err = l.node.Forward(encodeForwardCreate(id, timeout))
-		}
-		if err != nil {
-			c.close("cannot create session: " + err.Error())
-			return
-		}
-		l.creating[id] = creating{c: c, timeout: timeout}
+		l.open(c, l.nextSess, l.negotiate(req.TimeOut))
 		return
 	}
 	to, ok := l.tree.Session(req.SessionID)
-	if !ok || string(req.Passwd) != string(passwd(req.SessionID)) || l.expiring[req.SessionID] {
+	goodPasswd := string(req.Passwd) == string(passwd(req.SessionID))
+	if !ok && goodPasswd && l.bugs.reviveExpiredSession && !l.expiring[req.SessionID] {
+		// BugReviveExpiredSession: a session this server does not know,
+		// with its own password, is taken for one lost in a restart and
+		// opened again under its id. It expired: its ephemerals are gone,
+		// yet its client carries on as if nothing happened.
+		l.open(c, req.SessionID, l.negotiate(req.TimeOut))
+		return
+	}
+	if !ok || !goodPasswd || l.expiring[req.SessionID] {
 		// ZooKeeper answers an unknown session or a wrong password with
 		// session id 0, which the client reads as expiry.
 		c.send(jute.EncodeConnectResponse(&jute.ConnectResponse{Passwd: make([]byte, 16)}))
@@ -117,6 +114,22 @@ func (l *loop) connect(c *conn, req *jute.ConnectRequest) {
 		return
 	}
 	l.attach(c, req.SessionID, to)
+}
+
+// open creates session id for c: a createSession txn, proposed here on the
+// leader or forwarded to it; c gets its answer once the txn is applied.
+func (l *loop) open(c *conn, id int64, timeout int32) {
+	var err error
+	if l.prep != nil {
+		err = l.propose(l.cfg.MyID, 0, id, func(h tree.Header) tree.Txn { return l.prep.PrepareCreateSession(h, timeout) })
+	} else {
+		err = l.node.Forward(encodeForwardCreate(id, timeout))
+	}
+	if err != nil {
+		c.close("cannot create session: " + err.Error())
+		return
+	}
+	l.creating[id] = creating{c: c, timeout: timeout}
 }
 
 // attach binds a session to c and answers the handshake.
