@@ -73,6 +73,8 @@ var registry = []Checker{
 		Summary: "after the final heal a write commits and every node rejoins within the recovery budget"},
 	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas, bare: replicasBare,
 		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
+	{Name: "bank", Scope: ScopeWorkload, run: checkBank,
+		Summary: "Jepsen's bank over multi: validated snapshots hold the total and show each multi whole, no balance negative, failed multis leave no trace, acknowledged ones stay"},
 }
 
 // Checkers returns the registered checkers.
