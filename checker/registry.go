@@ -75,6 +75,8 @@ var registry = []Checker{
 		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
 	{Name: "session", Scope: ScopeWorkload, run: checkSession,
 		Summary: "ephemerals live exactly as long as their sessions: none seen after its owner's acknowledged close or observed expiry, none gone while the owner lives, a session's all go together"},
+	{Name: "bank", Scope: ScopeWorkload, run: checkBank,
+		Summary: "Jepsen's bank over multi: validated snapshots hold the total and show each multi whole, no balance negative, failed multis leave no trace, acknowledged ones stay"},
 }
 
 // Checkers returns the registered checkers.

@@ -37,7 +37,7 @@ type Workload struct {
 }
 
 // registry lists every workload, in the order help and "all" show them.
-var registry = []Workload{registerWorkload, setWorkload, lockWorkload, sequentialWorkload, queueWorkload, sessionWorkload}
+var registry = []Workload{registerWorkload, setWorkload, lockWorkload, sequentialWorkload, queueWorkload, sessionWorkload, bankWorkload}
 
 // Workloads returns the registered workloads.
 func Workloads() []Workload { return slices.Clone(registry) }

@@ -27,7 +27,12 @@ func (l *loop) apply(t zab.Txn) error {
 	if env.Txn.Zxid != int64(t.Zxid) {
 		return fmt.Errorf("apply %v: txn was prepared for zxid %#x", t.Zxid, env.Txn.Zxid)
 	}
+	var early []tree.Event
+	if l.bugs.multiPartialApply {
+		early = l.applyFailedPrefix(&env.Txn)
+	}
 	res := l.tree.Apply(&env.Txn)
+	res.Events = append(early, res.Events...)
 	if l.prep != nil {
 		l.prep.Committed(env.Txn.Zxid)
 	}

@@ -24,6 +24,12 @@ const (
 	// opens the session again under its old id instead of answering
 	// "expired". The client never learns that its ephemerals are gone.
 	BugReviveExpiredSession = "revive-expired-session"
+	// BugMultiPartialApply: a multi that fails at a later op still answers
+	// with that op's error, but every replica applies the ops before it.
+	// ZooKeeper's DataTree first turns every op of a failed multi into an
+	// error txn; zabnode's prepared txn keeps the ops before the failure
+	// (as ZooKeeper logs it), and the bug applies them.
+	BugMultiPartialApply = "multi-partial-apply"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -40,7 +46,7 @@ func Bugs() []string {
 	for _, b := range tree.Bugs() {
 		out = append(out, string(b))
 	}
-	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession)
+	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply)
 	slices.Sort(out)
 	return out
 }
@@ -53,10 +59,11 @@ type bugSet struct {
 	noSessionZxidCheck bool
 	// reviveExpiredSession: BugReviveExpiredSession (session.go).
 	reviveExpiredSession bool
+	multiPartialApply    bool
 }
 
 func (b bugSet) any() bool {
-	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession
+	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -75,9 +82,27 @@ func parseBugs(names []string) (bugSet, error) {
 			b.noSessionZxidCheck = true
 		case name == BugReviveExpiredSession:
 			b.reviveExpiredSession = true
+		case name == BugMultiPartialApply:
+			b.multiPartialApply = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}
 	}
 	return b, nil
+}
+
+// applyFailedPrefix is BugMultiPartialApply: for a failed multi it applies
+// the ops before the failing one as a multi of their own, at the same
+// zxid, and returns the watch events they fire. Apply then answers the
+// failed multi as usual, with its error, changing nothing more.
+func (l *loop) applyFailedPrefix(txn *tree.Txn) []tree.Event {
+	if txn.Kind != tree.KindMulti {
+		return nil
+	}
+	i := slices.IndexFunc(txn.Ops, func(op tree.Txn) bool { return op.Kind == tree.KindError })
+	if i <= 0 {
+		return nil
+	}
+	prefix := tree.Txn{Kind: tree.KindMulti, Zxid: txn.Zxid, Time: txn.Time, Session: txn.Session, Ops: txn.Ops[:i]}
+	return l.tree.Apply(&prefix).Events
 }
