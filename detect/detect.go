@@ -152,6 +152,9 @@ func (m Matrix) MedianDetection() time.Duration {
 	return (ds[len(ds)/2-1] + ds[len(ds)/2]) / 2
 }
 
+// maxFailuresInARow is how many harness failures in a row end a bug's runs.
+const maxFailuresInARow = 2
+
 // Run runs the campaign: each bug until caught or out of budget, then the
 // correct build through every distinct trigger. It stops early, with what
 // it has, when ctx ends. Writing matrix.json/matrix.md is WriteMatrix's job.
@@ -171,6 +174,7 @@ func Run(ctx context.Context, cfg Config) (Matrix, error) {
 	nextSeed := func() int64 { seed++; return seed }
 	for _, b := range cfg.Bugs {
 		row := Row{Bug: b.Name, JIRA: b.JIRA, Trigger: b.Trigger.String()}
+		failedInARow := 0
 		for row.TestTime+cfg.RunTime <= cfg.Budget && ctx.Err() == nil {
 			t := testFor(cfg, b.Trigger, b.Name, nextSeed())
 			log.Info("detect: run", "bug", b.Name, "run", row.Runs+1, "seed", t.Seed, "trigger", row.Trigger)
@@ -182,6 +186,17 @@ func Run(ctx context.Context, cfg Config) (Matrix, error) {
 			if err == nil && out.Verdict == checker.Invalid {
 				row.Caught, row.Dir, row.Catches = true, out.Dir, catches(out.Summary)
 				log.Info("detect: caught", "bug", b.Name, "runs", row.Runs, "test_time", row.TestTime, "dir", out.Dir)
+				break
+			}
+			// A harness that fails twice in a row (a node image that does
+			// not implement the bug, a cluster that cannot start) would
+			// fail the same way until the budget ran out, telling nothing
+			// about the bug: the row stays uncaught with its errors.
+			if failedInARow = failedInARow + 1; err == nil {
+				failedInARow = 0
+			}
+			if failedInARow == maxFailuresInARow {
+				log.Warn("detect: giving up on the bug after harness failures in a row", "bug", b.Name, "failures", failedInARow, "err", err)
 				break
 			}
 		}

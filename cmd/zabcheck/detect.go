@@ -77,6 +77,11 @@ func runDetect(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "detect: %d bugs, run time %s, budget %s, %d correct runs per trigger, first seed %d\n",
 		len(bugs), cfg.RunTime, cfg.Budget, cfg.CorrectRuns, seed)
+	// Every run uses the zabnode image: it must be built from this
+	// checkout, or a bug this build added is refused by an older node.
+	if err := ensureImage(c, "zabnode"); err != nil {
+		return &exitError{code: exitHarness, err: err}
+	}
 	m, runErr := detect.Run(c.Context, cfg)
 	if err := detect.WriteMatrix(cfg.ResultsDir, m); err != nil {
 		return &exitError{code: exitHarness, err: err}
