@@ -17,6 +17,10 @@ WORKLOAD ?= all
 READ_MODE ?= sync
 NEMESIS ?= kill,partition
 TIME_LIMIT ?= 60s
+# A fifth of each workload's processes only read, and sessions roam: see
+# the README ("The main job") for why.
+READERS ?= 0.2
+SESSIONS ?= roaming
 
 .DEFAULT_GOAL := help
 
@@ -79,9 +83,9 @@ test: deps vet images ## what CI runs: unit tests, integration tests and the Doc
 # zabcheck test builds the chosen target's image (and its parents) when it is
 # missing or stale, so `make run` builds only what DB needs: no ZooKeeper
 # image for the zabnode main job.
-run: deps-run build ## build what the chosen target needs and run the main job (zabnode, 5 nodes, every workload, sync reads, kill+partition, 60 s)
+run: deps-run build ## build what the chosen target needs and run the main job (zabnode, 5 nodes, every workload, sync reads, 20% readers, roaming sessions, kill+partition, 60 s)
 	$(BIN)/zabcheck test --db $(DB) --nodes $(NODES) --workload $(WORKLOAD) --read-mode $(READ_MODE) \
-		--nemesis $(NEMESIS) --time-limit $(TIME_LIMIT)
+		--readers $(READERS) --sessions $(SESSIONS) --nemesis $(NEMESIS) --time-limit $(TIME_LIMIT)
 
 .PHONY: serve
 serve: build ## browse results/ on http://127.0.0.1:8080/
