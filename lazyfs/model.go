@@ -574,6 +574,36 @@ func (m *Model) Drop(torn bool, rng *rand.Rand) (DropReport, error) {
 	return rep, nil
 }
 
+// FlushAll makes everything durable, as a clean shutdown does: every
+// unflushed operation is written and fsynced and the whole directory
+// journal is committed. It ignores the fsync-error fault, which models a
+// failing disk under the node, not under the harness's own shutdown.
+func (m *Model) FlushAll() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for ino, d := range m.files {
+		if err := apply(d.f, d.ops); err != nil {
+			errs = append(errs, err)
+		} else if err := d.f.Sync(); err != nil {
+			errs = append(errs, fmt.Errorf("fsync %s: %w", d.f.Name(), err))
+		}
+		m.forget(ino, d)
+	}
+	for _, o := range m.journal {
+		if o.trash != "" {
+			if err := os.RemoveAll(m.abs(o.trash)); err != nil {
+				errs = append(errs, fmt.Errorf("empty trash: %w", err))
+			}
+		}
+	}
+	m.journal = nil
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("flush all: %w", err)
+	}
+	return nil
+}
+
 func (m *Model) undo(o nsOp) error {
 	switch o.kind {
 	case nsCreate, nsMkdir:

@@ -400,3 +400,28 @@ func TestWritesOverTheLimitGetENOSPC(t *testing.T) {
 	x.fsync(ino, f)
 	x.write(ino, f, "9", 8) // fsync freed the budget
 }
+
+func TestFlushAllMakesEverythingDurable(t *testing.T) {
+	x := newFixture(t, 0)
+	f, ino := x.create(".", "a")
+	x.write(ino, f, "data", 0)
+	g, gino := x.create(".", "gone")
+	x.fsync(gino, g)
+	if err := x.m.Remove(x.ino("."), "gone", false); err != nil {
+		t.Fatal(err)
+	}
+	x.m.SetFsyncError(true)
+	if err := x.m.FlushAll(); err != nil {
+		t.Fatal(err)
+	}
+	x.drop(false, 1)
+	if got, want := x.backing("a"), "data"; got != want {
+		t.Fatalf("a %q, want %q", got, want)
+	}
+	if got := x.backing("gone"); got != "<absent>" {
+		t.Fatalf("gone %q, want absent", got)
+	}
+	if st := x.m.Status(); st.DirtyFiles != 0 || st.PendingDirOps != 0 {
+		t.Fatalf("status %+v, want nothing pending", st)
+	}
+}
