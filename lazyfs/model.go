@@ -51,8 +51,9 @@ type op struct {
 // handle so that the file can still be flushed or torn after the program
 // closed its last descriptor (close does not flush).
 type dirtyFile struct {
-	f   *os.File
-	ops []op
+	f    *os.File
+	ops  []op
+	size int64 // as the program sees it; kept so getattr need not replay ops
 }
 
 type nsKind int
@@ -136,6 +137,13 @@ func (m *Model) dirty(ino uint64, f *os.File) (*dirtyFile, error) {
 		return nil, fmt.Errorf("dup %s: %w", f.Name(), err)
 	}
 	d := &dirtyFile{f: os.NewFile(uintptr(fd), f.Name())}
+	// The backing size is the durable size: only the model writes there
+	// while the file is dirty.
+	st, err := d.f.Stat()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("stat %s: %w", f.Name(), err), d.f.Close())
+	}
+	d.size = st.Size()
 	m.files[ino] = d
 	return d, nil
 }
@@ -154,6 +162,7 @@ func (m *Model) Write(ino uint64, f *os.File, data []byte, off int64) error {
 		return err
 	}
 	d.ops = append(d.ops, op{off: off, data: slices.Clone(data)})
+	d.size = max(d.size, off+int64(len(data)))
 	m.unflushed += int64(len(data))
 	return nil
 }
@@ -167,21 +176,8 @@ func (m *Model) Truncate(ino uint64, f *os.File, size int64) error {
 		return err
 	}
 	d.ops = append(d.ops, op{off: size, trunc: true})
+	d.size = size
 	return nil
-}
-
-// sizeAfter is the size of a file of durable size after ops.
-func sizeAfter(durable int64, ops []op) int64 {
-	size := durable
-	for _, o := range ops {
-		switch {
-		case o.trunc:
-			size = o.off
-		case o.off+int64(len(o.data)) > size:
-			size = o.off + int64(len(o.data))
-		}
-	}
-	return size
 }
 
 // Size is the size the program sees for the file ino whose backing file has
@@ -190,7 +186,7 @@ func (m *Model) Size(ino uint64, durable int64) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if d, ok := m.files[ino]; ok {
-		return sizeAfter(durable, d.ops)
+		return d.size
 	}
 	return durable
 }
@@ -207,10 +203,6 @@ func (m *Model) ReadAt(ino uint64, f *os.File, dest []byte, off int64) (int, err
 			err = nil
 		}
 		return n, err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
 	buf := make([]byte, len(dest))
 	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
@@ -231,7 +223,7 @@ func (m *Model) ReadAt(ino uint64, f *os.File, dest []byte, off int64) (int, err
 			copy(buf[lo-off:hi-off], o.data[lo-o.off:hi-o.off])
 		}
 	}
-	n := min(max(sizeAfter(st.Size(), d.ops)-off, 0), int64(len(buf)))
+	n := min(max(d.size-off, 0), int64(len(buf)))
 	return copy(dest, buf[:n]), nil
 }
 
@@ -339,6 +331,7 @@ func (m *Model) Create(dirIno uint64, rel string, flags int, mode uint32) (*os.F
 			return nil, errors.Join(err, f.Close())
 		}
 		d.ops = append(d.ops, op{trunc: true})
+		d.size = 0
 	}
 	return f, nil
 }

@@ -425,3 +425,60 @@ func TestFlushAllMakesEverythingDurable(t *testing.T) {
 		t.Fatalf("status %+v, want nothing pending", st)
 	}
 }
+
+func TestCreateWithTruncOfExistingFileIsPending(t *testing.T) {
+	x := newFixture(t, 0)
+	f, ino := x.create(".", "a")
+	x.write(ino, f, "old", 0)
+	x.fsync(ino, f)
+	g, err := x.m.Create(x.ino("."), "a", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if got, want := x.seen(ino, g), ""; got != want {
+		t.Fatalf("after O_TRUNC: read %q, want %q", got, want)
+	}
+	if got, want := x.m.Size(ino, 3), int64(0); got != want {
+		t.Fatalf("after O_TRUNC: size %d, want %d", got, want)
+	}
+	x.drop(false, 1)
+	if got, want := x.backing("a"), "old"; got != want {
+		t.Fatalf("after drop: %q, want %q", got, want)
+	}
+}
+
+func TestDirectoryRenameAndRmdirAreUndone(t *testing.T) {
+	x := newFixture(t, 0)
+	if err := x.m.Mkdir(x.ino("."), "d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.m.Mkdir(x.ino("."), "empty", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, ino := x.create("d", "d/f")
+	x.write(ino, f, "data", 0)
+	x.fsync(ino, f) // commits both mkdirs and the create, in order
+	if err := x.m.Remove(x.ino("."), "d", true); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("rmdir of a full directory: %v, want ENOTEMPTY", err)
+	}
+	if err := x.m.Rename(x.ino("."), "d", x.ino("."), "e", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.m.Remove(x.ino("."), "empty", true); err != nil {
+		t.Fatal(err)
+	}
+	rep := x.drop(false, 1)
+	if rep.UndoneDirOps != 2 {
+		t.Fatalf("report %+v, want 2 undone dir ops", rep)
+	}
+	if got, want := x.backing("d/f"), "data"; got != want {
+		t.Fatalf("d/f %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(x.root, "empty")); err != nil {
+		t.Fatalf("empty: %v, want it back", err)
+	}
+	if _, err := os.Stat(filepath.Join(x.root, "e")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("e: %v, want gone", err)
+	}
+}
