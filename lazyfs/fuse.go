@@ -64,6 +64,12 @@ type handle struct {
 func Mount(dir string, m *Model, log *slog.Logger) (*fuse.Server, error) {
 	var zero time.Duration
 	root := &node{m: m, log: log}
+	// Without this the root reports inode 0; use the volume's own number,
+	// like every other node.
+	var st syscall.Stat_t
+	if err := syscall.Stat(m.Root(), &st); err != nil {
+		return nil, fmt.Errorf("stat backing dir: %w", err)
+	}
 	srv, err := fs.Mount(dir, root, &fs.Options{
 		MountOptions: fuse.MountOptions{
 			// There is no fusermount in the containers; we are root.
@@ -75,6 +81,7 @@ func Mount(dir string, m *Model, log *slog.Logger) (*fuse.Server, error) {
 			FsName:     "lazyfs:" + m.Root(),
 			Name:       "lazyfs",
 		},
+		RootStableAttr:  &fs.StableAttr{Mode: syscall.S_IFDIR, Ino: st.Ino},
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,
 		NegativeTimeout: &zero,
@@ -453,7 +460,24 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 	if err != nil {
 		return nil, fs.ToErrno(err)
 	}
-	list := make([]fuse.DirEntry, 0, len(ents))
+	// "." and ".." as a local filesystem lists them; go-fuse keeps them out
+	// of its tree.
+	self, e := n.ino()
+	if e != 0 {
+		return nil, e
+	}
+	parent := self
+	if _, p := n.Parent(); p != nil {
+		if pn, ok := p.Operations().(*node); ok {
+			if ino, e := pn.ino(); e == 0 {
+				parent = ino
+			}
+		}
+	}
+	list := make([]fuse.DirEntry, 0, len(ents)+2)
+	list = append(list,
+		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: self},
+		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parent})
 	for _, e := range ents {
 		if n.hidden(e.Name()) {
 			continue

@@ -1,18 +1,23 @@
 package lazyfs
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // mounted is a lazy filesystem mounted on the host for one test.
@@ -143,6 +148,53 @@ func TestMountDropKeepsOnlyWhatWasFsynced(t *testing.T) {
 	}
 	if len(ents) != 1 || ents[0].Name() != "a" {
 		t.Fatalf("mount lists %v, want only a", ents)
+	}
+}
+
+// TestMountConcurrentWriters has several programs write and fsync their own
+// files at once; each keeps exactly what it had fsynced.
+func TestMountConcurrentWriters(t *testing.T) {
+	x := mount(t)
+	const writers, chunks, every, size = 4, 95, 10, 1000
+	var g errgroup.Group
+	for w := range writers {
+		g.Go(func() error {
+			f, err := os.Create(filepath.Join(x.mnt, fmt.Sprint("w", w)))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			chunk := bytes.Repeat([]byte{byte('a' + w)}, size)
+			for i := range chunks {
+				if _, err := f.Write(chunk); err != nil {
+					return err
+				}
+				if (i+1)%every == 0 {
+					if err := f.Sync(); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	x.ctl(t, "drop")
+	for w := range writers {
+		got := readFile(t, filepath.Join(x.mnt, fmt.Sprint("w", w)))
+		want := strings.Repeat(string(rune('a'+w)), chunks/every*every*size)
+		if got != want {
+			t.Errorf("w%d after drop: %d bytes, want %d", w, len(got), len(want))
+		}
+	}
+	ents, err := os.ReadDir(x.mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != writers {
+		t.Fatalf("mount lists %d entries, want %d", len(ents), writers)
 	}
 }
 
