@@ -73,7 +73,10 @@ func Mount(dir string, m *Model, log *slog.Logger) (*fuse.Server, error) {
 	srv, err := fs.Mount(dir, root, &fs.Options{
 		MountOptions: fuse.MountOptions{
 			// There is no fusermount in the containers; we are root.
-			DirectMount: true,
+			// Strict: a failed mount(2) reports its own error (EPERM
+			// without CAP_SYS_ADMIN) rather than a missing fusermount.
+			DirectMount:       true,
+			DirectMountStrict: true,
 			// The node may run as another user than lazyfs; the kernel
 			// then checks permissions against the backing modes.
 			AllowOther: true,
