@@ -81,9 +81,10 @@ type nsOp struct {
 // is safe for concurrent use. Files are identified by their inode number on
 // the backing filesystem, which survives renames.
 type Model struct {
-	root  string
-	limit int64
-	log   *slog.Logger
+	root      string
+	limit     int64
+	commitAll bool
+	log       *slog.Logger
 
 	mu        sync.Mutex
 	files     map[uint64]*dirtyFile
@@ -94,11 +95,23 @@ type Model struct {
 	fsyncWait time.Duration
 }
 
-// NewModel returns a model over the backing directory root, refusing writes
-// once more than limit bytes are unflushed (limit <= 0: no limit). It clears
-// a trash left by an earlier run: whatever that run had not made durable is
+// Options tune a model.
+type Options struct {
+	// MaxUnflushed is the number of unflushed write bytes beyond which
+	// writes fail with ENOSPC (<= 0: no limit).
+	MaxUnflushed int64
+	// AnyFsyncCommitsDirs makes every successful fsync commit the whole
+	// directory journal, as ext4's does (one running transaction). By
+	// default an fsync commits only up to the last operation on the
+	// synced file or directory, which is what a program may rely on by
+	// POSIX and ext4 semantics together.
+	AnyFsyncCommitsDirs bool
+}
+
+// NewModel returns a model over the backing directory root. It clears a
+// trash left by an earlier run: whatever that run had not made durable is
 // treated as durable, since its undo information is gone.
-func NewModel(root string, limit int64, log *slog.Logger) (*Model, error) {
+func NewModel(root string, opts Options, log *slog.Logger) (*Model, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("resolve backing dir: %w", err)
@@ -110,7 +123,7 @@ func NewModel(root string, limit int64, log *slog.Logger) (*Model, error) {
 	if err := os.Mkdir(trash, 0o700); err != nil {
 		return nil, fmt.Errorf("make trash: %w", err)
 	}
-	return &Model{root: abs, limit: limit, log: log, files: map[uint64]*dirtyFile{}}, nil
+	return &Model{root: abs, limit: opts.MaxUnflushed, commitAll: opts.AnyFsyncCommitsDirs, log: log, files: map[uint64]*dirtyFile{}}, nil
 }
 
 // Root is the absolute backing directory.
@@ -284,11 +297,14 @@ func (m *Model) forget(ino uint64, d *dirtyFile) {
 }
 
 // commit makes durable every journalled directory operation up to the last
-// one that touched ino (as a parent directory or as the entry itself). The
-// journal commits in order, like ext4's: an operation is never durable
+// one that touched ino (as a parent directory or as the entry itself), or
+// all of it with Options.AnyFsyncCommitsDirs. The journal commits in order, like ext4's: an operation is never durable
 // while an earlier one is not, which also keeps undo well defined.
 func (m *Model) commit(ino uint64) {
 	last := -1
+	if m.commitAll {
+		last = len(m.journal) - 1
+	}
 	for i, o := range m.journal {
 		if o.ino == ino || slices.Contains(o.dirs, ino) {
 			last = i
@@ -474,11 +490,12 @@ func (m *Model) FsyncDelay() time.Duration {
 
 // Status is a snapshot of the model for the status command.
 type Status struct {
-	DirtyFiles     int           `json:"dirty_files"`
-	UnflushedBytes int64         `json:"unflushed_bytes"`
-	PendingDirOps  int           `json:"pending_dir_ops"`
-	FsyncError     bool          `json:"fsync_error"`
-	FsyncDelay     time.Duration `json:"fsync_delay_ns"`
+	DirtyFiles          int           `json:"dirty_files"`
+	UnflushedBytes      int64         `json:"unflushed_bytes"`
+	PendingDirOps       int           `json:"pending_dir_ops"`
+	FsyncError          bool          `json:"fsync_error"`
+	FsyncDelay          time.Duration `json:"fsync_delay_ns"`
+	AnyFsyncCommitsDirs bool          `json:"any_fsync_commits_dirs"`
 }
 
 // Status reports what a drop would lose and which faults are on.
@@ -486,11 +503,12 @@ func (m *Model) Status() Status {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return Status{
-		DirtyFiles:     len(m.files),
-		UnflushedBytes: m.unflushed,
-		PendingDirOps:  len(m.journal),
-		FsyncError:     m.fsyncErr,
-		FsyncDelay:     m.fsyncWait,
+		DirtyFiles:          len(m.files),
+		UnflushedBytes:      m.unflushed,
+		PendingDirOps:       len(m.journal),
+		FsyncError:          m.fsyncErr,
+		FsyncDelay:          m.fsyncWait,
+		AnyFsyncCommitsDirs: m.commitAll,
 	}
 }
 

@@ -22,8 +22,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, limit int64) *fixture {
 	t.Helper()
+	return newFixtureOpts(t, Options{MaxUnflushed: limit})
+}
+
+func newFixtureOpts(t *testing.T, opts Options) *fixture {
+	t.Helper()
 	root := t.TempDir()
-	m, err := NewModel(root, limit, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m, err := NewModel(root, opts, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,5 +485,36 @@ func TestDirectoryRenameAndRmdirAreUndone(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(x.root, "e")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("e: %v, want gone", err)
+	}
+}
+
+func TestAnyFsyncCommitsDirsOption(t *testing.T) {
+	// With the ext4-like option, the fsync of an old file commits a later
+	// rename elsewhere (ZooKeeper's currentEpoch replace, for one).
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{}, "old"},
+		{Options{AnyFsyncCommitsDirs: true}, "new"},
+	} {
+		x := newFixtureOpts(t, tc.opts)
+		log, lino := x.create(".", "log")
+		x.fsync(lino, log)
+		cur, cino := x.create(".", "cur")
+		x.write(cino, cur, "old", 0)
+		x.fsync(cino, cur)
+		tmp, tino := x.create(".", "tmp")
+		x.write(tino, tmp, "new", 0)
+		x.fsync(tino, tmp)
+		if err := x.m.Rename(x.ino("."), "tmp", x.ino("."), "cur", false); err != nil {
+			t.Fatal(err)
+		}
+		x.write(lino, log, "txn", 0)
+		x.fsync(lino, log)
+		x.drop(false, 1)
+		if got := x.backing("cur"); got != tc.want {
+			t.Errorf("%+v: cur %q, want %q", tc.opts, got, tc.want)
+		}
 	}
 }

@@ -36,7 +36,7 @@ func mount(tb testing.TB) *mounted {
 	dev.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	x := &mounted{backing: tb.TempDir(), mnt: tb.TempDir(), socket: filepath.Join(tb.TempDir(), "ctl.sock")}
-	m, err := NewModel(x.backing, 1<<20, log)
+	m, err := NewModel(x.backing, Options{MaxUnflushed: 1 << 20}, log)
 	if err != nil {
 		tb.Fatal(err)
 	}

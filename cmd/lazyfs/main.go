@@ -1,7 +1,7 @@
 // Command lazyfs mounts a lazy filesystem between a node and its data
 // volume, and sends it commands:
 //
-//	lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N]
+//	lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
 //	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status
 //
 // mount serves until SIGTERM or SIGINT, then unmounts and makes everything
@@ -33,7 +33,7 @@ import (
 )
 
 const usage = `usage:
-  lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N]
+  lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
   lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status`
 
 // errUsage marks bad invocations, which exit 2 rather than 1.
@@ -88,6 +88,7 @@ func run(ctx context.Context, log *slog.Logger, args []string, stdout io.Writer,
 type mountConfig struct {
 	backing, mount, ctl string
 	maxUnflushed        int64
+	commitAll           bool
 	seed                uint64
 	seedSet             bool
 }
@@ -100,6 +101,7 @@ func parseMount(args []string) (mountConfig, error) {
 	fs.StringVar(&c.mount, "mount", "", "where the node sees its data directory")
 	fs.StringVar(&c.ctl, "ctl", "", "control socket to create (outside the mount)")
 	fs.Int64Var(&c.maxUnflushed, "max-unflushed", 256<<20, "unflushed bytes beyond which writes get ENOSPC (0: no limit)")
+	fs.BoolVar(&c.commitAll, "any-fsync-commits-dirs", false, "every fsync makes all earlier directory operations durable, as ext4's journal does")
 	fs.Uint64Var(&c.seed, "seed", 0, "seed for torn drops (default: from the clock, logged)")
 	if err := fs.Parse(args); err != nil {
 		return c, fmt.Errorf("%w: %w", err, errUsage)
@@ -137,7 +139,7 @@ func serve(ctx context.Context, log *slog.Logger, c mountConfig, ready func()) e
 		c.seed = uint64(time.Now().UnixNano())
 	}
 	log = log.With("mount", c.mount)
-	m, err := lazyfs.NewModel(c.backing, c.maxUnflushed, log)
+	m, err := lazyfs.NewModel(c.backing, lazyfs.Options{MaxUnflushed: c.maxUnflushed, AnyFsyncCommitsDirs: c.commitAll}, log)
 	if err != nil {
 		return err
 	}
@@ -161,7 +163,7 @@ func serve(ctx context.Context, log *slog.Logger, c mountConfig, ready func()) e
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on control socket: %w", err), unmount(srv, c.mount, log))
 	}
-	log.Info("lazyfs serving", "backing", c.backing, "ctl", c.ctl, "max_unflushed", c.maxUnflushed, "seed", c.seed)
+	log.Info("lazyfs serving", "backing", c.backing, "ctl", c.ctl, "max_unflushed", c.maxUnflushed, "any_fsync_commits_dirs", c.commitAll, "seed", c.seed)
 	ctl := lazyfs.NewController(m, rand.New(rand.NewPCG(c.seed, 0)), log)
 
 	// served closes when the FUSE server stops, whether we unmounted or
