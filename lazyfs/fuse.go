@@ -81,9 +81,12 @@ func Mount(dir string, m *Model, log *slog.Logger) (*fuse.Server, error) {
 			// then checks permissions against the backing modes.
 			AllowOther: true,
 			Options:    []string{"default_permissions"},
-			FsName:     "lazyfs:" + m.Root(),
-			Name:       "lazyfs",
+			// go-fuse's diagnostics go to our structured log.
+			Logger: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			FsName: "lazyfs:" + m.Root(),
+			Name:   "lazyfs",
 		},
+		Logger:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		RootStableAttr:  &fs.StableAttr{Mode: syscall.S_IFDIR, Ino: st.Ino},
 		EntryTimeout:    &zero,
 		AttrTimeout:     &zero,

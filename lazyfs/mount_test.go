@@ -198,6 +198,33 @@ func TestMountConcurrentWriters(t *testing.T) {
 	}
 }
 
+func TestMountTornDropKeepsAPrefix(t *testing.T) {
+	x := mount(t)
+	p := filepath.Join(x.mnt, "log")
+	writeFile(t, p, "synced|", os.O_CREATE|os.O_WRONLY, true)
+	all := "synced|"
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		s := fmt.Sprintf("record-%02d|", i)
+		if _, err := f.WriteString(s); err != nil {
+			t.Fatal(err)
+		}
+		all += s
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x.ctl(t, "drop --torn")
+	got := readFile(t, p)
+	if !strings.HasPrefix(all, got) || len(got) < len("synced|") {
+		t.Fatalf("after torn drop: %q, want a prefix of the writes at least as long as the fsynced part", got)
+	}
+	t.Logf("kept %d of %d bytes", len(got), len(all))
+}
+
 func TestMountRenameWithoutDirFsyncIsLost(t *testing.T) {
 	x := mount(t)
 	cur, tmp := filepath.Join(x.mnt, "cur"), filepath.Join(x.mnt, "tmp")
