@@ -1,0 +1,218 @@
+// Command lazyfs mounts a lazy filesystem between a node and its data
+// volume, and sends it commands:
+//
+//	lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
+//	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status
+//
+// mount serves until SIGTERM or SIGINT, then unmounts and makes everything
+// durable, as a clean shutdown would. A power loss is only ever the drop
+// command. If the mount process dies, the kernel aborts the connection and
+// the node gets ENOTCONN on every access: there is no silent pass-through to
+// the volume. docs/lazyfs.md has the durability rules.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/zabcheck/zabcheck/lazyfs"
+)
+
+const usage = `usage:
+  lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
+  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status`
+
+// errUsage marks bad invocations, which exit 2 rather than 1.
+var errUsage = errors.New(usage)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err := run(ctx, log, os.Args[1:], os.Stdout, nil)
+	stop()
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	case err != nil:
+		log.Error("lazyfs failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// run executes one invocation. ready, if not nil, is called once a mount
+// is serving (tests wait on it instead of polling).
+func run(ctx context.Context, log *slog.Logger, args []string, stdout io.Writer, ready func()) error {
+	if len(args) == 0 {
+		return fmt.Errorf("no command: %w", errUsage)
+	}
+	switch args[0] {
+	case "mount":
+		cfg, err := parseMount(args[1:])
+		if err != nil {
+			return err
+		}
+		return serve(ctx, log, cfg, ready)
+	case "ctl":
+		if len(args) < 3 {
+			return fmt.Errorf("ctl needs a socket and a command: %w", errUsage)
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		out, err := lazyfs.Control(ctx, args[1], strings.Join(args[2:], " "))
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, out)
+		return err
+	default:
+		return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+	}
+}
+
+type mountConfig struct {
+	backing, mount, ctl string
+	maxUnflushed        int64
+	commitAll           bool
+	seed                uint64
+	seedSet             bool
+}
+
+func parseMount(args []string) (mountConfig, error) {
+	var c mountConfig
+	fs := flag.NewFlagSet("lazyfs mount", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the returned error says it, in one line
+	fs.StringVar(&c.backing, "backing", "", "directory holding the durable data (the volume)")
+	fs.StringVar(&c.mount, "mount", "", "where the node sees its data directory")
+	fs.StringVar(&c.ctl, "ctl", "", "control socket to create (outside the mount)")
+	fs.Int64Var(&c.maxUnflushed, "max-unflushed", 256<<20, "unflushed bytes beyond which writes get ENOSPC (0: no limit)")
+	fs.BoolVar(&c.commitAll, "any-fsync-commits-dirs", false, "every fsync makes all earlier directory operations durable, as ext4's journal does")
+	fs.Uint64Var(&c.seed, "seed", 0, "seed for torn drops (default: from the clock, logged)")
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("%w: %w", err, errUsage)
+	}
+	fs.Visit(func(f *flag.Flag) { c.seedSet = c.seedSet || f.Name == "seed" })
+	var bad []string
+	if fs.NArg() != 0 {
+		bad = append(bad, fmt.Sprintf("unexpected arguments %q", fs.Args()))
+	}
+	for _, d := range []struct{ flag, dir string }{{"--backing", c.backing}, {"--mount", c.mount}} {
+		if d.dir == "" {
+			bad = append(bad, d.flag+" is required")
+		} else if st, err := os.Stat(d.dir); errors.Is(err, syscall.ENOTCONN) && d.flag == "--mount" {
+			// A mount left by a killed lazyfs; serve detaches it.
+		} else if err != nil || !st.IsDir() {
+			bad = append(bad, fmt.Sprintf("%s %s is not a directory", d.flag, d.dir))
+		}
+	}
+	if c.ctl == "" {
+		bad = append(bad, "--ctl is required")
+	}
+	if c.maxUnflushed < 0 {
+		bad = append(bad, fmt.Sprintf("--max-unflushed %d is negative", c.maxUnflushed))
+	}
+	if len(bad) > 0 {
+		return c, fmt.Errorf("%s: %w", strings.Join(bad, "; "), errUsage)
+	}
+	return c, nil
+}
+
+// serve mounts, answers the control socket, and on ctx's end unmounts and
+// flushes everything (a clean shutdown loses nothing).
+func serve(ctx context.Context, log *slog.Logger, c mountConfig, ready func()) error {
+	if !c.seedSet {
+		c.seed = uint64(time.Now().UnixNano())
+	}
+	log = log.With("mount", c.mount)
+	m, err := lazyfs.NewModel(c.backing, lazyfs.Options{MaxUnflushed: c.maxUnflushed, AnyFsyncCommitsDirs: c.commitAll}, log)
+	if err != nil {
+		return err
+	}
+	// A socket left by a killed run would make Listen fail.
+	if st, err := os.Lstat(c.ctl); err == nil && st.Mode()&os.ModeSocket != 0 {
+		if err := os.Remove(c.ctl); err != nil {
+			return fmt.Errorf("remove stale control socket: %w", err)
+		}
+	}
+	if _, err := os.Stat(c.mount); errors.Is(err, syscall.ENOTCONN) {
+		log.Warn("detaching the mount of a lazyfs that died")
+		if err := syscall.Unmount(c.mount, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach dead mount: %w", err)
+		}
+	}
+	srv, err := lazyfs.Mount(c.mount, m, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", c.ctl)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen on control socket: %w", err), unmount(srv, c.mount, log))
+	}
+	log.Info("lazyfs serving", "backing", c.backing, "ctl", c.ctl, "max_unflushed", c.maxUnflushed, "any_fsync_commits_dirs", c.commitAll, "seed", c.seed)
+	ctl := lazyfs.NewController(m, rand.New(rand.NewPCG(c.seed, 0)), log)
+
+	// served closes when the FUSE server stops, whether we unmounted or
+	// someone else did.
+	served := make(chan struct{})
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ctl.Serve(gctx, ln) })
+	g.Go(func() error {
+		srv.Wait()
+		close(served)
+		if ctx.Err() == nil {
+			return errors.New("FUSE server stopped before SIGTERM: the mount is gone")
+		}
+		return nil
+	})
+	g.Go(func() error {
+		select {
+		case <-served:
+			return nil
+		case <-gctx.Done():
+		}
+		return unmount(srv, c.mount, log)
+	})
+	if ready != nil {
+		ready()
+	}
+	err = g.Wait()
+	if ferr := m.FlushAll(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	if rerr := os.Remove(c.ctl); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("remove control socket: %w", rerr))
+	}
+	if err == nil {
+		log.Info("lazyfs unmounted; everything flushed")
+	}
+	return err
+}
+
+// unmount unmounts and waits for the server. While the node still holds
+// files open a plain unmount fails with EBUSY; a lazy detach then lets the
+// mount go once they are closed, and the server ends with it.
+func unmount(srv *fuse.Server, dir string, log *slog.Logger) error {
+	if err := srv.Unmount(); err != nil {
+		log.Warn("unmount failed, detaching lazily", "err", err)
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+	}
+	srv.Wait()
+	return nil
+}
