@@ -291,12 +291,16 @@ func (fr *finalReader) readKey(ctx context.Context, key string) error {
 	})
 }
 
-func (fr *finalReader) readSet(ctx context.Context) error {
+func (fr *finalReader) readSet(ctx context.Context) error { return fr.readElementsOf(ctx, "set") }
+
+// readElementsOf records one sync'd read of every e-<value>-<sequence>
+// child under Root/<dir>: the set's elements, or what a queue still holds.
+func (fr *finalReader) readElementsOf(ctx context.Context, dir string) error {
 	var vs []int64
 	var st Stat
 	return fr.record(ctx, "", func(ctx context.Context, c Client) error {
 		var err error
-		vs, st, err = readElements(ctx, c, fr.r.cfg.Root+"/set", true)
+		vs, st, err = readElements(ctx, c, fr.r.cfg.Root+"/"+dir, true)
 		return err
 	}, func(op *history.Op) {
 		op.Value = history.MustValue(vs)

@@ -101,15 +101,4 @@ func seqOf(name string) string {
 
 // readQueue records the queue's elements on this node (sync, then one
 // getChildren), as the total-queue checker's final read.
-func (fr *finalReader) readQueue(ctx context.Context) error {
-	var vs []int64
-	var st Stat
-	return fr.record(ctx, "", func(ctx context.Context, c Client) error {
-		var err error
-		vs, st, err = readElements(ctx, c, fr.r.cfg.Root+"/queue", true)
-		return err
-	}, func(op *history.Op) {
-		op.Value = history.MustValue(vs)
-		op.Zxid = st.Pzxid
-	})
-}
+func (fr *finalReader) readQueue(ctx context.Context) error { return fr.readElementsOf(ctx, "queue") }
