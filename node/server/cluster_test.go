@@ -52,6 +52,8 @@ type cluster struct {
 	// init connects them through net, with no peer sockets.
 	tcp bool
 	net *transport.InmemNetwork
+	// tickTime in ms; 0 is 100, which keeps elections fast.
+	tickTime int
 }
 
 // testLogger keeps test output quiet unless ZABNODE_TEST_LOG is set.
@@ -121,8 +123,12 @@ func (c *cluster) config(t testing.TB, nd *testNode) *config.Config {
 
 func (c *cluster) configText(nd *testNode) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tickTime=100\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.serverPort=%d\nadmin.serverAddress=%s\n",
-		nd.dataDir, nd.clientPort, nd.host, nd.adminPort, nd.host)
+	tick := c.tickTime
+	if tick == 0 {
+		tick = 100
+	}
+	fmt.Fprintf(&b, "tickTime=%d\ninitLimit=20\nsyncLimit=10\ndataDir=%s\nclientPort=%d\nclientPortAddress=%s\nadmin.serverPort=%d\nadmin.serverAddress=%s\n",
+		tick, nd.dataDir, nd.clientPort, nd.host, nd.adminPort, nd.host)
 	for _, o := range c.nodes {
 		role := ""
 		if o.observer {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -67,6 +68,8 @@ type loop struct {
 	nextSync uint64
 	nextSess int64
 
+	// relayedAt is when a follower last relayed its sessions' activity.
+	relayedAt time.Time
 	// Leader only: when each live session was last heard of, and which
 	// ones have a closeSession in flight.
 	lastSeen map[int64]time.Time
@@ -347,20 +350,23 @@ func (l *loop) tick() {
 		}
 	}
 	if l.prep == nil {
-		if len(l.sessions) > 0 {
-			ids := make([]int64, 0, len(l.sessions))
-			for id := range l.sessions {
-				ids = append(ids, id)
-			}
+		// A follower relays only the sessions whose clients it heard
+		// from since its last relay, as ZooKeeper's learners report their
+		// touched sessions: a session is alive because its client talks,
+		// not because its TCP connection is still open. A client that goes
+		// silent expires one timeout after its last packet.
+		ids := heardSince(l.sessions, l.relayedAt)
+		l.relayedAt = now
+		if len(ids) > 0 {
 			if err := l.node.Forward(encodeTouch(ids)); err != nil {
 				l.log.Debug("cannot relay session activity", "err", err)
 			}
 		}
 		return
 	}
-	for id := range l.sessions {
-		l.lastSeen[id] = now
-	}
+	// The leader's own clients refresh lastSeen as their packets arrive
+	// (attach, request); attached sessions are not refreshed here, or a
+	// silent client would live as long as its connection.
 	for id, seen := range l.lastSeen {
 		to, ok := l.tree.Session(id)
 		if !ok {
@@ -399,4 +405,17 @@ func (l *loop) handle(ev event) {
 			l.watches.Remove(tree.WatcherID(s.id))
 		}
 	}
+}
+
+// heardSince lists the sessions whose clients were heard from after since,
+// sorted: what a follower relays to the leader as alive.
+func heardSince(sessions map[int64]*session, since time.Time) []int64 {
+	var ids []int64
+	for id, s := range sessions {
+		if s.heard.After(since) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }

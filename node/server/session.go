@@ -15,6 +15,9 @@ type session struct {
 	id      int64
 	timeout int32 // ms
 	conn    *conn
+	// heard is when this server last heard from the session's client:
+	// what a follower relays to the leader.
+	heard time.Time
 	// queue holds the session's requests in arrival order; the head is
 	// answered first (per-session FIFO, ZooKeeper's CommitProcessor).
 	queue []*pending
@@ -138,7 +141,7 @@ func (l *loop) attach(c *conn, id int64, timeout int32) {
 		old.conn.close("session moved to another connection")
 		l.watches.Remove(tree.WatcherID(id))
 	}
-	s := &session{id: id, timeout: timeout, conn: c}
+	s := &session{id: id, timeout: timeout, conn: c, heard: l.now()}
 	l.sessions[id] = s
 	c.sess = s
 	c.timeout.Store(int64(timeout))
@@ -164,6 +167,7 @@ func (l *loop) request(ev evRequest) {
 		return
 	}
 	l.received++
+	s.heard = l.now()
 	if l.lastSeen != nil {
 		l.lastSeen[s.id] = l.now()
 	}
