@@ -125,14 +125,6 @@ func Catalog() []Bug {
 			Expect:      "lost acknowledged write after the isolated leader's tail is truncated (linearizable)",
 		},
 		{
-			Name:        "delete-on-committed",
-			Description: "an unconditional delete looks its znode up in the committed tree, ignoring a delete of it proposed but not yet committed, so two concurrent deletes of one znode both succeed",
-			// Many consumers race for the queue's head at a high rate, so
-			// two deletes of one element are often in flight together.
-			Trigger: Trigger{Workload: "queue", Nemesis: []string{"kill"}, NemesisInterval: 3 * time.Second, Concurrency: 10, Rate: 500},
-			Expect:  "one element dequeued twice (queue)",
-		},
-		{
 			Name:        "elect-ignore-zxid",
 			Description: "FLE orders votes by server id only and the new leader skips its 'follower more recent than me' check, so a stale node can lead",
 			// Two faults at once: the highest-id follower is isolated while

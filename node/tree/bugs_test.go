@@ -75,39 +75,6 @@ func TestBugSeqFromCommittedCVersion(t *testing.T) {
 	}
 }
 
-// TestBugDeleteOnCommitted: with the seeded bug, a second unconditional
-// delete prepared while the first is uncommitted also succeeds (two queue
-// consumers take one element); without it the second gets ZNONODE. A
-// conditional delete is refused either way.
-func TestBugDeleteOnCommitted(t *testing.T) {
-	for _, tc := range []struct {
-		bugs []Bug
-		want jute.ErrCode
-	}{
-		{nil, jute.ZNONODE},
-		{[]Bug{BugDeleteOnCommitted}, jute.ZOK},
-	} {
-		t.Run(fmt.Sprint(tc.bugs), func(t *testing.T) {
-			h := newHarness(t)
-			var err error
-			if h.prep, err = NewPrepWithBugs(h.tree, tc.bugs); err != nil {
-				t.Fatal(err)
-			}
-			h.openSession(s1)
-			h.openSession(s2)
-			h.mustCreate(s1, "/e", 0)
-			_, c1 := h.prep1(s1, jute.OpDelete, &jute.DeleteRequest{Path: "/e", Version: -1})
-			_, c2 := h.prep1(s2, jute.OpDelete, &jute.DeleteRequest{Path: "/e", Version: -1})
-			if c1 != jute.ZOK || c2 != tc.want {
-				t.Fatalf("codes got %v, %v; want ZOK, %v", c1, c2, tc.want)
-			}
-			if _, c3 := h.prep1(s2, jute.OpDelete, &jute.DeleteRequest{Path: "/e", Version: 0}); c3 != jute.ZNONODE {
-				t.Errorf("a conditional delete of a node being deleted got %v, want ZNONODE", c3)
-			}
-		})
-	}
-}
-
 func TestNewPrepWithBugsRefusesUnknown(t *testing.T) {
 	if _, err := NewPrepWithBugs(New(), []Bug{"skip-trunc"}); err == nil {
 		t.Error("NewPrepWithBugs accepted a bug the tree does not implement")

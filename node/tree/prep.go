@@ -30,9 +30,6 @@ type scratch struct {
 	// seqCommitted, when set, is the committed tree that names sequential
 	// children (BugSeqFromCommittedCVersion).
 	seqCommitted *Tree
-	// deleteCommitted, when set, is the committed tree that unconditional
-	// deletes look their node up in (BugDeleteOnCommitted).
-	deleteCommitted *Tree
 }
 
 func newScratch(base state) *scratch {
@@ -163,8 +160,6 @@ type Prep struct {
 	casOnCommitted bool
 	// seqOnCommitted is BugSeqFromCommittedCVersion.
 	seqOnCommitted bool
-	// deleteOnCommitted is BugDeleteOnCommitted.
-	deleteOnCommitted bool
 }
 
 // Bug names a seeded bug of the tree's request preparation (see
@@ -185,18 +180,8 @@ const BugCASOnCommittedState Bug = "cas-on-committed-state"
 // with ZNODEEXISTS; the counter itself still advances correctly.
 const BugSeqFromCommittedCVersion Bug = "seq-from-committed-cversion"
 
-// BugDeleteOnCommitted: an unconditional delete (version -1) looks its
-// node up in the committed tree, ignoring deletes of it proposed but not
-// yet committed. Two clients deleting the same znode at once both succeed
-// (the second txn deletes nothing), so two consumers of ZooKeeper's queue
-// recipe both take the same element. Conditional deletes are checked as
-// they should be, so the lock recipe and the bank's moves do not see it.
-const BugDeleteOnCommitted Bug = "delete-on-committed"
-
 // Bugs lists the seeded bugs this package implements.
-func Bugs() []Bug {
-	return []Bug{BugCASOnCommittedState, BugSeqFromCommittedCVersion, BugDeleteOnCommitted}
-}
+func Bugs() []Bug { return []Bug{BugCASOnCommittedState, BugSeqFromCommittedCVersion} }
 
 // NewPrep prepares requests against t.
 func NewPrep(t *Tree) *Prep {
@@ -214,8 +199,6 @@ func NewPrepWithBugs(t *Tree, bugs []Bug) (*Prep, error) {
 			p.casOnCommitted = true
 		case BugSeqFromCommittedCVersion:
 			p.seqOnCommitted = true
-		case BugDeleteOnCommitted:
-			p.deleteOnCommitted = true
 		default:
 			return nil, fmt.Errorf("new prep: unknown seeded bug %q", b)
 		}
@@ -347,9 +330,6 @@ func (p *Prep) createScratch() *scratch {
 // PrepareDelete prepares a delete.
 func (p *Prep) PrepareDelete(h Header, req *jute.DeleteRequest) (Txn, error) {
 	sc := newScratch(p)
-	if p.deleteOnCommitted {
-		sc.deleteCommitted = p.tree
-	}
 	txn, code := prepDelete(sc, h, req)
 	return p.finish(h, sc, txn, code)
 }
@@ -575,12 +555,6 @@ func prepDelete(st *scratch, h Header, req *jute.DeleteRequest) (Txn, jute.ErrCo
 		return Txn{}, jute.ZBADARGUMENTS
 	}
 	ns, _, code := st.versioned(h, req.Path, req.Version)
-	if code == jute.ZNONODE && req.Version == -1 && st.deleteCommitted != nil {
-		// BugDeleteOnCommitted: a delete already proposed is not seen.
-		if cs, ok := st.deleteCommitted.stat(req.Path); ok {
-			ns, code = cs, jute.ZOK
-		}
-	}
 	if code != jute.ZOK {
 		return Txn{}, code
 	}
