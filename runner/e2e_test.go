@@ -254,3 +254,18 @@ func TestWorkloadChecksAreRegistered(t *testing.T) {
 		}
 	}
 }
+
+// TestBareModelsMatchWorkloads: a model that shares a workload's name
+// judges a bare history with that workload's checks, so a run's history
+// checked without its run directory is judged as it was in the run.
+func TestBareModelsMatchWorkloads(t *testing.T) {
+	for _, m := range checker.Models() {
+		w, err := workload.Lookup(m.Name)
+		if err != nil {
+			continue // a Jepsen model no workload records (none yet)
+		}
+		if !slices.Equal(m.Checks, w.Checks) {
+			t.Errorf("model %s checks %v, workload %s checks %v", m.Name, m.Checks, w.Name, w.Checks)
+		}
+	}
+}
