@@ -25,6 +25,9 @@ import (
 //	fsync-error on|off   fsync returns EIO until turned off
 //	slow-fsync DURATION  every fsync first waits DURATION (0 turns it off)
 //	status               what a drop would lose, which faults are on
+//	kill                 SIGKILL the supervised node; the host lives on, so
+//	                     nothing is lost and lazyfs then exits (lazyfs run)
+//	power-loss [--torn]  SIGKILL the supervised node, drop, exit (lazyfs run)
 
 // ctlTimeout bounds how long one client may take to send its command.
 const ctlTimeout = 10 * time.Second
@@ -33,14 +36,52 @@ const ctlTimeout = 10 * time.Second
 // rng, so a recorded seed replays the same torn writes; commands run one at
 // a time, which also keeps rng (not safe for concurrent use) to one user.
 type Controller struct {
-	m   *Model
-	rng *rand.Rand
-	log *slog.Logger
+	m    *Model
+	rng  *rand.Rand
+	log  *slog.Logger
+	node Supervised
+}
+
+// Supervised is the node process that `lazyfs run` starts on the mount.
+// kill and power-loss need one: a drop while the node runs would leave it
+// holding descriptors to files that no longer exist, so the node goes
+// first, and the container with it, as when a machine loses power.
+type Supervised interface {
+	// Halt SIGKILLs the node and returns once it has exited. The
+	// supervisor then waits for done before it unmounts and exits, so
+	// that nothing is flushed under a drop that is still running. done
+	// must be called exactly once, even when Halt fails.
+	Halt() (done func(), err error)
 }
 
 // NewController returns a controller for m.
 func NewController(m *Model, rng *rand.Rand, log *slog.Logger) *Controller {
 	return &Controller{m: m, rng: rng, log: log}
+}
+
+// Supervise gives the controller the node that kill and power-loss act on.
+func (c *Controller) Supervise(node Supervised) { c.node = node }
+
+// PowerLossReport is the answer to power-loss.
+type PowerLossReport struct {
+	Halted bool       `json:"halted"`
+	Drop   DropReport `json:"drop"`
+}
+
+// halt stops the supervised node, then runs then (nil: nothing).
+func (c *Controller) halt(cmd string, then func() (any, error)) (any, error) {
+	if c.node == nil {
+		return nil, fmt.Errorf("%s: no node is supervised (use lazyfs run)", cmd)
+	}
+	done, err := c.node.Halt()
+	defer done()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	if then == nil {
+		return PowerLossReport{Halted: true}, nil
+	}
+	return then()
 }
 
 // Do runs one command line and returns the JSON result.
@@ -75,8 +116,24 @@ func (c *Controller) Do(line string) (string, error) {
 		res = c.m.Status()
 	case cmd == "status" && len(rest) == 0:
 		res = c.m.Status()
+	case cmd == "kill" && len(rest) == 0:
+		r, err := c.halt(cmd, nil)
+		if err != nil {
+			return "", err
+		}
+		res = r
+	case cmd == "power-loss" && (len(rest) == 0 || len(rest) == 1 && rest[0] == "--torn"):
+		torn := len(rest) == 1
+		r, err := c.halt(cmd, func() (any, error) {
+			rep, err := c.m.Drop(torn, c.rng)
+			return PowerLossReport{Halted: true, Drop: rep}, err
+		})
+		if err != nil {
+			return "", err
+		}
+		res = r
 	default:
-		return "", fmt.Errorf("unknown command %q (want drop [--torn], fsync-error on|off, slow-fsync DURATION, status)", line)
+		return "", fmt.Errorf("unknown command %q (want drop [--torn], fsync-error on|off, slow-fsync DURATION, status, kill, power-loss [--torn])", line)
 	}
 	c.log.Info("control command", "cmd", line)
 	b, err := json.Marshal(res)

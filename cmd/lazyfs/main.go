@@ -2,7 +2,15 @@
 // volume, and sends it commands:
 //
 //	lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
-//	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status
+//	lazyfs run --backing DIR --mount DIR --ctl SOCKET [mount flags] -- COMMAND [ARG...]
+//	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]
+//
+// run is mount plus the node: it starts COMMAND once the mount serves, as
+// the container's PID 1, and exits with the node's status (137 after kill
+// or power-loss), unmounting first. SIGTERM goes on to the node. The node
+// must die before a drop, and a container must stop when its node does,
+// which only a supervisor in the container can give: docker kill would
+// kill lazyfs first and lose the page cache that a process crash keeps.
 //
 // mount serves until SIGTERM or SIGINT, then unmounts and makes everything
 // durable, as a clean shutdown would. A power loss is only ever the drop
@@ -34,7 +42,8 @@ import (
 
 const usage = `usage:
   lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
-  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status`
+  lazyfs run --backing DIR --mount DIR --ctl SOCKET [mount flags] -- COMMAND [ARG...]
+  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]`
 
 // errUsage marks bad invocations, which exit 2 rather than 1.
 var errUsage = errors.New(usage)
@@ -45,7 +54,10 @@ func main() {
 	defer stop()
 	err := run(ctx, log, os.Args[1:], os.Stdout, nil)
 	stop()
+	var exit exitStatus
 	switch {
+	case errors.As(err, &exit):
+		os.Exit(int(exit))
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -62,8 +74,8 @@ func run(ctx context.Context, log *slog.Logger, args []string, stdout io.Writer,
 		return fmt.Errorf("no command: %w", errUsage)
 	}
 	switch args[0] {
-	case "mount":
-		cfg, err := parseMount(args[1:])
+	case "mount", "run":
+		cfg, err := parseMount(args[0], args[1:])
 		if err != nil {
 			return err
 		}
@@ -91,11 +103,12 @@ type mountConfig struct {
 	commitAll           bool
 	seed                uint64
 	seedSet             bool
+	command             []string // run: the node to supervise
 }
 
-func parseMount(args []string) (mountConfig, error) {
+func parseMount(verb string, args []string) (mountConfig, error) {
 	var c mountConfig
-	fs := flag.NewFlagSet("lazyfs mount", flag.ContinueOnError)
+	fs := flag.NewFlagSet("lazyfs "+verb, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the returned error says it, in one line
 	fs.StringVar(&c.backing, "backing", "", "directory holding the durable data (the volume)")
 	fs.StringVar(&c.mount, "mount", "", "where the node sees its data directory")
@@ -108,7 +121,12 @@ func parseMount(args []string) (mountConfig, error) {
 	}
 	fs.Visit(func(f *flag.Flag) { c.seedSet = c.seedSet || f.Name == "seed" })
 	var bad []string
-	if fs.NArg() != 0 {
+	switch {
+	case verb == "run" && fs.NArg() == 0:
+		bad = append(bad, "run needs the node's command after --")
+	case verb == "run":
+		c.command = fs.Args()
+	case fs.NArg() != 0:
 		bad = append(bad, fmt.Sprintf("unexpected arguments %q", fs.Args()))
 	}
 	for _, d := range []struct{ flag, dir string }{{"--backing", c.backing}, {"--mount", c.mount}} {
@@ -166,15 +184,33 @@ func serve(ctx context.Context, log *slog.Logger, c mountConfig, ready func()) e
 	log.Info("lazyfs serving", "backing", c.backing, "ctl", c.ctl, "max_unflushed", c.maxUnflushed, "any_fsync_commits_dirs", c.commitAll, "seed", c.seed)
 	ctl := lazyfs.NewController(m, rand.New(rand.NewPCG(c.seed, 0)), log)
 
+	// life ends the mount: SIGTERM for mount; for run, the node's exit
+	// (SIGTERM is passed on to the node, which then exits).
+	life := ctx
+	var node *supervisor
+	if len(c.command) > 0 {
+		var end context.CancelFunc
+		life, end = context.WithCancel(context.WithoutCancel(ctx))
+		defer end()
+		node, err = startNode(ctx, log, c.command, end)
+		if err != nil {
+			return errors.Join(err, closeAll(ln, srv, c.mount, log))
+		}
+		ctl.Supervise(node)
+	}
+
 	// served closes when the FUSE server stops, whether we unmounted or
 	// someone else did.
 	served := make(chan struct{})
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(life)
 	g.Go(func() error { return ctl.Serve(gctx, ln) })
 	g.Go(func() error {
 		srv.Wait()
 		close(served)
-		if ctx.Err() == nil {
+		if life.Err() == nil {
+			if node != nil {
+				node.kill() // the node must not outlive its filesystem
+			}
 			return errors.New("FUSE server stopped before SIGTERM: the mount is gone")
 		}
 		return nil
@@ -200,7 +236,21 @@ func serve(ctx context.Context, log *slog.Logger, c mountConfig, ready func()) e
 	if err == nil {
 		log.Info("lazyfs unmounted; everything flushed")
 	}
+	if node != nil {
+		node.kill() // on an error path it may still run
+		code := node.wait()
+		if err != nil {
+			return err
+		}
+		log.Info("node exited", "status", code)
+		return exitStatus(code)
+	}
 	return err
+}
+
+// closeAll undoes a mount whose node never started.
+func closeAll(ln net.Listener, srv *fuse.Server, dir string, log *slog.Logger) error {
+	return errors.Join(ln.Close(), unmount(srv, dir, log))
 }
 
 // unmount unmounts and waits for the server. While the node still holds
