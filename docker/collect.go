@@ -2,6 +2,7 @@ package docker
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -97,16 +98,48 @@ func (c *Cluster) saveLog(ctx context.Context, n *node, file string) error {
 	return nil
 }
 
-// saveData copies /data out of the container (which works on a stopped
-// container too) and unpacks it into dest.
+// saveData copies the data directory out of the container (which works on
+// a stopped container too) and unpacks it into dest. On a lazy fs it copies
+// what the node sees, through the mount, as a copy without lazyfs holds
+// the page cache: the volume would lack the writes not yet fsynced (state
+// a power loss tests, not the end of a run). A node that is down has
+// nothing unsynced left (lazyfs flushes on kill and stop, and a power loss
+// dropped it), so its volume is its data.
 func (c *Cluster) saveData(ctx context.Context, n *node, dest string) error {
-	rc, _, err := c.cli.CopyFromContainer(ctx, n.ctrID, "/data")
+	if c.cfg.LazyFS {
+		st, err := c.state(ctx, n)
+		if err == nil && st.Running {
+			return c.saveLazyData(ctx, n, dest)
+		}
+	}
+	rc, _, err := c.cli.CopyFromContainer(ctx, n.ctrID, DataVolume)
 	if err != nil {
 		return fmt.Errorf("copy data dir: %w", err)
 	}
 	defer rc.Close()
-	if err := untarStrip(rc, dest, "data"); err != nil {
+	if err := untarStrip(rc, dest, strings.TrimPrefix(DataVolume, "/")); err != nil {
 		return fmt.Errorf("copy data dir: %w", err)
+	}
+	return nil
+}
+
+// saveLazyData streams tar of the mount out of the running container.
+func (c *Cluster) saveLazyData(ctx context.Context, n *node, dest string) error {
+	pr, pw := io.Pipe()
+	var stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		err := c.execTo(ctx, n.spec.Name, []string{"tar", "-C", "/", "-cf", "-", strings.TrimPrefix(LazyFSMount, "/")}, pw, &stderr)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	err := untarStrip(pr, dest, strings.TrimPrefix(LazyFSMount, "/"))
+	pr.CloseWithError(err) // unblocks the exec if we stopped reading
+	if xerr := <-done; xerr != nil {
+		return fmt.Errorf("copy data dir through lazyfs: %w", xerr)
+	}
+	if err != nil {
+		return fmt.Errorf("copy data dir through lazyfs: %w", err)
 	}
 	return nil
 }
@@ -134,6 +167,9 @@ func untarStrip(r io.Reader, dest, prefix string) error {
 		rel, ok := strings.CutPrefix(name, prefix+"/")
 		if !ok || rel == "" || path.IsAbs(rel) || rel == ".." || strings.HasPrefix(rel, "../") {
 			return fmt.Errorf("unexpected entry %q in tar", hdr.Name)
+		}
+		if rel == LazyFSTrash || strings.HasPrefix(rel, LazyFSTrash+"/") {
+			continue // lazyfs's undo data, not the node's
 		}
 		target := filepath.Join(dest, filepath.FromSlash(rel))
 		switch hdr.Typeflag {

@@ -52,6 +52,13 @@ type Config struct {
 	// QuorumTimeout bounds Start's wait for a quorum; 0 means
 	// DefaultQuorumTimeout.
 	QuorumTimeout time.Duration
+	// LazyFS puts every node's data directory on lazyfs (docker/lazyfs.go),
+	// which keeps unsynced writes in memory so a power loss can drop them.
+	// It needs a target with Capabilities.LazyFS and /dev/fuse on the host.
+	LazyFS bool
+	// LazyFSSeed seeds each node's torn drops (node i uses LazyFSSeed+i),
+	// so a run's seed replays them.
+	LazyFSSeed uint64
 }
 
 var testIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -108,6 +115,9 @@ func (c Config) Validate() error {
 	}
 	if c.QuorumTimeout < 0 {
 		return fmt.Errorf("config: QuorumTimeout must not be negative, got %s", c.QuorumTimeout)
+	}
+	if c.LazyFS && !target.Capabilities.LazyFS {
+		return fmt.Errorf("config: LazyFS: %s cannot run on a lazy fs (targets that can: %s)", c.DB, targetsWith(func(k Capabilities) bool { return k.LazyFS }))
 	}
 	for _, k := range sortedKeys(c.Extra) {
 		v := c.Extra[k]
@@ -180,7 +190,11 @@ func renderZooCfg(t Target, c Config, nodes []nodeSpec, self nodeSpec) string {
 	fmt.Fprintf(&b, "tickTime=%d\n", c.TickTime)
 	fmt.Fprintf(&b, "initLimit=%d\n", c.InitLimit)
 	fmt.Fprintf(&b, "syncLimit=%d\n", c.SyncLimit)
-	b.WriteString("dataDir=/data\n")
+	if c.LazyFS {
+		fmt.Fprintf(&b, "dataDir=%s\n", LazyFSMount)
+	} else {
+		fmt.Fprintf(&b, "dataDir=%s\n", DataVolume)
+	}
 	fmt.Fprintf(&b, "clientPort=%d\n", ClientPort)
 	b.WriteString("4lw.commands.whitelist=*\n")
 	for _, line := range t.ZooCfg {

@@ -54,15 +54,17 @@ type imageSpec struct {
 	Parent string   // tag of the FROM image
 	Dir    string   // directory under images/ with the Dockerfile and files
 	Exec   []string // context files that must be executable
-	// Binary, when set, is a main package of this repository
-	// (./cmd/<Binary>) compiled into the context as the file <Binary>.
-	Binary string
+	// Binaries are main packages of this repository (./cmd/<name>),
+	// each compiled into the context as the file <name>.
+	Binaries []string
 }
 
 var imageSpecs = []imageSpec{
 	{Name: ImageBase, Tag: BaseTag, Parent: DebianTag, Dir: "images/base"},
-	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run"}},
-	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode"}, Binary: "zabnode"},
+	// Both node images carry lazyfs (cmd/lazyfs), which the harness puts
+	// between the node and its data volume for the disk faults.
+	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run", "lazyfs"}, Binaries: []string{"lazyfs"}},
+	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode", "lazyfs"}, Binaries: []string{"zabnode", "lazyfs"}},
 }
 
 // imageSpecFor returns the images table entry called name.
@@ -210,12 +212,12 @@ func buildImage(ctx context.Context, cli *client.Client, spec imageSpec, root st
 	if err != nil {
 		return info, err
 	}
-	if spec.Binary != "" {
-		bin, err := buildBinary(ctx, root, spec.Binary, log)
+	for _, name := range spec.Binaries {
+		bin, err := buildBinary(ctx, root, name, log)
 		if err != nil {
 			return info, err
 		}
-		files[spec.Binary] = bin
+		files[name] = bin
 	}
 	parent, err := cli.ImageInspect(ctx, spec.Parent)
 	if err != nil {

@@ -25,7 +25,11 @@ func (c *Cluster) unpauseIfPaused(ctx context.Context, n *node) (running bool, e
 }
 
 // Kill sends SIGKILL to node's process; the container stops and keeps its
-// data directory. Killing a stopped node is a no-op.
+// data directory. Killing a stopped node is a no-op. On a lazy fs the node
+// is killed through lazyfs (ctl kill), which keeps its unsynced writes, as
+// the host's page cache outlives a crashed process; SIGKILL to the
+// container would kill lazyfs too and lose them, a power loss in all but
+// name. If lazyfs does not answer, the container is SIGKILLed anyway.
 func (c *Cluster) Kill(ctx context.Context, node string) error {
 	ctx, cancel := withOpTimeout(ctx)
 	defer cancel()
@@ -39,6 +43,16 @@ func (c *Cluster) Kill(ctx context.Context, node string) error {
 	}
 	if !running {
 		return nil
+	}
+	if c.cfg.LazyFS {
+		_, err := c.LazyFS(ctx, node, "kill")
+		if err == nil {
+			if err := c.waitNotRunning(ctx, n); err != nil {
+				return fmt.Errorf("kill %s: %w", node, err)
+			}
+			return nil
+		}
+		c.log.Warn("lazyfs did not kill the node; SIGKILL to the container", "node", node, "err", err)
 	}
 	if err := c.cli.ContainerKill(ctx, n.ctrID, "KILL"); err != nil && !isNotRunning(err) {
 		return fmt.Errorf("kill %s: %w", node, err)

@@ -127,15 +127,21 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) erro
 			Networks: []string{c.netName},
 			Files: []testcontainers.ContainerFile{
 				{Reader: strings.NewReader(n.cfg), ContainerFilePath: "/conf/zoo.cfg", FileMode: 0o644},
-				{Reader: strings.NewReader(strconv.Itoa(n.spec.ID) + "\n"), ContainerFilePath: "/data/myid", FileMode: 0o644},
+				{Reader: strings.NewReader(strconv.Itoa(n.spec.ID) + "\n"), ContainerFilePath: DataVolume + "/myid", FileMode: 0o644},
 			},
 			ConfigModifier: func(cc *container.Config) {
 				cc.Hostname = n.spec.Name
+				if c.cfg.LazyFS {
+					cc.Entrypoint = lazyFSEntrypoint(c.target, c.cfg.LazyFSSeed+uint64(n.spec.ID))
+				}
 			},
 			HostConfigModifier: func(hc *container.HostConfig) {
 				hc.NetworkMode = container.NetworkMode(c.netName)
 				hc.CapDrop = nil
 				hc.CapAdd = []string{"NET_ADMIN"}
+				if c.cfg.LazyFS {
+					lazyFSHost(hc)
+				}
 				hc.PortBindings = nil
 				hc.PublishAllPorts = false
 				// /data is a volume on the Docker host's filesystem, as a
@@ -147,7 +153,7 @@ func (c *Cluster) createContainer(ctx context.Context, n *node, tag string) erro
 				// container removes it (RemoveVolumes); the labels let
 				// Clean find one a crashed run left behind.
 				hc.Mounts = []mount.Mount{{
-					Type: mount.TypeVolume, Target: "/data",
+					Type: mount.TypeVolume, Target: DataVolume,
 					VolumeOptions: &mount.VolumeOptions{Labels: maps.Clone(labels)}, // testcontainers adds its own to the container's
 				}}
 			},

@@ -25,6 +25,10 @@ type Target struct {
 	// repository, so outside a source checkout it cannot be rebuilt
 	// (CanBuild) and the existing image is used as it is.
 	FromSource bool
+	// Entrypoint is the image's ENTRYPOINT (TestEntrypointsMatchDockerfiles
+	// keeps them equal): with a lazy fs the container runs lazyfs, which
+	// starts it on the mount.
+	Entrypoint []string
 	// ZooCfg holds the lines this target adds to zoo.cfg after the core
 	// keys both targets share (see renderZooCfg).
 	ZooCfg []string
@@ -113,7 +117,15 @@ func (t Target) CanBuild(root string) bool {
 	if !ok {
 		return false
 	}
-	return !t.FromSource || hasSource(root, s.Binary)
+	if !t.FromSource {
+		return true
+	}
+	for _, b := range s.Binaries {
+		if !hasSource(root, b) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkExtra refuses an Extra key another target owns, and a key in this

@@ -41,8 +41,8 @@ func TestTargetRegistry(t *testing.T) {
 			if tg.Tag() != spec.Tag || TagFor(tg.Name) != spec.Tag {
 				t.Errorf("Tag() = %q, TagFor = %q, want %q", tg.Tag(), TagFor(tg.Name), spec.Tag)
 			}
-			if tg.FromSource != (spec.Binary != "") {
-				t.Errorf("FromSource = %v, but image %s builds binary %q", tg.FromSource, spec.Name, spec.Binary)
+			if tg.FromSource != (len(spec.Binaries) > 0) {
+				t.Errorf("FromSource = %v, but image %s builds binaries %q", tg.FromSource, spec.Name, spec.Binaries)
 			}
 			if !tg.CanBuild("..") {
 				t.Errorf("CanBuild(repo root) = false")

@@ -20,6 +20,7 @@ var zabnodeTarget = Target{
 	Summary:    "our Zab replica (cmd/zabnode), with seeded bugs, failpoints and state dumps",
 	Image:      ImageZabnode,
 	FromSource: true,
+	Entrypoint: []string{"/usr/local/bin/zabnode", "/conf/zoo.cfg"},
 	ZooCfg: []string{
 		// The admin server serves /dump and /failpoints. zabnode binds it
 		// to loopback and refuses failpoints unless told otherwise; the
@@ -35,7 +36,7 @@ var zabnodeTarget = Target{
 	// bugs.
 	ExtraKeys:    []string{"zabnode.bug", "zabnode.fsync", "zabnode.pipeline"},
 	SeededBugKey: "zabnode.bug",
-	Capabilities: Capabilities{SeededBugs: true, Failpoints: true, StateDump: true, Coverage: true},
+	Capabilities: Capabilities{SeededBugs: true, Failpoints: true, StateDump: true, Coverage: true, LazyFS: true},
 	Durable:      Durability{Extra: map[string]string{"zabnode.fsync": "true"}, Note: "zabnode.fsync=true"},
 	collect:      collectZabnode,
 	// Each zabnode process keeps its counts in dataDir/coverage/ and

@@ -7,6 +7,9 @@ var zookeeperTarget = Target{
 	Name:    DBZooKeeper,
 	Summary: "Apache ZooKeeper 3.8 from Debian's zookeeper package",
 	Image:   ImageZooKeeper,
+	// The image carries lazyfs, built from this repository.
+	FromSource: true,
+	Entrypoint: []string{"/etc/zabcheck/zk-run"},
 	ZooCfg: []string{
 		// The Jetty admin server costs memory and start-up time and the
 		// harness needs nothing from it: the four-letter words answer on
@@ -26,6 +29,6 @@ var zookeeperTarget = Target{
 	Durable: Durability{Note: "forceSync=yes (ZooKeeper's default)"},
 	// ZooKeeper counts nothing, but logs each path; the container log
 	// spans every restart (coverage_zookeeper.go).
-	Capabilities: Capabilities{Coverage: true},
+	Capabilities: Capabilities{Coverage: true, LazyFS: true},
 	readCoverage: zookeeperCoverage,
 }

@@ -32,6 +32,7 @@ func capabilities() []struct {
 	}{
 		{CapFailpoints, "the target"},
 		{CapNetem, "the kernel"},
+		{CapLazyFS, "the run (a target with lazyfs in its image, /dev/fuse on the host, and --lazyfs not off)"},
 	}
 }
 
@@ -102,6 +103,9 @@ func specs() []Spec {
 		crashAfterNewLeaderAckSpec(),
 		crashBeforeFirstProposalSpec(),
 		clockSpec(),
+		powerLossSpec(),
+		fsyncErrorSpec(),
+		slowDiskSpec(),
 	}
 }
 
@@ -126,6 +130,9 @@ func bases() []base {
 		duplicateBase(),
 		reorderBase(),
 		failpointBase(),
+		powerLossBase(),
+		fsyncErrorBase(),
+		slowDiskBase(),
 	}
 }
 

@@ -44,7 +44,10 @@ func TestRegistryIntegration(t *testing.T) {
 		t.Fatalf("build images: %v", err)
 	}
 	id := fmt.Sprintf("nemesis-reg-%d", time.Now().UnixNano()%1_000_000)
-	c, err := docker.Start(ctx, docker.Config{DB: docker.DBZabnode, Voters: 3, TestID: id, Logger: quiet})
+	// On a lazy fs where the host has FUSE, so that the disk faults run
+	// too (and kill goes through lazyfs, as in every run that has them).
+	fuseErr := docker.FUSEAvailable()
+	c, err := docker.Start(ctx, docker.Config{DB: docker.DBZabnode, Voters: 3, TestID: id, Logger: quiet, LazyFS: fuseErr == nil, LazyFSSeed: 1})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
@@ -69,9 +72,15 @@ func TestRegistryIntegration(t *testing.T) {
 		pcancel()
 		t.Fatalf("probe netem: %v", err)
 	}
+	if fuseErr != nil {
+		lacks[CapLazyFS] = fuseErr.Error()
+	} else if err := diskAvailable(pctx, c); err != nil {
+		pcancel()
+		t.Fatalf("the cluster runs on lazyfs, but it does not answer: %v", err)
+	}
 	pcancel()
 	for _, cp := range Capabilities() {
-		if cp != CapFailpoints && cp != CapNetem {
+		if cp != CapFailpoints && cp != CapNetem && cp != CapLazyFS {
 			t.Fatalf("capability %s is not probed here: add its probe, or its faults would run unchecked", cp)
 		}
 	}

@@ -231,6 +231,8 @@ type Schedule struct {
 	lastID  int
 	steps   int
 	targets map[int][]string
+	// powerLosses counts power-loss rounds planned (powerLossRound).
+	powerLosses int
 }
 
 // NewSchedule validates cfg and builds its faults.

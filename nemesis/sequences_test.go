@@ -23,6 +23,9 @@ type fpFake struct {
 	polls     map[string]int
 	fireAfter int
 	fires     string
+	// disk holds each node's lazyfs faults that are on ("fsync-error",
+	// "slow-fsync=200ms"); a restart starts a fresh lazyfs without them.
+	disk map[string][]string
 }
 
 // Kill is a no-op on an exited node, as docker.Cluster's is.
@@ -43,13 +46,14 @@ func (f *fpFake) Kill(ctx context.Context, node string) error {
 func (f *fpFake) Start(ctx context.Context, node string) error {
 	f.mu.Lock()
 	delete(f.armed, node)
+	delete(f.disk, node)
 	f.mu.Unlock()
 	return f.fakeCluster.Start(ctx, node)
 }
 
 func newFPFake(voters int, fireAfter int) *fpFake {
 	return &fpFake{fakeCluster: newFake(voters, 0), armed: map[string]map[string]string{},
-		polls: map[string]int{}, fireAfter: fireAfter}
+		polls: map[string]int{}, fireAfter: fireAfter, disk: map[string][]string{}}
 }
 
 func (f *fpFake) SetFailpoint(_ context.Context, node, name, value string) error {
@@ -395,6 +399,9 @@ func checkClean(t *testing.T, c *fpFake, what string) {
 	}
 	if armed := c.anyArmed(); len(armed) > 0 {
 		t.Errorf("%s: failpoints still armed: %v", what, armed)
+	}
+	if disk := c.diskFaults(); len(disk) > 0 {
+		t.Errorf("%s: lazyfs faults still on: %v", what, disk)
 	}
 }
 

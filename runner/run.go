@@ -124,7 +124,7 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	cluster, err := docker.Start(ctx, docker.Config{
 		DB: t.DB, Voters: t.Nodes, Observers: t.Observers, TestID: testID,
 		TickTime: t.TickTime, InitLimit: t.InitLimit, SyncLimit: t.SyncLimit,
-		Extra: extra, Logger: log,
+		Extra: extra, Logger: log, LazyFS: t.LazyFS, LazyFSSeed: uint64(t.Seed),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: start cluster: %w", ErrHarness, err)
@@ -229,8 +229,18 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	return nil
 }
 
-// zooCfgExtra are the zoo.cfg keys t sets for either target.
+// zooCfgExtra are the zoo.cfg keys t sets for either target: its flags'
+// and --db-config's (Validate refuses a key both set).
 func (t Test) zooCfgExtra() map[string]string {
+	extra := t.zooCfgFlags()
+	for k, v := range t.DBConfig {
+		extra[k] = v
+	}
+	return extra
+}
+
+// zooCfgFlags are the zoo.cfg keys t's own flags set.
+func (t Test) zooCfgFlags() map[string]string {
 	extra := map[string]string{}
 	if t.SnapCount > 0 {
 		extra["snapCount"] = strconv.Itoa(t.SnapCount)

@@ -12,6 +12,7 @@ import (
 	"math/rand"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,15 @@ type Test struct {
 	// Netem says the kernel has the netem qdisc, or that the caller could
 	// not tell (the nemesis then checks inside the containers).
 	Netem bool `json:"-"`
+	// LazyFS puts every node's data directory on lazyfs, which the disk
+	// faults (power-loss, fsync-error, slow-disk) need.
+	LazyFS bool `json:"lazyfs,omitempty"`
+	// NoFUSE, when set, is why the host cannot give containers FUSE
+	// (docker.FUSEAvailable): LazyFS is then refused before anything starts.
+	NoFUSE string `json:"-"`
+	// DBConfig holds zoo.cfg lines for either target (--db-config
+	// key=value), such as forceSync=no.
+	DBConfig map[string]string `json:"db_config,omitempty"`
 }
 
 // ErrBadTest marks invalid settings: the CLI maps it to exit code 254.
@@ -139,8 +149,22 @@ func (t *Test) Validate() error {
 	}
 	// Refused here, before any container starts, rather than when the
 	// nemesis first reaches for a failpoint API that is not there.
-	if err := nemesis.Validate(t.Nemesis, t.NemesisTargets, Capabilities(target, t.Netem)); err != nil {
+	if t.LazyFS && !target.Capabilities.LazyFS {
+		return badf("--lazyfs: --db %s cannot run on lazyfs", t.DB)
+	}
+	if t.LazyFS && t.NoFUSE != "" {
+		return badf("--lazyfs (which %s need): %s", orWhat(lazyFaults(t.Nemesis), "no selected fault"), t.NoFUSE)
+	}
+	if err := nemesis.Validate(t.Nemesis, t.NemesisTargets, Capabilities(target, t.Netem, t.LazyFS)); err != nil {
 		return badf("--nemesis: %s (--db %s)", oneLine(err), t.DB)
+	}
+	for k := range t.DBConfig {
+		if _, ok := t.zooCfgFlags()[k]; ok {
+			return badf("--db-config %s: set by its own flag (--snap-count, --commit-log-count); use that", k)
+		}
+	}
+	if err := (docker.Config{DB: t.DB, Voters: t.Nodes, Observers: t.Observers, TestID: "validate", Extra: t.zooCfgExtra()}).Validate(); err != nil {
+		return badf("--db-config: %s", strings.TrimPrefix(oneLine(err), "config: "))
 	}
 	if t.SnapCount != 0 && t.SnapCount < 2 {
 		return badf("--snap-count %d: want at least 2 (0: the target's default)", t.SnapCount)
@@ -181,17 +205,41 @@ func (t *Test) Validate() error {
 
 // Capabilities is what a run on target has, as the nemesis names it:
 // failpoints from the target, netem from the kernel (probed by the
-// caller).
-func Capabilities(target docker.Target, netem bool) func(nemesis.Capability) bool {
+// caller), lazyfs from the target and the run (lazy: on lazyfs, or may
+// be: the caller has checked FUSE).
+func Capabilities(target docker.Target, netem, lazy bool) func(nemesis.Capability) bool {
 	return func(c nemesis.Capability) bool {
 		switch c {
 		case nemesis.CapFailpoints:
 			return target.Capabilities.Failpoints
 		case nemesis.CapNetem:
 			return netem
+		case nemesis.CapLazyFS:
+			return lazy && target.Capabilities.LazyFS
 		}
 		return false
 	}
+}
+
+// NeedsLazyFS reports whether any of faults needs the nodes on lazyfs.
+func NeedsLazyFS(faults []string) bool { return len(lazyFaults(faults)) > 0 }
+
+// lazyFaults lists the faults that need lazyfs.
+func lazyFaults(faults []string) []string {
+	var out []string
+	for _, f := range faults {
+		if spec, ok := nemesis.Lookup(f); ok && slices.Contains(spec.Needs, nemesis.CapLazyFS) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func orWhat(xs []string, none string) string {
+	if len(xs) == 0 {
+		return none
+	}
+	return strings.Join(xs, ", ")
 }
 
 func (t *Test) tick() time.Duration { return time.Duration(t.TickTime) * time.Millisecond }

@@ -58,6 +58,13 @@ func TestValidateNamesTheFlag(t *testing.T) {
 			"--nemesis: targets one apply to none of the faults leader-partition-then-kill"},
 		{func(t *Test) { t.Nemesis = []string{"partition"}; t.NemesisTargets = []string{"leaderr"} },
 			`--nemesis: unknown target "leaderr"`},
+		{func(t *Test) {
+			t.Nemesis = []string{"kill", "power-loss"}
+			t.LazyFS = true
+			t.NoFUSE = "FUSE is not available: stat /dev/fuse: no such file or directory"
+		}, "--lazyfs (which power-loss need): FUSE is not available: stat /dev/fuse"},
+		{func(t *Test) { t.Nemesis = []string{"slow-disk"} }, "slow-disk needs lazyfs"},
+		{func(t *Test) { t.DBConfig = map[string]string{"zabnode.bug": "x"}; t.DB = "zookeeper" }, "--db-config: Extra key \"zabnode.bug\" is zabnode's"},
 	} {
 		bad := good
 		bad.Name = ""

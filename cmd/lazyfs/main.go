@@ -134,6 +134,12 @@ func parseMount(verb string, args []string) (mountConfig, error) {
 			bad = append(bad, d.flag+" is required")
 		} else if st, err := os.Stat(d.dir); errors.Is(err, syscall.ENOTCONN) && d.flag == "--mount" {
 			// A mount left by a killed lazyfs; serve detaches it.
+		} else if errors.Is(err, os.ErrNotExist) && d.flag == "--mount" && verb == "run" {
+			// run is a container's entrypoint: the image need not
+			// have the mount point.
+			if err := os.MkdirAll(d.dir, 0o755); err != nil {
+				bad = append(bad, fmt.Sprintf("--mount %s: %v", d.dir, err))
+			}
 		} else if err != nil || !st.IsDir() {
 			bad = append(bad, fmt.Sprintf("%s %s is not a directory", d.flag, d.dir))
 		}

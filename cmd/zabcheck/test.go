@@ -57,6 +57,8 @@ clock faults are out of scope: containers share the host's clock.`,
 			&cli.IntFlag{Name: "init-limit", Value: 10, Usage: "zoo.cfg initLimit in ticks", EnvVars: env("INIT_LIMIT")},
 			&cli.IntFlag{Name: "sync-limit", Value: 5, Usage: "zoo.cfg syncLimit in ticks", EnvVars: env("SYNC_LIMIT")},
 			&cli.IntFlag{Name: "snap-count", Usage: "zoo.cfg snapCount, transactions between snapshots, for both targets (0: each target's default)", EnvVars: env("SNAP_COUNT")},
+			&cli.BoolFlag{Name: "lazyfs", Usage: "put every node's data directory on lazyfs, which loses what was not fsynced at a power loss (default: on when a selected fault needs it: power-loss, fsync-error, slow-disk; needs /dev/fuse)", EnvVars: env("LAZYFS")},
+			&cli.StringSliceFlag{Name: "db-config", Usage: "a zoo.cfg line key=value for either target, repeatable (e.g. forceSync=no)", EnvVars: env("DB_CONFIG")},
 			&cli.IntFlag{Name: "commit-log-count", Usage: "zoo.cfg commitLogCount, committed transactions a leader keeps to sync learners by DIFF; further behind gets SNAP (0: the default, 500)", EnvVars: env("COMMIT_LOG_COUNT")},
 		},
 		Action: runTest,
@@ -92,11 +94,32 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 	// fault named explicitly is refused only where the kernel surely lacks
 	// it (otherwise the nemesis checks again inside the containers).
 	probe := probeNetem(c.Context)
-	faults, err := nemesis.ParseFaultsFor(c.String("nemesis"), runner.Capabilities(target, probe == nil))
+	// "all" takes the disk faults where the host has FUSE and --lazyfs is
+	// not turned off; a disk fault named explicitly turns lazyfs on, and
+	// Validate then says what is missing.
+	if err := docker.FUSEAvailable(); err != nil {
+		t.NoFUSE = err.Error()
+	}
+	lazyOff := c.IsSet("lazyfs") && !c.Bool("lazyfs")
+	faults, err := nemesis.ParseFaultsFor(c.String("nemesis"), runner.Capabilities(target, probe == nil, t.NoFUSE == "" && !lazyOff))
 	if err != nil {
 		return t, badArgs("--nemesis: %v", err)
 	}
 	t.Nemesis, t.Netem = faults, !errors.Is(probe, errNoNetem)
+	t.LazyFS = c.Bool("lazyfs") || (!lazyOff && runner.NeedsLazyFS(faults))
+	for _, kv := range c.StringSlice("db-config") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return t, badArgs("--db-config %q: want key=value", kv)
+		}
+		if t.DBConfig == nil {
+			t.DBConfig = map[string]string{}
+		}
+		if old, dup := t.DBConfig[k]; dup && old != v {
+			return t, badArgs("--db-config: %s given twice (%s and %s)", k, old, v)
+		}
+		t.DBConfig[k] = v
+	}
 	if s := c.String("nemesis-targets"); s != "" {
 		targets, err := nemesis.ParseTargets(s)
 		if err != nil {

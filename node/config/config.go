@@ -232,6 +232,11 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 			}
 		case k == "zabnode.fsync":
 			c.Fsync, err = boolVal()
+		case k == "forceSync":
+			// ZooKeeper's key, read as ZooKeeper reads it
+			// (FileTxnLog: anything but "no" syncs), so that one
+			// --db-config line turns fsync off on both targets.
+			c.Fsync = v != "no"
 		case k == "zabnode.pipeline":
 			c.Pipeline, err = boolVal()
 		case k == "zabnode.enableFailpoints":

@@ -39,6 +39,12 @@ func TestLoad(t *testing.T) {
 	if err != nil || off.Pipeline {
 		t.Errorf("zabnode.pipeline=off: got pipeline %v, err %v", off != nil && off.Pipeline, err)
 	}
+	for v, want := range map[string]bool{"no": false, "yes": true, "false": true} {
+		fc, err := Parse("zoo.cfg", []byte(strings.Replace(good, "%s", dir, 1)+"forceSync="+v+"\n"), nil)
+		if err != nil || fc.Fsync != want {
+			t.Errorf("forceSync=%s: got fsync %v, err %v; want %v (ZooKeeper syncs unless it is \"no\")", v, fc != nil && fc.Fsync, err, want)
+		}
+	}
 	if got := c.Me().QuorumAddr(); got != "10.1.0.3:2888" {
 		t.Errorf("quorum addr: got %s", got)
 	}
