@@ -21,6 +21,10 @@ type Model struct {
 	Summary string
 	// Fs are the op names only this model uses; inference looks for them.
 	Fs []string
+	// Shares are op names it shares with other models (the session's add
+	// and read are a set's too): a history with Fs of this model is not
+	// also another's for using them.
+	Shares []string
 	// Checks are the checkers (ScopeWorkload) that judge its ops.
 	Checks []string
 	// Keyed models judge each key apart (jepsen.independent); the others
@@ -38,10 +42,12 @@ var models = []Model{
 	{Name: "set", Summary: "one set: add, then read the whole set",
 		Fs: []string{history.FAdd}, Checks: []string{"set", "monotonic-reads", "final-reads"}},
 	{Name: "lock", Summary: "one mutex: acquire and release",
-		Fs: []string{history.FAcquire, history.FRelease}, Checks: []string{"lock"}},
+		Fs: []string{history.FAcquire, history.FRelease}, Checks: []string{"lock", "liveness"}},
 	{Name: "queue", Aliases: []string{"total-queue"}, Keyed: true,
 		Summary: "a queue per key: enqueue, dequeue, drain",
-		Fs:      []string{fEnqueue, fDequeue, fDrain}, Checks: []string{"queue"}},
+		Fs:      []string{fEnqueue, fDequeue, fDrain}, Checks: []string{"queue", "liveness"}},
+	{Name: "session", Summary: "ephemerals under sessions: add, read, close, silence, session events",
+		Fs: []string{fClose, fSilence, fSessionEvent}, Shares: []string{history.FAdd, history.FRead}, Checks: []string{"session"}},
 }
 
 // Models returns the models a bare history can be judged as.
@@ -87,14 +93,30 @@ func InferModel(ops []history.Op) (Model, error) {
 		}
 	}
 	var cands []Model
+	matched := map[string][]string{} // model -> the fs of the history it claims
 	for _, m := range models {
 		for _, f := range m.Fs {
 			if fs[f] {
-				cands = append(cands, m)
-				break
+				matched[m.Name] = append(matched[m.Name], f)
 			}
 		}
+		if len(matched[m.Name]) > 0 {
+			cands = append(cands, m)
+		}
 	}
+	// A candidate claimed only by fs another candidate shares is that
+	// one's: a session history's adds do not make it a set's.
+	shared := func(m, o Model) bool {
+		return o.Name != m.Name && len(o.Shares) > 0 &&
+			!slices.ContainsFunc(matched[m.Name], func(f string) bool { return !slices.Contains(o.Shares, f) })
+	}
+	var kept []Model
+	for _, m := range cands {
+		if !slices.ContainsFunc(cands, func(o Model) bool { return shared(m, o) }) {
+			kept = append(kept, m)
+		}
+	}
+	cands = kept
 	if len(cands) == 0 && fs[history.FRead] && readsLists != readsScalars {
 		name := "register"
 		if readsLists {
@@ -196,6 +218,15 @@ func recoveryBare(in checkInput) string {
 		return ""
 	}
 	return "the history has no final heal with a recovery record, which only a zabcheck run's nemesis writes"
+}
+
+// livenessBare: the window and grace come from the run's timing (tick
+// time, session timeout), which a bare history does not record.
+func livenessBare(in checkInput) string {
+	if in.opts.LivenessWindow > 0 {
+		return ""
+	}
+	return "needs the liveness window, which a run derives from its tick time and session timeout (test.json); pass --liveness-window to judge a bare history"
 }
 
 // replicasBare: the state dumps are files of the run directory.

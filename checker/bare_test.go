@@ -22,6 +22,11 @@ func TestInferModel(t *testing.T) {
 		{"register reads alone", func(h *hb) { h.call(0, "read", "", nil, ok, 3) }, "register"},
 		{"lock", func(h *hb) { h.call(0, "acquire", "", nil, ok, nil); h.call(0, "release", "", nil, ok, nil) }, "lock"},
 		{"queue", func(h *hb) { h.call(0, "enqueue", "", 1, ok, 1); h.call(0, "drain", "", nil, ok, []int{1}) }, "queue"},
+		{"session", func(h *hb) {
+			h.call(0, "add", "", 1, ok, 1)
+			h.call(0, "read", "", nil, ok, []int{1})
+			h.call(0, fClose, "", nil, ok, nil)
+		}, "session"},
 		{"unknown f", func(h *hb) { h.call(0, "transfer", "", 1, ok, 1) }, "cannot tell the model"},
 		{"two models", func(h *hb) { h.call(0, "add", "", 1, ok, 1); h.call(0, "enqueue", "", 1, ok, 1) }, "several models (set, queue)"},
 	} {

@@ -47,6 +47,14 @@ type Options struct {
 	// skipped and listed in Summary.Skipped, which leaves the verdict
 	// alone. Without Bare they would run and say unknown.
 	Bare bool
+	// LivenessWindow is how long someone may wait, outside faults, with
+	// no lock granted or element dequeued before the liveness check calls
+	// it a stall; LivenessGrace is how much of each fault-free stretch it
+	// skips first. LivenessDefaults derives both from the cluster's
+	// timing. A zero window leaves liveness unjudged (skipped in a bare
+	// history, unknown otherwise).
+	LivenessWindow time.Duration
+	LivenessGrace  time.Duration
 }
 
 // WorkloadChecks names a workload and the checkers (ScopeWorkload) that
@@ -86,6 +94,9 @@ func (o Options) Validate() error {
 	}
 	if o.Timeout < 0 {
 		bad("negative timeout %s", o.Timeout)
+	}
+	if o.LivenessWindow < 0 || o.LivenessGrace < 0 {
+		bad("negative liveness window %s or grace %s", o.LivenessWindow, o.LivenessGrace)
 	}
 	return errors.Join(errs...)
 }

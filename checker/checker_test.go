@@ -56,7 +56,7 @@ func judge(workload string) []WorkloadChecks {
 	checks := map[string][]string{
 		"register": {"linearizable", "monotonic-reads", "final-reads"},
 		"set":      {"set", "monotonic-reads", "final-reads"},
-		"lock":     {"lock"},
+		"lock":     {"lock", "liveness"},
 	}
 	return []WorkloadChecks{{Name: workload, Checks: checks[workload]}}
 }

@@ -73,8 +73,10 @@ func TestFixtures(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := t.TempDir()
+			// A run's default timing: 200ms ticks, 20-tick sessions, initLimit 10.
+			window, grace := LivenessDefaults(200*time.Millisecond, 4*time.Second, 10)
 			s := Check(context.Background(), ops, Options{Workloads: judge(f.workload), ReadMode: f.readMode,
-				Timeout: 10 * time.Second, DumpsDir: f.dumps, OutDir: out})
+				Timeout: 10 * time.Second, DumpsDir: f.dumps, OutDir: out, LivenessWindow: window, LivenessGrace: grace})
 			if !f.bad {
 				if got, want := s.Verdict, Valid; got != want {
 					t.Fatalf("verdict %s, want %s: %+v", got, want, s.AllChecks())

@@ -65,6 +65,8 @@ var registry = []Checker{
 		Summary: "Jepsen's total-queue: every acknowledged enqueue comes out exactly once or is still queued; nothing comes out that was never enqueued"},
 	{Name: "lock", Scope: ScopeWorkload, run: checkLock,
 		Summary: "no two definite holders of the lock at once"},
+	{Name: "liveness", Scope: ScopeWorkload, run: checkLiveness, bare: livenessBare,
+		Summary: "lock and queue make progress: outside faults and a grace after each, no window passes with someone waiting and no lock granted or element dequeued"},
 	{Name: "sequential", Scope: ScopeWorkload, run: checkSequential,
 		Summary: "sequential znodes: each path returned once, well formed, suffixes in real-time and czxid order, acknowledged creates present in the final reads"},
 	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,

@@ -74,6 +74,9 @@ type Result struct {
 	Files []string `json:"files,omitempty"`
 	// Details holds checker-specific data (counts, lost elements, ...).
 	Details map[string]any `json:"details,omitempty"`
+	// Liveness is the liveness check's timeline (judged stretches,
+	// progress, stalls), typed so that the report can draw it.
+	Liveness *Liveness `json:"liveness,omitempty"`
 }
 
 // Summary is the content of results.json.

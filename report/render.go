@@ -240,6 +240,7 @@ type reportView struct {
 	Counts        []countRow
 	Latencies     []latencyRow
 	Coverage      *coverageView
+	Liveness      []livenessView
 	RefOps        []refOpView
 	RefOpsCut     int
 	ClientOps     int
@@ -353,6 +354,7 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 	}
 	v.Checks, v.Workloads, v.refIndexes = verdictViews(r)
 	v.Faults, v.FaultRows, v.FaultLegend = faultViews(faults, end)
+	v.Liveness = livenessViews(r.Summary, faults, end)
 	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
 	v.Coverage = newCoverageView(r.Summary.Coverage)
 	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)

@@ -16,14 +16,20 @@ const timeFormat = "20060102T150405.000"
 // Meta is test.json: the settings plus what happened.
 type Meta struct {
 	Test
-	TimeLimit       string     `json:"time_limit"`
-	OpTimeout       string     `json:"op_timeout"`
-	NemesisInterval string     `json:"nemesis_interval"`
-	Start           time.Time  `json:"start"`
-	End             *time.Time `json:"end,omitempty"`
-	Incomplete      bool       `json:"incomplete"`
-	Error           string     `json:"error,omitempty"`
-	HealError       string     `json:"heal_error,omitempty"`
+	TimeLimit       string `json:"time_limit"`
+	OpTimeout       string `json:"op_timeout"`
+	NemesisInterval string `json:"nemesis_interval"`
+	// SessionTimeout and LivenessWindow are the values the run used (a
+	// default resolved), so that zabcheck check judges liveness as the
+	// run did. Runs recorded before them have neither: the defaults then
+	// apply.
+	SessionTimeout string     `json:"session_timeout,omitempty"`
+	LivenessWindow string     `json:"liveness_window,omitempty"`
+	Start          time.Time  `json:"start"`
+	End            *time.Time `json:"end,omitempty"`
+	Incomplete     bool       `json:"incomplete"`
+	Error          string     `json:"error,omitempty"`
+	HealError      string     `json:"heal_error,omitempty"`
 	// RecoveryError says the cluster did not recover after the final heal
 	// undid every fault; the recovery check's result explains it.
 	RecoveryError string            `json:"recovery_error,omitempty"`
@@ -38,6 +44,8 @@ func newMeta(t Test, start time.Time, version string) Meta {
 		TimeLimit:       t.TimeLimit.String(),
 		OpTimeout:       t.OpTimeout.String(),
 		NemesisInterval: t.NemesisInterval.String(),
+		SessionTimeout:  t.SessionTimeoutOrDefault().String(),
+		LivenessWindow:  t.LivenessWindowOrDefault().String(),
 		Start:           start,
 		Incomplete:      true, // until the run finishes, a crash leaves it marked
 		Version:         version,
@@ -105,6 +113,20 @@ func ReadMeta(dir string) (Meta, error) {
 	}
 	if m.Workload == "" {
 		return m, errors.New("decode test.json: no workload")
+	}
+	for _, d := range []struct {
+		name string
+		s    string
+		to   *time.Duration
+	}{{"session_timeout", m.SessionTimeout, &m.Test.SessionTimeout}, {"liveness_window", m.LivenessWindow, &m.Test.LivenessWindow}} {
+		if d.s == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.s)
+		if err != nil || v <= 0 {
+			return m, fmt.Errorf("decode %s: %s %q: want a positive duration", filepath.Join(dir, "test.json"), d.name, d.s)
+		}
+		*d.to = v
 	}
 	return m, nil
 }

@@ -42,10 +42,14 @@ type Test struct {
 	// Sessions places the processes' sessions: "pinned" (each on one node;
 	// "" too) or "roaming" (each given every node, so a connection loss
 	// moves it; see workload.Config.Sessions).
-	Sessions        string        `json:"sessions,omitempty"`
-	Rate            float64       `json:"rate"`
-	OpTimeout       time.Duration `json:"-"`
-	SessionTimeout  time.Duration `json:"-"` // 0: the most ZooKeeper grants, 20 ticks (SessionTimeoutOrDefault)
+	Sessions       string        `json:"sessions,omitempty"`
+	Rate           float64       `json:"rate"`
+	OpTimeout      time.Duration `json:"-"`
+	SessionTimeout time.Duration `json:"-"` // 0: the most ZooKeeper grants, 20 ticks (SessionTimeoutOrDefault)
+	// LivenessWindow is how long a lock or queue may make no progress
+	// while someone waits, outside faults, before the liveness check calls
+	// it a stall. 0: derived from the timing (LivenessWindowOrDefault).
+	LivenessWindow  time.Duration `json:"-"`
 	Keys            int           `json:"keys"`
 	Nemesis         []string      `json:"nemesis"`
 	NemesisInterval time.Duration `json:"-"`
@@ -181,6 +185,11 @@ func (t *Test) Validate() error {
 	if lo, hi := 2*t.tick(), 20*t.tick(); t.SessionTimeout != 0 && (t.SessionTimeout < lo || t.SessionTimeout > hi) {
 		return badf("--session-timeout %s: ZooKeeper grants 2 to 20 ticks of --tick-time %dms, %s to %s", t.SessionTimeout, t.TickTime, lo, hi)
 	}
+	// A window shorter than a tick cannot tell a stall from the
+	// cluster's own pace.
+	if t.LivenessWindow < 0 || t.LivenessWindow != 0 && t.LivenessWindow < t.tick() {
+		return badf("--liveness-window %s: want at least one tick of --tick-time (%dms)", t.LivenessWindow, t.TickTime)
+	}
 	if t.Name == "" {
 		t.Name = t.DefaultName()
 	}
@@ -253,6 +262,25 @@ func (t *Test) SessionTimeoutOrDefault() time.Duration {
 	return t.SessionTimeout
 }
 
+// LivenessWindowOrDefault is the liveness window: the one set, or
+// checker.LivenessDefaults' from the tick time, session timeout and
+// initLimit (2 × session timeout + initLimit ticks; 10s with the
+// defaults).
+func (t *Test) LivenessWindowOrDefault() time.Duration {
+	if t.LivenessWindow != 0 {
+		return t.LivenessWindow
+	}
+	w, _ := checker.LivenessDefaults(t.tick(), t.SessionTimeoutOrDefault(), t.InitLimit)
+	return w
+}
+
+// livenessGrace is what the liveness check skips after each heal: a
+// session timeout and initLimit ticks (checker.LivenessDefaults).
+func (t *Test) livenessGrace() time.Duration {
+	_, g := checker.LivenessDefaults(t.tick(), t.SessionTimeoutOrDefault(), t.InitLimit)
+	return g
+}
+
 // Workloads lists the test's workloads.
 func (t *Test) Workloads() []string { return strings.Split(t.Workload, ",") }
 
@@ -278,7 +306,8 @@ func (t *Test) nemesisConfig() nemesis.Config {
 // checkOptions is the checker stage's configuration of t: each workload
 // judged by the checkers its registry entry names.
 func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
-	opts := checker.Options{ReadMode: t.ReadMode, Timeout: t.CheckTimeout, Logger: log}
+	opts := checker.Options{ReadMode: t.ReadMode, Timeout: t.CheckTimeout, Logger: log,
+		LivenessWindow: t.LivenessWindowOrDefault(), LivenessGrace: t.livenessGrace()}
 	if dir != "" {
 		opts.DumpsDir, opts.OutDir = filepath.Join(dir, "nodes"), dir
 	}

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -51,6 +53,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(t *Test) { t.Nemesis = []string{"kill", "crash-before-first-proposal"}; t.DB = "zookeeper" },
 			"crash-before-first-proposal needs failpoints, which the target lacks (--db zookeeper)"},
 		{func(t *Test) { t.Keys = 0 }, "--keys"},
+		{func(t *Test) { t.LivenessWindow = 100 * time.Millisecond }, "--liveness-window 100ms: want at least one tick of --tick-time (200ms)"},
+		{func(t *Test) { t.LivenessWindow = -time.Second }, "--liveness-window -1s"},
 		{func(t *Test) { t.Name = "a b" }, "test name"},
 		{func(t *Test) { t.Sessions = "sticky" }, `--sessions "sticky"`},
 		{func(t *Test) { t.Sessions = "roaming"; t.ReadMode = "leader" }, "--sessions roaming"},
@@ -74,3 +78,45 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		}
 	}
 }
+
+// The liveness window a run used is stored in test.json, default
+// resolved, so that zabcheck check RUN_DIR judges liveness the same way;
+// a test.json from before it was stored gets the default.
+func TestLivenessWindowStoredInTestJSON(t *testing.T) {
+	run := Test{DB: "zabnode", Workload: "lock", ReadMode: "sync", TickTime: 100, InitLimit: 10, SessionTimeout: time.Second}
+	if got := run.LivenessWindowOrDefault(); got != 3*time.Second {
+		t.Fatalf("default window %s, want 2 × 1s + 10 ticks of 100ms = 3s", got)
+	}
+	dir := t.TempDir()
+	if err := writeMeta(dir, newMeta(run, time.Unix(0, 0), "test")); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMeta(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.LivenessWindow != "3s" || m.Test.LivenessWindow != 3*time.Second || m.Test.SessionTimeout != time.Second {
+		t.Errorf("stored %q, read back window %s, session timeout %s", m.LivenessWindow, m.Test.LivenessWindow, m.Test.SessionTimeout)
+	}
+	opts := m.Test.checkOptions("", nil)
+	if opts.LivenessWindow != 3*time.Second || opts.LivenessGrace != 2*time.Second {
+		t.Errorf("check options: window %s, grace %s, want 3s and 2s", opts.LivenessWindow, opts.LivenessGrace)
+	}
+	run.LivenessWindow = 7 * time.Second
+	if err := writeMeta(dir, newMeta(run, time.Unix(0, 0), "test")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = ReadMeta(dir); err != nil || m.Test.checkOptions("", nil).LivenessWindow != 7*time.Second {
+		t.Errorf("a window set by flag: read back %+v, %v", m.LivenessWindow, err)
+	}
+	old := t.TempDir()
+	meta := `{"name":"t","db":"zabnode","workload":"lock","read_mode":"sync","tick_time":200,"init_limit":10}`
+	if err := writeFile(filepath.Join(old, "test.json"), meta); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = ReadMeta(old); err != nil || m.Test.checkOptions("", nil).LivenessWindow != 10*time.Second {
+		t.Errorf("an old test.json: %v, window %s, want the default 10s", err, m.Test.checkOptions("", nil).LivenessWindow)
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }

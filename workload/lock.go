@@ -23,7 +23,7 @@ var lockWorkload = Workload{
 	Name:    "lock",
 	Summary: "ZooKeeper's lock recipe: ephemeral sequential children, watch the predecessor, hold, release",
 	Mix:     map[string]int{history.FAcquire: 1},
-	Checks:  []string{"lock"},
+	Checks:  []string{"lock", "liveness"},
 	exec: func(r *runner, ctx context.Context, p *process, _ planned) (bool, error) {
 		return r.execLock(ctx, p)
 	},

@@ -25,7 +25,7 @@ var queueWorkload = Workload{
 	// A consumer's read-modify (list, delete) is the op that races; more
 	// enqueues than dequeues keeps the queue from running dry.
 	Mix:    map[string]int{history.FEnqueue: 55, history.FDequeue: 45},
-	Checks: []string{"queue"},
+	Checks: []string{"queue", "liveness"},
 	exec:   (*runner).execQueue,
 	final: func(fr *finalReader, ctx context.Context, _ []string) error {
 		return fr.readQueue(ctx)

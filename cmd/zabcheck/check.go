@@ -22,6 +22,18 @@ func checkHistoryFile(c *cli.Context, path string) error {
 	if c.Duration("check-timeout") <= 0 {
 		return badArgs("--check-timeout %s: must be positive", c.Duration("check-timeout"))
 	}
+	window, grace := c.Duration("liveness-window"), c.Duration("liveness-grace")
+	if c.IsSet("liveness-window") && window <= 0 {
+		return badArgs("--liveness-window %s: must be positive", window)
+	}
+	if c.IsSet("liveness-grace") && window <= 0 {
+		return badArgs("--liveness-grace: applies only with --liveness-window")
+	}
+	if !c.IsSet("liveness-grace") {
+		// Without the cluster's timing, skip a whole window after each
+		// heal: a stall then needs twice the window to show.
+		grace = window
+	}
 	ops, format, notes, err := history.ReadAnyFile(path)
 	if err != nil {
 		return badArgs("check %v", err)
@@ -37,7 +49,7 @@ func checkHistoryFile(c *cli.Context, path string) error {
 		notes = append(notes, `the ops name no key: they act on one register, called "register" here`)
 	}
 	opts := checker.Options{Workloads: ws, ReadMode: c.String("read-mode"), Timeout: c.Duration("check-timeout"),
-		Bare: true, Logger: logger(c)}
+		Bare: true, Logger: logger(c), LivenessWindow: window, LivenessGrace: grace}
 	if err := opts.Validate(); err != nil {
 		return badArgs("--read-mode: %v", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}

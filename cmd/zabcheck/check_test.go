@@ -1,11 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every history file in testdata goes through the real check command. Its
@@ -137,5 +139,46 @@ func TestCheckBadInput(t *testing.T) {
 				t.Errorf("want one line, got %d: %q", n+1, stderr)
 			}
 		})
+	}
+}
+
+// A bare lock history judges liveness only when given a window: without
+// one the check is skipped and says how to give it; with one a stall makes
+// the verdict invalid.
+func TestCheckBareLivenessWindow(t *testing.T) {
+	var b strings.Builder
+	i, now := 0, int64(0)
+	op := func(typ string, p int, f string, dt time.Duration) {
+		now += int64(dt)
+		fmt.Fprintf(&b, `{"index":%d,"time":%d,"type":%q,"process":%d,"f":%q}`+"\n", i, now, typ, p, f)
+		i++
+	}
+	grant := func(p int) {
+		op("invoke", p, "acquire", time.Millisecond)
+		op("ok", p, "acquire", time.Second)
+		op("invoke", p, "release", 10*time.Millisecond)
+		op("ok", p, "release", time.Millisecond)
+	}
+	for range 5 {
+		grant(0)
+	}
+	for p := 10; p < 15; p++ { // 25s of waiters timing out
+		op("invoke", p, "acquire", time.Millisecond)
+		op("info", p, "acquire", 5*time.Second)
+	}
+	for range 5 {
+		grant(1)
+	}
+	path := filepath.Join(t.TempDir(), "lock.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := runCLI(t, "check", path)
+	if code != exitValid || !regexp.MustCompile(`(?m)^liveness +skipped +.*--liveness-window`).MatchString(out) {
+		t.Fatalf("without a window: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = runCLI(t, "check", "--liveness-window", "10", "--liveness-grace", "1", path)
+	if code != exitInvalid || !strings.Contains(out, "liveness is invalid: 1 stall") {
+		t.Fatalf("with a 10s window: exit %d\n%s%s", code, out, stderr)
 	}
 }

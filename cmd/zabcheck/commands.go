@@ -32,6 +32,8 @@ recovery record) are skipped, and the output says so. Models: ` + modelsHelp() +
 		Flags: []cli.Flag{
 			durationFlag("check-timeout", 2*time.Minute, "per-checker budget", env("CHECK_TIMEOUT")),
 			&cli.StringFlag{Name: "model", Usage: "history files only: what the ops act on, " + strings.Join(checker.ModelNames(), ", ") + " (default: inferred from the ops' f values)"},
+			durationFlag("liveness-window", 0, "history files only: judge lock and queue liveness with this window (a run's test.json holds its own; without it, liveness is skipped)", nil),
+			durationFlag("liveness-grace", 0, "history files only: how much of each fault-free stretch liveness skips first (default: one --liveness-window)", nil),
 			&cli.StringFlag{Name: "read-mode", Value: checker.ReadSync, Usage: "history files only: how the history's register reads were made, sync, leader or local (local reads are left out of the linearizability check)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -53,7 +55,7 @@ recovery record) are skipped, and the output says so. Models: ` + modelsHelp() +
 			if dir == "" {
 				return checkHistoryFile(c, arg)
 			}
-			for _, f := range []string{"model", "read-mode"} {
+			for _, f := range []string{"model", "read-mode", "liveness-window", "liveness-grace"} {
 				if c.IsSet(f) {
 					return badArgs("--%s applies to history files: %s is a run, whose test.json says how to check it", f, arg)
 				}

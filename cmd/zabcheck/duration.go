@@ -76,3 +76,10 @@ func isDecimal(v string) bool {
 func durationFlag(name string, def time.Duration, usage string, envVars []string) cli.Flag {
 	return &cli.GenericFlag{Name: name, Value: &seconds{name: name, d: def}, Usage: usage + " (seconds, or a duration: 90s, 1m30s)", EnvVars: envVars}
 }
+
+// derivedDefault says in the help what a duration flag left unset means,
+// when its zero value stands for a default computed from other flags.
+func derivedDefault(f cli.Flag, text string) cli.Flag {
+	f.(*cli.GenericFlag).DefaultText = text
+	return f
+}

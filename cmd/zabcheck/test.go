@@ -43,6 +43,8 @@ clock faults are out of scope: containers share the host's clock.`,
 			&cli.Float64Flag{Name: "rate", Value: 100, Usage: "target ops/s over all processes (0: unlimited)", EnvVars: env("RATE")},
 			durationFlag("op-timeout", 5*time.Second, "per-operation timeout", env("OP_TIMEOUT")),
 			durationFlag("session-timeout", 0, "session timeout every client requests, 2 to 20 ticks of --tick-time (0: 20 ticks, the most ZooKeeper grants)", env("SESSION_TIMEOUT")),
+			derivedDefault(durationFlag("liveness-window", 0, "how long a lock or queue may go without a grant or dequeue while someone waits, outside faults, before the run is invalid; each heal is first given a grace of a session timeout + initLimit ticks", env("LIVENESS_WINDOW")),
+				"2 × session timeout + initLimit ticks, 10s with the other defaults"),
 			&cli.IntFlag{Name: "keys", Value: 5, Usage: "register keys active at a time", EnvVars: env("KEYS")},
 			&cli.StringFlag{Name: "nemesis", Value: "none", Usage: "none, all (every fault the target and kernel support), or a comma list of: " + faultsHelp(), EnvVars: env("NEMESIS")},
 			durationFlag("nemesis-interval", 10*time.Second, "mean time between fault start and stop", env("NEMESIS_INTERVAL")),
@@ -129,6 +131,13 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 	}
 	if t.Bug != "" && !detect.Known(t.Bug) {
 		return t, badArgs("--bug %q: unknown seeded bug (known: %s; see zabcheck bugs)", t.Bug, strings.Join(detect.Names(), ", "))
+	}
+	if c.IsSet("liveness-window") {
+		// 0 would read as "derive it": unset the flag for that.
+		if c.Duration("liveness-window") <= 0 {
+			return t, badArgs("--liveness-window %s: must be positive (leave it unset for 2 × session timeout + initLimit ticks)", c.Duration("liveness-window"))
+		}
+		t.LivenessWindow = c.Duration("liveness-window")
 	}
 	if c.Int("test-count") < 1 {
 		return t, badArgs("--test-count %d: must be at least 1", c.Int("test-count"))
