@@ -118,7 +118,7 @@ type eventOp struct {
 //     event that fired that table: a second event for one watch (watches
 //     are one-shot), or one nobody asked for. Failed arms count as armed.
 //   - out-of-order: within one connection (between session states), two
-//     events whose header zxids (zabnode sends them; ZooKeeper before 3.9
+//     events whose header zxids (zabnode sends them; ZooKeeper 3.8 may
 //     does not) go down.
 //
 // A session whose client log overflowed ("dropped") is not judged.

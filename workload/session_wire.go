@@ -38,7 +38,7 @@ type wireTap struct {
 	// closeReply gets the closeSession reply's error code (0: ok).
 	closeReply chan int32
 	// eventZxid is the zxid in the header of the last watch event read:
-	// the triggering txn's in zabnode and ZooKeeper 3.9+, -1 in 3.8.
+	// the triggering txn's in zabnode; ZooKeeper 3.8 may send -1.
 	eventZxid atomic.Int64
 
 	mu    sync.Mutex

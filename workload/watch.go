@@ -33,7 +33,7 @@ import (
 //     op is in flight keep the history well formed), Session naming the
 //     session. type is a node event ("created", "deleted", "changed",
 //     "children", with the header's zxid when the server sent one: zabnode
-//     does, ZooKeeper before 3.9 sends -1, recorded as 0) or a session
+//     does; ZooKeeper 3.8 may send -1, recorded as 0) or a session
 //     state ("connected", "disconnected", "expired"), or "dropped" when
 //     the client's log overflowed (the checker then cannot judge the
 //     session).
