@@ -119,7 +119,7 @@ type eventOp struct {
 //     are one-shot), or one nobody asked for. Failed arms count as armed.
 //   - out-of-order: within one connection (between session states), two
 //     events whose header zxids (zabnode sends them; ZooKeeper 3.8 may
-//     does not) go down.
+//     send -1, recorded as none) go down.
 //
 // A session whose client log overflowed ("dropped") is not judged.
 func checkWatch(_ context.Context, in checkInput) Result {
