@@ -79,6 +79,8 @@ var registry = []Checker{
 		Summary: "ephemerals live exactly as long as their sessions: none seen after its owner's acknowledged close or observed expiry, none gone while the owner lives, a session's all go together"},
 	{Name: "bank", Scope: ScopeWorkload, run: checkBank,
 		Summary: "Jepsen's bank over multi: validated snapshots hold the total and show each multi whole, no balance negative, failed multis leave no trace, acknowledged ones stay"},
+	{Name: "watch", Scope: ScopeWorkload, run: checkWatch,
+		Summary: "per session: a change read back fired its watch first, each watch fires once and only when armed, events in zxid order per connection"},
 }
 
 // Checkers returns the registered checkers.

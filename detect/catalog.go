@@ -239,6 +239,15 @@ func Catalog() []Bug {
 				Concurrency: 12, Rate: 40, Readers: 0.92, Keys: 1},
 			Expect: "stale sync+read from a paused-then-resumed leader (linearizable)",
 		},
+		{
+			Name:        "watch-skip-delete",
+			Description: "deleting a znode fires its child watches but not its data and exists watches, which stay armed",
+			// Watchers re-read the keys writers delete; roaming sessions
+			// (odd processes) and kills add setWatches after reconnects,
+			// which the bug leaves correct. The bug needs no fault.
+			Trigger: Trigger{Workload: "watch", Nemesis: []string{"kill"}, NemesisInterval: 5 * time.Second},
+			Expect:  "a session reads a deleted key back as gone with no event for its data or exists watch (watch: missed)",
+		},
 	}
 }
 

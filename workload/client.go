@@ -22,6 +22,7 @@ type Stat struct {
 	Version int32 // data version, +1 per successful setData
 	Mzxid   int64 // zxid of the last change to the data
 	Pzxid   int64 // zxid of the last change to the children
+	Czxid   int64 // zxid of the create
 }
 
 // Client is one ZooKeeper session as a process uses it. Every call honours
@@ -169,11 +170,13 @@ type zkClient struct {
 	names     map[string]string // server address -> node name
 	tap       *wireTap          // see session_wire.go
 	events    sessionLog
+	notes     watchLog // see watch_client.go
 }
 
 // onEvent runs on go-zookeeper's loop goroutine; it must not block.
 func (c *zkClient) onEvent(ev zk.Event) {
 	defer c.observe(ev)
+	c.note(ev)
 	if ev.Type != zk.EventSession {
 		return
 	}
@@ -208,7 +211,7 @@ func toStat(s *zk.Stat) Stat {
 	if s == nil {
 		return Stat{}
 	}
-	return Stat{Version: s.Version, Mzxid: s.Mzxid, Pzxid: s.Pzxid}
+	return Stat{Version: s.Version, Mzxid: s.Mzxid, Pzxid: s.Pzxid, Czxid: s.Czxid}
 }
 
 func (c *zkClient) Get(ctx context.Context, path string) ([]byte, Stat, error) {

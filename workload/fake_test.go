@@ -21,9 +21,14 @@ type fakeZK struct {
 	nodes       map[string]*fakeZnode
 	nextSession int64
 	watches     map[string][]chan struct{}
-	inject      func(call string, node Node, path string) injected
-	dialErr     func(node Node) error
-	dials       atomic.Int64
+	// wdata and wchild are the server's watch tables (watchClient).
+	wdata, wchild map[string]map[*fakeClient]bool
+	// skipDeleteData is a seeded bug: a delete does not fire data and
+	// exists watches, as zabnode's watch-skip-delete.
+	skipDeleteData bool
+	inject         func(call string, node Node, path string) injected
+	dialErr        func(node Node) error
+	dials          atomic.Int64
 	// connects records every dial's connect list, in dial order.
 	connects [][]Node
 }
@@ -46,6 +51,7 @@ type fakeZnode struct {
 	version  int32
 	mzxid    int64
 	pzxid    int64
+	czxid    int64
 	owner    int64
 	seq      int
 	children map[string]bool
@@ -55,6 +61,8 @@ func newFakeZK() *fakeZK {
 	return &fakeZK{
 		nodes:   map[string]*fakeZnode{"/": {children: map[string]bool{}}},
 		watches: map[string][]chan struct{}{},
+		wdata:   map[string]map[*fakeClient]bool{},
+		wchild:  map[string]map[*fakeClient]bool{},
 	}
 }
 
@@ -85,6 +93,7 @@ type fakeClient struct {
 	lost    chan struct{}
 	expired atomic.Bool
 	closed  atomic.Bool
+	notes   watchLog
 }
 
 func parentOf(p string) string {
@@ -136,6 +145,96 @@ func (c *fakeClient) do(ctx context.Context, call, path string, apply func() err
 	return err
 }
 
+// trigger sends typ on path to the sessions whose watches it fires, as
+// ZooKeeper's DataTree does; the caller holds the lock.
+func (f *fakeZK) trigger(typ zk.EventType, path string) {
+	hit := map[*fakeClient]bool{}
+	take := func(t map[string]map[*fakeClient]bool) {
+		for c := range t[path] {
+			hit[c] = true
+		}
+		delete(t, path)
+	}
+	switch typ {
+	case zk.EventNodeCreated, zk.EventNodeDataChanged:
+		take(f.wdata)
+	case zk.EventNodeChildrenChanged:
+		take(f.wchild)
+	case zk.EventNodeDeleted:
+		if !f.skipDeleteData {
+			take(f.wdata)
+		}
+		take(f.wchild)
+	}
+	for c := range hit {
+		c.notes.add(watchNote{Type: typ, State: zk.StateSyncConnected, Path: path, Zxid: f.zxid, Session: c.session.Load()})
+	}
+}
+
+func (f *fakeZK) addWatch(t map[string]map[*fakeClient]bool, path string, c *fakeClient) {
+	if t[path] == nil {
+		t[path] = map[*fakeClient]bool{}
+	}
+	t[path][c] = true
+}
+
+func (c *fakeClient) GetW(ctx context.Context, path string) ([]byte, Stat, error) {
+	var data []byte
+	var st Stat
+	err := c.do(ctx, "get", path, func() error {
+		n, ok := c.zk.nodes[path]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		data, st = slices.Clone(n.data), n.stat()
+		c.zk.addWatch(c.zk.wdata, path, c)
+		return nil
+	})
+	return data, st, err
+}
+
+func (c *fakeClient) ExistsWatch(ctx context.Context, path string) (bool, Stat, error) {
+	var ok bool
+	var st Stat
+	err := c.do(ctx, "exists", path, func() error {
+		var n *fakeZnode
+		if n, ok = c.zk.nodes[path]; ok {
+			st = n.stat()
+		}
+		c.zk.addWatch(c.zk.wdata, path, c)
+		return nil
+	})
+	return ok, st, err
+}
+
+func (c *fakeClient) ChildrenW(ctx context.Context, path string) ([]string, Stat, error) {
+	var kids []string
+	var st Stat
+	err := c.do(ctx, "children", path, func() error {
+		n, ok := c.zk.nodes[path]
+		if !ok {
+			return zk.ErrNoNode
+		}
+		for k := range n.children {
+			kids = append(kids, k)
+		}
+		slices.Sort(kids)
+		st = n.stat()
+		c.zk.addWatch(c.zk.wchild, path, c)
+		return nil
+	})
+	return kids, st, err
+}
+
+func (c *fakeClient) WatchNotes() []watchNote {
+	notes, _ := c.notes.take()
+	return notes
+}
+
+func (n *fakeZnode) stat() Stat {
+	return Stat{Version: n.version, Mzxid: n.mzxid, Pzxid: n.pzxid, Czxid: n.czxid}
+}
+
 func (c *fakeClient) fire(path string) {
 	for _, ch := range c.zk.watches[path] {
 		close(ch)
@@ -171,6 +270,7 @@ func (c *fakeClient) Set(ctx context.Context, path string, data []byte, version 
 		n.data, n.version, n.mzxid = slices.Clone(data), n.version+1, c.zk.zxid
 		st = Stat{Version: n.version, Mzxid: n.mzxid, Pzxid: n.pzxid}
 		c.fire(path)
+		c.zk.trigger(zk.EventNodeDataChanged, path)
 		return nil
 	})
 	return st, err
@@ -192,7 +292,7 @@ func (c *fakeClient) Create(ctx context.Context, path string, data []byte, flags
 			return zk.ErrNodeExists
 		}
 		c.zk.zxid++
-		n := &fakeZnode{data: slices.Clone(data), mzxid: c.zk.zxid, pzxid: c.zk.zxid, children: map[string]bool{}}
+		n := &fakeZnode{data: slices.Clone(data), mzxid: c.zk.zxid, pzxid: c.zk.zxid, czxid: c.zk.zxid, children: map[string]bool{}}
 		if flags&zk.FlagEphemeral != 0 {
 			n.owner = c.session.Load()
 		}
@@ -201,6 +301,8 @@ func (c *fakeClient) Create(ctx context.Context, path string, data []byte, flags
 		parent.pzxid = c.zk.zxid
 		created = p
 		c.fire(p)
+		c.zk.trigger(zk.EventNodeCreated, p)
+		c.zk.trigger(zk.EventNodeChildrenChanged, parentOf(p))
 		return nil
 	})
 	return created, err
@@ -209,12 +311,14 @@ func (c *fakeClient) Create(ctx context.Context, path string, data []byte, flags
 // remove deletes a znode; the caller holds the lock.
 func (c *fakeClient) remove(path string) {
 	delete(c.zk.nodes, path)
+	c.zk.zxid++
 	if parent, ok := c.zk.nodes[parentOf(path)]; ok {
 		delete(parent.children, path[strings.LastIndexByte(path, '/')+1:])
-		c.zk.zxid++
 		parent.pzxid = c.zk.zxid
 	}
 	c.fire(path)
+	c.zk.trigger(zk.EventNodeDeleted, path)
+	c.zk.trigger(zk.EventNodeChildrenChanged, parentOf(path))
 }
 
 func (c *fakeClient) Delete(ctx context.Context, path string, version int32) error {

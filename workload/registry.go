@@ -26,6 +26,10 @@ type Workload struct {
 	// Checks names the checkers (checker.Registry) that judge the
 	// workload's ops, besides those that judge every workload.
 	Checks []string
+	// roamOdd makes processes with odd ids roam over every node whatever
+	// Config.Sessions says, so that one run has pinned and roaming
+	// sessions.
+	roamOdd bool
 
 	// exec invokes one planned op on p and records it; retire is true
 	// when p must not invoke again, err reports only a recorder failure.
@@ -37,7 +41,7 @@ type Workload struct {
 }
 
 // registry lists every workload, in the order help and "all" show them.
-var registry = []Workload{registerWorkload, setWorkload, lockWorkload, sequentialWorkload, queueWorkload, sessionWorkload, bankWorkload}
+var registry = []Workload{registerWorkload, setWorkload, lockWorkload, sequentialWorkload, queueWorkload, sessionWorkload, bankWorkload, watchWorkload}
 
 // Workloads returns the registered workloads.
 func Workloads() []Workload { return slices.Clone(registry) }

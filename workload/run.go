@@ -130,6 +130,8 @@ type process struct {
 	// known maps a register key to the (value, version) the process last
 	// observed; see casRegister.
 	known map[string]known
+	// watch is the watch workload's state of the process (nil in others).
+	watch *watchProc
 }
 
 type known struct {
@@ -331,6 +333,11 @@ func (r *runner) start(genCtx context.Context, pid history.Process) *process {
 // read mode the current leader alone.
 func (r *runner) serversFor(ctx context.Context, pid history.Process) ([]Node, error) {
 	if r.cfg.ReadMode != ReadLeader {
+		if r.w.roamOdd && pid%2 == 1 {
+			c := r.cfg
+			c.Sessions = SessionsRoaming
+			return c.servers(pid), nil
+		}
 		return r.cfg.servers(pid), nil
 	}
 	name, err := r.leader(ctx)

@@ -26,6 +26,9 @@ import (
 // opCloseSession is ZooKeeper's closeSession opcode.
 const opCloseSession = -11
 
+// notificationXid is the xid of a watch event's reply header.
+const notificationXid = -1
+
 // wireTap is shared by all the connections one zk.Conn dials.
 type wireTap struct {
 	session atomic.Int64 // last session id a connect response granted
@@ -34,6 +37,9 @@ type wireTap struct {
 	closeXid atomic.Int32
 	// closeReply gets the closeSession reply's error code (0: ok).
 	closeReply chan int32
+	// eventZxid is the zxid in the header of the last watch event read:
+	// the triggering txn's in zabnode; ZooKeeper 3.8 may send -1.
+	eventZxid atomic.Int64
 
 	mu    sync.Mutex
 	quiet chan struct{} // non-nil while silenced; closed when it ends
@@ -184,6 +190,12 @@ func (c *tappedConn) inbound(n int, head []byte) {
 		return
 	}
 	xid := int32(binary.BigEndian.Uint32(head[0:4]))
+	if xid == notificationXid {
+		// go-zookeeper drops the header's zxid of a watch event; it
+		// decodes the frame and calls the event callback before reading
+		// another, so the callback reads this back for its event.
+		c.tap.eventZxid.Store(int64(binary.BigEndian.Uint64(head[4:12])))
+	}
 	if x := c.tap.closeXid.Load(); x != 0 && xid == x {
 		select {
 		case c.tap.closeReply <- int32(binary.BigEndian.Uint32(head[12:16])):

@@ -44,7 +44,14 @@ func (l *loop) apply(t zab.Txn) error {
 	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnDigest(t.Data)})
 	l.sinceSnap++
 	for _, ev := range res.Events {
-		for _, id := range l.watches.Trigger(ev) {
+		trig := ev
+		if l.bugs.watchSkipDelete && ev.Type == jute.EventNodeDeleted {
+			// BugWatchSkipDelete: only the child table fires (a child
+			// event takes exactly those watches); the data table keeps
+			// its watches on the deleted path.
+			trig.Type = jute.EventNodeChildrenChanged
+		}
+		for _, id := range l.watches.Trigger(trig) {
 			if s := l.sessions[int64(id)]; s != nil {
 				l.reply(s.conn, jute.EncodeWatcherEvent(res.Zxid, jute.WatcherEvent{Type: ev.Type, State: jute.StateSyncConnected, Path: ev.Path}))
 			}

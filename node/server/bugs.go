@@ -30,6 +30,12 @@ const (
 	// error txn; zabnode's prepared txn keeps the ops before the failure
 	// (as ZooKeeper logs it), and the bug applies them.
 	BugMultiPartialApply = "multi-partial-apply"
+	// BugWatchSkipDelete: deleting a znode fires the child watches set on
+	// it but not its data and exists watches, which stay armed. ZooKeeper's
+	// DataTree.deleteNode triggers both tables with NodeDeleted, and its
+	// Programmer's Guide promises that a delete fires getData and exists
+	// watches.
+	BugWatchSkipDelete = "watch-skip-delete"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -46,7 +52,7 @@ func Bugs() []string {
 	for _, b := range tree.Bugs() {
 		out = append(out, string(b))
 	}
-	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply)
+	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete)
 	slices.Sort(out)
 	return out
 }
@@ -60,10 +66,12 @@ type bugSet struct {
 	// reviveExpiredSession: BugReviveExpiredSession (session.go).
 	reviveExpiredSession bool
 	multiPartialApply    bool
+	// watchSkipDelete: BugWatchSkipDelete (apply.go).
+	watchSkipDelete bool
 }
 
 func (b bugSet) any() bool {
-	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply
+	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -84,6 +92,8 @@ func parseBugs(names []string) (bugSet, error) {
 			b.reviveExpiredSession = true
 		case name == BugMultiPartialApply:
 			b.multiPartialApply = true
+		case name == BugWatchSkipDelete:
+			b.watchSkipDelete = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}
