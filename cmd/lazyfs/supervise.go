@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -39,6 +40,9 @@ type supervisor struct {
 func startNode(ctx context.Context, log *slog.Logger, argv []string, end context.CancelFunc) (*supervisor, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := closeOnExec(); err != nil {
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start node %q: %w", argv[0], err)
 	}
@@ -71,6 +75,25 @@ func startNode(ctx context.Context, log *slog.Logger, argv []string, end context
 		end()
 	}()
 	return s, nil
+}
+
+// closeOnExec marks every descriptor above stderr close-on-exec. go-fuse
+// opens /dev/fuse with syscall.Open, without O_CLOEXEC, so the node would
+// inherit it and keep the FUSE connection alive after lazyfs died: its
+// next access to the mount would then wait in the kernel for an answer
+// that never comes, uninterruptibly, and not even docker rm -f could end
+// the container (seen in the first real run).
+func closeOnExec() error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list descriptors: %w", err)
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // statusOf is the shell's view of how the node ended: its code, or 128 plus

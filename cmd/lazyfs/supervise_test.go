@@ -164,3 +164,22 @@ func TestPowerLossWithoutNodeFails(t *testing.T) {
 		t.Fatalf("power-loss on a bare mount = %v, want an error", err)
 	}
 }
+
+// TestRunNodeDoesNotInheritFUSE: the node must not hold /dev/fuse, or it
+// would keep the connection alive after lazyfs dies and hang on the mount.
+func TestRunNodeDoesNotInheritFUSE(t *testing.T) {
+	backing, ctl, _, result := runNode(t, `for f in /proc/$$/fd/*; do readlink "$f"; done > "$1/../fds"; echo ready > "$2"; exec sleep 60`)
+	ctl("kill")
+	wantStatus(t, result(), 137)
+	// The mount and the backing dir are siblings under the test's temp root.
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(backing), "fds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "/dev/fuse") {
+		t.Fatalf("the node inherited /dev/fuse:\n%s", b)
+	}
+	if !strings.Contains(string(b), "/") {
+		t.Fatalf("the node listed no descriptors: %q", b)
+	}
+}
