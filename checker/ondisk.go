@@ -265,20 +265,20 @@ func diskDamage(v diskView, a *anomalies) (torn int) {
 // its snapshot on, and none is skipped (a Zab log is contiguous: each
 // record is the next counter of its epoch or the first of a later one).
 func diskOrder(v diskView, a *anomalies) {
-	prev, from := v.base, "its snapshot "+v.baseFile
+	prev, from := v.base, fmt.Sprintf("its snapshot's zxid %s (%s)", zxidString(v.base), v.baseFile)
 	if v.base == 0 {
 		from = "the empty state"
 	}
 	for _, t := range v.eff {
 		switch {
 		case t.Zxid <= prev:
-			a.add("unordered logs", fmt.Sprintf("Unordered log on node %s: %s follows zxid %s.", v.Node, t.at(), zxidString(prev)))
+			a.add("unordered logs", fmt.Sprintf("Unordered log on node %s: %s follows %s.", v.Node, t.at(), from))
 			continue
 		case !follows(prev, t.Zxid):
-			a.add("log gaps", fmt.Sprintf("Log gap on node %s: %s follows zxid %s (%s), skipping %s.",
-				v.Node, t.at(), zxidString(prev), from, missingRange(prev, t.Zxid)))
+			a.add("log gaps", fmt.Sprintf("Log gap on node %s: %s follows %s, skipping %s.",
+				v.Node, t.at(), from, missingRange(prev, t.Zxid)))
 		}
-		prev, from = t.Zxid, t.File
+		prev, from = t.Zxid, t.at()
 	}
 }
 
@@ -335,7 +335,18 @@ func diskPrefixes(views []diskView, acked []ackedWrite, a *anomalies) {
 	for _, w := range acked {
 		isAcked[w.zxid] = true
 	}
-	reported := map[string]bool{}
+	// One finding per damaged node and epoch start, naming every node
+	// that shows it.
+	type finding struct {
+		lost      bool
+		node      string // the node at fault
+		y         DiskTxn
+		lo        int64     // where the shorter history comes from
+		extra     []DiskTxn // what the longer one holds in between
+		witnesses []string
+	}
+	var order []string
+	found := map[string]*finding{}
 	for _, x := range views {
 		for i := 1; i < len(x.eff); i++ {
 			y := x.eff[i]
@@ -369,21 +380,50 @@ func diskPrefixes(views []diskView, acked []ackedWrite, a *anomalies) {
 						lost = lost || isAcked[t.Zxid]
 					}
 				}
-				key := fmt.Sprintf("%s/%s/%d", x.Node, o.Node, y.Zxid)
-				if reported[key] {
-					continue
-				}
-				reported[key] = true
+				f := &finding{lost: lost, node: x.Node, y: y, lo: po, extra: extra}
+				witness := o.Node
 				if lost {
-					a.add("truncated committed txns", fmt.Sprintf("Committed txns truncated on node %s: its log goes from zxid %s to %s, but node %s holds %d txns between them, acknowledged ones among them, first %s.",
-						o.Node, zxidString(po), o.eff[j].at(), x.Node, len(extra), extra[0].at()))
-					continue
+					f.node, f.y, witness = o.Node, o.eff[j], x.Node
 				}
-				a.add("uncommitted survivors", fmt.Sprintf("Uncommitted txns survived a truncation on node %s: %d records from %s precede the new epoch's %s, but node %s's log goes from zxid %s straight to that record.",
-					x.Node, len(extra), extra[0].at(), y.at(), o.Node, zxidString(po)))
+				key := fmt.Sprintf("%t/%s/%d", lost, f.node, y.Zxid)
+				if found[key] == nil {
+					found[key] = f
+					order = append(order, key)
+				}
+				found[key].witnesses = append(found[key].witnesses, witness)
 			}
 		}
 	}
+	for _, key := range order {
+		f := found[key]
+		if f.lost {
+			holders := nodesList(f.witnesses) + " hold"
+			if len(f.witnesses) == 1 {
+				holders += "s"
+			}
+			a.add("truncated committed txns", fmt.Sprintf("Committed txns truncated on node %s: its log goes from zxid %s to %s, but %s %s between them, acknowledged ones among them, first %s on node %s.",
+				f.node, zxidString(f.lo), f.y.at(), holders, plural(len(f.extra), "txn"), f.extra[0].at(), f.witnesses[0]))
+			continue
+		}
+		a.add("uncommitted survivors", fmt.Sprintf("Uncommitted txns survived a truncation on node %s: its log holds %s from %s before the new epoch's %s, but on %s the log goes from zxid %s straight to that record.",
+			f.node, plural(len(f.extra), "record"), f.extra[0].at(), f.y.at(), nodesList(f.witnesses), zxidString(f.lo)))
+	}
+}
+
+// nodesList names nodes: "node n1", "nodes n1, n3".
+func nodesList(nodes []string) string {
+	if len(nodes) == 1 {
+		return "node " + nodes[0]
+	}
+	return "nodes " + strings.Join(nodes, ", ")
+}
+
+// plural counts n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // diskQuorums checks that every acknowledged write is durable on a quorum
