@@ -39,8 +39,12 @@ type Options struct {
 	// (DumpsDir) without them leave the cluster untested rather than
 	// belonging to a target that has none.
 	ExpectDumps bool
-	OutDir      string // where to write files (porcupine visualisation); "" = none
-	Logger      *slog.Logger
+	// DataDirs are the nodes' data directories as the target's reader
+	// (package ondisk) found them; nil when the run has none to read (the
+	// on-disk check then does not run).
+	DataDirs *DataDirs
+	OutDir   string // where to write files (porcupine visualisation); "" = none
+	Logger   *slog.Logger
 	// Bare says the history is checked on its own, without the run
 	// directory it came from (a history file, ours or Jepsen's): checks
 	// that need what only a run holds (node dumps, final reads) are

@@ -75,6 +75,8 @@ var registry = []Checker{
 		Summary: "after the final heal a write commits and every node rejoins within the recovery budget"},
 	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas, bare: replicasBare,
 		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
+	{Name: "on-disk", Scope: ScopeCluster, run: checkOnDisk, applies: func(in checkInput) bool { return in.opts.DataDirs != nil }, bare: onDiskBare,
+		Summary: "the nodes' data directories, read in the target's own formats: no corruption, each log contiguous, one transaction per zxid, no uncommitted tail past a new epoch, every acknowledged write durable on a quorum"},
 	{Name: "session", Scope: ScopeWorkload, run: checkSession,
 		Summary: "ephemerals live exactly as long as their sessions: none seen after its owner's acknowledged close or observed expiry, none gone while the owner lives, a session's all go together"},
 	{Name: "bank", Scope: ScopeWorkload, run: checkBank,

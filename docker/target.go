@@ -43,6 +43,9 @@ type Target struct {
 	SeededBugKey string
 	// Capabilities say which faults and checks the target supports.
 	Capabilities Capabilities
+	// DataFormat names the reader of the data directories Collect copies
+	// (package ondisk: "zabnode", "zookeeper"); "" when none reads them.
+	DataFormat string
 	// Durable is what makes every acknowledged write fsynced on this
 	// target, so a benchmark compares the targets at equal durability.
 	Durable Durability

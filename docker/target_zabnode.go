@@ -37,8 +37,10 @@ var zabnodeTarget = Target{
 	ExtraKeys:    []string{"zabnode.bug", "zabnode.fsync", "zabnode.pipeline"},
 	SeededBugKey: "zabnode.bug",
 	Capabilities: Capabilities{SeededBugs: true, Failpoints: true, StateDump: true, Coverage: true, LazyFS: true},
-	Durable:      Durability{Extra: map[string]string{"zabnode.fsync": "true"}, Note: "zabnode.fsync=true"},
-	collect:      collectZabnode,
+	// Its data directory is read in zabnode's own formats (ondisk).
+	DataFormat: "zabnode",
+	Durable:    Durability{Extra: map[string]string{"zabnode.fsync": "true"}, Note: "zabnode.fsync=true"},
+	collect:    collectZabnode,
 	// Each zabnode process keeps its counts in dataDir/coverage/ and
 	// rewrites them on every change, so the data directory Collect copies
 	// holds those of killed processes too (node/server/coverage.go).

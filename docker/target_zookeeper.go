@@ -30,5 +30,7 @@ var zookeeperTarget = Target{
 	// ZooKeeper counts nothing, but logs each path; the container log
 	// spans every restart (coverage_zookeeper.go).
 	Capabilities: Capabilities{Coverage: true, LazyFS: true},
+	// Its data directory is read in ZooKeeper's own formats (ondisk).
+	DataFormat:   "zookeeper",
 	readCoverage: zookeeperCoverage,
 }

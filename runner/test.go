@@ -8,8 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -20,6 +22,7 @@ import (
 	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/internal/netguard"
 	"github.com/zabcheck/zabcheck/nemesis"
+	"github.com/zabcheck/zabcheck/ondisk"
 	"github.com/zabcheck/zabcheck/workload"
 )
 
@@ -313,6 +316,9 @@ func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
 	}
 	if target, err := docker.LookupTarget(t.DB); err == nil {
 		opts.ExpectDumps = target.Capabilities.StateDump
+		if dir != "" && target.DataFormat != "" {
+			opts.DataDirs = readDataDirs(target.DataFormat, opts.DumpsDir, log)
+		}
 	}
 	for _, name := range t.Workloads() {
 		w, err := workload.Lookup(name)
@@ -324,6 +330,27 @@ func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
 		opts.Workloads = append(opts.Workloads, checker.WorkloadChecks{Name: w.Name, Checks: w.Checks})
 	}
 	return opts
+}
+
+// readDataDirs reads the nodes' copied data directories for the on-disk
+// check. A run whose node files lack them still gets a value, empty, so the
+// check says the durable state went untested instead of being left out. A
+// run directory without node files at all (a history stored with its
+// test.json only) gets nil: like the replicas check, on-disk then has
+// nothing to judge and does not run.
+func readDataDirs(format, nodesDir string, log *slog.Logger) *checker.DataDirs {
+	if _, err := os.Stat(nodesDir); errors.Is(err, fs.ErrNotExist) {
+		log.Info("no node files: the on-disk check does not run", "dir", nodesDir)
+		return nil
+	}
+	dd, err := ondisk.ReadNodes(format, nodesDir)
+	if err != nil {
+		log.Warn("cannot read the nodes' data directories", "err", err)
+	}
+	if dd == nil {
+		dd = &checker.DataDirs{}
+	}
+	return dd
 }
 
 // oneLine joins a multi-error's lines: bad arguments get one line.

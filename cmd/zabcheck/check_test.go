@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zabcheck/zabcheck/node/storage"
 )
 
 // Every history file in testdata goes through the real check command. Its
@@ -180,5 +183,38 @@ func TestCheckBareLivenessWindow(t *testing.T) {
 	code, out, stderr = runCLI(t, "check", "--liveness-window", "10", "--liveness-grace", "1", path)
 	if code != exitInvalid || !strings.Contains(out, "liveness is invalid: 1 stall") {
 		t.Fatalf("with a 10s window: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// check RUN_DIR includes the on-disk check: the nodes' copied data
+// directories are read in the target's format, and a hole in one node's
+// log makes the run invalid, named by node, file, offset and zxid.
+func TestCheckRunDirOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	meta := `{"name":"t","db":"zabnode","workload":"register","read_mode":"sync","nodes":3,"seed":1,"start":"2026-01-01T00:00:00Z","incomplete":false}`
+	hist := `{"index":0,"time":1,"type":"invoke","process":0,"f":"write","key":"r0","value":1}
+{"index":1,"time":2,"type":"ok","process":0,"f":"write","key":"r0","value":1,"zxid":4294967297}
+`
+	os.WriteFile(filepath.Join(dir, "test.json"), []byte(meta), 0o644)
+	os.WriteFile(filepath.Join(dir, "history.jsonl"), []byte(hist), 0o644)
+	for node, counters := range map[string][]uint64{"n1": {1, 2, 3}, "n2": {1, 3}, "n3": {1, 2, 3}} {
+		st, err := storage.Open(filepath.Join(dir, "nodes", node, "data"), storage.Options{NoSync: true, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range counters {
+			if err := st.Log.Append(storage.Record{Zxid: 1<<32 | c, Data: []byte{byte(c)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.Log.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+	code, out, stderr := runCLI(t, "check", dir)
+	want := regexp.MustCompile(`(?m)^on-disk +invalid +1 log gaps\. Log gap on node n2: zxid 0x100000003 \(version-2/log\.0000000100000001 offset 17\)`)
+	if code != exitInvalid || !want.MatchString(out) {
+		t.Fatalf("exit %d, want %d with a line matching %s\n%s%s", code, exitInvalid, want, out, stderr)
 	}
 }
