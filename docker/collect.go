@@ -134,6 +134,11 @@ func (c *Cluster) saveLazyData(ctx context.Context, n *node, dest string) error 
 		done <- err
 	}()
 	err := untarStrip(pr, dest, strings.TrimPrefix(LazyFSMount, "/"))
+	if err == nil {
+		// tar pads its archive past the end-of-archive blocks, which
+		// untarStrip does not read.
+		_, err = io.Copy(io.Discard, pr)
+	}
 	pr.CloseWithError(err) // unblocks the exec if we stopped reading
 	if xerr := <-done; xerr != nil {
 		return fmt.Errorf("copy data dir through lazyfs: %w", xerr)

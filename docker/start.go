@@ -75,6 +75,21 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.closeAfterFailure(ctx)
 		return nil, err
 	}
+	if cfg.LazyFS {
+		// The schedule begins on a cluster whose set-up has reached the
+		// disk, as if the machines had run a while (the kernel writes
+		// dirty pages back within about 30 s; lazyfs never does).
+		// Without this, ZooKeeper 3.8 does not come back from an early
+		// power loss: it writes its first snapshot.0 without fsync, the
+		// fsync of its first log makes the snapshot's name durable but
+		// not its data, and on restart it finds an empty snapshot and
+		// log entries ("No snapshot found, but there are log entries",
+		// the class of ZOOKEEPER-3056). Set-up is not what the run tests.
+		if err := c.syncLazyFS(qctx); err != nil {
+			c.closeAfterFailure(ctx)
+			return nil, fmt.Errorf("start cluster: %w", err)
+		}
+	}
 	log.Info("cluster up", "db", cfg.DB, "voters", cfg.Voters, "observers", cfg.Observers, "took", time.Since(started).Round(time.Millisecond))
 	return c, nil
 }

@@ -25,6 +25,7 @@ import (
 //	fsync-error on|off   fsync returns EIO until turned off
 //	slow-fsync DURATION  every fsync first waits DURATION (0 turns it off)
 //	status               what a drop would lose, which faults are on
+//	sync                 make everything durable now, as sync(1) does
 //	kill                 SIGKILL the supervised node; the host lives on, so
 //	                     nothing is lost and lazyfs then exits (lazyfs run)
 //	power-loss [--torn]  SIGKILL the supervised node, drop, exit (lazyfs run)
@@ -116,6 +117,11 @@ func (c *Controller) Do(line string) (string, error) {
 		res = c.m.Status()
 	case cmd == "status" && len(rest) == 0:
 		res = c.m.Status()
+	case cmd == "sync" && len(rest) == 0:
+		if err := c.m.FlushAll(); err != nil {
+			return "", fmt.Errorf("sync: %w", err)
+		}
+		res = c.m.Status()
 	case cmd == "kill" && len(rest) == 0:
 		r, err := c.halt(cmd, nil)
 		if err != nil {
@@ -133,7 +139,7 @@ func (c *Controller) Do(line string) (string, error) {
 		}
 		res = r
 	default:
-		return "", fmt.Errorf("unknown command %q (want drop [--torn], fsync-error on|off, slow-fsync DURATION, status, kill, power-loss [--torn])", line)
+		return "", fmt.Errorf("unknown command %q (want drop [--torn], fsync-error on|off, slow-fsync DURATION, status, sync, kill, power-loss [--torn])", line)
 	}
 	c.log.Info("control command", "cmd", line)
 	b, err := json.Marshal(res)

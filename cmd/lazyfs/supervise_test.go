@@ -183,3 +183,14 @@ func TestRunNodeDoesNotInheritFUSE(t *testing.T) {
 		t.Fatalf("the node listed no descriptors: %q", b)
 	}
 }
+
+// TestRunSyncMakesDurable: after sync, a power loss keeps what was written.
+func TestRunSyncMakesDurable(t *testing.T) {
+	backing, ctl, _, result := runNode(t, writer)
+	ctl("sync")
+	ctl("power-loss")
+	wantStatus(t, result(), 137)
+	if got := size(t, filepath.Join(backing, "unsynced")); got != 3 {
+		t.Fatalf("after sync and a power loss the unsynced file has size %d, want 3", got)
+	}
+}
