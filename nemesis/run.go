@@ -319,3 +319,34 @@ func recordOp(rec Recorder, t history.Type, f string, v history.NemesisValue, er
 	}
 	return nil
 }
+
+// RestartAll is a run's final restart: after the main phase's final heal,
+// every node is SIGKILLed and started again on its data directory, so that
+// what the final reads and the replica checks see is what the nodes rebuild
+// from disk, not what they held in memory (a log that is wrong on disk
+// shows only then). It is recorded as one kill of every node, with the id
+// after the schedule's last, and ends like Run: heal everything, then wait
+// for the cluster to recover within the budget (a *RecoveryError if not).
+func RestartAll(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, opts Options) error {
+	if opts.Sleep == nil {
+		opts.Sleep = sched.cfg.Sleep
+	}
+	opts = opts.withDefaults()
+	r := &runner{
+		c: cluster, s: sched, rec: rec, log: opts.Logger, opts: opts,
+		active: map[int]*active{}, down: map[string]bool{}, dirty: map[string]bool{},
+	}
+	if _, ok := sched.faults[Kill]; !ok {
+		f, err := NewFault(Kill, sched.cfg)
+		if err != nil {
+			return err
+		}
+		sched.faults[Kill] = f
+	}
+	st := startStep(sched.id(), 0, Kill, TargetAll, "", TargetAll)
+	err := r.start(ctx, st)
+	if err == nil {
+		err = r.stop(ctx, stopStep(st, 0))
+	}
+	return errors.Join(err, r.finish(ctx))
+}

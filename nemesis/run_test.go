@@ -674,3 +674,46 @@ func TestRecoveryBudget(t *testing.T) {
 		t.Errorf("budget at tick 2s %s, at 200ms %s: want the slow tick to wait longer", slow, fast)
 	}
 }
+
+// TestRestartAllAfterRun: the final restart kills and starts every node,
+// recorded as a kill of all nodes with an id no main-phase op has,
+// and ends with a final heal; the cluster is whole afterwards.
+func TestRestartAllAfterRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newFPFake(3, 0)
+	c.leaders = []string{"n1"}
+	cfg := DefaultConfig()
+	cfg.Faults = []string{Partition}
+	cfg.Sleep = stepSleep(4, cancel)
+	s, w := newRun(t, cfg)
+	if err := Run(ctx, c, s, w, nil); err != nil {
+		t.Fatal(err)
+	}
+	mainOps := len(w.Ops())
+	maxID := 0
+	for _, o := range nemesisOps(t, w) {
+		maxID = max(maxID, o.v.ID)
+	}
+	if err := RestartAll(context.Background(), c, s, w, Options{}); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	ops := nemesisOps(t, w)
+	checkPairs(t, ops)
+	var kills []string
+	for _, o := range ops[mainOps:] {
+		if o.op.F == history.FStart && o.op.Type == history.Info {
+			if o.v.Fault != Kill || o.v.ID <= maxID || len(o.v.Targets) != 3 {
+				t.Errorf("restart recorded as %+v, want kill of all 3 nodes with an id above %d", o.v, maxID)
+			}
+			kills = append(kills, o.v.Targets...)
+		}
+	}
+	if len(kills) != 3 {
+		t.Errorf("restart killed %v, want every node", kills)
+	}
+	if log := strings.Join(c.takeLog(), "\n"); strings.Count(log, ": start") < 3 {
+		t.Errorf("not every node was started again:\n%s", log)
+	}
+	checkClean(t, c, "after restart")
+}

@@ -213,6 +213,22 @@ func execute(ctx context.Context, t Test, dir string, meta *Meta, env Env, log *
 	if ctx.Err() != nil {
 		return fmt.Errorf("interrupted: %w", ctx.Err())
 	}
+	if t.FinalRestart && unrecovered == nil {
+		log.Info("final restart: every node is killed and started again on its data directory")
+		err := nemesis.RestartAll(ctx, stateCluster{cluster}, sched, rec, nemesis.Options{
+			Logger:         log.With("stage", "nemesis"),
+			RecoveryBudget: recoveryBudget(t),
+		})
+		var healErr *nemesis.HealError
+		unrecovered, err = nemesis.SplitRecovery(err)
+		if errors.As(err, &healErr) {
+			meta.HealError = healErr.Error()
+			return fmt.Errorf("%w: final restart: %w", ErrHarness, healErr)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: final restart: %w", ErrHarness, err)
+		}
+	}
 	if unrecovered != nil {
 		meta.RecoveryError = firstLine(unrecovered.Error())
 		log.Warn("the cluster did not recover; final reads get a short bound", "final_timeout", unrecoveredFinalTimeout)

@@ -87,6 +87,10 @@ type Test struct {
 	// DBConfig holds zoo.cfg lines for either target (--db-config
 	// key=value), such as forceSync=no.
 	DBConfig map[string]string `json:"db_config,omitempty"`
+	// FinalRestart kills and restarts every node after the final heal and
+	// before the final reads (nemesis.RestartAll), so the final reads and
+	// replica checks see what the nodes rebuild from disk.
+	FinalRestart bool `json:"final_restart,omitempty"`
 }
 
 // ErrBadTest marks invalid settings: the CLI maps it to exit code 254.

@@ -60,6 +60,7 @@ clock faults are out of scope: containers share the host's clock.`,
 			&cli.IntFlag{Name: "sync-limit", Value: 5, Usage: "zoo.cfg syncLimit in ticks", EnvVars: env("SYNC_LIMIT")},
 			&cli.IntFlag{Name: "snap-count", Usage: "zoo.cfg snapCount, transactions between snapshots, for both targets (0: each target's default)", EnvVars: env("SNAP_COUNT")},
 			&cli.BoolFlag{Name: "lazyfs", Usage: "put every node's data directory on lazyfs, which loses what was not fsynced at a power loss (default: on when a selected fault needs it: power-loss, fsync-error, slow-disk; needs /dev/fuse)", EnvVars: env("LAZYFS")},
+			&cli.BoolFlag{Name: "final-restart", Usage: "after the final heal, kill and restart every node before the final reads, so they read what each node rebuilds from disk (default: on with --lazyfs)", EnvVars: env("FINAL_RESTART")},
 			&cli.StringSliceFlag{Name: "db-config", Usage: "a zoo.cfg line key=value for either target, repeatable (e.g. forceSync=no)", EnvVars: env("DB_CONFIG")},
 			&cli.IntFlag{Name: "commit-log-count", Usage: "zoo.cfg commitLogCount, committed transactions a leader keeps to sync learners by DIFF; further behind gets SNAP (0: the default, 500)", EnvVars: env("COMMIT_LOG_COUNT")},
 		},
@@ -109,6 +110,7 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 	}
 	t.Nemesis, t.Netem = faults, !errors.Is(probe, errNoNetem)
 	t.LazyFS = c.Bool("lazyfs") || (!lazyOff && runner.NeedsLazyFS(faults))
+	t.FinalRestart = c.Bool("final-restart") || (!c.IsSet("final-restart") && t.LazyFS)
 	for _, kv := range c.StringSlice("db-config") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
