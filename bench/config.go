@@ -29,6 +29,9 @@ type Config struct {
 	FailoverTrials int `json:"failover_trials"`
 	// Rounds repeats the whole alternation, each time with fresh clusters.
 	Rounds int `json:"rounds"`
+	// LazyFS runs every node on lazyfs (docker.Config.LazyFS), to measure
+	// what the disk faults' filesystem costs.
+	LazyFS bool `json:"lazyfs,omitempty"`
 
 	// OpTimeout bounds every client call; a call past it counts as an error.
 	OpTimeout time.Duration `json:"op_timeout"`

@@ -44,6 +44,9 @@ func settingsOf(c Config) Settings {
 	for _, db := range c.DBs {
 		if t, err := docker.LookupTarget(db); err == nil {
 			d[db] = t.Durable.Note
+			if c.LazyFS {
+				d[db] += ", data on lazyfs"
+			}
 		}
 	}
 	return Settings{

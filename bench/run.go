@@ -123,6 +123,7 @@ func runTarget(ctx context.Context, cfg Config, e env, round, nodes int, db stri
 	cl, err := e.start(ctx, docker.Config{
 		DB: db, Voters: nodes, TestID: r.TestID, Logger: cfg.Logger, Extra: extraFor(db),
 		TickTime: cfg.TickTime, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
+		LazyFS: cfg.LazyFS,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("start cluster: %w", err))

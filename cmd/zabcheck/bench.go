@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zabcheck/zabcheck/bench"
+	"github.com/zabcheck/zabcheck/docker"
 )
 
 func benchCommand() *cli.Command {
@@ -27,6 +28,7 @@ bench.json and bench.html under --results-dir/bench/<time>/.`,
 			&cli.IntFlag{Name: "value-size", Value: def.ValueSize, Usage: "bytes per written value", EnvVars: env("BENCH_VALUE_SIZE")},
 			&cli.IntFlag{Name: "failover-trials", Value: def.FailoverTrials, Usage: "leader kills per run (0: skip failover)", EnvVars: env("BENCH_FAILOVER_TRIALS")},
 			&cli.IntFlag{Name: "rounds", Value: def.Rounds, Usage: "repeat the alternation this many times, each on fresh clusters", EnvVars: env("BENCH_ROUNDS")},
+			&cli.BoolFlag{Name: "lazyfs", Usage: "run every node's data directory on lazyfs (what the disk faults use), to measure its cost; needs /dev/fuse", EnvVars: env("BENCH_LAZYFS")},
 			&cli.StringFlag{Name: "dbs", Value: "zabnode,zookeeper", Usage: "targets in run order: zabnode, zookeeper or both", EnvVars: env("BENCH_DBS")},
 			durationFlag("op-timeout", def.OpTimeout, "per-operation timeout", env("BENCH_OP_TIMEOUT")),
 			durationFlag("failover-timeout", def.FailoverTimeout, "bound on each failover trial's wait and recovery", env("BENCH_FAILOVER_TIMEOUT")),
@@ -61,6 +63,11 @@ func benchConfigFromFlags(c *cli.Context) (bench.Config, error) {
 	cfg.OpTimeout = c.Duration("op-timeout")
 	cfg.FailoverTimeout = c.Duration("failover-timeout")
 	cfg.ReconnectBackoff = c.Duration("reconnect-backoff")
+	if cfg.LazyFS = c.Bool("lazyfs"); cfg.LazyFS {
+		if err := docker.FUSEAvailable(); err != nil {
+			return cfg, badArgs("--lazyfs: %v", err)
+		}
+	}
 	if c.String("results-dir") == "" {
 		return cfg, badArgs("--results-dir: must not be empty")
 	}
