@@ -9,27 +9,16 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// The watch workload's ops (workload/watch.go documents the encoding).
+// The watch workload's ops and values (history/watch.go).
 const (
-	fWatchArm   = "watch-arm"
-	fWatchEvent = "watch-event"
+	fWatchArm   = history.FWatchArm
+	fWatchEvent = history.FWatchEvent
 )
 
-type watchArm struct {
-	Kind    string `json:"kind"`
-	Exists  *bool  `json:"exists"`
-	Armed   *bool  `json:"armed"`
-	Version int32  `json:"version"`
-	Mzxid   int64  `json:"mzxid"`
-	Czxid   int64  `json:"czxid"`
-	Pzxid   int64  `json:"pzxid"`
-}
-
-type watchEvent struct {
-	Type    string `json:"type"`
-	Zxid    int64  `json:"zxid"`
-	Dropped int    `json:"dropped"`
-}
+type (
+	watchArm   = history.WatchArm
+	watchEvent = history.WatchEvent
+)
 
 // A server keeps two watch tables per znode (ZooKeeper's DataTree):
 // getData and exists set a data watch, getChildren a child watch. One

@@ -58,16 +58,20 @@ func Run(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, lo
 
 // RunWith is Run with options.
 func RunWith(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, opts Options) error {
+	r := newRunner(cluster, sched, rec, opts)
+	loopErr := r.loop(ctx)
+	return errors.Join(loopErr, r.finish(ctx))
+}
+
+func newRunner(cluster Cluster, sched *Schedule, rec Recorder, opts Options) *runner {
 	if opts.Sleep == nil {
 		opts.Sleep = sched.cfg.Sleep
 	}
 	opts = opts.withDefaults()
-	r := &runner{
+	return &runner{
 		c: cluster, s: sched, rec: rec, log: opts.Logger, opts: opts,
 		active: map[int]*active{}, down: map[string]bool{}, dirty: map[string]bool{},
 	}
-	loopErr := r.loop(ctx)
-	return errors.Join(loopErr, r.finish(ctx))
 }
 
 type active struct {
@@ -328,14 +332,7 @@ func recordOp(rec Recorder, t history.Type, f string, v history.NemesisValue, er
 // after the schedule's last, and ends like Run: heal everything, then wait
 // for the cluster to recover within the budget (a *RecoveryError if not).
 func RestartAll(ctx context.Context, cluster Cluster, sched *Schedule, rec Recorder, opts Options) error {
-	if opts.Sleep == nil {
-		opts.Sleep = sched.cfg.Sleep
-	}
-	opts = opts.withDefaults()
-	r := &runner{
-		c: cluster, s: sched, rec: rec, log: opts.Logger, opts: opts,
-		active: map[int]*active{}, down: map[string]bool{}, dirty: map[string]bool{},
-	}
+	r := newRunner(cluster, sched, rec, opts)
 	if _, ok := sched.faults[Kill]; !ok {
 		f, err := NewFault(Kill, sched.cfg)
 		if err != nil {

@@ -46,8 +46,8 @@ import (
 const (
 	fCreate     = "create"
 	fDelete     = "delete"
-	fWatchArm   = "watch-arm"
-	fWatchEvent = "watch-event"
+	fWatchArm   = history.FWatchArm
+	fWatchEvent = history.FWatchEvent
 
 	watchDir = "/"
 	// watchKeys is how many znodes the writers create, set and delete:
@@ -62,24 +62,11 @@ const (
 	watchChildren = "children"
 )
 
-// watchArmValue is a watch-arm's value: the kind on invoke, the read's
-// outcome on ok.
-type watchArmValue struct {
-	Kind    string `json:"kind"`
-	Exists  *bool  `json:"exists,omitempty"`
-	Armed   *bool  `json:"armed,omitempty"`
-	Version int32  `json:"version,omitempty"`
-	Mzxid   int64  `json:"mzxid,omitempty"`
-	Czxid   int64  `json:"czxid,omitempty"`
-	Pzxid   int64  `json:"pzxid,omitempty"`
-}
-
-// watchEventValue is a watch-event's value.
-type watchEventValue struct {
-	Type    string `json:"type"`
-	Zxid    int64  `json:"zxid,omitempty"`
-	Dropped int    `json:"dropped,omitempty"`
-}
+// The values the workload records (history/watch.go).
+type (
+	watchArmValue   = history.WatchArm
+	watchEventValue = history.WatchEvent
+)
 
 // watchWorkload: processes create, set and delete a few znodes, and set
 // data, exists and child watches on them (child watches also on their
