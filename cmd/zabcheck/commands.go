@@ -32,6 +32,8 @@ recovery record) are skipped, and the output says so. Models: ` + modelsHelp() +
 		Flags: []cli.Flag{
 			durationFlag("check-timeout", 2*time.Minute, "per-checker budget", env("CHECK_TIMEOUT")),
 			&cli.StringFlag{Name: "model", Usage: "history files only: what the ops act on, " + strings.Join(checker.ModelNames(), ", ") + " (default: inferred from the ops' f values)"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the check to this file (go tool pprof)"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile, taken when the check ends, to this file (go tool pprof)"},
 			&cli.StringFlag{Name: "read-mode", Value: checker.ReadSync, Usage: "history files only: how the history's register reads were made, sync, leader or local (local reads are left out of the linearizability check)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -39,6 +41,11 @@ recovery record) are skipped, and the output says so. Models: ` + modelsHelp() +
 				return badArgs("check takes one argument, a run directory (or its history.jsonl) or a history file")
 			}
 			arg := c.Args().First()
+			stop, err := startProfiles(c.String("cpuprofile"), c.String("memprofile"))
+			if err != nil {
+				return badArgs("%v", err)
+			}
+			defer stop()
 			fi, err := os.Stat(arg)
 			if err != nil {
 				return badArgs("check %s: not a run directory or a history file", arg)
