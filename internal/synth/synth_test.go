@@ -3,6 +3,9 @@ package synth
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -47,10 +50,32 @@ func TestHistoryIsValid(t *testing.T) {
 			}
 			ws = append(ws, checker.WorkloadChecks{Name: name, Checks: w.Checks})
 		}
-		sum := checker.Check(context.Background(), ops, checker.Options{Workloads: ws, ReadMode: checker.ReadSync, Timeout: time.Minute})
+		opts := checker.Options{Workloads: ws, ReadMode: checker.ReadSync, Timeout: time.Minute}
+		sum := checker.Check(context.Background(), ops, opts)
 		for _, r := range sum.AllChecks() {
 			if r.Verdict != checker.Valid {
 				t.Errorf("seed %d: %s is %s: %s", seed, r.Name, r.Verdict, r.Explanation)
+			}
+		}
+		// The streamed check must say exactly what the in-memory one says.
+		path := filepath.Join(t.TempDir(), "history.jsonl")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		streamed, err := checker.CheckFile(context.Background(), path, opts)
+		if err != nil {
+			t.Fatalf("seed %d: CheckFile: %v", seed, err)
+		}
+		if !reflect.DeepEqual(streamed.Perf, sum.Perf) {
+			t.Errorf("seed %d: streamed perf differs", seed)
+		}
+		got, want := streamed.AllChecks(), sum.AllChecks()
+		if len(got) != len(want) {
+			t.Fatalf("seed %d: streamed %d checks, in memory %d", seed, len(got), len(want))
+		}
+		for i := range got {
+			if got[i].Name != want[i].Name || got[i].Verdict != want[i].Verdict || !reflect.DeepEqual(got[i].Details, want[i].Details) {
+				t.Errorf("seed %d: streamed %s %s %v, in memory %s %s %v", seed, got[i].Name, got[i].Verdict, got[i].Details, want[i].Name, want[i].Verdict, want[i].Details)
 			}
 		}
 	}
