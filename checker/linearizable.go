@@ -41,6 +41,9 @@ type regPrep struct {
 	infinity int64
 	// Counts of what was left out, for the explanation.
 	readsExcluded, failedExcluded, unobservedInfo, boundedInfo int
+	// errAt is the position in the pairs of the one that could not be
+	// decoded, when prepareRegister fails.
+	errAt int
 }
 
 // prepareRegister turns the register ops of a history into porcupine
@@ -64,7 +67,8 @@ type regPrep struct {
 // observed the value, so its return time becomes that op's return time.
 func prepareRegister(pairs []history.Pair, includeReads bool, end int64) (regPrep, error) {
 	p := regPrep{infinity: end + 1}
-	for _, pr := range pairs {
+	for i, pr := range pairs {
+		p.errAt = i
 		inv, c := pr.Invoke, pr.Complete
 		if inv.IsNemesis() {
 			continue
@@ -185,21 +189,6 @@ func (p *regPrep) boundInfo() {
 	p.ops = kept
 }
 
-// keyOps splits prepared ops by key, keys sorted (the model's partition).
-func keyOps(ops []porcupine.Operation) ([]string, map[string][]porcupine.Operation) {
-	m := map[string][]porcupine.Operation{}
-	for _, op := range ops {
-		k := op.Input.(regInput).Key
-		m[k] = append(m[k], op)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys, m
-}
-
 // budget is what is left of the check's time: the per-check timeout, cut
 // short by the context's deadline; nothing once the context is done.
 // Porcupine takes only a timeout, so a cancellation without a deadline is
@@ -219,30 +208,28 @@ func budget(ctx context.Context, deadline time.Time) time.Duration {
 func checkLinearizable(ctx context.Context, in checkInput) Result {
 	res := Result{Name: "linearizable"}
 	includeReads := in.opts.ReadMode != "local"
-	prep, err := prepareRegister(in.pairs, includeReads, in.end)
-	if err != nil {
-		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("cannot check: %v", err)
-		return res
-	}
-	keys, byKey := keyOps(prep.ops)
-	res.Details = map[string]any{
-		"ops": len(prep.ops), "keys": len(keys),
-		"reads_excluded": prep.readsExcluded, "failed_excluded": prep.failedExcluded,
-		"unobserved_info_dropped": prep.unobservedInfo, "info_bounded": prep.boundedInfo,
-	}
-	scope := fmt.Sprintf("%d ops on %d keys", len(prep.ops), len(keys))
-	if !includeReads {
-		scope += fmt.Sprintf(" (read mode local: %d reads left out, writes and cas only)", prep.readsExcluded)
-	}
 	deadline := time.Now().Add(in.opts.Timeout)
-	left := budget(ctx, deadline)
-	if left <= 0 {
-		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("not checked: the time budget was spent before the start (%s)", scope)
+	if budget(ctx, deadline) <= 0 {
+		res.Verdict, res.Explanation = Unknown, "not checked: the time budget was spent before the start"
 		return res
 	}
 	start := time.Now()
-	results := checkKeys(ctx, keys, byKey, deadline)
+	pk := checkKeys(ctx, in.pairs, includeReads, in.end, deadline)
 	took := time.Since(start).Round(time.Millisecond)
+	if pk.err != nil {
+		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("cannot check: %v", pk.err)
+		return res
+	}
+	prep, keys, results, byKey := pk.prep, pk.keys, pk.results, pk.illegal
+	res.Details = map[string]any{
+		"ops": pk.ops, "keys": len(keys),
+		"reads_excluded": prep.readsExcluded, "failed_excluded": prep.failedExcluded,
+		"unobserved_info_dropped": prep.unobservedInfo, "info_bounded": prep.boundedInfo,
+	}
+	scope := fmt.Sprintf("%d ops on %d keys", pk.ops, len(keys))
+	if !includeReads {
+		scope += fmt.Sprintf(" (read mode local: %d reads left out, writes and cas only)", prep.readsExcluded)
+	}
 	var bad, undecided []string
 	for i, k := range keys {
 		switch results[i] {
@@ -273,7 +260,7 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 	}
 	// Porcupine's partial linearizations, which the explanation and the
 	// visualisation need, cost a second run: only on the first illegal key.
-	left = budget(ctx, deadline)
+	left := budget(ctx, deadline)
 	if left <= 0 {
 		res.Explanation += " The time budget ran out before the anomaly could be explained."
 		return res
@@ -302,26 +289,101 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 	return res
 }
 
-// checkKeys runs porcupine on each key, as many at once as there are
-// CPUs, each within what is left of the budget. A key not reached in time
-// is Unknown.
-func checkKeys(ctx context.Context, keys []string, byKey map[string][]porcupine.Operation, deadline time.Time) []porcupine.CheckResult {
-	results := make([]porcupine.CheckResult, len(keys))
+// keyResults is what checkKeys found.
+type keyResults struct {
+	prep    regPrep  // the counts, summed over the keys
+	ops     int      // prepared ops, over the keys
+	keys    []string // keys with at least one op to check, sorted
+	results []porcupine.CheckResult
+	illegal map[string][]porcupine.Operation // the ops of the illegal keys, to explain them
+	err     error
+}
+
+// checkKeys prepares and checks each key on its own (the model is
+// partitioned by key, and so are the two rewrites of prepareRegister), as
+// many at once as there are CPUs, each within what is left of the budget;
+// a key not reached in time is Unknown. A key's prepared ops are dropped
+// once it is checked, unless it is illegal: only the keys in flight take
+// memory, not the whole history's operations at once. An undecodable op
+// fails the check as preparing the whole history would: the first in the
+// history's order.
+func checkKeys(ctx context.Context, pairs []history.Pair, includeReads bool, end int64, deadline time.Time) keyResults {
+	byKey := map[string][]int32{}
+	for i, p := range pairs {
+		if p.Invoke.IsNemesis() {
+			continue
+		}
+		switch p.Invoke.F {
+		case history.FRead, history.FWrite, history.FCas:
+			byKey[p.Invoke.Key] = append(byKey[p.Invoke.Key], int32(i))
+		}
+	}
+	all := make([]string, 0, len(byKey))
+	for k := range byKey {
+		all = append(all, k)
+	}
+	sort.Strings(all)
+	type keyOut struct {
+		prep   regPrep
+		n      int // prepared ops
+		result porcupine.CheckResult
+		err    error
+		errAt  int32
+	}
+	outs := make([]keyOut, len(all))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, k := range keys {
+	for i, k := range all {
 		g.Go(func() error {
-			left := budget(ctx, deadline)
-			if left <= 0 {
-				results[i] = porcupine.Unknown
+			idx := byKey[k]
+			sub := make([]history.Pair, len(idx))
+			for j, x := range idx {
+				sub[j] = pairs[x]
+			}
+			prep, err := prepareRegister(sub, includeReads, end)
+			o := &outs[i]
+			if err != nil {
+				o.err, o.errAt = err, idx[prep.errAt]
 				return nil
 			}
-			results[i] = porcupine.CheckOperationsTimeout(registerModel, byKey[k], left)
+			o.prep, o.n = prep, len(prep.ops)
+			if o.n == 0 {
+				return nil
+			}
+			left := budget(ctx, deadline)
+			if left <= 0 {
+				o.result = porcupine.Unknown
+			} else {
+				o.result = porcupine.CheckOperationsTimeout(registerModel, prep.ops, left)
+			}
+			if o.result != porcupine.Illegal {
+				o.prep.ops = nil
+			}
 			return nil
 		})
 	}
 	_ = g.Wait() // the workers return no errors
-	return results
+	kr := keyResults{illegal: map[string][]porcupine.Operation{}}
+	errAt := int32(-1)
+	for i, o := range outs {
+		if o.err != nil && (errAt < 0 || o.errAt < errAt) {
+			kr.err, errAt = o.err, o.errAt
+		}
+		kr.prep.readsExcluded += o.prep.readsExcluded
+		kr.prep.failedExcluded += o.prep.failedExcluded
+		kr.prep.unobservedInfo += o.prep.unobservedInfo
+		kr.prep.boundedInfo += o.prep.boundedInfo
+		if o.err != nil || o.n == 0 {
+			continue
+		}
+		kr.keys = append(kr.keys, all[i])
+		kr.results = append(kr.results, o.result)
+		kr.ops += o.n
+		if o.result == porcupine.Illegal {
+			kr.illegal[all[i]] = o.prep.ops
+		}
+	}
+	return kr
 }
 
 // listStrings joins at most n strings.
