@@ -470,9 +470,11 @@ func explainIllegal(ik illegalKey, in checkInput) (string, []int64) {
 	return b.String(), refs
 }
 
-// regWriteOp is a write or cas of a key as the history recorded it.
+// regWriteOp is a write or cas of a key as the history recorded it. inv
+// and c point into the checked pairs: a copy of both ops per write would
+// double the memory a large history takes.
 type regWriteOp struct {
-	inv, c   history.Op
+	inv, c   *history.Op
 	kind     regKind
 	expected int64
 	value    int64
@@ -480,18 +482,18 @@ type regWriteOp struct {
 
 // asWrite decodes a write or cas as the history recorded it, whatever its
 // outcome; ok is false for other ops and undecodable values.
-func asWrite(p history.Pair) (regWriteOp, bool) {
+func asWrite(p *history.Pair) (regWriteOp, bool) {
 	if p.Invoke.IsNemesis() {
 		return regWriteOp{}, false
 	}
 	switch p.Invoke.F {
 	case history.FWrite:
 		if v, ok, err := p.Invoke.IntValue(); err == nil && ok {
-			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regWrite, value: v}, true
+			return regWriteOp{inv: &p.Invoke, c: &p.Complete, kind: regWrite, value: v}, true
 		}
 	case history.FCas:
 		if e, n, err := p.Invoke.CasValue(); err == nil {
-			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regCas, expected: e, value: n}, true
+			return regWriteOp{inv: &p.Invoke, c: &p.Complete, kind: regCas, expected: e, value: n}, true
 		}
 	}
 	return regWriteOp{}, false
@@ -500,8 +502,8 @@ func asWrite(p history.Pair) (regWriteOp, bool) {
 // writesByKey lists the writes and cas of each key in invocation order.
 func writesByKey(pairs []history.Pair) map[string][]regWriteOp {
 	m := map[string][]regWriteOp{}
-	for _, p := range pairs {
-		if w, ok := asWrite(p); ok {
+	for i := range pairs {
+		if w, ok := asWrite(&pairs[i]); ok {
 			m[w.inv.Key] = append(m[w.inv.Key], w)
 		}
 	}

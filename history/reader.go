@@ -188,7 +188,15 @@ type Pair struct {
 // Pairs matches invocations with their completions, in invocation order.
 // The history must be valid.
 func Pairs(ops []Op) []Pair {
-	var pairs []Pair
+	// Sized exactly: growing by doubling would copy, and for a while
+	// hold, up to twice a large history's pairs.
+	n := 0
+	for i := range ops {
+		if ops[i].Type == Invoke {
+			n++
+		}
+	}
+	pairs := make([]Pair, 0, n)
 	open := map[Process]int{}
 	var end int64
 	if len(ops) > 0 {
