@@ -146,13 +146,52 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 		r := Result{Name: "history", Verdict: Unknown, Explanation: fmt.Sprintf("invalid history: %v", err)}
 		return Summary{Verdict: Unknown, Checks: []Result{r}}
 	}
-	whole := newInput(ops, opts, log)
-	whole.faults = faultIntervals(ops, whole.end)
 	if err := unknownWorkloads(ops, opts.Workloads); err != nil {
 		r := Result{Name: "history", Verdict: Unknown, Explanation: err.Error()}
 		return Summary{Verdict: Unknown, Checks: []Result{r}}
 	}
+	several := len(opts.Workloads) > 1
+	h := split{whole: ops, parts: make([][]history.Op, len(opts.Workloads))}
+	for i, w := range opts.Workloads {
+		if several {
+			h.parts[i] = workloadOps(ops, w.Name, true)
+		} else {
+			h.parts[i] = ops // every op is the one workload's or the nemesis's
+		}
+	}
+	for _, op := range ops {
+		if op.IsNemesis() {
+			h.nemesis = append(h.nemesis, op)
+		}
+	}
+	if len(ops) > 0 {
+		h.end = ops[len(ops)-1].Time
+	}
+	return checkSplit(ctx, &h, opts, log)
+}
 
+// split is a history cut for checking: each workload's ops (with the
+// nemesis's), the nemesis's alone, and the whole when the caller has it.
+type split struct {
+	whole   []history.Op // nil when the history was streamed
+	parts   [][]history.Op
+	nemesis []history.Op
+	end     int64
+}
+
+// wholeNeeded says whether some cluster checker reads the clients' ops.
+func wholeNeeded() bool {
+	return slices.ContainsFunc(registry, func(c Checker) bool { return c.Scope == ScopeCluster && !c.nemesisOnly })
+}
+
+// checkSplit runs the checkers over a split history. Each workload's input
+// (its ops and their pairs, together about as large as its share of the
+// history) is dropped once its checkers are done, and the smaller
+// workloads go first, so that at most one large workload's pairs are alive
+// at a time; results keep the options' order. The whole history's pairs
+// are built only for cluster checkers that read client ops.
+func checkSplit(ctx context.Context, h *split, opts Options, log *slog.Logger) Summary {
+	faults := faultIntervals(h.nemesis, h.end)
 	var s Summary
 	var vs []Verdict
 	runOne := func(c Checker, in checkInput) Result {
@@ -168,16 +207,26 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 		vs = append(vs, r.Verdict)
 		return r
 	}
-	for _, w := range opts.Workloads {
-		in := newInput(workloadOps(ops, w.Name, len(opts.Workloads) > 1), opts, log)
-		in.faults, in.workload, in.several = whole.faults, w.Name, len(opts.Workloads) > 1
+	perf := newPerfAcc(h.end, faults)
+	keepParts := h.whole == nil && wholeNeeded()
+	order := make([]int, len(opts.Workloads))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(h.parts[a]) - len(h.parts[b]) })
+	s.Workloads = make([]WorkloadSummary, len(opts.Workloads))
+	skipped := make([][]Skip, len(opts.Workloads))
+	for _, i := range order {
+		w := opts.Workloads[i]
+		in := newInput(h.parts[i], opts, log)
+		in.faults, in.workload, in.several = faults, w.Name, len(opts.Workloads) > 1
 		ws := WorkloadSummary{Name: w.Name}
 		for _, c := range registry {
 			if !(c.Scope == ScopeWorkload && slices.Contains(w.Checks, c.Name) || c.Scope == ScopeEveryWorkload) {
 				continue
 			}
 			if why := bareSkip(c, in); why != "" {
-				s.Skipped = append(s.Skipped, Skip{Name: c.Name, Workload: w.Name, Reason: why})
+				skipped[i] = append(skipped[i], Skip{Name: c.Name, Workload: w.Name, Reason: why})
 				continue
 			}
 			if c.applies == nil || c.applies(in) {
@@ -189,23 +238,74 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 			rs[i] = r.Verdict
 		}
 		ws.Verdict = Worst(rs...)
-		s.Workloads = append(s.Workloads, ws)
+		s.Workloads[i] = ws
+		perf.add(in.pairs)
+		if !keepParts {
+			h.parts[i] = nil
+		}
 	}
+	for _, sk := range skipped {
+		s.Skipped = append(s.Skipped, sk...)
+	}
+	// Cluster checkers that read only the nemesis's ops get just those;
+	// the others get the whole history, merged back from the workloads'
+	// parts when it was streamed.
+	nem := newInput(h.nemesis, opts, log)
+	nem.end, nem.faults = h.end, faults
+	var whole *checkInput
 	for _, c := range registry {
 		if c.Scope != ScopeCluster {
 			continue
 		}
-		if why := bareSkip(c, whole); why != "" {
+		in := nem
+		if !c.nemesisOnly {
+			if whole == nil {
+				ops := h.whole
+				if ops == nil {
+					ops = mergeParts(h.parts)
+				}
+				w := newInput(ops, opts, log)
+				w.faults = faults
+				whole = &w
+			}
+			in = *whole
+		}
+		if why := bareSkip(c, in); why != "" {
 			s.Skipped = append(s.Skipped, Skip{Name: c.Name, Reason: why})
 			continue
 		}
-		if c.applies == nil || c.applies(whole) {
-			s.Checks = append(s.Checks, runOne(c, whole))
+		if c.applies == nil || c.applies(in) {
+			s.Checks = append(s.Checks, runOne(c, in))
 		}
 	}
 	s.Verdict = Worst(vs...)
-	s.Perf = computePerf(whole)
+	s.Perf = perf.perf()
 	return s
+}
+
+// mergeParts rebuilds the whole history from the workloads' parts (each
+// holds the nemesis's ops too), in index order.
+func mergeParts(parts [][]history.Op) []history.Op {
+	var out []history.Op
+	pos := make([]int, len(parts))
+	for {
+		best := -1
+		for i, p := range parts {
+			if pos[i] < len(p) && (best < 0 || p[pos[i]].Index < parts[best][pos[best]].Index) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return out
+		}
+		op := parts[best][pos[best]]
+		for i, p := range parts {
+			if pos[i] < len(p) && p[pos[i]].Index == op.Index {
+				pos[i]++ // a nemesis op, in every part
+			}
+		}
+		out = append(out, op)
+	}
 }
 
 // bareSkip says why c cannot judge in's history on its own ("" when it

@@ -41,6 +41,9 @@ type regPrep struct {
 	infinity int64
 	// Counts of what was left out, for the explanation.
 	readsExcluded, failedExcluded, unobservedInfo, boundedInfo int
+	// errAt is the position in the pairs of the one that could not be
+	// decoded, when prepareRegister fails.
+	errAt int
 }
 
 // prepareRegister turns the register ops of a history into porcupine
@@ -64,7 +67,8 @@ type regPrep struct {
 // observed the value, so its return time becomes that op's return time.
 func prepareRegister(pairs []history.Pair, includeReads bool, end int64) (regPrep, error) {
 	p := regPrep{infinity: end + 1}
-	for _, pr := range pairs {
+	for i, pr := range pairs {
+		p.errAt = i
 		inv, c := pr.Invoke, pr.Complete
 		if inv.IsNemesis() {
 			continue
@@ -185,21 +189,6 @@ func (p *regPrep) boundInfo() {
 	p.ops = kept
 }
 
-// keyOps splits prepared ops by key, keys sorted (the model's partition).
-func keyOps(ops []porcupine.Operation) ([]string, map[string][]porcupine.Operation) {
-	m := map[string][]porcupine.Operation{}
-	for _, op := range ops {
-		k := op.Input.(regInput).Key
-		m[k] = append(m[k], op)
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys, m
-}
-
 // budget is what is left of the check's time: the per-check timeout, cut
 // short by the context's deadline; nothing once the context is done.
 // Porcupine takes only a timeout, so a cancellation without a deadline is
@@ -219,30 +208,28 @@ func budget(ctx context.Context, deadline time.Time) time.Duration {
 func checkLinearizable(ctx context.Context, in checkInput) Result {
 	res := Result{Name: "linearizable"}
 	includeReads := in.opts.ReadMode != "local"
-	prep, err := prepareRegister(in.pairs, includeReads, in.end)
-	if err != nil {
-		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("cannot check: %v", err)
-		return res
-	}
-	keys, byKey := keyOps(prep.ops)
-	res.Details = map[string]any{
-		"ops": len(prep.ops), "keys": len(keys),
-		"reads_excluded": prep.readsExcluded, "failed_excluded": prep.failedExcluded,
-		"unobserved_info_dropped": prep.unobservedInfo, "info_bounded": prep.boundedInfo,
-	}
-	scope := fmt.Sprintf("%d ops on %d keys", len(prep.ops), len(keys))
-	if !includeReads {
-		scope += fmt.Sprintf(" (read mode local: %d reads left out, writes and cas only)", prep.readsExcluded)
-	}
 	deadline := time.Now().Add(in.opts.Timeout)
-	left := budget(ctx, deadline)
-	if left <= 0 {
-		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("not checked: the time budget was spent before the start (%s)", scope)
+	if budget(ctx, deadline) <= 0 {
+		res.Verdict, res.Explanation = Unknown, "not checked: the time budget was spent before the start"
 		return res
 	}
 	start := time.Now()
-	results := checkKeys(ctx, keys, byKey, deadline)
+	pk := checkKeys(ctx, in.pairs, includeReads, in.end, deadline)
 	took := time.Since(start).Round(time.Millisecond)
+	if pk.err != nil {
+		res.Verdict, res.Explanation = Unknown, fmt.Sprintf("cannot check: %v", pk.err)
+		return res
+	}
+	prep, keys, results, byKey := pk.prep, pk.keys, pk.results, pk.illegal
+	res.Details = map[string]any{
+		"ops": pk.ops, "keys": len(keys),
+		"reads_excluded": prep.readsExcluded, "failed_excluded": prep.failedExcluded,
+		"unobserved_info_dropped": prep.unobservedInfo, "info_bounded": prep.boundedInfo,
+	}
+	scope := fmt.Sprintf("%d ops on %d keys", pk.ops, len(keys))
+	if !includeReads {
+		scope += fmt.Sprintf(" (read mode local: %d reads left out, writes and cas only)", prep.readsExcluded)
+	}
 	var bad, undecided []string
 	for i, k := range keys {
 		switch results[i] {
@@ -273,7 +260,7 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 	}
 	// Porcupine's partial linearizations, which the explanation and the
 	// visualisation need, cost a second run: only on the first illegal key.
-	left = budget(ctx, deadline)
+	left := budget(ctx, deadline)
 	if left <= 0 {
 		res.Explanation += " The time budget ran out before the anomaly could be explained."
 		return res
@@ -302,26 +289,101 @@ func checkLinearizable(ctx context.Context, in checkInput) Result {
 	return res
 }
 
-// checkKeys runs porcupine on each key, as many at once as there are
-// CPUs, each within what is left of the budget. A key not reached in time
-// is Unknown.
-func checkKeys(ctx context.Context, keys []string, byKey map[string][]porcupine.Operation, deadline time.Time) []porcupine.CheckResult {
-	results := make([]porcupine.CheckResult, len(keys))
+// keyResults is what checkKeys found.
+type keyResults struct {
+	prep    regPrep  // the counts, summed over the keys
+	ops     int      // prepared ops, over the keys
+	keys    []string // keys with at least one op to check, sorted
+	results []porcupine.CheckResult
+	illegal map[string][]porcupine.Operation // the ops of the illegal keys, to explain them
+	err     error
+}
+
+// checkKeys prepares and checks each key on its own (the model is
+// partitioned by key, and so are the two rewrites of prepareRegister), as
+// many at once as there are CPUs, each within what is left of the budget;
+// a key not reached in time is Unknown. A key's prepared ops are dropped
+// once it is checked, unless it is illegal: only the keys in flight take
+// memory, not the whole history's operations at once. An undecodable op
+// fails the check as preparing the whole history would: the first in the
+// history's order.
+func checkKeys(ctx context.Context, pairs []history.Pair, includeReads bool, end int64, deadline time.Time) keyResults {
+	byKey := map[string][]int32{}
+	for i, p := range pairs {
+		if p.Invoke.IsNemesis() {
+			continue
+		}
+		switch p.Invoke.F {
+		case history.FRead, history.FWrite, history.FCas:
+			byKey[p.Invoke.Key] = append(byKey[p.Invoke.Key], int32(i))
+		}
+	}
+	all := make([]string, 0, len(byKey))
+	for k := range byKey {
+		all = append(all, k)
+	}
+	sort.Strings(all)
+	type keyOut struct {
+		prep   regPrep
+		n      int // prepared ops
+		result porcupine.CheckResult
+		err    error
+		errAt  int32
+	}
+	outs := make([]keyOut, len(all))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, k := range keys {
+	for i, k := range all {
 		g.Go(func() error {
-			left := budget(ctx, deadline)
-			if left <= 0 {
-				results[i] = porcupine.Unknown
+			idx := byKey[k]
+			sub := make([]history.Pair, len(idx))
+			for j, x := range idx {
+				sub[j] = pairs[x]
+			}
+			prep, err := prepareRegister(sub, includeReads, end)
+			o := &outs[i]
+			if err != nil {
+				o.err, o.errAt = err, idx[prep.errAt]
 				return nil
 			}
-			results[i] = porcupine.CheckOperationsTimeout(registerModel, byKey[k], left)
+			o.prep, o.n = prep, len(prep.ops)
+			if o.n == 0 {
+				return nil
+			}
+			left := budget(ctx, deadline)
+			if left <= 0 {
+				o.result = porcupine.Unknown
+			} else {
+				o.result = porcupine.CheckOperationsTimeout(registerModel, prep.ops, left)
+			}
+			if o.result != porcupine.Illegal {
+				o.prep.ops = nil
+			}
 			return nil
 		})
 	}
 	_ = g.Wait() // the workers return no errors
-	return results
+	kr := keyResults{illegal: map[string][]porcupine.Operation{}}
+	errAt := int32(-1)
+	for i, o := range outs {
+		if o.err != nil && (errAt < 0 || o.errAt < errAt) {
+			kr.err, errAt = o.err, o.errAt
+		}
+		kr.prep.readsExcluded += o.prep.readsExcluded
+		kr.prep.failedExcluded += o.prep.failedExcluded
+		kr.prep.unobservedInfo += o.prep.unobservedInfo
+		kr.prep.boundedInfo += o.prep.boundedInfo
+		if o.err != nil || o.n == 0 {
+			continue
+		}
+		kr.keys = append(kr.keys, all[i])
+		kr.results = append(kr.results, o.result)
+		kr.ops += o.n
+		if o.result == porcupine.Illegal {
+			kr.illegal[all[i]] = o.prep.ops
+		}
+	}
+	return kr
 }
 
 // listStrings joins at most n strings.
@@ -408,9 +470,11 @@ func explainIllegal(ik illegalKey, in checkInput) (string, []int64) {
 	return b.String(), refs
 }
 
-// regWriteOp is a write or cas of a key as the history recorded it.
+// regWriteOp is a write or cas of a key as the history recorded it. inv
+// and c point into the checked pairs: a copy of both ops per write would
+// double the memory a large history takes.
 type regWriteOp struct {
-	inv, c   history.Op
+	inv, c   *history.Op
 	kind     regKind
 	expected int64
 	value    int64
@@ -418,18 +482,18 @@ type regWriteOp struct {
 
 // asWrite decodes a write or cas as the history recorded it, whatever its
 // outcome; ok is false for other ops and undecodable values.
-func asWrite(p history.Pair) (regWriteOp, bool) {
+func asWrite(p *history.Pair) (regWriteOp, bool) {
 	if p.Invoke.IsNemesis() {
 		return regWriteOp{}, false
 	}
 	switch p.Invoke.F {
 	case history.FWrite:
 		if v, ok, err := p.Invoke.IntValue(); err == nil && ok {
-			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regWrite, value: v}, true
+			return regWriteOp{inv: &p.Invoke, c: &p.Complete, kind: regWrite, value: v}, true
 		}
 	case history.FCas:
 		if e, n, err := p.Invoke.CasValue(); err == nil {
-			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regCas, expected: e, value: n}, true
+			return regWriteOp{inv: &p.Invoke, c: &p.Complete, kind: regCas, expected: e, value: n}, true
 		}
 	}
 	return regWriteOp{}, false
@@ -438,8 +502,8 @@ func asWrite(p history.Pair) (regWriteOp, bool) {
 // writesByKey lists the writes and cas of each key in invocation order.
 func writesByKey(pairs []history.Pair) map[string][]regWriteOp {
 	m := map[string][]regWriteOp{}
-	for _, p := range pairs {
-		if w, ok := asWrite(p); ok {
+	for i := range pairs {
+		if w, ok := asWrite(&pairs[i]); ok {
 			m[w.inv.Key] = append(m[w.inv.Key], w)
 		}
 	}

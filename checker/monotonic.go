@@ -79,7 +79,8 @@ func checkMonotonic(_ context.Context, in checkInput) Result {
 	zxidValue := map[string]map[int64]seen{} // key -> zxid -> first read of it
 	var a anomalies
 	reads, withZxid := 0, 0
-	for _, p := range in.pairs {
+	for i := range in.pairs {
+		p := &in.pairs[i]
 		inv, c := p.Invoke, p.Complete
 		if inv.IsNemesis() || c.Type != history.OK {
 			continue

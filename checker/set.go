@@ -19,13 +19,16 @@ import (
 //   - visibility latency: per acknowledged add, from its invocation to the
 //     completion of the first read that contains it.
 func checkSet(_ context.Context, in checkInput) Result {
+	// add points into the pairs: a copy of both ops per element would
+	// double the memory of a set of millions.
 	type add struct {
-		inv, c history.Op
+		inv, c *history.Op
 	}
 	adds := map[int64]add{}
 	var reads, finals []history.Pair
 	var a anomalies
-	for _, p := range in.pairs {
+	for i := range in.pairs {
+		p := &in.pairs[i]
 		switch {
 		case p.Invoke.IsNemesis():
 		case p.Invoke.F == history.FAdd:
@@ -39,11 +42,11 @@ func checkSet(_ context.Context, in checkInput) Result {
 				// most likely to have happened.
 				continue
 			}
-			adds[x] = add{p.Invoke, p.Complete}
+			adds[x] = add{&p.Invoke, &p.Complete}
 		case p.Invoke.F == history.FRead && p.Complete.Type == history.OK:
-			reads = append(reads, p)
-			if isFinal(p) {
-				finals = append(finals, p)
+			reads = append(reads, *p)
+			if isFinal(*p) {
+				finals = append(finals, *p)
 			}
 		}
 	}

@@ -117,48 +117,76 @@ func bucketSize(span int64) int64 {
 // throughput per bucket and the fault intervals. Final reads are included:
 // they are ops the cluster served.
 func computePerf(in checkInput) *Perf {
-	size := bucketSize(in.end)
-	n := int(in.end/size) + 1
+	acc := newPerfAcc(in.end, in.faults)
+	acc.add(in.pairs)
+	return acc.perf()
+}
+
+// perfAcc gathers Perf from pairs given in parts (one workload's at a
+// time), keeping only counts and latencies.
+type perfAcc struct {
+	end       int64
+	p         *Perf
+	size      int64
+	perF      map[string][]int64
+	perBucket [][]int64
+}
+
+func newPerfAcc(end int64, faults []FaultInterval) *perfAcc {
+	size := bucketSize(end)
+	n := int(end/size) + 1
 	p := &Perf{
 		BucketNanos: size,
 		Buckets:     make([]Bucket, n),
 		Counts:      map[string]map[string]int{},
 		Latency:     map[string]Quantiles{},
-		Faults:      in.faults,
+		Faults:      faults,
 	}
 	if p.Faults == nil {
 		p.Faults = []FaultInterval{}
 	}
-	perF := map[string][]int64{}
-	perBucket := make([][]int64, n)
 	for i := range p.Buckets {
 		p.Buckets[i] = Bucket{Start: int64(i) * size, Completed: map[string]int{}}
 	}
-	for _, pr := range in.pairs {
+	return &perfAcc{end: end, p: p, size: size, perF: map[string][]int64{}, perBucket: make([][]int64, n)}
+}
+
+// add counts pairs. A completion the history lacks (index -1) happened,
+// for the plots, at the end of the whole history, as history.Pairs over
+// the whole would place it, whatever part the pairs came from.
+func (a *perfAcc) add(pairs []history.Pair) {
+	p, n := a.p, len(a.p.Buckets)
+	for _, pr := range pairs {
 		if pr.Invoke.IsNemesis() {
 			continue
 		}
 		c := pr.Complete
+		if c.Index == -1 && c.Error == history.ErrNoCompletion.Error() {
+			c.Time = a.end
+		}
 		f := pr.Invoke.F
 		if p.Counts[f] == nil {
 			p.Counts[f] = map[string]int{}
 		}
 		p.Counts[f][string(c.Type)]++
-		b := min(max(int(c.Time/size), 0), n-1)
+		b := min(max(int(c.Time/a.size), 0), n-1)
 		p.Buckets[b].Completed[string(c.Type)]++
 		if c.Type == history.OK {
 			lat := c.Time - pr.Invoke.Time
-			perF[f] = append(perF[f], lat)
-			perBucket[b] = append(perBucket[b], lat)
+			a.perF[f] = append(a.perF[f], lat)
+			a.perBucket[b] = append(a.perBucket[b], lat)
 		}
 	}
-	for f, xs := range perF {
-		p.Latency[f] = quantiles(xs)
+}
+
+func (a *perfAcc) perf() *Perf {
+	for f, xs := range a.perF {
+		a.p.Latency[f] = quantiles(xs)
 	}
-	for i, xs := range perBucket {
-		p.Buckets[i].Latency = quantiles(xs)
+	for i, xs := range a.perBucket {
+		a.p.Buckets[i].Latency = quantiles(xs)
 	}
-	return p
+	return a.p
 }
 
 // isFinal reports whether a pair belongs to the final phase; the mark may

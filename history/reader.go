@@ -26,10 +26,26 @@ const maxLine = 64 << 20
 // are skipped; unknown fields are rejected so that a typo in a hand-made
 // history is not silently ignored.
 func Read(r io.Reader) ([]Op, error) {
+	var ops []Op
+	err := Scan(r, func(op Op) error {
+		ops = append(ops, op)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ops, nil
+}
+
+// Scan decodes a JSONL history as Read does, validating it as it goes, and
+// hands each op to fn without keeping it: a caller that keeps only what it
+// needs reads a history larger than memory. An error of fn stops the scan
+// and is returned as is.
+func Scan(r io.Reader, fn func(Op) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	var ops []Op
-	var lines []int
+	fast := newFastDecoder()
+	var v validator
 	n := 0
 	for sc.Scan() {
 		n++
@@ -37,22 +53,26 @@ func Read(r io.Reader) ([]Op, error) {
 		if len(line) == 0 {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
 		var op Op
-		if err := dec.Decode(&op); err != nil {
-			return nil, &LineError{Line: n, Err: fmt.Errorf("decode op: %w", err)}
+		if !fast.decode(line, &op) {
+			op = Op{}
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&op); err != nil {
+				return &LineError{Line: n, Err: fmt.Errorf("decode op: %w", err)}
+			}
 		}
-		ops = append(ops, op)
-		lines = append(lines, n)
+		if err := v.next(op, n); err != nil {
+			return err
+		}
+		if err := fn(op); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read history after line %d: %w", n, err)
+		return fmt.Errorf("read history after line %d: %w", n, err)
 	}
-	if err := validate(ops, lines); err != nil {
-		return nil, err
-	}
-	return ops, nil
+	return nil
 }
 
 // ReadFile reads and validates the history at path.
@@ -85,47 +105,71 @@ func Validate(ops []Op) error {
 }
 
 func validate(ops []Op, lines []int) error {
-	inflight := map[Process]Op{}
-	crashed := map[Process]bool{}
+	var v validator
 	for i, op := range ops {
-		fail := func(format string, args ...any) error {
-			return &LineError{Line: lines[i], Err: fmt.Errorf(format, args...)}
+		if err := v.next(op, lines[i]); err != nil {
+			return err
 		}
-		if !op.Type.Valid() {
-			return fail("unknown type %q (want invoke, ok, fail or info)", op.Type)
+	}
+	return nil
+}
+
+// validator applies Validate's rules one op at a time, remembering only
+// the ops in flight and the crashed processes.
+type validator struct {
+	started  bool
+	prev     Op // index and time of the previous op
+	inflight map[Process]inflightOp
+	crashed  map[Process]bool
+}
+
+type inflightOp struct {
+	index int64
+	f     string
+}
+
+func (v *validator) next(op Op, line int) error {
+	if v.inflight == nil {
+		v.inflight, v.crashed = map[Process]inflightOp{}, map[Process]bool{}
+	}
+	fail := func(format string, args ...any) error {
+		return &LineError{Line: line, Err: fmt.Errorf(format, args...)}
+	}
+	if !op.Type.Valid() {
+		return fail("unknown type %q (want invoke, ok, fail or info)", op.Type)
+	}
+	if op.F == "" {
+		return fail("op %d has no f", op.Index)
+	}
+	if v.started {
+		if op.Index <= v.prev.Index {
+			return fail("index %d does not increase (previous %d)", op.Index, v.prev.Index)
 		}
-		if op.F == "" {
-			return fail("op %d has no f", op.Index)
+		if op.Time < v.prev.Time {
+			return fail("time %d goes backwards (previous %d)", op.Time, v.prev.Time)
 		}
-		if i > 0 {
-			if op.Index <= ops[i-1].Index {
-				return fail("index %d does not increase (previous %d)", op.Index, ops[i-1].Index)
-			}
-			if op.Time < ops[i-1].Time {
-				return fail("time %d goes backwards (previous %d)", op.Time, ops[i-1].Time)
-			}
+	}
+	v.started, v.prev.Index, v.prev.Time = true, op.Index, op.Time
+	inv, busy := v.inflight[op.Process]
+	if op.Type == Invoke {
+		if busy {
+			return fail("process %s invokes %s while its op %d is still in flight", op.Process, op.F, inv.index)
 		}
-		inv, busy := inflight[op.Process]
-		if op.Type == Invoke {
-			if busy {
-				return fail("process %s invokes %s while its op %d is still in flight", op.Process, op.F, inv.Index)
-			}
-			if crashed[op.Process] {
-				return fail("process %s invokes again after an info result", op.Process)
-			}
-			inflight[op.Process] = op
-			continue
+		if v.crashed[op.Process] {
+			return fail("process %s invokes again after an info result", op.Process)
 		}
-		if !busy {
-			return fail("completion (%s %s) of process %s without an invocation", op.Type, op.F, op.Process)
-		}
-		if inv.F != op.F {
-			return fail("completion f %q does not match invocation f %q (op %d)", op.F, inv.F, inv.Index)
-		}
-		delete(inflight, op.Process)
-		if op.Type == Info && op.Process != Nemesis {
-			crashed[op.Process] = true
-		}
+		v.inflight[op.Process] = inflightOp{index: op.Index, f: op.F}
+		return nil
+	}
+	if !busy {
+		return fail("completion (%s %s) of process %s without an invocation", op.Type, op.F, op.Process)
+	}
+	if inv.f != op.F {
+		return fail("completion f %q does not match invocation f %q (op %d)", op.F, inv.f, inv.index)
+	}
+	delete(v.inflight, op.Process)
+	if op.Type == Info && op.Process != Nemesis {
+		v.crashed[op.Process] = true
 	}
 	return nil
 }
@@ -144,7 +188,15 @@ type Pair struct {
 // Pairs matches invocations with their completions, in invocation order.
 // The history must be valid.
 func Pairs(ops []Op) []Pair {
-	var pairs []Pair
+	// Sized exactly: growing by doubling would copy, and for a while
+	// hold, up to twice a large history's pairs.
+	n := 0
+	for i := range ops {
+		if ops[i].Type == Invoke {
+			n++
+		}
+	}
+	pairs := make([]Pair, 0, n)
 	open := map[Process]int{}
 	var end int64
 	if len(ops) > 0 {

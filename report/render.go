@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -54,6 +55,18 @@ type run struct {
 	HasSummary bool
 	Ops        []history.Op
 	HasHistory bool
+	// streamed is set when loadRun read the history as a stream: Ops
+	// then holds only the nemesis's ops, and the client pairs, the end
+	// and the counts were gathered on the way, so that a history of
+	// millions of ops is never held twice (as ops and as pairs).
+	streamed *streamedHistory
+}
+
+type streamedHistory struct {
+	pairs               []history.Pair // client pairs, in invocation order
+	end                 int64
+	entries, clientInvs int
+	nemesisInvs         int
 }
 
 // loadRun reads a run directory. Missing files are tolerated (an interrupted
@@ -78,7 +91,7 @@ func loadRun(dir string) (run, error) {
 	if err != nil {
 		return run{}, err
 	}
-	r.Ops, err = history.ReadFile(filepath.Join(dir, historyFile))
+	r.Ops, r.streamed, err = streamHistory(filepath.Join(dir, historyFile))
 	switch {
 	case err == nil:
 		r.HasHistory = true
@@ -112,7 +125,11 @@ func Render(runDir string, logger *slog.Logger) error {
 			return fmt.Errorf("render report: %w", err)
 		}
 	}
-	logger.Info("report written", "path", filepath.Join(runDir, reportFile), "ops", len(r.Ops),
+	entries := len(r.Ops)
+	if r.streamed != nil {
+		entries = r.streamed.entries
+	}
+	logger.Info("report written", "path", filepath.Join(runDir, reportFile), "ops", entries,
 		"html_bytes", len(out.files[reportFile]), "elapsed", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -126,7 +143,10 @@ type rendered struct {
 // out.
 func buildReport(r run) (rendered, error) {
 	var pairs []history.Pair
-	if r.HasHistory {
+	switch {
+	case r.streamed != nil:
+		pairs = r.streamed.pairs
+	case r.HasHistory:
 		// Filter in place: a second slice of 100k pairs costs hundreds of MB.
 		pairs = history.Pairs(r.Ops)
 		n := 0
@@ -139,7 +159,9 @@ func buildReport(r run) (rendered, error) {
 		pairs = pairs[:n]
 	}
 	var end int64
-	if len(r.Ops) > 0 {
+	if r.streamed != nil {
+		end = r.streamed.end
+	} else if len(r.Ops) > 0 {
 		end = r.Ops[len(r.Ops)-1].Time
 	}
 	var faults []fault
@@ -169,7 +191,10 @@ func buildReport(r run) (rendered, error) {
 			view.PlotNote = fmt.Sprintf("The latency scatter shows %d of %d operations, evenly thinned per type; the quantile lines cover all.", note.Shown, note.Total)
 		}
 	}
-	td := buildTimeline(pairs, faults, view.refIndexes, end)
+	td, err := timelineWindows(pairs, faults, view.refIndexes, end, out.files, maxWindowPairs)
+	if err != nil {
+		return rendered{}, err
+	}
 	tj, err := marshalTimeline(td)
 	if err != nil {
 		return rendered{}, err
@@ -352,6 +377,9 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 			}
 		}
 	}
+	if r.streamed != nil {
+		v.NemesisOps, v.ClientOps = r.streamed.nemesisInvs, r.streamed.clientInvs
+	}
 	v.Checks, v.Workloads, v.refIndexes = verdictViews(r)
 	v.Faults, v.FaultRows, v.FaultLegend = faultViews(faults, end)
 	v.Liveness = livenessViews(r.Summary, faults, end)
@@ -516,4 +544,76 @@ func fileRank(name string) int {
 		return 1
 	}
 	return 2
+}
+
+// streamHistory reads the history at path as history.Pairs would pair it,
+// keeping the client pairs and the nemesis's ops only. A first pass counts
+// the invocations, so the pairs are allocated once at their size.
+func streamHistory(path string) ([]history.Op, *streamedHistory, error) {
+	invs, err := countClientInvokes(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	sh := &streamedHistory{pairs: make([]history.Pair, 0, invs)}
+	var nemesis []history.Op
+	open := map[history.Process]int{}
+	err = history.Scan(f, func(op history.Op) error {
+		sh.entries++
+		sh.end = op.Time
+		if op.IsNemesis() {
+			nemesis = append(nemesis, op)
+			if op.Type == history.Invoke {
+				sh.nemesisInvs++
+			}
+			return nil
+		}
+		if op.Type == history.Invoke {
+			sh.clientInvs++
+			open[op.Process] = len(sh.pairs)
+			sh.pairs = append(sh.pairs, history.Pair{Invoke: op})
+			return nil
+		}
+		if i, ok := open[op.Process]; ok {
+			sh.pairs[i].Complete = op
+			delete(open, op.Process)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, i := range open {
+		inv := sh.pairs[i].Invoke
+		sh.pairs[i].Complete = history.Op{Index: -1, Time: sh.end, Type: history.Info, Process: inv.Process, F: inv.F,
+			Key: inv.Key, Value: inv.Value, Node: inv.Node, Error: history.ErrNoCompletion.Error()}
+	}
+	return nemesis, sh, nil
+}
+
+// countClientInvokes counts the lines that invoke a client op: a capacity,
+// so a miscount costs a slice growth, not a wrong report.
+func countClientInvokes(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	n := 0
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Contains(line, []byte(`"type":"invoke"`)) && !bytes.Contains(line, []byte(`"process":"nemesis"`)) {
+			n++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("read history: %w", err)
+	}
+	return n, nil
 }

@@ -509,3 +509,40 @@ func TestClip(t *testing.T) {
 		})
 	}
 }
+
+// A history longer than a window goes out in window files; the page holds
+// the window of the first cited op, and every window knows them all.
+func TestTimelineWindows(t *testing.T) {
+	var pairs []history.Pair
+	for i := range 35 {
+		inv := history.Op{Index: int64(2 * i), Time: int64(i) * 1000_000, Type: history.Invoke, Process: history.Process(i % 3), F: history.FRead, Key: "k"}
+		c := inv
+		c.Index, c.Time, c.Type = inv.Index+1, inv.Time+500_000, history.OK
+		pairs = append(pairs, history.Pair{Invoke: inv, Complete: c})
+	}
+	files := map[string][]byte{}
+	td, err := timelineWindows(pairs, nil, []int64{45}, 40_000_000, files, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 4 || len(td.Windows) != 4 {
+		t.Fatalf("got %d files and %d windows, want 4", len(files), len(td.Windows))
+	}
+	if td.Window != 2 || len(td.P) != 10 {
+		t.Errorf("page holds window %d with %d ops, want window 2 (op 45 is pair 22) with 10", td.Window, len(td.P))
+	}
+	if w := td.Windows[3]; w.Ops != 5 || w.From != 30_000 || w.File != "timeline-003.json" {
+		t.Errorf("last window: %+v", w)
+	}
+	var last timelineData
+	if err := json.Unmarshal(files["timeline-003.json"], &last); err != nil {
+		t.Fatal(err)
+	}
+	if len(last.P) != 5 || last.Window != 3 {
+		t.Errorf("timeline-003.json holds %d ops as window %d", len(last.P), last.Window)
+	}
+	one, err := timelineWindows(pairs, nil, nil, 40_000_000, map[string][]byte{}, 100)
+	if err != nil || one.Windows != nil || len(one.P) != 35 {
+		t.Errorf("a short history got windows: %v %v", one.Windows, err)
+	}
+}

@@ -67,6 +67,70 @@ type timelineData struct {
 	FaultKinds []string   `json:"fault_kinds"`
 	FaultColor []string   `json:"fault_colors"`
 	FaultRows  []string   `json:"fault_rows"`
+	// Windows, in a history too long for one page, cut the ops into
+	// windows of consecutive invocations, each in a file of its own; the
+	// page holds Window's, and loads the others when asked.
+	Windows []timelineWindow `json:"windows,omitempty"`
+	Window  int              `json:"window"`
+}
+
+// timelineWindow is one window's file and span (µs) and op count.
+type timelineWindow struct {
+	File string `json:"file"`
+	From int64  `json:"from"`
+	To   int64  `json:"to"`
+	Ops  int    `json:"ops"`
+}
+
+// maxWindowPairs bounds the ops the page itself carries: at about 30
+// bytes an op, a window is a few MB of data the browser parses at once,
+// where ten million ops would be hundreds.
+const maxWindowPairs = 150_000
+
+// timelineWindows builds the page's timeline: all of pairs when they fit
+// in one window; otherwise the window holding the first op a checker
+// cites (or the first window), with the others written into files as
+// timeline-NNN.json (the same format) for the page to load on demand.
+func timelineWindows(pairs []history.Pair, faults []fault, refs []int64, end int64, files map[string][]byte, size int) (timelineData, error) {
+	if len(pairs) <= size {
+		return buildTimeline(pairs, faults, refs, end), nil
+	}
+	var wins []timelineWindow
+	for a := 0; a < len(pairs); a += size {
+		b := min(a+size, len(pairs))
+		to := int64(0)
+		for _, p := range pairs[a:b] {
+			to = max(to, p.Complete.Time)
+		}
+		wins = append(wins, timelineWindow{File: fmt.Sprintf("timeline-%03d.json", len(wins)),
+			From: pairs[a].Invoke.Time / 1000, To: to / 1000, Ops: b - a})
+	}
+	show := 0
+	cited := map[int64]bool{}
+	for _, r := range refs {
+		cited[r] = true
+	}
+	for i := 0; i < len(pairs) && len(cited) > 0; i++ {
+		if cited[pairs[i].Invoke.Index] || cited[pairs[i].Complete.Index] {
+			show = i / size
+			break
+		}
+	}
+	var page timelineData
+	for w := range wins {
+		a := w * size
+		td := buildTimeline(pairs[a:a+wins[w].Ops], faults, refs, end)
+		td.Windows, td.Window = wins, w
+		b, err := marshalTimeline(td)
+		if err != nil {
+			return timelineData{}, err
+		}
+		files[wins[w].File] = b
+		if w == show {
+			page = td
+		}
+	}
+	return page, nil
 }
 
 // interner maps strings to dense indexes.

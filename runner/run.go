@@ -306,11 +306,11 @@ func firstLine(s string) string {
 
 // checkRun runs the checkers over the run's history and writes results.json.
 func checkRun(ctx context.Context, dir string, t Test, log *slog.Logger) (checker.Summary, error) {
-	ops, err := history.ReadFile(filepath.Join(dir, "history.jsonl"))
+	// Streamed: a soak run's history may not fit in memory twice over.
+	sum, err := checker.CheckFile(ctx, filepath.Join(dir, "history.jsonl"), t.checkOptions(dir, log.With("stage", "checker")))
 	if err != nil {
 		return checker.Summary{}, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
-	sum := checker.Check(ctx, ops, t.checkOptions(dir, log.With("stage", "checker")))
 	sum.Coverage = readCoverage(dir, t, log)
 	if err := checker.WriteSummary(filepath.Join(dir, "results.json"), sum); err != nil {
 		return sum, fmt.Errorf("%w: %w", ErrHarness, err)

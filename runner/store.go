@@ -130,3 +130,13 @@ func ReadMeta(dir string) (Meta, error) {
 	}
 	return m, nil
 }
+
+// WriteStoredMeta writes the test.json of a run whose history was made
+// without a cluster (a synthetic soak history), so that Recheck and the
+// report take the directory as a stored run. t must be valid.
+func WriteStoredMeta(dir string, t Test, start, end time.Time, version string) error {
+	m := newMeta(t, start, version)
+	m.End = &end
+	m.Incomplete = false
+	return writeMeta(dir, m)
+}

@@ -340,10 +340,11 @@ func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
 // check. A run whose node files lack them still gets a value, empty, so the
 // check says the durable state went untested instead of being left out. A
 // run directory without node files at all (a history stored with its
-// test.json only) gets nil: like the replicas check, on-disk then has
+// test.json only, or a synthetic run's empty nodes/) gets nil: like the replicas check, on-disk then has
 // nothing to judge and does not run.
 func readDataDirs(format, nodesDir string, log *slog.Logger) *checker.DataDirs {
-	if _, err := os.Stat(nodesDir); errors.Is(err, fs.ErrNotExist) {
+	// An empty nodes/ is a run made without a cluster (zabcheck synth).
+	if entries, err := os.ReadDir(nodesDir); errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
 		log.Info("no node files: the on-disk check does not run", "dir", nodesDir)
 		return nil
 	}

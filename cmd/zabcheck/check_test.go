@@ -218,3 +218,21 @@ func TestCheckRunDirOnDisk(t *testing.T) {
 		t.Fatalf("exit %d, want %d with a line matching %s\n%s%s", code, exitInvalid, want, out, stderr)
 	}
 }
+
+// A synthetic run is a run directory: check accepts it, finds it valid
+// and writes the report.
+func TestSynthRunChecks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if code, _, stderr := runCLI(t, "synth", "--ops", "5000", "--seed", "3", dir); code != exitValid {
+		t.Fatalf("synth: exit %d: %s", code, stderr)
+	}
+	code, out, stderr := runCLI(t, "check", dir)
+	if code != exitValid {
+		t.Fatalf("check: exit %d: %s\n%s", code, out, stderr)
+	}
+	for _, f := range []string{"results.json", "report.html"} {
+		if !exists(filepath.Join(dir, f)) {
+			t.Errorf("check wrote no %s", f)
+		}
+	}
+}

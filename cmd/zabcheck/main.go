@@ -106,6 +106,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			bugsCommand(),
 			detectCommand(),
 			listCommand(),
+			synthCommand(),
 		},
 	}
 	for _, c := range app.Commands {

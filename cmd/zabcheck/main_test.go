@@ -86,6 +86,13 @@ func TestBadArguments(t *testing.T) {
 		{"serve on every interface without --public", []string{"serve", "--addr", ":0"}, nil, "--public"},
 		{"serve on a bad address", []string{"serve", "--addr", "nowhere"}, nil, "--addr"},
 		{"clean with an argument", []string{"clean", "everything"}, nil, "no arguments"},
+		{"negative memory limit", []string{"check", "--memory-limit", "-1", dir}, nil, "--memory-limit -1"},
+		{"synth without a directory", []string{"synth"}, nil, "one argument"},
+		{"synth with too few ops", []string{"synth", "--ops", "10", filepath.Join(dir, "s")}, nil, "--ops 10"},
+		{"synth with a word for ops", []string{"synth", "--ops", "many", filepath.Join(dir, "s")}, nil, "ops"},
+		{"synth with too few processes", []string{"synth", "--processes", "2", filepath.Join(dir, "s")}, nil, "--processes 2"},
+		{"synth with all info", []string{"synth", "--info", "1", filepath.Join(dir, "s")}, nil, "--info 1"},
+		{"synth into a full directory", []string{"synth", "--ops", "1000", "."}, nil, "not empty"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {

@@ -81,6 +81,7 @@
     canvas.addEventListener("mouseleave", function () { self.tip.style.display = "none"; });
   }
   Timeline.prototype.resize = function () {
+    if (!this.canvas.isConnected) return; // replaced by another window's
     var dpr = window.devicePixelRatio || 1, w = this.canvas.parentNode.clientWidth || 1000;
     this.width = w;
     this.canvas.width = Math.floor(w * dpr); this.canvas.height = Math.floor(this.height * dpr);
@@ -208,13 +209,46 @@
       var raw = JSON.parse(el.textContent);
       var data = decode(raw);
       var count = document.getElementById("tl-count");
-      if (count) count.textContent = data.n + " operations on " + raw.rows.length + " rows";
+      if (count) count.textContent = data.n + " operations on " + raw.rows.length + " rows" + (raw.windows ? " (window " + (raw.window + 1) + " of " + raw.windows.length + ")" : "");
       if (data.n > 0 || raw.faults.length > 0) {
         tl = new Timeline(canvas, data);
         window.zabcheckTimeline = tl;
       } else {
         canvas.style.display = "none";
       }
+      if (raw.windows && tl) windowPicker(raw);
+    }
+    // A long history's timeline comes in windows: the page holds one, and
+    // the others are files next to it, fetched when picked (through
+    // zabcheck serve; a browser refuses fetches from file: pages).
+    function windowPicker(raw) {
+      var sel = document.createElement("select");
+      sel.id = "tl-window";
+      raw.windows.forEach(function (w, i) {
+        var o = document.createElement("option");
+        o.value = i; o.selected = i === raw.window;
+        o.textContent = "window " + (i + 1) + " of " + raw.windows.length + ": " + fmtS(w.from) + " – " + fmtS(w.to) + " (" + w.ops + " ops)";
+        sel.appendChild(o);
+      });
+      var ctl = document.querySelector(".tl-controls");
+      if (ctl) ctl.appendChild(sel);
+      sel.addEventListener("change", function () {
+        var w = raw.windows[Number(sel.value)];
+        fetch(w.file).then(function (r) {
+          if (!r.ok) throw new Error("load " + w.file + ": " + r.status);
+          return r.json();
+        }).then(function (next) {
+          // A fresh canvas drops the old timeline's listeners.
+          var old = tl.canvas, fresh = old.cloneNode(false);
+          old.parentNode.replaceChild(fresh, old);
+          var d = decode(next);
+          tl = new Timeline(fresh, d);
+          window.zabcheckTimeline = tl;
+          var count = document.getElementById("tl-count");
+          if (count) count.textContent = d.n + " operations on " + next.rows.length + " rows (window " + (next.window + 1) + " of " + next.windows.length + ")";
+          tl.setWindow(w.from, w.to);
+        }).catch(function (e) { recordError(e && e.message ? e.message : e); });
+      });
     }
     function onClick(sel, fn) { var b = document.getElementById(sel); if (b) b.addEventListener("click", fn); }
     if (tl) {
@@ -225,7 +259,8 @@
         var a = parseFloat(document.getElementById("tl-from").value) * 1e6, b = parseFloat(document.getElementById("tl-to").value) * 1e6;
         if (isFinite(a) && isFinite(b) && b > a) tl.setWindow(a, b);
       });
-      tl.setWindow(0, tl.end);
+      var w0 = tl.raw.windows ? tl.raw.windows[tl.raw.window] : null;
+      if (w0) tl.setWindow(w0.from, w0.to); else tl.setWindow(0, tl.end);
     }
     // Op links in verdicts focus the timeline; without the op there, the
     // anchor to the cited-ops table still works.
