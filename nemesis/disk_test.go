@@ -1,12 +1,16 @@
 package nemesis
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/zabcheck/zabcheck/history"
 )
 
 // PowerLoss, LazyFS and the fake's disk state make fpFake a DiskCluster.
@@ -130,5 +134,49 @@ func TestDiskFaultsNeedLazyFS(t *testing.T) {
 	}
 	if err := Validate([]string{PowerLoss}, nil, func(Capability) bool { return false }); err == nil || !strings.Contains(err.Error(), "lazyfs") {
 		t.Errorf("Validate(power-loss) without lazyfs = %v, want it to name lazyfs", err)
+	}
+}
+
+// crashingFake is an fpFake whose node crash exits again right after every
+// start, as a node that refuses its data directory does.
+type crashingFake struct {
+	*fpFake
+	crash string
+}
+
+func (f *crashingFake) Start(ctx context.Context, node string) error {
+	if err := f.fpFake.Start(ctx, node); err != nil {
+		return err
+	}
+	if node == f.crash {
+		f.mu.Lock()
+		f.state[node] = "stopped"
+		f.mu.Unlock()
+	}
+	return nil
+}
+
+// TestHealNodeThatExitsIsRecoveryFinding: a node the harness started but
+// that exits at once is the system failing to recover (a *RecoveryError, a
+// verdict), not the harness failing to heal (a *HealError).
+func TestHealNodeThatExitsIsRecoveryFinding(t *testing.T) {
+	c := &crashingFake{fpFake: newFPFake(3, -1), crash: "n2"}
+	c.leaders = []string{"n1"}
+	c.mu.Lock()
+	c.state["n2"] = "stopped"
+	c.mu.Unlock()
+	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	qctx, qcancel := context.WithTimeout(ctx, time.Second)
+	defer qcancel()
+	opts := Options{RecoveryBudget: time.Second, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}.withDefaults()
+	err := healAll(ctx, qctx, c, w, opts, map[string]bool{})
+	re, rest := SplitRecovery(err)
+	if re == nil || rest != nil {
+		t.Fatalf("heal = %v; want only a recovery error (got recovery %v, rest %v)", err, re, rest)
+	}
+	if !strings.Contains(re.Error(), "n2 exited right after it was started") {
+		t.Errorf("recovery error %q does not name the node that exited", re)
 	}
 }

@@ -76,8 +76,15 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 	var a Applied
 	var errs []error
 	var alive []string
+	var exited []error // nodes that would not stay up: a finding, not the harness's failure
 	for _, n := range nodes {
 		if err := revive(ctx, c, n, knownDown[n], &a); err != nil {
+			var ee *exitedError
+			if errors.As(err, &ee) {
+				exited = append(exited, err)
+				log.Warn("a node exited right after it was started; the cluster must recover without it", "node", n, "err", err)
+				continue
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -106,6 +113,12 @@ func healAll(ctx, qctx context.Context, c Cluster, rec Recorder, opts Options, k
 	var states []history.NodeState
 	if qerr == nil && len(errs) == 0 && canReport {
 		states, qerr = waitRejoined(qctx, sr, opts.Sleep)
+	}
+	if qerr == nil && len(errs) == 0 && len(exited) > 0 {
+		// A quorum without them: every node must rejoin all the same.
+		qerr = errors.Join(exited...)
+	} else if qerr != nil && len(exited) > 0 {
+		qerr = errors.Join(append(exited, qerr)...)
 	}
 	took := opts.Now().Sub(healed)
 	var healErr error
@@ -183,8 +196,38 @@ func revive(ctx context.Context, c Cluster, node string, knownDown bool, a *Appl
 		if perr = probe(); perr == nil {
 			return nil
 		}
+		if exitedAfterStart(ctx, c, node) {
+			return &exitedError{node: node, err: perr}
+		}
 	}
 	return fmt.Errorf("revive %s (unpause: %v; start: %v): %w", node, uerr, serr, perr)
+}
+
+// exitedError is a node that the harness started but whose process exited
+// at once: it refused its data directory or crashed while recovering. That
+// is the system under test failing to recover, which the final heal
+// reports as a *RecoveryError, not a failure of the harness.
+type exitedError struct {
+	node string
+	err  error
+}
+
+func (e *exitedError) Error() string {
+	return fmt.Sprintf("%s exited right after it was started: %v", e.node, e.err)
+}
+func (e *exitedError) Unwrap() error { return e.err }
+
+// exitedAfterStart says whether node, started without error, is no longer
+// running, as far as the cluster can tell.
+func exitedAfterStart(ctx context.Context, c Cluster, node string) bool {
+	rc, ok := c.(interface {
+		Running(ctx context.Context, node string) (bool, error)
+	})
+	if !ok {
+		return false
+	}
+	running, err := rc.Running(ctx, node)
+	return err == nil && !running
 }
 
 func missingBinary(err error) bool {
