@@ -38,7 +38,22 @@ type LogOptions struct {
 	NoSync bool
 	// Logger receives recovery and error lines. Default: slog.Default().
 	Logger *slog.Logger
+	// Sync replaces every fsync of a segment or of the log's directory.
+	// Default: (*os.File).Sync. Tests use it to fail fsyncs or to record
+	// what a power loss would keep.
+	Sync SyncFunc
+	// TruncNoSync is the seeded bug trunc-no-fsync: Truncate cuts and
+	// removes segments but fsyncs neither the cut segment nor the
+	// directory, so a power loss brings the removed records back.
+	TruncNoSync bool
+	// IgnoreSyncError is the seeded bug ignore-fsync-error: a failed fsync
+	// is logged and then treated as a success, so records the disk never
+	// took count as durable and are acknowledged.
+	IgnoreSyncError bool
 }
+
+// SyncFunc makes an open file or directory durable, as (*os.File).Sync.
+type SyncFunc func(f *os.File) error
 
 func (o LogOptions) withDefaults() LogOptions {
 	if o.SegmentSize <= 0 {
@@ -49,6 +64,9 @@ func (o LogOptions) withDefaults() LogOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Sync == nil {
+		o.Sync = (*os.File).Sync
 	}
 	return o
 }
@@ -226,10 +244,8 @@ func (l *Log) cutTornTail(path string, off, dropped int64) error {
 	if err := f.Truncate(off); err != nil {
 		return fmt.Errorf("cut torn tail of %s: %w", path, err)
 	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync %s after cutting torn tail: %w", path, err)
-		}
+	if err := l.fsync(f); err != nil {
+		return fmt.Errorf("fsync %s after cutting torn tail: %w", path, err)
 	}
 	l.logger.Warn("truncated torn log tail", "file", path, "offset", off, "dropped_bytes", dropped)
 	return nil
@@ -239,7 +255,24 @@ func (l *Log) syncDir() error {
 	if l.opts.NoSync {
 		return nil
 	}
-	return syncDir(l.dir)
+	return syncDirWith(l.dir, l.fsync)
+}
+
+// fsync makes f durable through opts.Sync. Under the seeded bug
+// ignore-fsync-error a failure is only logged: the caller goes on as if
+// the data were on disk, which is what the log's sticky error exists to
+// prevent (after a failed fsync the kernel may have dropped the pages, so
+// neither a retry nor an acknowledgement can be trusted).
+func (l *Log) fsync(f *os.File) error {
+	if l.opts.NoSync {
+		return nil
+	}
+	err := l.opts.Sync(f)
+	if err != nil && l.opts.IgnoreSyncError {
+		l.logger.Error("fsync failed; carrying on as if it succeeded (seeded bug ignore-fsync-error)", "file", f.Name(), "err", err)
+		return nil
+	}
+	return err
 }
 
 func (l *Log) lastRecordZxid() uint64 {
@@ -468,10 +501,8 @@ func (l *Log) writeBatch(roll bool, path string, base int64, active *os.File, ba
 	if _, err := f.Write(buf); err != nil {
 		return nil, f, nil, buf, fmt.Errorf("write log segment: %w", err)
 	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return nil, f, nil, buf, fmt.Errorf("fsync log segment: %w", err)
-		}
+	if err := l.fsync(f); err != nil {
+		return nil, f, nil, buf, fmt.Errorf("fsync log segment: %w", err)
 	}
 	return newSeg, f, pos, buf, nil
 }
@@ -606,7 +637,7 @@ func (l *Log) truncateLocked(to uint64) error {
 		removed = true
 	}
 	if removed {
-		if err := l.syncDir(); err != nil {
+		if err := l.syncTruncation(); err != nil {
 			return err
 		}
 	}
@@ -621,7 +652,7 @@ func (l *Log) truncateLocked(to uint64) error {
 				return err
 			}
 			s.recs, s.size = s.recs[:k], s.recs[k].off
-			if err := l.syncDir(); err != nil {
+			if err := l.syncTruncation(); err != nil {
 				return err
 			}
 		}
@@ -644,12 +675,24 @@ func (l *Log) truncateFile(path string, size int64) error {
 	if err := f.Truncate(size); err != nil {
 		return fmt.Errorf("truncate %s: %w", path, err)
 	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync %s after truncation: %w", path, err)
-		}
+	if l.opts.TruncNoSync {
+		return nil // seeded bug trunc-no-fsync: the cut may not survive a power loss
+	}
+	if err := l.fsync(f); err != nil {
+		return fmt.Errorf("fsync %s after truncation: %w", path, err)
 	}
 	return nil
+}
+
+// syncTruncation makes removed segments and a cut segment's new size
+// durable: the caller is about to acknowledge a new leader whose history
+// lacks the removed records (Zab's TRUNC), and a power loss must not bring
+// them back. The seeded bug trunc-no-fsync skips it.
+func (l *Log) syncTruncation() error {
+	if l.opts.TruncNoSync {
+		return nil
+	}
+	return l.syncDir()
 }
 
 func (l *Log) closeActive() error {
