@@ -93,19 +93,25 @@ func (d *syncedDisk) powerLoss(t *testing.T) {
 // TestTruncNoSync: a truncation the correct log made durable survives a
 // power loss; with the seeded bug trunc-no-fsync the truncated records,
 // which a new leader's TRUNC removed because its history lacks them, come
-// back and a restart replays them.
+// back and a restart replays them. A cut segment stays undone even after
+// the new epoch's first record is fsynced, since that goes to a new
+// segment: the log then holds the superseded tail before the new epoch.
 func TestTruncNoSync(t *testing.T) {
 	all := []uint64{zx(1, 1), zx(1, 2), zx(1, 3), zx(1, 4), zx(1, 5), zx(1, 6)}
+	next := zx(2, 1)
 	for _, tc := range []struct {
 		name        string
 		segmentSize int64 // 60: a segment rolls after three records (69 bytes)
 		bug         bool
+		then        []uint64 // committed after the truncation
 		want        []uint64
 	}{
-		{"cut segment/correct", 0, false, all[:3]},
-		{"cut segment/bug", 0, true, all},
-		{"removed segment/correct", 60, false, all[:3]},
-		{"removed segment/bug", 60, true, all},
+		{"cut segment/correct", 0, false, []uint64{next}, []uint64{zx(1, 1), zx(1, 2), zx(1, 3), next}},
+		{"cut segment/bug", 0, true, []uint64{next}, append(all[:6:6], next)},
+		// The new segment's creation fsyncs the directory, which would make
+		// the removal durable: the power loss comes first.
+		{"removed segment/correct", 60, false, nil, all[:3]},
+		{"removed segment/bug", 60, true, nil, all},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -124,6 +130,11 @@ func TestTruncNoSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			wantEntries(t, l, 0, ^uint64(0), all[:3]...)
+			for _, z := range tc.then {
+				if err := l.Commit(rec(z>>32, z&0xffffffff)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}

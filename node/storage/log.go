@@ -44,7 +44,12 @@ type LogOptions struct {
 	Sync SyncFunc
 	// TruncNoSync is the seeded bug trunc-no-fsync: Truncate cuts and
 	// removes segments but fsyncs neither the cut segment nor the
-	// directory, so a power loss brings the removed records back.
+	// directory, and the next flush starts a new segment, so no later
+	// fsync of the cut one repairs it. That is ZooKeeper's learner on a
+	// TRUNC: FileTxnLog.truncate only setLength's and deletes, and
+	// FileTxnSnapLog.truncateLog reopens the log, whose next append
+	// creates a new file. A power loss brings the removed records back,
+	// ahead of the new epoch's.
 	TruncNoSync bool
 	// IgnoreSyncError is the seeded bug ignore-fsync-error: a failed fsync
 	// is logged and then treated as a success, so records the disk never
@@ -122,10 +127,13 @@ type Log struct {
 	durable  uint64 // highest zxid known to be on disk
 	floor    uint64 // records <= floor may have been dropped
 	gen      uint64 // bumped by every Truncate/Reset
-	err      error  // sticky failure
-	closed   bool
-	stats    LogStats
-	wbuf     []byte
+	// rollAfterTrunc makes the next flush start a new segment: set by a
+	// truncation under LogOptions.TruncNoSync.
+	rollAfterTrunc bool
+	err            error // sticky failure
+	closed         bool
+	stats          LogStats
+	wbuf           []byte
 }
 
 // OpenLog opens or creates the log in dir and recovers it: a torn tail of the
@@ -429,7 +437,7 @@ func (l *Log) flushLocked() {
 	var seg *segment
 	var base int64
 	var path string
-	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize {
+	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize && !l.rollAfterTrunc {
 		seg, base, path = l.segs[n-1], l.segs[n-1].size, l.segs[n-1].path
 	}
 	active := l.active
@@ -455,6 +463,7 @@ func (l *Log) flushLocked() {
 	if newSeg != nil {
 		l.segs = append(l.segs, newSeg)
 		seg = newSeg
+		l.rollAfterTrunc = false
 	}
 	l.active = f
 	seg.recs = append(seg.recs, positions...)
@@ -624,7 +633,7 @@ func (l *Log) truncateLocked(to uint64) error {
 	// Remove whole segments newest first and make that durable before
 	// cutting the one that straddles to, so a crash midway never resurrects
 	// a later segment behind a cut one.
-	removed := false
+	removed, cut := false, false
 	for len(l.segs) > 0 && l.segs[len(l.segs)-1].first > to {
 		s := l.segs[len(l.segs)-1]
 		if err := l.closeActive(); err != nil {
@@ -652,10 +661,14 @@ func (l *Log) truncateLocked(to uint64) error {
 				return err
 			}
 			s.recs, s.size = s.recs[:k], s.recs[k].off
+			cut = true
 			if err := l.syncTruncation(); err != nil {
 				return err
 			}
 		}
+	}
+	if l.opts.TruncNoSync && (removed || cut) {
+		l.rollAfterTrunc = true
 	}
 	last := max(l.floor, l.lastRecordZxid())
 	l.durable = min(l.durable, last)
