@@ -145,7 +145,7 @@ func Catalog() []Bug {
 			// loss before that (a majority of nodes must lose the same
 			// acknowledged write).
 			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"fsync-error", "power-loss"}, NemesisInterval: 3 * time.Second},
-			Expect:  "acknowledged writes gone after the power loss (final-reads, linearizable)",
+			Expect:  "acknowledged writes gone after the power loss (final-reads, linearizable; on-disk: lost acknowledged writes)",
 		},
 		{
 			Name:        "multi-partial-apply",
