@@ -136,6 +136,18 @@ func Catalog() []Bug {
 			Expect:  "committed writes truncated by a stale leader: lost acknowledged write",
 		},
 		{
+			Name:        "ignore-fsync-error",
+			Description: "a failed fsync of the log (EIO) is logged and the records count as durable, so the node acknowledges proposals the disk never took, where the correct node exits",
+			// fsync-error leaves what the node wrote in lazyfs's memory;
+			// power-loss then drops it. The schedule runs one fault at a
+			// time, and once fsync-error is healed the node's next fsync of
+			// the segment flushes everything, so the loss needs a power
+			// loss before that (a majority of nodes must lose the same
+			// acknowledged write).
+			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"fsync-error", "power-loss"}, NemesisInterval: 3 * time.Second},
+			Expect:  "acknowledged writes gone after the power loss (final-reads, linearizable; on-disk: lost acknowledged writes)",
+		},
+		{
 			Name:        "multi-partial-apply",
 			Description: "a multi that fails at a later op answers with that op's error, yet every replica applies the ops before it",
 			// Transfers read two accounts, then set both expecting the
@@ -238,6 +250,16 @@ func Catalog() []Bug {
 			Trigger: Trigger{Nodes: 3, Workload: "register", ReadMode: "sync", Nemesis: []string{"pause"}, NemesisTargets: []string{"leader"}, NemesisInterval: 2200 * time.Millisecond, SyncLimit: 2,
 				Concurrency: 12, Rate: 40, Readers: 0.92, Keys: 1},
 			Expect: "stale sync+read from a paused-then-resumed leader (linearizable)",
+		},
+		{
+			Name:        "trunc-no-fsync",
+			Description: "a TRUNC cuts the log without fsyncing the cut segment or the directory, and the next append starts a new segment (as ZooKeeper's truncateLog does), so a power loss brings the superseded tail back ahead of the new epoch's txns and the restart replays it",
+			// restart-uncommitted-tail leaves the old leader with an
+			// uncommitted tail that the new leader TRUNCs when it rejoins;
+			// any later power loss of that node (every third round takes
+			// all nodes) undoes the cut.
+			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"restart-uncommitted-tail", "power-loss"}, NemesisInterval: 3 * time.Second},
+			Expect:  "uncommitted txns before a new epoch's on one node's disk (on-disk: uncommitted survivors), divergent replicas",
 		},
 		{
 			Name:        "watch-skip-delete",

@@ -243,6 +243,9 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 		t.ReadMode = tr.ReadMode
 	}
 	t.Nemesis = slices.Clone(tr.Nemesis)
+	// Disk faults need the nodes on lazyfs, as zabcheck test turns it on
+	// for them.
+	t.LazyFS = runner.NeedsLazyFS(t.Nemesis)
 	t.NemesisTargets = slices.Clone(tr.NemesisTargets)
 	if tr.NemesisInterval != 0 {
 		t.NemesisInterval = tr.NemesisInterval

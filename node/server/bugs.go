@@ -36,6 +36,22 @@ const (
 	// Programmer's Guide promises that a delete fires getData and exists
 	// watches.
 	BugWatchSkipDelete = "watch-skip-delete"
+	// BugTruncNoFsync: truncating the log (Zab's TRUNC) cuts and removes
+	// segments without fsyncing the cut segment or the directory, yet the
+	// node acknowledges the new leader as if its log ended at the
+	// truncation point. As in ZooKeeper's learner, the next append starts a
+	// new segment, so nothing fsyncs the cut one later: a power loss brings
+	// the superseded records back ahead of the new epoch's, and the restart
+	// replays them (storage.LogOptions.TruncNoSync).
+	BugTruncNoFsync = "trunc-no-fsync"
+	// BugIgnoreFsyncError: a failed fsync of the log (EIO) is logged and
+	// the records count as durable, so the node acknowledges proposals the
+	// disk never took. The correct node stops: the log's error is sticky,
+	// persist fails and the process exits, as ZooKeeper's
+	// SyncRequestProcessor does on an IOException; after a failed fsync the
+	// kernel may have dropped the dirty pages ("fsyncgate"), so nothing
+	// can be acknowledged again (storage.LogOptions.IgnoreSyncError).
+	BugIgnoreFsyncError = "ignore-fsync-error"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -52,7 +68,8 @@ func Bugs() []string {
 	for _, b := range tree.Bugs() {
 		out = append(out, string(b))
 	}
-	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete)
+	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete,
+		BugTruncNoFsync, BugIgnoreFsyncError)
 	slices.Sort(out)
 	return out
 }
@@ -68,10 +85,15 @@ type bugSet struct {
 	multiPartialApply    bool
 	// watchSkipDelete: BugWatchSkipDelete (apply.go).
 	watchSkipDelete bool
+	// truncNoFsync and ignoreFsyncError: BugTruncNoFsync and
+	// BugIgnoreFsyncError, implemented by the log (storeOptions).
+	truncNoFsync     bool
+	ignoreFsyncError bool
 }
 
 func (b bugSet) any() bool {
-	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete
+	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete ||
+		b.truncNoFsync || b.ignoreFsyncError
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -94,6 +116,10 @@ func parseBugs(names []string) (bugSet, error) {
 			b.multiPartialApply = true
 		case name == BugWatchSkipDelete:
 			b.watchSkipDelete = true
+		case name == BugTruncNoFsync:
+			b.truncNoFsync = true
+		case name == BugIgnoreFsyncError:
+			b.ignoreFsyncError = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}

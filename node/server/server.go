@@ -152,10 +152,7 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 			}
 		}
 	}()
-	s.store, err = storage.Open(cfg.DataDir, storage.Options{
-		NoSync: !cfg.Fsync, Logger: log,
-		NoAcceptedEpoch: bugs.core.Has(zab.BugNoPersistAcceptedEpoch),
-	})
+	s.store, err = storage.Open(cfg.DataDir, storeOptions(cfg, bugs, log))
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
@@ -214,6 +211,17 @@ func New(cfg *config.Config, opts Options) (s *Server, err error) {
 
 // ClientAddr is the address clients connect to.
 func (s *Server) ClientAddr() net.Addr { return s.client.Addr() }
+
+// storeOptions maps zoo.cfg and the seeded bugs that live in the storage
+// layer onto the store's options.
+func storeOptions(cfg *config.Config, bugs bugSet, log *slog.Logger) storage.Options {
+	return storage.Options{
+		NoSync: !cfg.Fsync, Logger: log,
+		NoAcceptedEpoch: bugs.core.Has(zab.BugNoPersistAcceptedEpoch),
+		TruncNoSync:     bugs.truncNoFsync,
+		IgnoreSyncError: bugs.ignoreFsyncError,
+	}
+}
 
 // coreConfig maps zoo.cfg onto the core's tick-based limits (see the
 // package doc: one core tick is tickTime/2).

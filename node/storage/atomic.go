@@ -46,11 +46,16 @@ func writeFileAtomic(path string, data []byte, noSync bool) error {
 // syncDir makes the directory's entries (creations, renames, removals)
 // durable.
 func syncDir(dir string) error {
+	return syncDirWith(dir, (*os.File).Sync)
+}
+
+// syncDirWith is syncDir with the fsync a Log was configured with.
+func syncDirWith(dir string, sync SyncFunc) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open dir %s: %w", dir, err)
 	}
-	err = d.Sync()
+	err = sync(d)
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}

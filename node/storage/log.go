@@ -38,7 +38,27 @@ type LogOptions struct {
 	NoSync bool
 	// Logger receives recovery and error lines. Default: slog.Default().
 	Logger *slog.Logger
+	// Sync replaces every fsync of a segment or of the log's directory.
+	// Default: (*os.File).Sync. Tests use it to fail fsyncs or to record
+	// what a power loss would keep.
+	Sync SyncFunc
+	// TruncNoSync is the seeded bug trunc-no-fsync: Truncate cuts and
+	// removes segments but fsyncs neither the cut segment nor the
+	// directory, and the next flush starts a new segment, so no later
+	// fsync of the cut one repairs it. That is ZooKeeper's learner on a
+	// TRUNC: FileTxnLog.truncate only setLength's and deletes, and
+	// FileTxnSnapLog.truncateLog reopens the log, whose next append
+	// creates a new file. A power loss brings the removed records back,
+	// ahead of the new epoch's.
+	TruncNoSync bool
+	// IgnoreSyncError is the seeded bug ignore-fsync-error: a failed fsync
+	// is logged and then treated as a success, so records the disk never
+	// took count as durable and are acknowledged.
+	IgnoreSyncError bool
 }
+
+// SyncFunc makes an open file or directory durable, as (*os.File).Sync.
+type SyncFunc func(f *os.File) error
 
 func (o LogOptions) withDefaults() LogOptions {
 	if o.SegmentSize <= 0 {
@@ -49,6 +69,9 @@ func (o LogOptions) withDefaults() LogOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Sync == nil {
+		o.Sync = (*os.File).Sync
 	}
 	return o
 }
@@ -104,10 +127,13 @@ type Log struct {
 	durable  uint64 // highest zxid known to be on disk
 	floor    uint64 // records <= floor may have been dropped
 	gen      uint64 // bumped by every Truncate/Reset
-	err      error  // sticky failure
-	closed   bool
-	stats    LogStats
-	wbuf     []byte
+	// rollAfterTrunc makes the next flush start a new segment: set by a
+	// truncation under LogOptions.TruncNoSync.
+	rollAfterTrunc bool
+	err            error // sticky failure
+	closed         bool
+	stats          LogStats
+	wbuf           []byte
 }
 
 // OpenLog opens or creates the log in dir and recovers it: a torn tail of the
@@ -226,10 +252,8 @@ func (l *Log) cutTornTail(path string, off, dropped int64) error {
 	if err := f.Truncate(off); err != nil {
 		return fmt.Errorf("cut torn tail of %s: %w", path, err)
 	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync %s after cutting torn tail: %w", path, err)
-		}
+	if err := l.fsync(f); err != nil {
+		return fmt.Errorf("fsync %s after cutting torn tail: %w", path, err)
 	}
 	l.logger.Warn("truncated torn log tail", "file", path, "offset", off, "dropped_bytes", dropped)
 	return nil
@@ -239,7 +263,24 @@ func (l *Log) syncDir() error {
 	if l.opts.NoSync {
 		return nil
 	}
-	return syncDir(l.dir)
+	return syncDirWith(l.dir, l.fsync)
+}
+
+// fsync makes f durable through opts.Sync. Under the seeded bug
+// ignore-fsync-error a failure is only logged: the caller goes on as if
+// the data were on disk, which is what the log's sticky error exists to
+// prevent (after a failed fsync the kernel may have dropped the pages, so
+// neither a retry nor an acknowledgement can be trusted).
+func (l *Log) fsync(f *os.File) error {
+	if l.opts.NoSync {
+		return nil
+	}
+	err := l.opts.Sync(f)
+	if err != nil && l.opts.IgnoreSyncError {
+		l.logger.Error("fsync failed; carrying on as if it succeeded (seeded bug ignore-fsync-error)", "file", f.Name(), "err", err)
+		return nil
+	}
+	return err
 }
 
 func (l *Log) lastRecordZxid() uint64 {
@@ -396,7 +437,7 @@ func (l *Log) flushLocked() {
 	var seg *segment
 	var base int64
 	var path string
-	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize {
+	if n := len(l.segs); n > 0 && l.segs[n-1].size < l.opts.SegmentSize && !l.rollAfterTrunc {
 		seg, base, path = l.segs[n-1], l.segs[n-1].size, l.segs[n-1].path
 	}
 	active := l.active
@@ -422,6 +463,7 @@ func (l *Log) flushLocked() {
 	if newSeg != nil {
 		l.segs = append(l.segs, newSeg)
 		seg = newSeg
+		l.rollAfterTrunc = false
 	}
 	l.active = f
 	seg.recs = append(seg.recs, positions...)
@@ -468,10 +510,8 @@ func (l *Log) writeBatch(roll bool, path string, base int64, active *os.File, ba
 	if _, err := f.Write(buf); err != nil {
 		return nil, f, nil, buf, fmt.Errorf("write log segment: %w", err)
 	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return nil, f, nil, buf, fmt.Errorf("fsync log segment: %w", err)
-		}
+	if err := l.fsync(f); err != nil {
+		return nil, f, nil, buf, fmt.Errorf("fsync log segment: %w", err)
 	}
 	return newSeg, f, pos, buf, nil
 }
@@ -593,7 +633,7 @@ func (l *Log) truncateLocked(to uint64) error {
 	// Remove whole segments newest first and make that durable before
 	// cutting the one that straddles to, so a crash midway never resurrects
 	// a later segment behind a cut one.
-	removed := false
+	removed, cut := false, false
 	for len(l.segs) > 0 && l.segs[len(l.segs)-1].first > to {
 		s := l.segs[len(l.segs)-1]
 		if err := l.closeActive(); err != nil {
@@ -606,7 +646,7 @@ func (l *Log) truncateLocked(to uint64) error {
 		removed = true
 	}
 	if removed {
-		if err := l.syncDir(); err != nil {
+		if err := l.syncTruncation(); err != nil {
 			return err
 		}
 	}
@@ -621,10 +661,14 @@ func (l *Log) truncateLocked(to uint64) error {
 				return err
 			}
 			s.recs, s.size = s.recs[:k], s.recs[k].off
-			if err := l.syncDir(); err != nil {
+			cut = true
+			if err := l.syncTruncation(); err != nil {
 				return err
 			}
 		}
+	}
+	if l.opts.TruncNoSync && (removed || cut) {
+		l.rollAfterTrunc = true
 	}
 	last := max(l.floor, l.lastRecordZxid())
 	l.durable = min(l.durable, last)
@@ -644,12 +688,24 @@ func (l *Log) truncateFile(path string, size int64) error {
 	if err := f.Truncate(size); err != nil {
 		return fmt.Errorf("truncate %s: %w", path, err)
 	}
-	if !l.opts.NoSync {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync %s after truncation: %w", path, err)
-		}
+	if l.opts.TruncNoSync {
+		return nil // seeded bug trunc-no-fsync: the cut may not survive a power loss
+	}
+	if err := l.fsync(f); err != nil {
+		return fmt.Errorf("fsync %s after truncation: %w", path, err)
 	}
 	return nil
+}
+
+// syncTruncation makes removed segments and a cut segment's new size
+// durable: the caller is about to acknowledge a new leader whose history
+// lacks the removed records (Zab's TRUNC), and a power loss must not bring
+// them back. The seeded bug trunc-no-fsync skips it.
+func (l *Log) syncTruncation() error {
+	if l.opts.TruncNoSync {
+		return nil
+	}
+	return l.syncDir()
 }
 
 func (l *Log) closeActive() error {

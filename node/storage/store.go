@@ -21,6 +21,11 @@ type Options struct {
 	Logger        *slog.Logger
 	// NoAcceptedEpoch: see Epochs.NoAcceptedEpoch (seeded bug only).
 	NoAcceptedEpoch bool
+	// Sync, TruncNoSync and IgnoreSyncError: see LogOptions. They apply to
+	// the log only; snapshots and epoch files always fsync for real.
+	Sync            SyncFunc
+	TruncNoSync     bool
+	IgnoreSyncError bool
 }
 
 // Store is a node's durable state under dataDir/version-2, ZooKeeper's
@@ -48,6 +53,7 @@ func Open(dataDir string, opts Options) (*Store, error) {
 	l, err := OpenLog(dir, LogOptions{
 		SegmentSize: opts.SegmentSize, MaxRecordSize: opts.MaxRecordSize,
 		NoSync: opts.NoSync, Logger: logger,
+		Sync: opts.Sync, TruncNoSync: opts.TruncNoSync, IgnoreSyncError: opts.IgnoreSyncError,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
