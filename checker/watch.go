@@ -67,10 +67,8 @@ func (a armOp) table() watchTable {
 	return tableData
 }
 
-// armed: surely set a watch (ok and armed); maybe: ok and armed, or
-// failed (the request may have been served and its answer lost).
+// armed: surely set a watch (ok and armed).
 func (a armOp) armed() bool  { return a.ok && a.v.Armed != nil && *a.v.Armed }
-func (a armOp) maybe() bool  { return a.armed() || !a.ok }
 func (a armOp) exists() bool { return a.v.Exists != nil && *a.v.Exists }
 
 type eventOp struct {
