@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/zabcheck/zabcheck/detect"
+	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/runner"
 )
 
@@ -45,6 +47,9 @@ func runDetect(c *cli.Context) error {
 	bugs, err := detect.Select(c.String("bug"))
 	if err != nil {
 		return badArgs("--bug: %v", err)
+	}
+	if err := lazyTriggersNeedFUSE(bugs, docker.FUSEAvailable()); err != nil {
+		return err
 	}
 	seed := c.Int64("seed")
 	if seed == 0 {
@@ -92,6 +97,21 @@ func runDetect(c *cli.Context) error {
 	}
 	if !m.OK() {
 		return &exitError{code: exitInvalid, err: errors.New("a bug was missed or the correct build was not valid")}
+	}
+	return nil
+}
+
+// lazyTriggersNeedFUSE refuses, before any container starts, a bug whose
+// trigger has a disk fault (it runs on lazyfs) where the host has no FUSE
+// (fuseErr, from docker.FUSEAvailable).
+func lazyTriggersNeedFUSE(bugs []detect.Bug, fuseErr error) error {
+	if fuseErr == nil {
+		return nil
+	}
+	for _, b := range bugs {
+		if runner.NeedsLazyFS(b.Trigger.Nemesis) {
+			return badArgs("--bug %s: its trigger (%s) needs lazyfs: %v", b.Name, strings.Join(b.Trigger.Nemesis, ","), fuseErr)
+		}
 	}
 	return nil
 }

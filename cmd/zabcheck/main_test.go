@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zabcheck/zabcheck/detect"
 	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/workload"
 )
@@ -249,5 +251,30 @@ func TestBadArgumentsCreateNoContainer(t *testing.T) {
 				t.Errorf("docker created %q: %v started Docker before it was refused", line, tc.args)
 			}
 		}
+	}
+}
+
+// TestDetectDiskBugWithoutFUSE: a disk-fault trigger on a host without FUSE
+// is bad input (254) naming the bug and what is missing; other bugs pass.
+func TestDetectDiskBugWithoutFUSE(t *testing.T) {
+	noFUSE := fmt.Errorf("%w: stat /dev/fuse: no such file or directory", docker.ErrNoFUSE)
+	disk, err := detect.Select("trunc-no-fsync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = lazyTriggersNeedFUSE(disk, noFUSE)
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != exitBadArgs || !strings.Contains(err.Error(), "trunc-no-fsync") || !strings.Contains(err.Error(), "/dev/fuse") {
+		t.Errorf("disk bug without FUSE: %v, want exit %d naming the bug and /dev/fuse", err, exitBadArgs)
+	}
+	other, err := detect.Select("skip-trunc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lazyTriggersNeedFUSE(other, noFUSE); err != nil {
+		t.Errorf("a bug without disk faults was refused: %v", err)
+	}
+	if err := lazyTriggersNeedFUSE(disk, nil); err != nil {
+		t.Errorf("with FUSE: %v", err)
 	}
 }
