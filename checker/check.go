@@ -128,19 +128,9 @@ type checkInput struct {
 // never hangs: porcupine is bounded by opts.Timeout and ctx's deadline;
 // the other checks are linear in the history.
 func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.ReadMode == "" {
-		opts.ReadMode = ReadSync
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if err := opts.Validate(); err != nil {
-		r := Result{Name: "options", Verdict: Unknown, Explanation: err.Error()}
-		return Summary{Verdict: Unknown, Checks: []Result{r}}
+	opts, log, bad := opts.prepare()
+	if bad != nil {
+		return *bad
 	}
 	if err := history.Validate(ops); err != nil {
 		r := Result{Name: "history", Verdict: Unknown, Explanation: fmt.Sprintf("invalid history: %v", err)}
@@ -466,4 +456,25 @@ func intsString(xs []int64, n int) string {
 		return fmt.Sprint(xs)
 	}
 	return fmt.Sprintf("%v and %d more", xs[:n], len(xs)-n)
+}
+
+// prepare fills opts' defaults and returns the logger to use; bad, when not
+// nil, is the summary of options that do not validate (Check and
+// CheckFile answer it instead of checking).
+func (opts Options) prepare() (Options, *slog.Logger, *Summary) {
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	if opts.ReadMode == "" {
+		opts.ReadMode = ReadSync
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := opts.Validate(); err != nil {
+		r := Result{Name: "options", Verdict: Unknown, Explanation: err.Error()}
+		return opts, log, &Summary{Verdict: Unknown, Checks: []Result{r}}
+	}
+	return opts, log, nil
 }

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -20,19 +18,9 @@ import (
 // cannot be read, or breaks the history rules, is an error; one with ops of
 // a workload the options do not name is Unknown, as in Check.
 func CheckFile(ctx context.Context, path string, opts Options) (Summary, error) {
-	if opts.Timeout == 0 {
-		opts.Timeout = DefaultTimeout
-	}
-	if opts.ReadMode == "" {
-		opts.ReadMode = ReadSync
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if err := opts.Validate(); err != nil {
-		r := Result{Name: "options", Verdict: Unknown, Explanation: err.Error()}
-		return Summary{Verdict: Unknown, Checks: []Result{r}}, nil
+	opts, log, invalid := opts.prepare()
+	if invalid != nil {
+		return *invalid, nil
 	}
 	names := make([]string, len(opts.Workloads))
 	for i, w := range opts.Workloads {
