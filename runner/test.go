@@ -362,10 +362,31 @@ func readDataDirs(format, nodesDir string, log *slog.Logger) *checker.DataDirs {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // DefaultName is "<db>-<workload>-<nemesis>", Jepsen-style.
+// maxNemesisName bounds the faults' part of DefaultName.
+const maxNemesisName = 80
+
 func (t *Test) DefaultName() string {
 	nem := "none"
 	if len(t.Nemesis) > 0 {
 		nem = strings.Join(t.Nemesis, "+")
+	}
+	// The name is a directory name (at most 255 bytes) and part of the
+	// containers' names; with every fault spelled out "all" outgrew it.
+	// Past maxNemesisName the first faults stay and the rest are counted;
+	// test.json keeps the whole list.
+	if len(nem) > maxNemesisName {
+		kept, n := "", 0
+		for _, f := range t.Nemesis {
+			if len(kept)+len(f)+1 > maxNemesisName-12 {
+				break
+			}
+			if kept != "" {
+				kept += "+"
+			}
+			kept += f
+			n++
+		}
+		nem = fmt.Sprintf("%s+%d-more", kept, len(t.Nemesis)-n)
 	}
 	name := fmt.Sprintf("%s-%s-%s", t.DB, strings.ReplaceAll(t.Workload, ",", "+"), nem)
 	if t.Bug != "" {

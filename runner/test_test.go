@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/zabcheck/zabcheck/nemesis"
 	"time"
 )
 
@@ -120,3 +122,22 @@ func TestLivenessWindowStoredInTestJSON(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// TestDefaultNameFitsADirectory: with every fault selected the default
+// name stays a short directory name (it outgrew 255 bytes once "all" took
+// the disk faults) and still says how many faults were cut.
+func TestDefaultNameFitsADirectory(t *testing.T) {
+	all := nemesis.AllFor(func(nemesis.Capability) bool { return true })
+	tt := Test{DB: "zabnode", Workload: "session,sequential,queue,lock", Nemesis: all}
+	name := tt.DefaultName()
+	if len(name) > 150 || !nameRE.MatchString(name) {
+		t.Fatalf("DefaultName() = %q (%d bytes), want at most 150 bytes of a valid name", name, len(name))
+	}
+	if !strings.Contains(name, "-more") || !strings.HasPrefix(name, "zabnode-session+sequential+queue+lock-kill+") {
+		t.Errorf("DefaultName() = %q, want the first faults and a count of the rest", name)
+	}
+	short := Test{DB: "zabnode", Workload: "register", Nemesis: []string{"kill", "partition"}}
+	if got := short.DefaultName(); got != "zabnode-register-kill+partition" {
+		t.Errorf("short name changed: %q", got)
+	}
+}
