@@ -292,9 +292,7 @@ func (m *Model) Fsync(ino uint64, f *os.File) error {
 		if err = d.f.Sync(); err != nil {
 			err = fmt.Errorf("fsync %s: %w", d.f.Name(), err)
 		}
-		if cerr := d.f.Close(); cerr != nil {
-			m.log.Warn("close model handle", "file", d.f.Name(), "err", cerr)
-		}
+		m.closeHandle(d)
 	case f != nil:
 		if err = f.Sync(); err != nil {
 			err = fmt.Errorf("fsync %s: %w", f.Name(), err)
@@ -319,13 +317,15 @@ func (m *Model) detach(ino uint64, d *dirtyFile) {
 }
 
 func (m *Model) forget(ino uint64, d *dirtyFile) {
-	for _, o := range d.ops {
-		m.unflushed -= int64(len(o.data))
-	}
+	m.detach(ino, d)
+	m.closeHandle(d)
+}
+
+// closeHandle closes the model's own handle of a dirty file.
+func (m *Model) closeHandle(d *dirtyFile) {
 	if err := d.f.Close(); err != nil {
 		m.log.Warn("close model handle", "file", d.f.Name(), "err", err)
 	}
-	delete(m.files, ino)
 }
 
 // commit makes durable every journalled directory operation up to the last

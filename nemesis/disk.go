@@ -40,8 +40,7 @@ type DiskCluster interface {
 	PowerLoss(ctx context.Context, node string, torn bool) (string, error)
 	// LazyFS sends one control command to node's lazyfs.
 	LazyFS(ctx context.Context, node string, command ...string) (string, error)
-	// Running reports whether node's process runs (and is not paused).
-	Running(ctx context.Context, node string) (bool, error)
+	processReporter
 }
 
 // ErrNoLazyFS is what the disk faults' Available answers when the

@@ -28,8 +28,7 @@ type FailpointCluster interface {
 	SetFailpoint(ctx context.Context, node, name, value string) error
 	// Failpoints lists the failpoints armed on node.
 	Failpoints(ctx context.Context, node string) (map[string]string, error)
-	// Running reports whether node's process runs (and is not paused).
-	Running(ctx context.Context, node string) (bool, error)
+	processReporter
 }
 
 // ErrNoFailpoints is what the failpoint fault's Available answers when the

@@ -217,12 +217,17 @@ func (e *exitedError) Error() string {
 }
 func (e *exitedError) Unwrap() error { return e.err }
 
+// processReporter is a Cluster that can say whether a node's process runs
+// (*docker.Cluster can); the failpoint and disk faults need it too.
+type processReporter interface {
+	// Running reports whether node's process runs (and is not paused).
+	Running(ctx context.Context, node string) (bool, error)
+}
+
 // exitedAfterStart says whether node, started without error, is no longer
 // running, as far as the cluster can tell.
 func exitedAfterStart(ctx context.Context, c Cluster, node string) bool {
-	rc, ok := c.(interface {
-		Running(ctx context.Context, node string) (bool, error)
-	})
+	rc, ok := c.(processReporter)
 	if !ok {
 		return false
 	}
