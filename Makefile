@@ -56,8 +56,21 @@ deps-run: ## install the Debian packages `make run` needs (debootstrap), if miss
 build: ## build zabcheck and zabnode into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
+# rootfs prepares the Debian root file system (debootstrap) in the user's
+# cache while the Go build runs: one waits on the network and dpkg, the
+# other on the CPU, and on a fresh machine each takes about a minute.
+# `zabcheck images` imports it; when it is missing, zabcheck runs
+# debootstrap itself.
+.PHONY: rootfs
+rootfs: deps-run ## prepare the Debian root file system for the base image (done beside the Go build)
+	@CGO_ENABLED=0 $(GO) run -trimpath ./cmd/zabrootfs
+
+.PHONY: build-and-rootfs
+build-and-rootfs:
+	@$(MAKE) --no-print-directory -j2 build rootfs
+
 .PHONY: images
-images: deps-run build ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
+images: build-and-rootfs ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
 	$(BIN)/zabcheck images --repo .
 
 # staticcheck comes from the Go module proxy at a pinned version: `go run`
@@ -83,7 +96,7 @@ test: deps vet images ## what CI runs: unit tests, integration tests and the Doc
 # zabcheck test builds the chosen target's image (and its parents) when it is
 # missing or stale, so `make run` builds only what DB needs: no ZooKeeper
 # image for the zabnode main job.
-run: deps-run build ## build what the chosen target needs and run the main job (zabnode, 5 nodes, every workload, sync reads, 20% readers, roaming sessions, kill+partition, 60 s)
+run: build-and-rootfs ## build what the chosen target needs and run the main job (zabnode, 5 nodes, every workload, sync reads, 20% readers, roaming sessions, kill+partition, 60 s)
 	$(BIN)/zabcheck test --db $(DB) --nodes $(NODES) --workload $(WORKLOAD) --read-mode $(READ_MODE) \
 		--readers $(READERS) --sessions $(SESSIONS) --nemesis $(NEMESIS) --time-limit $(TIME_LIMIT)
 

@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/zabcheck/zabcheck/internal/rootfs"
 )
 
 // newClient connects to the engine named by the environment (DOCKER_HOST
@@ -36,31 +36,33 @@ func newClient(ctx context.Context) (*client.Client, error) {
 }
 
 // basePackages are what images/base/Dockerfile installs.
-var basePackages = []string{"iptables", "iproute2", "procps", "ca-certificates"}
+var basePackages = rootfs.Packages
 
 // ensureDebian makes sure DebianTag exists. A user with a registry may have
 // pulled the stock image; otherwise debootstrap builds a minimal bookworm
 // root file system from the host's apt mirror and the engine imports it.
+// A root file system already prepared in the cache (cmd/zabrootfs, which
+// `make run` starts beside the Go build) is imported and then removed.
 func ensureDebian(ctx context.Context, cli *client.Client, mirror string, log *slog.Logger) error {
 	if _, err := cli.ImageInspect(ctx, DebianTag); err == nil {
 		return nil
 	} else if !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("inspect %s: %w", DebianTag, err)
 	}
-	if mirror == "" {
-		sources, err := hostAptSources("/")
-		if err != nil {
+	start := time.Now()
+	if cache, err := rootfs.DefaultCache(); err == nil && rootfs.Ready(cache) {
+		log.Info("debian:bookworm missing: importing the prepared root file system", "dir", cache)
+		if err := importDir(ctx, cli, cache, DebianTag); err != nil {
 			return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 		}
-		if mirror, err = pickMirror(sources); err != nil {
-			return fmt.Errorf("bootstrap %s: %w (set a mirror explicitly)", DebianTag, err)
+		if err := os.RemoveAll(cache); err != nil {
+			log.Warn("remove prepared root file system", "dir", cache, "err", err)
 		}
+		log.Info("imported", "image", DebianTag, "took", time.Since(start).Round(time.Second))
+		return nil
 	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("bootstrap %s: debootstrap needs root: run `sudo make images`, or provide %s yourself", DebianTag, DebianTag)
-	}
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return fmt.Errorf("bootstrap %s: debootstrap not installed: run `make deps`: %w", DebianTag, err)
+	if err := rootfs.Check(); err != nil {
+		return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 	}
 	dir, err := os.MkdirTemp("", "zabcheck-rootfs-")
 	if err != nil {
@@ -71,63 +73,14 @@ func ensureDebian(ctx context.Context, cli *client.Client, mirror string, log *s
 			log.Warn("remove bootstrap dir", "dir", dir, "err", err)
 		}
 	}()
-	start := time.Now()
-	log.Info("debian:bookworm missing: running debootstrap (takes a few minutes)", "mirror", mirror, "dir", dir)
-	// The base image's packages come in the same pass: fetched together
-	// from the mirror, they save the base build an apt-get update (about
-	// half a minute of a newcomer's first run). The base Dockerfile still
-	// installs them on a stock debian:bookworm that lacks them.
-	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "--include="+strings.Join(basePackages, ","), "bookworm", dir, mirror)
-	if err := runLogged(cmd, log); err != nil {
-		return fmt.Errorf("bootstrap %s: debootstrap: %w", DebianTag, err)
+	log.Info("debian:bookworm missing: building it")
+	if err := rootfs.Build(ctx, dir, mirror, log); err != nil {
+		return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 	}
-	log.Info("debootstrap done; importing", "took", time.Since(start).Round(time.Second))
 	if err := importDir(ctx, cli, dir, DebianTag); err != nil {
 		return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 	}
 	log.Info("imported", "image", DebianTag, "took", time.Since(start).Round(time.Second))
-	return nil
-}
-
-// runLogged runs cmd, logging its output line by line, and returns the last
-// lines with the error when it fails.
-func runLogged(cmd *exec.Cmd, log *slog.Logger) error {
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	var (
-		wg   sync.WaitGroup
-		tail []string
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			line := sc.Text()
-			tail = append(tail, line)
-			if len(tail) > 15 {
-				tail = tail[1:]
-			}
-			// debootstrap prints one "I: Retrieving/Validating" line per
-			// package; the stage lines are the useful progress.
-			if strings.HasPrefix(line, "I: Retrieving") || strings.HasPrefix(line, "I: Validating") ||
-				strings.HasPrefix(line, "I: Extracting") || strings.HasPrefix(line, "I: Unpacking ") {
-				log.Debug("debootstrap", "line", line)
-			} else {
-				log.Info("debootstrap", "line", line)
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	err := cmd.Start()
-	if err == nil {
-		err = cmd.Wait()
-	}
-	pw.Close()
-	wg.Wait()
-	if err != nil {
-		return fmt.Errorf("%w\n%s", err, strings.Join(tail, "\n"))
-	}
 	return nil
 }
 

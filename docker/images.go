@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -322,7 +323,7 @@ func contextTar(files map[string][]byte, executables []string) ([]byte, error) {
 	sort.Strings(names)
 	for _, n := range names {
 		mode := int64(0o644)
-		if contains(executables, n) {
+		if slices.Contains(executables, n) {
 			mode = 0o755
 		}
 		hdr := &tar.Header{Name: n, Mode: mode, Size: int64(len(files[n])), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}

@@ -1,17 +1,18 @@
-package docker
+package rootfs
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
 
-// aptSource is one (type, URI, suites, components) entry of an apt source
+// Source is one (type, URI, suites, components) entry of an apt source
 // list, whichever format it came from.
-type aptSource struct {
+type Source struct {
 	Type       string // "deb" or "deb-src"
 	URI        string
 	Suites     []string
@@ -20,8 +21,8 @@ type aptSource struct {
 
 // parseOneLineSources parses the classic one-line format
 // ("deb [opts] uri suite [component...]").
-func parseOneLineSources(data string) []aptSource {
-	var out []aptSource
+func parseOneLineSources(data string) []Source {
+	var out []Source
 	for _, line := range strings.Split(data, "\n") {
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
@@ -46,7 +47,7 @@ func parseOneLineSources(data string) []aptSource {
 		if len(f) < 2 {
 			continue
 		}
-		out = append(out, aptSource{Type: typ, URI: f[0], Suites: []string{f[1]}, Components: f[2:]})
+		out = append(out, Source{Type: typ, URI: f[0], Suites: []string{f[1]}, Components: f[2:]})
 	}
 	return out
 }
@@ -54,8 +55,8 @@ func parseOneLineSources(data string) []aptSource {
 // parseDeb822Sources parses the deb822 format (*.sources): stanzas of
 // "Field: value" lines separated by blank lines, with folded continuation
 // lines and "Enabled: no" stanzas skipped.
-func parseDeb822Sources(data string) []aptSource {
-	var out []aptSource
+func parseDeb822Sources(data string) []Source {
+	var out []Source
 	for _, stanza := range deb822Stanzas(data) {
 		if strings.EqualFold(stanza["enabled"], "no") {
 			continue
@@ -65,7 +66,7 @@ func parseDeb822Sources(data string) []aptSource {
 		comps := strings.Fields(stanza["components"])
 		for _, typ := range strings.Fields(stanza["types"]) {
 			for _, uri := range uris {
-				out = append(out, aptSource{Type: typ, URI: uri, Suites: suites, Components: comps})
+				out = append(out, Source{Type: typ, URI: uri, Suites: suites, Components: comps})
 			}
 		}
 	}
@@ -115,11 +116,11 @@ var debianSuites = map[string]bool{
 	"sid": true, "stable": true, "testing": true, "unstable": true, "oldstable": true,
 }
 
-// pickMirror chooses the mirror debootstrap should use: the first binary
+// PickMirror chooses the mirror debootstrap should use: the first binary
 // source that serves a Debian release suite with the main component.
-func pickMirror(sources []aptSource) (string, error) {
+func PickMirror(sources []Source) (string, error) {
 	for _, s := range sources {
-		if s.Type != "deb" || !contains(s.Components, "main") {
+		if s.Type != "deb" || !slices.Contains(s.Components, "main") {
 			continue
 		}
 		for _, suite := range s.Suites {
@@ -131,21 +132,12 @@ func pickMirror(sources []aptSource) (string, error) {
 	return "", errors.New("no Debian archive (a deb source with a release suite and component main) in the apt sources")
 }
 
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// hostAptSources reads the host's apt source lists under root ("/" on a
+// HostAptSources reads the host's apt source lists under root ("/" on a
 // real machine): sources.list and sources.list.d/*.list in the one-line
 // format, sources.list.d/*.sources in deb822.
-func hostAptSources(root string) ([]aptSource, error) {
+func HostAptSources(root string) ([]Source, error) {
 	dir := filepath.Join(root, "etc", "apt")
-	var out []aptSource
+	var out []Source
 	if data, err := os.ReadFile(filepath.Join(dir, "sources.list")); err == nil {
 		out = append(out, parseOneLineSources(string(data))...)
 	} else if !errors.Is(err, os.ErrNotExist) {
