@@ -25,3 +25,9 @@ func TestFailpointsNeedZabnode(t *testing.T) {
 		t.Errorf("Failpoints on zookeeper: %v, want ErrNoFailpoints", err)
 	}
 }
+
+// The disk faults and corrupt need these of the real cluster.
+var (
+	_ nemesis.DiskCluster   = (*Cluster)(nil)
+	_ nemesis.AtRestCluster = (*Cluster)(nil)
+)

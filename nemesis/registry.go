@@ -106,6 +106,7 @@ func specs() []Spec {
 		powerLossSpec(),
 		fsyncErrorSpec(),
 		slowDiskSpec(),
+		corruptSpec(),
 	}
 }
 
@@ -133,6 +134,7 @@ func bases() []base {
 		powerLossBase(),
 		fsyncErrorBase(),
 		slowDiskBase(),
+		corruptBase(),
 	}
 }
 

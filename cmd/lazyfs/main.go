@@ -4,6 +4,10 @@
 //	lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
 //	lazyfs run --backing DIR --mount DIR --ctl SOCKET [mount flags] -- COMMAND [ARG...]
 //	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]
+//	lazyfs corrupt --dir DIR --prefix log.|snapshot. --mode flip|truncate [--seed N]
+//
+// corrupt damages the newest log or snapshot of a data directory at rest
+// (the node down), for the corrupt fault.
 //
 // run is mount plus the node: it starts COMMAND once the mount serves, as
 // the container's PID 1, and exits with the node's status (137 after kill
@@ -21,6 +25,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +35,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,7 +49,8 @@ import (
 const usage = `usage:
   lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
   lazyfs run --backing DIR --mount DIR --ctl SOCKET [mount flags] -- COMMAND [ARG...]
-  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]`
+  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]
+  lazyfs corrupt --dir DIR --prefix log.|snapshot. --mode flip|truncate [--seed N]`
 
 // errUsage marks bad invocations, which exit 2 rather than 1.
 var errUsage = errors.New(usage)
@@ -92,9 +99,39 @@ func run(ctx context.Context, log *slog.Logger, args []string, stdout io.Writer,
 		}
 		_, err = fmt.Fprintln(stdout, out)
 		return err
+	case "corrupt":
+		return corrupt(args[1:], stdout)
 	default:
 		return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
 	}
+}
+
+// corrupt damages the newest file of a kind in a data directory at rest:
+// the node must be down (the harness runs it in a container of its own on
+// the node's volume). It prints what it did as JSON, for the history.
+func corrupt(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("lazyfs corrupt", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("dir", "", "directory holding the files (a dataDir's version-2)")
+	prefix := fs.String("prefix", "", "file name prefix before the hex zxid: log. or snapshot.")
+	mode := fs.String("mode", "", "flip (one bit) or truncate (cut the data's tail)")
+	seed := fs.Uint64("seed", 0, "seed for the offset")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", err, errUsage)
+	}
+	if *dir == "" || *prefix == "" || !slices.Contains(lazyfs.CorruptModes(), *mode) || fs.NArg() != 0 {
+		return fmt.Errorf("corrupt needs --dir, --prefix and --mode %s: %w", strings.Join(lazyfs.CorruptModes(), "|"), errUsage)
+	}
+	c, err := lazyfs.Corrupt(*dir, *prefix, *mode, rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15)))
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, string(b))
+	return err
 }
 
 type mountConfig struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/zabcheck/zabcheck/lazyfs"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -30,6 +33,9 @@ func TestBadArguments(t *testing.T) {
 		{"mount", "--backing", dir, "--mount", dir, "--ctl", "s", "--max-unflushed", "-1"},
 		{"mount", "--backing", dir, "--mount", dir, "--ctl", "s", "extra"},
 		{"mount", "--nope"},
+		{"corrupt"},
+		{"corrupt", "--dir", dir, "--prefix", "log."},
+		{"corrupt", "--dir", dir, "--prefix", "log.", "--mode", "melt"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			err := run(context.Background(), quiet(), args, io.Discard, nil)
@@ -102,5 +108,31 @@ func TestMountCtlAndShutdown(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("control socket left behind: %v", err)
+	}
+}
+
+// TestCorruptPrintsWhatItDid: the command damages the newest log and
+// reports the file and offset as JSON, which the harness records.
+func TestCorruptPrintsWhatItDid(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{"log.1": "old records", "log.200000001": "new records"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	if err := run(context.Background(), quiet(), []string{"corrupt", "--dir", dir, "--prefix", "log.", "--mode", "truncate", "--seed", "3"}, &out, nil); err != nil {
+		t.Fatal(err)
+	}
+	var c lazyfs.Corruption
+	if err := json.Unmarshal([]byte(out.String()), &c); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "log.200000001"))
+	if c.File != "log.200000001" || int64(len(b)) != c.Offset || len(b) >= len("new records") {
+		t.Fatalf("reported %+v; the file now holds %q", c, b)
+	}
+	if old, _ := os.ReadFile(filepath.Join(dir, "log.1")); string(old) != "old records" {
+		t.Fatalf("an older log changed: %q", old)
 	}
 }
