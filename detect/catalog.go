@@ -36,6 +36,12 @@ type Trigger struct {
 	// Sessions "roaming" gives every client the whole connect string, so
 	// sessions move between servers on a connection loss.
 	Sessions string `json:"sessions,omitempty"`
+	// LivenessWindow (--liveness-window) replaces the default, 2 × session
+	// timeout + initLimit ticks (10 s with detect's timing). A lock waiter
+	// that misses its wake-up gives up at its op timeout (5 s) and
+	// retires, and the close of its session wakes the next waiter: such a
+	// stall never lasts a default window.
+	LivenessWindow time.Duration `json:"liveness_window,omitempty"`
 }
 
 // String is the trigger in zabcheck test's flag vocabulary.
@@ -80,6 +86,9 @@ func (t Trigger) String() string {
 	if t.Sessions != "" {
 		add("--sessions %s", t.Sessions)
 	}
+	if t.LivenessWindow != 0 {
+		add("--liveness-window %s", t.LivenessWindow)
+	}
 	return strings.Join(parts, " ")
 }
 
@@ -123,6 +132,16 @@ func Catalog() []Bug {
 			Description: "the leader commits (and answers the client) once a proposal is durable on the leader alone",
 			Trigger:     Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"leader-partition-then-kill"}, NemesisInterval: 3 * time.Second},
 			Expect:      "lost acknowledged write after the isolated leader's tail is truncated (linearizable)",
+		},
+		{
+			Name:        "delete-missing-ok",
+			Description: "a delete of a znode already gone (deleted by a committed or in-flight txn) answers OK instead of NoNode, as if delete were idempotent",
+			// Every consumer of the queue recipe lists the children and
+			// deletes the smallest; ten processes at 100 ops/s race for it
+			// all the time, and a consumer on a lagging follower lists
+			// children already taken. The bug needs no fault.
+			Trigger: Trigger{Workload: "queue", Concurrency: 10},
+			Expect:  "two consumers both dequeue the same element (queue: duplicated elements)",
 		},
 		{
 			Name:        "elect-ignore-zxid",
@@ -260,6 +279,20 @@ func Catalog() []Bug {
 			// all nodes) undoes the cut.
 			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"restart-uncommitted-tail", "power-loss"}, NemesisInterval: 3 * time.Second},
 			Expect:  "uncommitted txns before a new epoch's on one node's disk (on-disk: uncommitted survivors), divergent replicas",
+		},
+		{
+			Name:        "watch-origin-only",
+			Description: "a server fires a committed txn's watches only when one of its own clients sent it; a change sent through another server fires nothing there",
+			// Lock waiters watch their predecessor's child with exists, and
+			// with pinned sessions on three nodes most predecessors release
+			// through another server: the waiter sleeps while the lock is
+			// free until its op timeout (5 s), retires, and its session's
+			// close wakes nobody on the other servers either. The bug needs
+			// no fault, and without one the whole run past the first grace
+			// is judged. The waiters' timeouts end each stall within 5 s, so
+			// the window is 3 s.
+			Trigger: Trigger{Workload: "lock", LivenessWindow: 3 * time.Second},
+			Expect:  "no lock grant for seconds while waiters wait and the lock is free (liveness: stall); mutual exclusion holds (lock valid)",
 		},
 		{
 			Name:        "watch-skip-delete",

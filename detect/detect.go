@@ -270,6 +270,9 @@ func testFor(cfg Config, tr Trigger, bug string, seed int64) runner.Test {
 	if tr.Sessions != "" {
 		t.Sessions = tr.Sessions
 	}
+	if tr.LivenessWindow != 0 {
+		t.LivenessWindow = tr.LivenessWindow
+	}
 	t.Name = t.DefaultName()
 	if bug == "" {
 		t.Name = "detect-correct-" + t.Name

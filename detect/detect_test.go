@@ -250,3 +250,19 @@ func TestTriggerReaders(t *testing.T) {
 		t.Errorf("testFor without a readers override = %g, want the base's %g", got, want)
 	}
 }
+
+func TestTriggerLivenessWindow(t *testing.T) {
+	tr := Trigger{Workload: "lock", LivenessWindow: 3 * time.Second}
+	if got, want := tr.String(), "--workload lock --nemesis none --liveness-window 3s"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	cfg := Config{Base: base(), RunTime: 30 * time.Second, ResultsDir: "r"}
+	tt := testFor(cfg, tr, "", 1)
+	if got, want := tt.LivenessWindowOrDefault(), 3*time.Second; got != want {
+		t.Errorf("testFor liveness window = %s, want %s", got, want)
+	}
+	derived := testFor(cfg, Trigger{Workload: "lock"}, "", 1)
+	if got, want := derived.LivenessWindowOrDefault(), 10*time.Second; got != want {
+		t.Errorf("testFor without a window = %s, want the derived %s", got, want)
+	}
+}

@@ -43,7 +43,13 @@ func (l *loop) apply(t zab.Txn) error {
 	}
 	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnDigest(t.Data)})
 	l.sinceSnap++
-	for _, ev := range res.Events {
+	events := res.Events
+	if l.bugs.watchOriginOnly && env.Origin != l.cfg.MyID {
+		// BugWatchOriginOnly: no client of this server sent the txn, and
+		// the bug skips the watches along with the answer.
+		events = nil
+	}
+	for _, ev := range events {
 		trig := ev
 		if l.bugs.watchSkipDelete && ev.Type == jute.EventNodeDeleted {
 			// BugWatchSkipDelete: only the child table fires (a child

@@ -52,6 +52,20 @@ const (
 	// kernel may have dropped the dirty pages ("fsyncgate"), so nothing
 	// can be acknowledged again (storage.LogOptions.IgnoreSyncError).
 	BugIgnoreFsyncError = "ignore-fsync-error"
+	// BugWatchOriginOnly: a server fires the watches of a committed txn
+	// only when one of its own clients sent it; for txns that came from
+	// other servers' clients it updates the tree and fires nothing, so the
+	// watches stay armed on a change they missed. ZooKeeper applies every
+	// committed txn on every server through FinalRequestProcessor
+	// (ZKDatabase.processTxn, DataTree.processTxn), and DataTree's
+	// WatchManager.triggerWatch fires the watches whoever sent it; only
+	// then does FinalRequestProcessor return early for a request with no
+	// local connection (request.cnxn == null). The bug moves that early
+	// return above the watches. ZooKeeper's lock recipe stalls: a waiter
+	// whose predecessor's owner is on another server never hears of its
+	// delete, and waits until it gives up (its op timeout) while the lock
+	// is free. Mutual exclusion holds.
+	BugWatchOriginOnly = "watch-origin-only"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -70,6 +84,7 @@ func Bugs() []string {
 	}
 	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete,
 		BugTruncNoFsync, BugIgnoreFsyncError)
+	out = append(out, BugWatchOriginOnly)
 	slices.Sort(out)
 	return out
 }
@@ -89,9 +104,14 @@ type bugSet struct {
 	// BugIgnoreFsyncError, implemented by the log (storeOptions).
 	truncNoFsync     bool
 	ignoreFsyncError bool
+	// watchOriginOnly: BugWatchOriginOnly (apply.go).
+	watchOriginOnly bool
 }
 
 func (b bugSet) any() bool {
+	if b.watchOriginOnly {
+		return true
+	}
 	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete ||
 		b.truncNoFsync || b.ignoreFsyncError
 }
@@ -120,6 +140,8 @@ func parseBugs(names []string) (bugSet, error) {
 			b.truncNoFsync = true
 		case name == BugIgnoreFsyncError:
 			b.ignoreFsyncError = true
+		case name == BugWatchOriginOnly:
+			b.watchOriginOnly = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}

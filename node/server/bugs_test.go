@@ -30,8 +30,10 @@ func TestParseBugs(t *testing.T) {
 	if !b.core.Has("skip-trunc") || len(b.tree) != 1 || !b.lazyFsync || b.noSessionZxidCheck {
 		t.Errorf("split: got %+v", b)
 	}
-	if !slices.IsSorted(Bugs()) || len(Bugs()) != 18 {
-		t.Errorf("Bugs() = %v, want the 18 seeded bugs sorted", Bugs())
+	// No count here: detect's catalog test holds Bugs() to the list of
+	// bugs, and a count is a merge conflict whenever two bugs land at once.
+	if !slices.IsSorted(Bugs()) || len(slices.Compact(slices.Clone(Bugs()))) != len(Bugs()) {
+		t.Errorf("Bugs() = %v, want the seeded bugs sorted, each once", Bugs())
 	}
 }
 

@@ -80,3 +80,61 @@ func TestNewPrepWithBugsRefusesUnknown(t *testing.T) {
 		t.Error("NewPrepWithBugs accepted a bug the tree does not implement")
 	}
 }
+
+// TestBugDeleteMissingOK: two consumers of the queue recipe delete the
+// same child, the second while the first's delete is still in flight,
+// then a third after it committed. The correct build answers both late
+// deletes NoNode; with the seeded bug both answer OK (each consumer
+// believes it dequeued the child) and their no-op txns change nothing.
+// A multi's delete of a missing node fails either way.
+func TestBugDeleteMissingOK(t *testing.T) {
+	for _, tc := range []struct {
+		bugs []Bug
+		want jute.ErrCode
+	}{
+		{nil, jute.ZNONODE},
+		{[]Bug{BugDeleteMissingOK}, jute.ZOK},
+	} {
+		t.Run(fmt.Sprint(tc.bugs), func(t *testing.T) {
+			h := newHarness(t)
+			var err error
+			if h.prep, err = NewPrepWithBugs(h.tree, tc.bugs); err != nil {
+				t.Fatal(err)
+			}
+			h.openSession(s1)
+			h.openSession(s2)
+			h.mustCreate(s1, "/q", 0)
+			kid := h.mustCreate(s1, "/q/e-7-", jute.FlagSequential)
+			del := &jute.DeleteRequest{Path: kid, Version: -1}
+			first, c1 := h.prep1(s1, jute.OpDelete, del)
+			racing, c2 := h.prep1(s2, jute.OpDelete, del)
+			if c1 != jute.ZOK || c2 != tc.want {
+				t.Fatalf("racing deletes: codes %v, %v; want ZOK, %v", c1, c2, tc.want)
+			}
+			if r := h.commit(first); r.Err != jute.ZOK {
+				t.Fatalf("first delete applied with %v", r.Err)
+			}
+			before := h.tree.Zxid()
+			r := h.commit(racing)
+			if got, _ := r.Response(); got != tc.want {
+				t.Errorf("racing delete answered %v, want %v", got, tc.want)
+			}
+			if len(r.Events) != 0 {
+				t.Errorf("racing delete fired %v, want no events", r.Events)
+			}
+			if r, c := h.do(s2, jute.OpDelete, del); c != tc.want || r.Err != tc.want {
+				t.Errorf("delete after the commit: prepared %v, applied %v; want %v", c, r.Err, tc.want)
+			}
+			if h.tree.Zxid() <= before {
+				t.Error("the late deletes consumed no zxid")
+			}
+			if _, c := h.do(s2, jute.OpDelete, &jute.DeleteRequest{Path: "/q", Version: -1}); c != jute.ZOK {
+				t.Errorf("delete of the emptied parent: %v, want ZOK", c)
+			}
+			multi := &jute.MultiRequest{Ops: []jute.MultiOp{{Type: jute.OpDelete, Req: del}}}
+			if _, c := h.do(s1, jute.OpMulti, multi); c != jute.ZNONODE {
+				t.Errorf("multi delete of a missing node: %v, want ZNONODE", c)
+			}
+		})
+	}
+}

@@ -160,6 +160,8 @@ type Prep struct {
 	casOnCommitted bool
 	// seqOnCommitted is BugSeqFromCommittedCVersion.
 	seqOnCommitted bool
+	// deleteMissingOK is BugDeleteMissingOK.
+	deleteMissingOK bool
 }
 
 // Bug names a seeded bug of the tree's request preparation (see
@@ -180,8 +182,26 @@ const BugCASOnCommittedState Bug = "cas-on-committed-state"
 // with ZNODEEXISTS; the counter itself still advances correctly.
 const BugSeqFromCommittedCVersion Bug = "seq-from-committed-cversion"
 
+// BugDeleteMissingOK: a delete of a znode that is gone in the proposed
+// state (deleted by a txn committed or still in flight) answers OK instead
+// of NoNode, as if delete were idempotent: the leader proposes a no-op in
+// its place (an error txn carrying ZOK). ZooKeeper's
+// PrepRequestProcessor.pRequest2Txn looks the path up with
+// getRecordForPath, which throws KeeperException.NoNodeException, and the
+// client gets NoNode; only the replay of a fuzzy snapshot
+// (FileTxnSnapLog.processTransaction) ignores NoNode, because there the
+// delete surely happened already. Live, the OK lies: two consumers of
+// ZooKeeper's queue recipe that race to delete the same smallest child
+// both believe they took it, a duplicate dequeue. A plain delete only: a
+// multi's delete still fails.
+const BugDeleteMissingOK Bug = "delete-missing-ok"
+
 // Bugs lists the seeded bugs this package implements.
-func Bugs() []Bug { return []Bug{BugCASOnCommittedState, BugSeqFromCommittedCVersion} }
+func Bugs() []Bug {
+	return []Bug{BugCASOnCommittedState, BugSeqFromCommittedCVersion,
+		BugDeleteMissingOK,
+	}
+}
 
 // NewPrep prepares requests against t.
 func NewPrep(t *Tree) *Prep {
@@ -199,6 +219,8 @@ func NewPrepWithBugs(t *Tree, bugs []Bug) (*Prep, error) {
 			p.casOnCommitted = true
 		case BugSeqFromCommittedCVersion:
 			p.seqOnCommitted = true
+		case BugDeleteMissingOK:
+			p.deleteMissingOK = true
 		default:
 			return nil, fmt.Errorf("new prep: unknown seeded bug %q", b)
 		}
@@ -331,6 +353,12 @@ func (p *Prep) createScratch() *scratch {
 func (p *Prep) PrepareDelete(h Header, req *jute.DeleteRequest) (Txn, error) {
 	sc := newScratch(p)
 	txn, code := prepDelete(sc, h, req)
+	if code == jute.ZNONODE && p.deleteMissingOK {
+		// BugDeleteMissingOK: "already deleted" taken for success. The
+		// no-op changes nothing and answers ZOK with an empty body, as a
+		// delete's reply has.
+		return errorTxn(h, jute.ZOK), nil
+	}
 	return p.finish(h, sc, txn, code)
 }
 
