@@ -52,6 +52,24 @@ const (
 	// kernel may have dropped the dirty pages ("fsyncgate"), so nothing
 	// can be acknowledged again (storage.LogOptions.IgnoreSyncError).
 	BugIgnoreFsyncError = "ignore-fsync-error"
+	// BugShardedApply: a follower applies setData txns on two lanes split
+	// by a hash of the path, so that writes to unrelated znodes need not
+	// wait for each other, and one lane runs slowLaneTicks behind. Each
+	// path stays on one lane, so every znode's versions appear in order;
+	// but reads are served from whatever the lanes have applied, so a
+	// client can read a znode on the fast lane at zxid 6 and then one on
+	// the slow lane as it was before zxid 5. ZooKeeper applies committed
+	// txns one at a time in zxid order (FinalRequestProcessor), which is
+	// what makes its single system image (lag.go).
+	BugShardedApply = "sharded-apply"
+	// BugDelayedApply: a follower applies each committed txn
+	// delayedApplyTicks after the COMMIT arrives, in order, and answers
+	// local reads from its lagging tree meanwhile (a sync, which asks for
+	// the leader's state, catches it up). Nothing goes back, so every
+	// session's view stays monotonic; it is just seconds old. A correct
+	// follower applies a COMMIT as it arrives, so it trails its leader by
+	// no more than syncLimit ticks, ZooKeeper's timeliness (lag.go).
+	BugDelayedApply = "delayed-apply"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -69,7 +87,7 @@ func Bugs() []string {
 		out = append(out, string(b))
 	}
 	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete,
-		BugTruncNoFsync, BugIgnoreFsyncError)
+		BugTruncNoFsync, BugIgnoreFsyncError, BugShardedApply, BugDelayedApply)
 	slices.Sort(out)
 	return out
 }
@@ -89,11 +107,15 @@ type bugSet struct {
 	// BugIgnoreFsyncError, implemented by the log (storeOptions).
 	truncNoFsync     bool
 	ignoreFsyncError bool
+	// shardedApply and delayedApply: BugShardedApply and BugDelayedApply
+	// (lag.go).
+	shardedApply bool
+	delayedApply bool
 }
 
 func (b bugSet) any() bool {
 	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete ||
-		b.truncNoFsync || b.ignoreFsyncError
+		b.truncNoFsync || b.ignoreFsyncError || b.shardedApply || b.delayedApply
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -120,6 +142,10 @@ func parseBugs(names []string) (bugSet, error) {
 			b.truncNoFsync = true
 		case name == BugIgnoreFsyncError:
 			b.ignoreFsyncError = true
+		case name == BugShardedApply:
+			b.shardedApply = true
+		case name == BugDelayedApply:
+			b.delayedApply = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}
