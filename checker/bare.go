@@ -38,7 +38,7 @@ type Model struct {
 var models = []Model{
 	{Name: "register", Aliases: []string{"linearizable", "cas-register"}, Keyed: true,
 		Summary: "a read/write/cas register per key",
-		Fs:      []string{history.FWrite, history.FCas}, Checks: []string{"linearizable", "monotonic-reads", "final-reads"}},
+		Fs:      []string{history.FWrite, history.FCas}, Checks: []string{"linearizable", "monotonic-reads", "single-system-image", "timeliness", "final-reads"}},
 	{Name: "set", Summary: "one set: add, then read the whole set",
 		Fs: []string{history.FAdd}, Checks: []string{"set", "monotonic-reads", "final-reads"}},
 	{Name: "lock", Summary: "one mutex: acquire and release",

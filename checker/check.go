@@ -59,6 +59,13 @@ type Options struct {
 	// history, unknown otherwise).
 	LivenessWindow time.Duration
 	LivenessGrace  time.Duration
+	// StalenessBound is how stale a read may be, outside faults and a
+	// grace of StalenessGrace after each, before the timeliness check
+	// calls it invalid; TimelinessDefaults derives both from the
+	// cluster's timing. A zero bound leaves timeliness unjudged (skipped
+	// in a bare history, left out otherwise).
+	StalenessBound time.Duration
+	StalenessGrace time.Duration
 }
 
 // WorkloadChecks names a workload and the checkers (ScopeWorkload) that
@@ -101,6 +108,9 @@ func (o Options) Validate() error {
 	}
 	if o.LivenessWindow < 0 || o.LivenessGrace < 0 {
 		bad("negative liveness window %s or grace %s", o.LivenessWindow, o.LivenessGrace)
+	}
+	if o.StalenessBound < 0 || o.StalenessGrace < 0 {
+		bad("negative staleness bound %s or grace %s", o.StalenessBound, o.StalenessGrace)
 	}
 	return errors.Join(errs...)
 }

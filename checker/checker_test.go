@@ -54,7 +54,7 @@ func nullRead(o *history.Op) {
 // runner tests that the two agree).
 func judge(workload string) []WorkloadChecks {
 	checks := map[string][]string{
-		"register": {"linearizable", "monotonic-reads", "final-reads"},
+		"register": {"linearizable", "monotonic-reads", "single-system-image", "timeliness", "final-reads"},
 		"set":      {"set", "monotonic-reads", "final-reads"},
 		"lock":     {"lock", "liveness"},
 	}

@@ -144,6 +144,18 @@ func Catalog() []Bug {
 			Expect:  "two consumers both dequeue the same element (queue: duplicated elements)",
 		},
 		{
+			Name:        "delayed-apply",
+			Description: "a follower applies each committed txn 30 loop ticks (3 s at tickTime 200 ms) after its COMMIT, in order, and answers local reads from its lagging tree meanwhile; a sync catches it up",
+			// Local reads on the followers see versions that acknowledged
+			// writes of the leader's clients replaced 3 s before. Nothing
+			// goes back, so monotonic-reads is blind, and linearizable
+			// does not judge local reads; syncLimit 2 makes the bound
+			// 2 ticks + 1 s = 1.4 s, well under the lag. One key makes
+			// the readers read what the writers write.
+			Trigger: Trigger{Nodes: 3, Workload: "register", ReadMode: "local", SyncLimit: 2, Concurrency: 9, Readers: 0.5, Keys: 1, Rate: 100},
+			Expect:  "local reads on a follower return versions replaced by acknowledged writes seconds earlier, with no fault in force (timeliness)",
+		},
+		{
 			Name:        "elect-ignore-zxid",
 			Description: "FLE orders votes by server id only and the new leader skips its 'follower more recent than me' check, so a stale node can lead",
 			// Two faults at once: the highest-id follower is isolated while
@@ -242,6 +254,19 @@ func Catalog() []Bug {
 			// leader changes, the bug needs none.
 			Trigger: Trigger{Workload: "sequential", Nemesis: []string{"kill"}, NemesisInterval: 3 * time.Second, Concurrency: 10, Rate: 500},
 			Expect:  "node already exists on a sequential create (sequential)",
+		},
+		{
+			Name:        "sharded-apply",
+			Description: "a follower applies setData txns on two lanes split by a hash of the path, one of them 6 loop ticks (600 ms at tickTime 200 ms) behind: each znode moves forward, but a read sees a later write to one znode before an earlier write to another",
+			// One key at a time, rotated every few dozen ops: while the
+			// writers move from key k to k+1 at different moments, a
+			// session on a follower writes or reads k at a zxid above an
+			// acknowledged write to k+1 that k+1's slow lane still holds,
+			// then reads k+1 from before it. Per key nothing goes back
+			// (monotonic-reads stays valid) and the lag is under the
+			// staleness bound (timeliness stays valid).
+			Trigger: Trigger{Nodes: 3, Workload: "register", ReadMode: "local", Concurrency: 12, Readers: 0.25, Keys: 1, Rate: 300},
+			Expect:  "a session reads one key's version from before a write whose zxid is below one it already read or wrote on another key (single-system-image)",
 		},
 		{
 			Name:        "skip-trunc",

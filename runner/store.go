@@ -23,8 +23,10 @@ type Meta struct {
 	// default resolved), so that zabcheck check judges liveness as the
 	// run did. Runs recorded before them have neither: the defaults then
 	// apply.
-	SessionTimeout string     `json:"session_timeout,omitempty"`
-	LivenessWindow string     `json:"liveness_window,omitempty"`
+	SessionTimeout string `json:"session_timeout,omitempty"`
+	LivenessWindow string `json:"liveness_window,omitempty"`
+	// StalenessBound is the timeliness check's bound as the run used it.
+	StalenessBound string     `json:"staleness_bound,omitempty"`
 	Start          time.Time  `json:"start"`
 	End            *time.Time `json:"end,omitempty"`
 	Incomplete     bool       `json:"incomplete"`
@@ -46,6 +48,7 @@ func newMeta(t Test, start time.Time, version string) Meta {
 		NemesisInterval: t.NemesisInterval.String(),
 		SessionTimeout:  t.SessionTimeoutOrDefault().String(),
 		LivenessWindow:  t.LivenessWindowOrDefault().String(),
+		StalenessBound:  t.StalenessBoundOrDefault().String(),
 		Start:           start,
 		Incomplete:      true, // until the run finishes, a crash leaves it marked
 		Version:         version,
@@ -118,7 +121,8 @@ func ReadMeta(dir string) (Meta, error) {
 		name string
 		s    string
 		to   *time.Duration
-	}{{"session_timeout", m.SessionTimeout, &m.Test.SessionTimeout}, {"liveness_window", m.LivenessWindow, &m.Test.LivenessWindow}} {
+	}{{"session_timeout", m.SessionTimeout, &m.Test.SessionTimeout}, {"liveness_window", m.LivenessWindow, &m.Test.LivenessWindow},
+		{"staleness_bound", m.StalenessBound, &m.Test.StalenessBound}} {
 		if d.s == "" {
 			continue
 		}

@@ -52,7 +52,11 @@ type Test struct {
 	// LivenessWindow is how long a lock or queue may make no progress
 	// while someone waits, outside faults, before the liveness check calls
 	// it a stall. 0: derived from the timing (LivenessWindowOrDefault).
-	LivenessWindow  time.Duration `json:"-"`
+	LivenessWindow time.Duration `json:"-"`
+	// StalenessBound is how stale a read may be, outside faults and their
+	// grace, before the timeliness check calls it invalid. 0: derived from
+	// the timing (StalenessBoundOrDefault).
+	StalenessBound  time.Duration `json:"-"`
 	Keys            int           `json:"keys"`
 	Nemesis         []string      `json:"nemesis"`
 	NemesisInterval time.Duration `json:"-"`
@@ -197,6 +201,9 @@ func (t *Test) Validate() error {
 	if t.LivenessWindow < 0 || t.LivenessWindow != 0 && t.LivenessWindow < t.tick() {
 		return badf("--liveness-window %s: want at least one tick of --tick-time (%dms)", t.LivenessWindow, t.TickTime)
 	}
+	if t.StalenessBound < 0 {
+		return badf("--staleness-bound %s: must not be negative (0: syncLimit ticks + %s)", t.StalenessBound, checker.StalenessMargin)
+	}
 	if t.Name == "" {
 		t.Name = t.DefaultName()
 	}
@@ -288,6 +295,24 @@ func (t *Test) livenessGrace() time.Duration {
 	return g
 }
 
+// StalenessBoundOrDefault is the staleness bound: the one set, or
+// checker.TimelinessDefaults' from the tick time and syncLimit (syncLimit
+// ticks + 1s; 2s with the defaults).
+func (t *Test) StalenessBoundOrDefault() time.Duration {
+	if t.StalenessBound != 0 {
+		return t.StalenessBound
+	}
+	b, _ := checker.TimelinessDefaults(t.tick(), t.SessionTimeoutOrDefault(), t.SyncLimit, t.InitLimit)
+	return b
+}
+
+// stalenessGrace is what the timeliness check skips after each fault
+// (checker.TimelinessDefaults: the liveness grace).
+func (t *Test) stalenessGrace() time.Duration {
+	_, g := checker.TimelinessDefaults(t.tick(), t.SessionTimeoutOrDefault(), t.SyncLimit, t.InitLimit)
+	return g
+}
+
 // Workloads lists the test's workloads.
 func (t *Test) Workloads() []string { return strings.Split(t.Workload, ",") }
 
@@ -314,7 +339,8 @@ func (t *Test) nemesisConfig() nemesis.Config {
 // judged by the checkers its registry entry names.
 func (t *Test) checkOptions(dir string, log *slog.Logger) checker.Options {
 	opts := checker.Options{ReadMode: t.ReadMode, Timeout: t.CheckTimeout, Logger: log,
-		LivenessWindow: t.LivenessWindowOrDefault(), LivenessGrace: t.livenessGrace()}
+		LivenessWindow: t.LivenessWindowOrDefault(), LivenessGrace: t.livenessGrace(),
+		StalenessBound: t.StalenessBoundOrDefault(), StalenessGrace: t.stalenessGrace()}
 	if dir != "" {
 		opts.DumpsDir, opts.OutDir = filepath.Join(dir, "nodes"), dir
 	}

@@ -57,6 +57,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{func(t *Test) { t.Keys = 0 }, "--keys"},
 		{func(t *Test) { t.LivenessWindow = 100 * time.Millisecond }, "--liveness-window 100ms: want at least one tick of --tick-time (200ms)"},
 		{func(t *Test) { t.LivenessWindow = -time.Second }, "--liveness-window -1s"},
+		{func(t *Test) { t.StalenessBound = -time.Second }, "--staleness-bound -1s: must not be negative"},
 		{func(t *Test) { t.Name = "a b" }, "test name"},
 		{func(t *Test) { t.Sessions = "sticky" }, `--sessions "sticky"`},
 		{func(t *Test) { t.Sessions = "roaming"; t.ReadMode = "leader" }, "--sessions roaming"},
@@ -118,6 +119,33 @@ func TestLivenessWindowStoredInTestJSON(t *testing.T) {
 	}
 	if m, err = ReadMeta(old); err != nil || m.Test.checkOptions("", nil).LivenessWindow != 10*time.Second {
 		t.Errorf("an old test.json: %v, window %s, want the default 10s", err, m.Test.checkOptions("", nil).LivenessWindow)
+	}
+}
+
+// The staleness bound a run used is stored in test.json, default
+// resolved (syncLimit ticks + 1s), and reaches the checker with the
+// liveness grace.
+func TestStalenessBoundStoredInTestJSON(t *testing.T) {
+	run := Test{DB: "zabnode", Workload: "register", ReadMode: "local", TickTime: 100, InitLimit: 10, SyncLimit: 5, SessionTimeout: time.Second}
+	if got := run.StalenessBoundOrDefault(); got != 1500*time.Millisecond {
+		t.Fatalf("default bound %s, want 5 ticks of 100ms + 1s = 1.5s", got)
+	}
+	for _, set := range []time.Duration{0, 4 * time.Second} {
+		run.StalenessBound = set
+		dir := t.TempDir()
+		if err := writeMeta(dir, newMeta(run, time.Unix(0, 0), "test")); err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadMeta(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := max(set, 1500*time.Millisecond)
+		opts := m.Test.checkOptions("", nil)
+		if m.StalenessBound != want.String() || opts.StalenessBound != want || opts.StalenessGrace != 2*time.Second {
+			t.Errorf("bound set to %s: stored %q, check options bound %s grace %s; want %s and grace 2s (1s + 10 ticks)",
+				set, m.StalenessBound, opts.StalenessBound, opts.StalenessGrace, want)
+		}
 	}
 }
 

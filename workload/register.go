@@ -20,7 +20,7 @@ var registerWorkload = Workload{
 	Mix:      map[string]int{history.FRead: 2, history.FWrite: 1, history.FCas: 1},
 	ReadOnly: history.FRead,
 	Keyed:    true,
-	Checks:   []string{"linearizable", "monotonic-reads", "final-reads"},
+	Checks:   []string{"linearizable", "monotonic-reads", "single-system-image", "timeliness", "final-reads"},
 	exec:     (*runner).execRegister,
 	final: func(fr *finalReader, ctx context.Context, keys []string) error {
 		for _, k := range keys {

@@ -45,6 +45,8 @@ clock faults are out of scope: containers share the host's clock.`,
 			durationFlag("session-timeout", 0, "session timeout every client requests, 2 to 20 ticks of --tick-time (0: 20 ticks, the most ZooKeeper grants)", env("SESSION_TIMEOUT")),
 			derivedDefault(durationFlag("liveness-window", 0, "how long a lock or queue may go without a grant or dequeue while someone waits, outside faults, before the run is invalid; each heal is first given a grace of a session timeout + initLimit ticks", env("LIVENESS_WINDOW")),
 				"2 × session timeout + initLimit ticks, 10s with the other defaults"),
+			derivedDefault(durationFlag("staleness-bound", 0, "how stale a read may be (time since an acknowledged write replaced the version it returned), outside faults and a grace after each, before the timeliness check calls the run invalid; 0: the default", env("STALENESS_BOUND")),
+				"syncLimit ticks + 1s, 2s with the other defaults"),
 			&cli.IntFlag{Name: "keys", Value: 5, Usage: "register keys active at a time", EnvVars: env("KEYS")},
 			&cli.StringFlag{Name: "nemesis", Value: "none", Usage: "none, all (every fault the target and kernel support), or a comma list of: " + faultsHelp(), EnvVars: env("NEMESIS")},
 			durationFlag("nemesis-interval", 10*time.Second, "mean time between fault start and stop", env("NEMESIS_INTERVAL")),
@@ -83,6 +85,9 @@ func testFromFlags(c *cli.Context) (runner.Test, error) {
 		ResultsDir: c.String("results-dir"), CheckTimeout: c.Duration("check-timeout"),
 		TickTime: c.Int("tick-time"), InitLimit: c.Int("init-limit"), SyncLimit: c.Int("sync-limit"),
 		SnapCount: c.Int("snap-count"), CommitLogCount: c.Int("commit-log-count"),
+		// Negative values are refused when the flag is parsed, and again
+		// by Validate for a Test built some other way.
+		StalenessBound: c.Duration("staleness-bound"),
 	}
 	n, err := workload.ParseConcurrency(c.String("concurrency"), t.Nodes+t.Observers)
 	if err != nil {

@@ -27,12 +27,6 @@ func (l *loop) apply(t zab.Txn) error {
 	if env.Txn.Zxid != int64(t.Zxid) {
 		return fmt.Errorf("apply %v: txn was prepared for zxid %#x", t.Zxid, env.Txn.Zxid)
 	}
-	var early []tree.Event
-	if l.bugs.multiPartialApply {
-		early = l.applyFailedPrefix(&env.Txn)
-	}
-	res := l.tree.Apply(&env.Txn)
-	res.Events = append(early, res.Events...)
 	if l.prep != nil {
 		l.prep.Committed(env.Txn.Zxid)
 	}
@@ -43,6 +37,22 @@ func (l *loop) apply(t zab.Txn) error {
 	}
 	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnDigest(t.Data)})
 	l.sinceSnap++
+	if l.lag(env) {
+		return nil // a seeded bug applies it later (lag.go)
+	}
+	l.applyTxn(env)
+	return nil
+}
+
+// applyTxn changes the tree, fires the watches and answers the client, for
+// one committed txn whose commit apply has recorded.
+func (l *loop) applyTxn(env envelope) {
+	var early []tree.Event
+	if l.bugs.multiPartialApply {
+		early = l.applyFailedPrefix(&env.Txn)
+	}
+	res := l.tree.Apply(&env.Txn)
+	res.Events = append(early, res.Events...)
 	events := res.Events
 	if l.bugs.watchOriginOnly && env.Origin != l.cfg.MyID {
 		// BugWatchOriginOnly: no client of this server sent the txn, and
@@ -75,7 +85,7 @@ func (l *loop) apply(t zab.Txn) error {
 				l.attach(cr.c, sid, cr.timeout)
 			}
 		}
-		return nil
+		return
 	case tree.KindCloseSession:
 		delete(l.lastSeen, sid)
 		delete(l.expiring, sid)
@@ -90,7 +100,7 @@ func (l *loop) apply(t zab.Txn) error {
 			delete(l.sessions, sid)
 			l.watches.Remove(tree.WatcherID(sid))
 		}
-		return nil
+		return
 	}
 	if env.Origin == l.cfg.MyID {
 		if s := l.sessions[sid]; s != nil {
@@ -98,13 +108,14 @@ func (l *loop) apply(t zab.Txn) error {
 			l.complete(s, env.Xid, jute.EncodeResponse(jute.ReplyHeader{Xid: env.Xid, Zxid: res.Zxid, Err: code}, body))
 		}
 	}
-	return nil
 }
 
 // maybeSnapshot saves the applied tree every snapCount txns and compacts
 // the log (see zabStorage for why the core is unaffected).
 func (l *loop) maybeSnapshot() {
-	if l.sinceSnap < l.cfg.SnapCount {
+	if l.sinceSnap < l.cfg.SnapCount || len(l.lagged) > 0 {
+		// A lagging tree (lag.go) is behind its zxid: wait until it
+		// has caught up.
 		return
 	}
 	z := l.tree.Zxid()

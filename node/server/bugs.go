@@ -66,6 +66,24 @@ const (
 	// delete, and waits until it gives up (its op timeout) while the lock
 	// is free. Mutual exclusion holds.
 	BugWatchOriginOnly = "watch-origin-only"
+	// BugShardedApply: a follower applies setData txns on two lanes split
+	// by a hash of the path, so that writes to unrelated znodes need not
+	// wait for each other, and one lane runs slowLaneTicks behind. Each
+	// path stays on one lane, so every znode's versions appear in order;
+	// but reads are served from whatever the lanes have applied, so a
+	// client can read a znode on the fast lane at zxid 6 and then one on
+	// the slow lane as it was before zxid 5. ZooKeeper applies committed
+	// txns one at a time in zxid order (FinalRequestProcessor), which is
+	// what makes its single system image (lag.go).
+	BugShardedApply = "sharded-apply"
+	// BugDelayedApply: a follower applies each committed txn
+	// delayedApplyTicks after the COMMIT arrives, in order, and answers
+	// local reads from its lagging tree meanwhile (a sync, which asks for
+	// the leader's state, catches it up). Nothing goes back, so every
+	// session's view stays monotonic; it is just seconds old. A correct
+	// follower applies a COMMIT as it arrives, so it trails its leader by
+	// no more than syncLimit ticks, ZooKeeper's timeliness (lag.go).
+	BugDelayedApply = "delayed-apply"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -83,7 +101,7 @@ func Bugs() []string {
 		out = append(out, string(b))
 	}
 	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete,
-		BugTruncNoFsync, BugIgnoreFsyncError)
+		BugTruncNoFsync, BugIgnoreFsyncError, BugShardedApply, BugDelayedApply)
 	out = append(out, BugWatchOriginOnly)
 	slices.Sort(out)
 	return out
@@ -106,6 +124,10 @@ type bugSet struct {
 	ignoreFsyncError bool
 	// watchOriginOnly: BugWatchOriginOnly (apply.go).
 	watchOriginOnly bool
+	// shardedApply and delayedApply: BugShardedApply and BugDelayedApply
+	// (lag.go).
+	shardedApply bool
+	delayedApply bool
 }
 
 func (b bugSet) any() bool {
@@ -113,7 +135,7 @@ func (b bugSet) any() bool {
 		return true
 	}
 	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete ||
-		b.truncNoFsync || b.ignoreFsyncError
+		b.truncNoFsync || b.ignoreFsyncError || b.shardedApply || b.delayedApply
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -142,6 +164,10 @@ func parseBugs(names []string) (bugSet, error) {
 			b.ignoreFsyncError = true
 		case name == BugWatchOriginOnly:
 			b.watchOriginOnly = true
+		case name == BugShardedApply:
+			b.shardedApply = true
+		case name == BugDelayedApply:
+			b.delayedApply = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}

@@ -76,6 +76,8 @@ type loop struct {
 	expiring map[int64]bool
 
 	committed []dumpEntry // txns applied since start-up or the last SNAP
+	// lagged holds committed txns a seeded bug applies late (lag.go).
+	lagged    []laggedTxn
 	sinceSnap int
 	ticks     int64
 	fatal     error
@@ -284,6 +286,9 @@ func (l *loop) checkStatus() {
 	if k == l.status {
 		return
 	}
+	// A lagging tree (lag.go) catches up before the node serves in its
+	// new role: a leader prepares requests against it.
+	l.drainLagged(true)
 	old := l.status
 	l.status = k
 	l.log.Info("role changed", "role", st.Role.String(), "serving", st.Serving, "epoch", st.Epoch,
@@ -328,6 +333,7 @@ func (l *loop) serving() bool { return l.status.serving }
 func (l *loop) tick() {
 	l.node.Tick()
 	l.ticks++
+	l.lagTick()
 	if l.bugs.lazyFsync && l.ticks%lazyFsyncEvery == 0 {
 		// BugAckBeforeFsync: what was acked since the last timer becomes
 		// durable only now.

@@ -74,6 +74,7 @@ func (io readyIO) Restore(snap *zab.Snapshot) error {
 	if err := l.resetTree(snap.Zxid, snap.Data); err != nil {
 		return err
 	}
+	l.lagged = nil // the snapshot holds what a seeded bug held back (lag.go)
 	l.watches = tree.NewWatches()
 	l.log.Info("installed snapshot from leader", "zxid", snap.Zxid)
 	return nil
@@ -85,6 +86,11 @@ func (io readyIO) Apply(t zab.Txn) error { return io.l.apply(t) }
 // proposal that fails fatally stops the loop.
 func (io readyIO) Requests(syncs []zab.SyncResult, reqs []zab.Request) error {
 	l := io.l
+	if len(syncs) > 0 {
+		// A sync asks for the leader's state: a lagging tree (lag.go)
+		// catches up first, so only local reads see the lag.
+		l.drainLagged(true)
+	}
 	for _, s := range syncs {
 		l.syncDone(s)
 	}
