@@ -58,6 +58,8 @@ func TestBadArguments(t *testing.T) {
 		{"zero time limit", []string{"test", "--time-limit", "0s"}, nil, "--time-limit"},
 		{"zero bare time limit", []string{"test", "--time-limit", "0"}, nil, "--time-limit"},
 		{"negative time limit", []string{"test", "--time-limit", "-5"}, nil, "--time-limit"},
+		{"unknown nemesis mode", []string{"test", "--nemesis", "kill", "--nemesis-mode", "hurricane"}, nil, `--nemesis-mode "hurricane"`},
+		{"storm without faults from env", []string{"test"}, map[string]string{"ZABCHECK_NEMESIS_MODE": "storm"}, "--nemesis-mode storm: no fault"},
 		{"word nemesis interval", []string{"test", "--nemesis-interval", "soon"}, nil, "--nemesis-interval"},
 		{"bad check timeout from env", []string{"check", dir}, map[string]string{"ZABCHECK_CHECK_TIMEOUT": "-1s"}, "check-timeout"},
 		{"negative bench duration", []string{"bench", "--duration", "-1"}, nil, "--duration"},
