@@ -106,6 +106,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			bugsCommand(),
 			detectCommand(),
 			huntCommand(),
+			coverageGateCommand(),
 			listCommand(),
 			synthCommand(),
 		},
