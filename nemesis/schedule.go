@@ -56,6 +56,10 @@ type Config struct {
 	CrashTimeout time.Duration
 	// MaxSteps bounds the number of starts and stops in one run.
 	MaxSteps int
+	// Mode is how the waits between steps are drawn: ModeSteady ("" too),
+	// every wait Interval ± Jitter; or ModeStorm, calm stretches of steady
+	// rounds between bursts of many short faults (see stormPhase).
+	Mode string
 
 	// Sleep waits for d or until ctx is done. Nil: a real timer. Tests
 	// pass a fake so that nothing sleeps.
@@ -169,6 +173,9 @@ func (c Config) Validate() error {
 	if c.MaxSteps <= 0 {
 		errs = append(errs, fmt.Errorf("max steps %d must be positive", c.MaxSteps))
 	}
+	if c.Mode != "" && !slices.Contains(Modes(), c.Mode) {
+		errs = append(errs, fmt.Errorf("unknown mode %q (known: %s)", c.Mode, strings.Join(Modes(), ", ")))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid nemesis config: %w", err)
 	}
@@ -233,6 +240,10 @@ type Schedule struct {
 	targets map[int][]string
 	// powerLosses counts power-loss rounds planned (powerLossRound).
 	powerLosses int
+	// phases counts the storm phases planned; bursting says the rounds
+	// being planned belong to a burst, whose waits are short.
+	phases   int
+	bursting bool
 }
 
 // NewSchedule validates cfg and builds its faults.
@@ -290,7 +301,11 @@ func (s *Schedule) Next() (Step, bool) {
 		return Step{}, false
 	}
 	if len(s.queue) == 0 {
-		s.queue = s.round()
+		if s.cfg.Mode == ModeStorm {
+			s.queue = s.stormPhase()
+		} else {
+			s.queue = s.round()
+		}
 	}
 	st := s.queue[0]
 	s.queue = s.queue[1:]
@@ -302,6 +317,9 @@ func (s *Schedule) Next() (Step, bool) {
 }
 
 func (s *Schedule) interval(scale float64) time.Duration {
+	if s.bursting {
+		return time.Duration(float64(s.burstWait()) * scale)
+	}
 	d := s.cfg.Interval
 	if j := s.cfg.Jitter; j > 0 {
 		d += time.Duration(s.rng.Int64N(2*int64(j)+1)) - j

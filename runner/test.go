@@ -61,11 +61,14 @@ type Test struct {
 	Nemesis         []string      `json:"nemesis"`
 	NemesisInterval time.Duration `json:"-"`
 	NemesisTargets  []string      `json:"nemesis_targets,omitempty"`
-	Seed            int64         `json:"seed"`
-	Bug             string        `json:"bug,omitempty"`
-	LeaveDBRunning  bool          `json:"leave_db_running,omitempty"`
-	ResultsDir      string        `json:"-"`
-	CheckTimeout    time.Duration `json:"-"`
+	// NemesisMode is how the nemesis paces its faults (nemesis.Modes):
+	// "steady" ("" too) or "storm", bursts of many short faults.
+	NemesisMode    string        `json:"nemesis_mode,omitempty"`
+	Seed           int64         `json:"seed"`
+	Bug            string        `json:"bug,omitempty"`
+	LeaveDBRunning bool          `json:"leave_db_running,omitempty"`
+	ResultsDir     string        `json:"-"`
+	CheckTimeout   time.Duration `json:"-"`
 	// TickTime, InitLimit and SyncLimit go into zoo.cfg for both targets.
 	TickTime  int `json:"tick_time"`
 	InitLimit int `json:"init_limit"`
@@ -158,6 +161,12 @@ func (t *Test) Validate() error {
 	}
 	if t.NemesisInterval <= 0 {
 		return badf("--nemesis-interval %s: must be positive", t.NemesisInterval)
+	}
+	if t.NemesisMode != "" && !slices.Contains(nemesis.Modes(), t.NemesisMode) {
+		return badf("--nemesis-mode %q: want %s", t.NemesisMode, strings.Join(nemesis.Modes(), " or "))
+	}
+	if t.NemesisMode == nemesis.ModeStorm && len(t.Nemesis) == 0 {
+		return badf("--nemesis-mode storm: no fault is selected (--nemesis none); a storm needs faults")
 	}
 	if t.Bug != "" && !target.Capabilities.SeededBugs {
 		return badf("--bug %s: --db %s has no seeded bugs", t.Bug, t.DB)
@@ -328,7 +337,7 @@ func (t *Test) workloadConfig(nodes []workload.Node, guard *netguard.Guard, lead
 // nemesisConfig is the nemesis stage's configuration of t.
 func (t *Test) nemesisConfig() nemesis.Config {
 	return nemesis.Config{
-		Faults: t.Nemesis, Interval: t.NemesisInterval, Targets: t.NemesisTargets,
+		Faults: t.Nemesis, Interval: t.NemesisInterval, Targets: t.NemesisTargets, Mode: t.NemesisMode,
 		// A seed of its own, derived from the test's, keeps the workload's op
 		// sequence independent of how many faults were drawn.
 		Seed: rand.New(rand.NewSource(t.Seed)).Int63(),
@@ -387,7 +396,8 @@ func readDataDirs(format, nodesDir string, log *slog.Logger) *checker.DataDirs {
 // oneLine joins a multi-error's lines: bad arguments get one line.
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
-// DefaultName is "<db>-<workload>-<nemesis>", Jepsen-style.
+// DefaultName is "<db>-<workload>-<nemesis>", Jepsen-style ("-storm"
+// after the faults in storm mode).
 // maxNemesisName bounds the faults' part of DefaultName.
 const maxNemesisName = 80
 
@@ -413,6 +423,9 @@ func (t *Test) DefaultName() string {
 			n++
 		}
 		nem = fmt.Sprintf("%s+%d-more", kept, len(t.Nemesis)-n)
+	}
+	if t.NemesisMode == nemesis.ModeStorm {
+		nem += "-storm"
 	}
 	name := fmt.Sprintf("%s-%s-%s", t.DB, strings.ReplaceAll(t.Workload, ",", "+"), nem)
 	if t.Bug != "" {

@@ -38,6 +38,14 @@ func TestValidateNamesTheFlag(t *testing.T) {
 	if good.Name != "zabnode-register-none" {
 		t.Errorf("default name: got %q", good.Name)
 	}
+	storm := good
+	storm.Name, storm.Nemesis, storm.NemesisMode = "", []string{"kill"}, "storm"
+	if err := storm.Validate(); err != nil {
+		t.Errorf("--nemesis-mode storm: %v", err)
+	}
+	if storm.Name != "zabnode-register-kill-storm" || storm.nemesisConfig().Mode != "storm" {
+		t.Errorf("storm run: name %q, nemesis mode %q", storm.Name, storm.nemesisConfig().Mode)
+	}
 	for _, sessions := range []string{"pinned", "roaming"} {
 		ok := good
 		ok.Sessions = sessions
@@ -71,6 +79,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 			t.NoFUSE = "FUSE is not available: stat /dev/fuse: no such file or directory"
 		}, "--lazyfs (which power-loss need): FUSE is not available: stat /dev/fuse"},
 		{func(t *Test) { t.Nemesis = []string{"slow-disk"} }, "slow-disk needs lazyfs"},
+		{func(t *Test) { t.Nemesis = []string{"kill"}; t.NemesisMode = "hurricane" }, `--nemesis-mode "hurricane": want steady or storm`},
+		{func(t *Test) { t.NemesisMode = "storm" }, "--nemesis-mode storm: no fault is selected"},
 		{func(t *Test) { t.DBConfig = map[string]string{"zabnode.bug": "x"}; t.DB = "zookeeper" }, "--db-config: Extra key \"zabnode.bug\" is zabnode's"},
 	} {
 		bad := good

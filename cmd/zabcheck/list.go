@@ -10,6 +10,7 @@ import (
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/docker"
 	"github.com/zabcheck/zabcheck/nemesis"
+	"github.com/zabcheck/zabcheck/runner"
 	"github.com/zabcheck/zabcheck/workload"
 )
 
@@ -21,7 +22,7 @@ func listCommand() *cli.Command {
 		Name:  "list",
 		Usage: "list the registered targets, workloads, faults and checkers",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "names", Usage: "print only the names of one registry, one per line (targets, workloads, faults or checkers), for scripts such as the nightly matrix"},
+			&cli.StringFlag{Name: "names", Usage: "print only the names of one registry, one per line (targets, workloads, faults, checkers, or required-coverage: the protocol paths zabcheck coverage-gate requires), for scripts such as the nightly matrix"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -31,9 +32,10 @@ func listCommand() *cli.Command {
 				names, ok := map[string][]string{
 					"targets": docker.TargetNames(), "workloads": workload.Names(),
 					"faults": nemesis.AllFor(func(nemesis.Capability) bool { return true }), "checkers": checker.Names(),
+					"required-coverage": runner.RequiredCoverage(),
 				}[kind]
 				if !ok {
-					return badArgs("--names %q: want targets, workloads, faults or checkers", kind)
+					return badArgs("--names %q: want targets, workloads, faults, checkers or required-coverage", kind)
 				}
 				_, err := fmt.Fprintln(c.App.Writer, strings.Join(names, "\n"))
 				return err

@@ -105,6 +105,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			benchCommand(),
 			bugsCommand(),
 			detectCommand(),
+			huntCommand(),
+			coverageGateCommand(),
 			listCommand(),
 			synthCommand(),
 		},

@@ -161,6 +161,28 @@ func TestNightlyMatrixComesFromTheRegistries(t *testing.T) {
 	}
 }
 
+// TestNightlySummaryGatesOnCoverage: the summary job builds zabcheck before
+// `.ci/nightly summary`, whose merge runs the coverage gate on every job's
+// runs.
+func TestNightlySummaryGatesOnCoverage(t *testing.T) {
+	summary := parseWorkflow(t, "nightly.yml").Jobs["summary"]
+	built := false
+	for _, s := range summary.Steps {
+		if slices.Contains(makeTargets(s.Run), "build") {
+			built = true
+		}
+		if strings.Contains(s.Run, ".ci/nightly summary") && !built {
+			t.Errorf("summary job runs %q before `make build`: it has no bin/zabcheck for the coverage gate", s.Run)
+		}
+	}
+	script := read(t, ".ci/nightly")
+	_, body, ok := strings.Cut(script, "\nsummary() {")
+	body, _, _ = strings.Cut(body, "\n}\n")
+	if !ok || !strings.Contains(body, "bin/zabcheck coverage-gate") {
+		t.Error(".ci/nightly's summary does not run zabcheck coverage-gate")
+	}
+}
+
 // TestMakeRunBuildsOnlyWhatItNeeds: the main job must not wait for the
 // browser (installed by `deps`) or for every image (`images`): zabcheck test
 // builds the chosen target's image itself.
