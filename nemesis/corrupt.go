@@ -49,7 +49,7 @@ func corruptSpec() Spec {
 		round: func(s *Schedule) []Step {
 			target := pick(s.rng, []string{TargetOne, TargetLeader})
 			shape := fmt.Sprintf("%s%s:%d", pick(s.rng, corruptKinds), pick(s.rng, corruptModes), s.rng.Uint64()>>1)
-			a := startStep(s.id(), s.interval(1), Corrupt, shape, "", target)
+			a := startStep(s.id(), s.interval(1), Corrupt, target, shape, target)
 			return []Step{a, stopStep(a, s.interval(0.5))}
 		},
 	}

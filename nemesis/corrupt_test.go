@@ -92,7 +92,7 @@ func TestCorruptRoundsAreOneNodeAndParse(t *testing.T) {
 		if len(r) != 2 || r[0].Fault != Corrupt || (r[0].Target != TargetOne && r[0].Target != TargetLeader) {
 			t.Fatalf("round %+v", r)
 		}
-		if _, _, _, err := parseCorruptShape(r[0].Shape); err != nil {
+		if _, _, _, err := parseCorruptShape(r[0].Kind); err != nil {
 			t.Fatal(err)
 		}
 	}
