@@ -24,7 +24,7 @@ const (
 	// maxWatchMarks is spread over the lanes of the whole-run views, per
 	// kind of mark (changes, arms, events); flagged marks are always
 	// drawn. A lane never gets fewer than minLaneMarks.
-	maxWatchMarks = 2400
+	maxWatchMarks = 900
 	minLaneMarks  = 20
 	// Zoomed views around the flagged ops draw every mark in their window,
 	// up to maxZoomMarks of each kind per lane.
@@ -65,13 +65,13 @@ type watchSessionView struct {
 }
 
 type watchZoomView struct {
-	Session            string
-	SessionID          string // the session's whole-run view, "" when not drawn
-	StartS, EndS       string
-	StartUS, EndUS     int64
-	Keys               string
-	Ops                []int64
-	SVG                template.HTML
+	Session        string
+	SessionID      string // the session's whole-run view, "" when not drawn
+	StartS, EndS   string
+	StartUS, EndUS int64
+	Keys           string
+	Ops            []int64
+	SVG            template.HTML
 }
 
 // watchMark is one thing drawn on a lane: a change, an arm or an event
@@ -81,7 +81,7 @@ type watchMark struct {
 	f        string
 	typ      string // created, changed, ...; for arms the kind; for changes the completion type
 	op       int64  // the op index a reader looks up (the completion's)
-	title    string
+	pair     int    // its pair, for the title: formatted only when drawn
 	flagged  bool
 	armed    int // arms: 1 armed, 0 read without a watch, -1 failed (maybe armed)
 }
@@ -176,7 +176,7 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 		}
 		return sessions[id]
 	}
-	for _, p := range pairs {
+	for pi, p := range pairs {
 		inv, done := p.Invoke, p.Complete
 		if inv.Workload != tag {
 			continue
@@ -191,12 +191,7 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 			if done.Type == history.Fail {
 				continue // surely no change
 			}
-			what := inv.F + " " + inv.Key
-			if inv.F == history.FWrite {
-				what += " = " + clip(string(inv.Value), 40)
-			}
-			m := watchMark{from: inv.Time, to: done.Time, f: inv.F, typ: string(done.Type), op: at, flagged: isFlagged,
-				title: fmt.Sprintf("op %d: %s, %s, %s–%s s, process %s", at, what, done.Type, fmtSecs(inv.Time), fmtSecs(done.Time), inv.Process)}
+			m := watchMark{from: inv.Time, to: done.Time, f: inv.F, typ: string(done.Type), op: at, pair: pi, flagged: isFlagged}
 			changes[inv.Key] = append(changes[inv.Key], m)
 		case history.FWatchArm:
 			id := inv.Session
@@ -208,23 +203,14 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 			}
 			var kind history.WatchArm
 			_ = json.Unmarshal(inv.Value, &kind) // an undecodable kind is drawn as ""
-			m := watchMark{from: inv.Time, to: done.Time, f: inv.F, typ: kind.Kind, op: at, flagged: isFlagged, armed: -1}
-			state := string(done.Type)
+			m := watchMark{from: inv.Time, to: done.Time, f: inv.F, typ: kind.Kind, op: at, pair: pi, flagged: isFlagged, armed: -1}
 			var got history.WatchArm
 			if done.Type == history.OK && json.Unmarshal(done.Value, &got) == nil {
 				m.armed = 0
 				if got.Armed != nil && *got.Armed {
 					m.armed = 1
 				}
-				state = "no znode"
-				if got.Exists != nil && *got.Exists {
-					state = "mzxid 0x" + strconv.FormatInt(got.Mzxid, 16) + ", pzxid 0x" + strconv.FormatInt(got.Pzxid, 16)
-				}
-				if m.armed == 0 {
-					state += ", no watch set"
-				}
 			}
-			m.title = fmt.Sprintf("op %d: %s watch on %s (%s), %s–%s s, process %s", at, kind.Kind, inv.Key, state, fmtSecs(inv.Time), fmtSecs(done.Time), inv.Process)
 			ws := session(id)
 			ws.procs[inv.Process] = true
 			ws.arms[inv.Key] = append(ws.arms[inv.Key], m)
@@ -240,29 +226,20 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 			if json.Unmarshal(done.Value, &ev) != nil {
 				continue
 			}
-			m := watchMark{from: done.Time, to: done.Time, f: inv.F, typ: ev.Type, op: at, flagged: isFlagged}
-			zx := ""
-			if ev.Zxid > 0 {
-				zx = ", zxid 0x" + strconv.FormatInt(ev.Zxid, 16)
-			}
+			m := watchMark{from: done.Time, to: done.Time, f: inv.F, typ: ev.Type, op: at, pair: pi, flagged: isFlagged}
 			ws := session(done.Session)
 			ws.procs[inv.Process] = true
 			if done.Node != "" {
 				ws.nodes[done.Node] = true
 			}
-			switch ev.Type {
-			case "created", "changed", "deleted", "children":
+			switch {
+			case consumesKey(ev.Type):
 				if done.Key == "" {
 					continue // a path the workload does not watch
 				}
-				m.title = fmt.Sprintf("op %d: event %s on %s%s at %s s from %s", at, ev.Type, done.Key, zx, fmtSecs(done.Time), done.Node)
 				ws.events[done.Key] = append(ws.events[done.Key], m)
 				ws.nEvents++
 			default:
-				m.title = fmt.Sprintf("op %d: session %s at %s s (%s)", at, ev.Type, fmtSecs(done.Time), done.Node)
-				if ev.Type == "dropped" {
-					m.title += fmt.Sprintf(": %d events lost", ev.Dropped)
-				}
 				ws.states = append(ws.states, m)
 			}
 			if m.flagged {
@@ -333,21 +310,21 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 			Arms: ws.nArms, Events: ws.nEvents, Flagged: len(ws.flagged)}
 		drawn[ws.id] = sv.ID
 		var n, t int
-		sv.SVG, n, t = watchSVG(ws, keys, changes, 0, end, perLane, faults, kinds)
+		sv.SVG, n, t = watchSVG(pairs, ws, keys, changes, 0, end, perLane, faults, kinds)
 		thinned, total = thinned+n, total+t
 		v.Sessions = append(v.Sessions, sv)
 	}
 	if thinned < total {
 		v.Left = append(v.Left, fmt.Sprintf("The whole-run views draw %d of %d marks, evenly thinned per lane; every flagged mark is drawn, and the zoomed views draw all of theirs.", thinned, total))
 	}
-	v.Zooms, v.Left = watchZooms(all, drawn, changes, end, faults, kinds, v.Left)
+	v.Zooms, v.Left = watchZooms(pairs, all, drawn, changes, end, faults, kinds, v.Left)
 	return v
 }
 
 // watchZooms draws a short window around each flagged op, per session,
 // windows that overlap merged, so that the changes and events near an
 // anomaly can be told apart.
-func watchZooms(all []*watchSession, drawn map[string]string, changes map[string][]watchMark, end int64, faults []fault, kinds []string, left []string) ([]watchZoomView, []string) {
+func watchZooms(pairs []history.Pair, all []*watchSession, drawn map[string]string, changes map[string][]watchMark, end int64, faults []fault, kinds []string, left []string) ([]watchZoomView, []string) {
 	pad := min(max(end/50, 250_000_000), 3_000_000_000)
 	var zooms []watchZoomView
 	skipped := 0
@@ -386,7 +363,7 @@ func watchZooms(all []*watchSession, drawn map[string]string, changes map[string
 				ks = ws.keys() // a flagged session state: every lane
 			}
 			ks = ks[:min(len(ks), maxWatchKeys)]
-			svg, _, _ := watchSVG(ws, ks, changes, from, to, maxZoomMarks, faults, kinds)
+			svg, _, _ := watchSVG(pairs, ws, ks, changes, from, to, maxZoomMarks, faults, kinds)
 			slices.Sort(ops)
 			zooms = append(zooms, watchZoomView{Session: ws.id, SessionID: drawn[ws.id], StartS: fmtSecs(from), EndS: fmtSecs(to),
 				StartUS: from / 1000, EndUS: to / 1000, Keys: strings.Join(ks, ", "), Ops: slices.Compact(ops), SVG: svg})
@@ -461,6 +438,56 @@ func inWindow(ms []watchMark, from, to int64, n int) ([]watchMark, int) {
 	return out, len(in)
 }
 
+// watchTitle says what a mark is, for its tooltip.
+func watchTitle(p history.Pair, m watchMark) string {
+	inv, done := p.Invoke, p.Complete
+	switch m.f {
+	case history.FWatchArm:
+		state := string(done.Type)
+		var got history.WatchArm
+		if done.Type == history.OK && json.Unmarshal(done.Value, &got) == nil {
+			state = "no znode"
+			if got.Exists != nil && *got.Exists {
+				state = "mzxid 0x" + strconv.FormatInt(got.Mzxid, 16) + ", pzxid 0x" + strconv.FormatInt(got.Pzxid, 16)
+			}
+			if m.armed == 0 {
+				state += ", no watch set"
+			}
+		}
+		return fmt.Sprintf("op %d: %s watch on %s (%s), %s–%s s, process %s", m.op, m.typ, inv.Key, state, fmtSecs(inv.Time), fmtSecs(done.Time), inv.Process)
+	case history.FWatchEvent:
+		var ev history.WatchEvent
+		_ = json.Unmarshal(done.Value, &ev) // decoded once already
+		if consumesKey(ev.Type) {
+			zx := ""
+			if ev.Zxid > 0 {
+				zx = ", zxid 0x" + strconv.FormatInt(ev.Zxid, 16)
+			}
+			return fmt.Sprintf("op %d: event %s on %s%s at %s s from %s", m.op, ev.Type, done.Key, zx, fmtSecs(done.Time), done.Node)
+		}
+		t := fmt.Sprintf("op %d: session %s at %s s (%s)", m.op, ev.Type, fmtSecs(done.Time), done.Node)
+		if ev.Type == "dropped" {
+			t += fmt.Sprintf(": %d events lost", ev.Dropped)
+		}
+		return t
+	}
+	what := inv.F + " " + inv.Key
+	if inv.F == history.FWrite {
+		what += " = " + clip(string(inv.Value), 40)
+	}
+	return fmt.Sprintf("op %d: %s, %s, %s–%s s, process %s", m.op, what, done.Type, fmtSecs(inv.Time), fmtSecs(done.Time), inv.Process)
+}
+
+// consumesKey says whether an event of type typ is about a znode (rather
+// than the session's state).
+func consumesKey(typ string) bool {
+	switch typ {
+	case "created", "changed", "deleted", "children":
+		return true
+	}
+	return false
+}
+
 // Watch SVG geometry, in user units; the figure keeps its aspect ratio.
 const (
 	wsWidth  = 1000.0
@@ -469,27 +496,22 @@ const (
 	wsAxisH  = 16.0
 )
 
-var watchColors = map[string]string{
-	fCreate: "#1a9641", history.FWrite: "#2b83ba", fDelete: "#333",
-	"created": "#1a9641", "changed": "#2b83ba", "deleted": "#333", "children": "#8856a7",
-	"connected": "#1a9641", "disconnected": "#e08b00", "expired": "#d7191c",
-}
-
 // watchSVG draws one session over [from, to]: a lane per key, each with
 // the changes to the key (bars from invoke to completion; faint when
 // indeterminate), the session's arms on it (a line from invoke to
 // completion, solid when the read set a watch) and the events it received
 // (dots); flagged marks are ringed in red and link to the op. Session
-// states cross every lane; faults shade the background. It returns how
-// many marks it drew of how many fell in the window. Every value placed
-// in the markup is a number or escaped text.
-func watchSVG(ws *watchSession, keys []string, changes map[string][]watchMark, from, to int64, perKind int, faults []fault, kinds []string) (template.HTML, int, int) {
+// states cross every lane; faults shade the background. Colours come from
+// the classes (report.css), which keeps a mark short. It returns how many
+// marks it drew of how many fell in the window. Every value placed in the
+// markup is a number, a class name of ours, or escaped text.
+func watchSVG(pairs []history.Pair, ws *watchSession, keys []string, changes map[string][]watchMark, from, to int64, perKind int, faults []fault, kinds []string) (template.HTML, int, int) {
 	to = max(to, from+1)
 	plotW := wsWidth - wsLabelW
 	x := func(t int64) float64 {
 		return wsLabelW + min(max(float64(t-from)/float64(to-from)*plotW, 0), plotW)
 	}
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
 	esc := template.HTMLEscapeString
 	lanesH := wsLaneH * float64(len(keys))
 	height := lanesH + wsAxisH
@@ -503,43 +525,44 @@ func watchSVG(ws *watchSession, keys []string, changes map[string][]watchMark, f
 		fmt.Fprintf(&b, `<rect class="fault" x="%s" y="0" width="%s" height="%s" fill="%s" fill-opacity="0.35"><title>%s %s–%s s</title></rect>`,
 			f(x(ft.Start)), f(max(x(ft.End)-x(ft.Start), 0.5)), f(lanesH), faultColor(kinds, ft.Kind), esc(ft.Row()), fmtSecs(ft.Start), fmtSecs(ft.End))
 	}
-	link := func(m watchMark, el string) {
+	// mark writes one element: el is its opening tag's name and
+	// attributes, up to the class, which mark completes.
+	mark := func(m watchMark, el, class, attrs string) {
 		if m.flagged {
-			fmt.Fprintf(&b, `<a href="#op-%d" data-op="%d">%s</a>`, m.op, m.op, el)
-			return
+			fmt.Fprintf(&b, `<a href="#op-%d" data-op="%d">`, m.op, m.op)
+			class += " flagged"
 		}
-		b.WriteString(el)
+		name, _, _ := strings.Cut(el, " ")
+		fmt.Fprintf(&b, `<%s class="%s" %s data-op="%d"><title>%s</title></%s>`, el, class, attrs, m.op, esc(watchTitle(pairs[m.pair], m)), name)
+		if m.flagged {
+			b.WriteString(`</a>`)
+		}
 	}
 	drawnN, totalN := 0, 0
 	for i, k := range keys {
 		y := float64(i) * wsLaneH
-		fmt.Fprintf(&b, `<g class="lane" data-key="%s"><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#ddd" stroke-width="0.5"/><text x="2" y="%s" font-size="10" class="mono">%s</text>`,
+		fmt.Fprintf(&b, `<g class="lane" data-key="%s"><line class="sep" x1="%s" y1="%s" x2="%s" y2="%s"/><text x="2" y="%s" class="key">%s</text>`,
 			esc(k), f(wsLabelW), f(y+wsLaneH), f(wsWidth), f(y+wsLaneH), f(y+wsLaneH/2+3), esc(k))
 		cs, n := inWindow(changes[k], from, to, perKind)
 		drawnN, totalN = drawnN+len(cs), totalN+n
 		for _, m := range cs {
-			opacity := "1"
+			class := "change c-" + m.f
 			if m.typ != string(history.OK) {
-				opacity = "0.35"
+				class += " maybe"
 			}
-			link(m, fmt.Sprintf(`<rect class="change%s" x="%s" y="%s" width="%s" height="8" fill="%s" fill-opacity="%s"%s data-op="%d"><title>%s</title></rect>`,
-				flagClass(m), f(x(m.from)), f(y+2), f(max(x(m.to)-x(m.from), 1.5)), watchColors[m.f], opacity, flagStroke(m), m.op, esc(m.title)))
+			mark(m, "rect", class, fmt.Sprintf(`x="%s" y="%s" width="%s" height="8"`, f(x(m.from)), f(y+2), f(max(x(m.to)-x(m.from), 1.5))))
 		}
 		as, n := inWindow(ws.arms[k], from, to, perKind)
 		drawnN, totalN = drawnN+len(as), totalN+n
 		for _, m := range as {
-			stroke, dash := "#555", ""
+			class := "arm"
 			switch m.armed {
 			case 0:
-				stroke = "#bbb"
+				class += " unset"
 			case -1:
-				stroke, dash = "#999", ` stroke-dasharray="2,2"`
+				class += " failed"
 			}
-			if m.flagged {
-				stroke = "#d7191c"
-			}
-			link(m, fmt.Sprintf(`<g class="arm%s" data-op="%d"><title>%s</title><line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5"%s/><rect x="%s" y="%s" width="2" height="8" fill="%s"/></g>`,
-				flagClass(m), m.op, esc(m.title), f(x(m.from)), f(y+15), f(x(m.to)), f(y+15), stroke, dash, f(x(m.to)-1), f(y+11), stroke))
+			mark(m, "path", class, fmt.Sprintf(`d="M%s %sH%sv-4v8"`, f(x(m.from)), f(y+15), f(x(m.to))))
 		}
 		es, n := inWindow(ws.events[k], from, to, perKind)
 		drawnN, totalN = drawnN+len(es), totalN+n
@@ -548,8 +571,7 @@ func watchSVG(ws *watchSession, keys []string, changes map[string][]watchMark, f
 			if m.flagged {
 				r = "5"
 			}
-			link(m, fmt.Sprintf(`<circle class="event%s" cx="%s" cy="%s" r="%s" fill="%s"%s data-op="%d"><title>%s</title></circle>`,
-				flagClass(m), f(x(m.from)), f(y+24), r, watchColor(m.typ), flagStroke(m), m.op, esc(m.title)))
+			mark(m, "circle", "event e-"+m.typ, fmt.Sprintf(`cx="%s" cy="%s" r="%s"`, f(x(m.from)), f(y+24), r))
 		}
 		b.WriteString(`</g>`)
 	}
@@ -557,16 +579,11 @@ func watchSVG(ws *watchSession, keys []string, changes map[string][]watchMark, f
 		if m.from < from || m.from > to {
 			continue
 		}
-		dash := ""
-		if m.typ == "disconnected" {
-			dash = ` stroke-dasharray="4,2"`
+		typ := m.typ
+		if !slices.Contains([]string{"connected", "disconnected", "expired"}, typ) {
+			typ = "other"
 		}
-		stroke := watchColor(m.typ)
-		if m.flagged {
-			stroke = "#d7191c"
-		}
-		link(m, fmt.Sprintf(`<line class="state%s" x1="%s" y1="0" x2="%s" y2="%s" stroke="%s" stroke-width="1.5"%s data-op="%d"><title>%s</title></line>`,
-			flagClass(m), f(x(m.from)), f(x(m.from)), f(lanesH), stroke, dash, m.op, esc(m.title)))
+		mark(m, "line", "state s-"+typ, fmt.Sprintf(`x1="%s" y1="0" x2="%s" y2="%s"`, f(x(m.from)), f(x(m.from)), f(lanesH)))
 	}
 	for i := 0; i <= 5; i++ {
 		t := from + (to-from)*int64(i)/5
@@ -577,29 +594,8 @@ func watchSVG(ws *watchSession, keys []string, changes map[string][]watchMark, f
 		case 5:
 			anchor = "end"
 		}
-		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="9" text-anchor="%s">%s s</text>`, f(x(t)), f(height-4), anchor, fmtSecs(t))
+		fmt.Fprintf(&b, `<text x="%s" y="%s" class="axis" text-anchor="%s">%s s</text>`, f(x(t)), f(height-4), anchor, fmtSecs(t))
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String()), drawnN, totalN // built above from numbers and escaped text only
-}
-
-func watchColor(typ string) string {
-	if c, ok := watchColors[typ]; ok {
-		return c
-	}
-	return "#7f7f7f"
-}
-
-func flagClass(m watchMark) string {
-	if m.flagged {
-		return " flagged"
-	}
-	return ""
-}
-
-func flagStroke(m watchMark) string {
-	if m.flagged {
-		return ` stroke="#d7191c" stroke-width="2"`
-	}
-	return ""
+	return template.HTML(b.String()), drawnN, totalN // built above from numbers, our class names and escaped text only
 }
