@@ -71,6 +71,7 @@ type watchZoomView struct {
 	StartUS, EndUS int64
 	Keys           string
 	Ops            []int64
+	Says           []string // what the checker says of this session
 	SVG            template.HTML
 }
 
@@ -162,8 +163,9 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 		v.ID = "watch-" + tag
 	}
 	flagged := map[int64]bool{}
+	var explanation string
 	if r, panel, ok := watchResult(s, tag); ok {
-		v.Verdict, v.CheckPanel = r.Verdict, panel
+		v.Verdict, v.CheckPanel, explanation = r.Verdict, panel, r.Explanation
 		for _, i := range r.Ops {
 			flagged[i] = true
 		}
@@ -213,6 +215,9 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 			}
 			ws := session(id)
 			ws.procs[inv.Process] = true
+			if done.Node != "" {
+				ws.nodes[done.Node] = true
+			}
 			ws.arms[inv.Key] = append(ws.arms[inv.Key], m)
 			ws.nArms++
 			if m.flagged {
@@ -318,6 +323,9 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 		v.Left = append(v.Left, fmt.Sprintf("The whole-run views draw %d of %d marks, evenly thinned per lane; every flagged mark is drawn, and the zoomed views draw all of theirs.", thinned, total))
 	}
 	v.Zooms, v.Left = watchZooms(pairs, all, drawn, changes, end, faults, kinds, v.Left)
+	for i := range v.Zooms {
+		v.Zooms[i].Says = sessionLines(explanation, v.Zooms[i].Session)
+	}
 	return v
 }
 
@@ -374,6 +382,30 @@ func watchZooms(pairs []history.Pair, all []*watchSession, drawn map[string]stri
 		left = append(left, fmt.Sprintf("%d more windows around flagged ops are not zoomed; the cited-ops table lists every op.", skipped))
 	}
 	return zooms, left
+}
+
+// sessionLines picks out of the watch checker's explanation the anomalies
+// it lists for session s: each begins "session <id>: " (checker/watch.go)
+// and runs to the next one, or to the count of those not listed.
+func sessionLines(explanation, s string) []string {
+	var out []string
+	start := "session " + s + ": "
+	for rest := explanation; ; {
+		i := strings.Index(rest, start)
+		if i < 0 {
+			return out
+		}
+		rest = rest[i:]
+		end := len(rest)
+		if j := strings.Index(rest[len(start):], " session "); j >= 0 {
+			end = len(start) + j
+		}
+		if j := strings.Index(rest[:end], " ("); j >= 0 && strings.HasSuffix(rest[:end], "not listed)") {
+			end = j
+		}
+		out = append(out, rest[:end])
+		rest = rest[end:]
+	}
 }
 
 func cmpInt(a, b int64) int {

@@ -194,6 +194,9 @@ func TestRenderWatchPanelMarksFlagged(t *testing.T) {
 	if !strings.Contains(sec, `class="watch-zoom"`) || !strings.Contains(sec, "Around the flagged ops") {
 		t.Error("no zoom around the flagged ops")
 	}
+	if !strings.Contains(sec, `<ul class="checker-says"><li>session 0x2: op `+itoa(at["missed arm"])) {
+		t.Error("the zoom on session 0x2 does not say what the checker found")
+	}
 	// The table of contents and the checker's panel point at it.
 	if !strings.Contains(html, `<a href="#watch">Watches</a>`) {
 		t.Error("no table-of-contents link to the watch panel")
@@ -380,5 +383,35 @@ func TestWatchPanelBounded(t *testing.T) {
 		if !strings.Contains(notes, want) {
 			t.Errorf("the notes do not say %q:\n%s", want, notes)
 		}
+	}
+}
+
+// A run without faults still gives the page's script a list of them (it
+// reads their length; null stopped the script before the timeline drew).
+func TestTimelineWithoutFaultsHasEmptyList(t *testing.T) {
+	pairs := []history.Pair{{Invoke: history.Op{Index: 0, Type: history.Invoke, F: history.FRead},
+		Complete: history.Op{Index: 1, Time: 10, Type: history.OK, F: history.FRead}}}
+	b, err := marshalTimeline(buildTimeline(pairs, nil, nil, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"faults":[]`) {
+		t.Errorf("timeline without faults: want \"faults\":[], got %s", b)
+	}
+}
+
+func TestSessionLines(t *testing.T) {
+	expl := "1 missed, 2 unarmed. session 0x2: op 11 set a data watch on k1 (mzxid 0x5), op 19 then read it changed (it has mzxid 0x8), with no event before that read returned. " +
+		"session 0x3: event changed on k2 at op 23, but no watch was set for it. session 0x3: event deleted on k2 at op 30, but no watch was set for it. (4 more not listed)"
+	got := sessionLines(expl, "0x3")
+	want := []string{"session 0x3: event changed on k2 at op 23, but no watch was set for it.", "session 0x3: event deleted on k2 at op 30, but no watch was set for it."}
+	if !slices.Equal(got, want) {
+		t.Errorf("session 0x3:\n got %q\nwant %q", got, want)
+	}
+	if got := sessionLines(expl, "0x2"); len(got) != 1 || !strings.HasSuffix(got[0], "before that read returned.") {
+		t.Errorf("session 0x2: got %q", got)
+	}
+	if got := sessionLines(expl, "0x1"); got != nil {
+		t.Errorf("session 0x1: got %q, want none", got)
 	}
 }
