@@ -106,6 +106,14 @@ func TestBrowserRendersPages(t *testing.T) {
 	if err := Render(multi, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A watch run: its panel's SVG must not upset the page's script.
+	const watchRel = "watch/20261125T120000.000"
+	watchSrc, _, _ := watchRun(t)
+	watchDir := filepath.Join(results, filepath.FromSlash(watchRel))
+	copyDir(t, watchSrc, watchDir)
+	if err := Render(watchDir, nil); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(newTestServer(t, results).Handler()) // binds 127.0.0.1
 	defer srv.Close()
 	shots := os.Getenv("ZABCHECK_SCREENSHOT_DIR")
@@ -136,6 +144,7 @@ func TestBrowserRendersPages(t *testing.T) {
 		{"report-file", "file://" + filepath.ToSlash(filepath.Join(results, filepath.FromSlash(runRel), reportFile)), true, `id="overall-verdict"`},
 		{"report-op-link", srv.URL + "/runs/" + runRel + "/#op-" + strconv.FormatInt(cited, 10), true, `id="tl-selected" class="mono" data-op="`},
 		{"report-workloads", srv.URL + "/runs/" + multiRel + "/#op-15", true, "· workload set · node n1</div>"},
+		{"report-watch", srv.URL + "/runs/" + watchRel + "/#watch", true, `<svg class="watch-timeline"`},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {

@@ -26,6 +26,9 @@ type livenessView struct {
 type stallView struct {
 	checker.Stall
 	StartS, EndS, DurS string
+	// StartUS and EndUS are in the process timeline's unit: a click on a
+	// stall zooms it there, as a click on a fault bar does.
+	StartUS, EndUS int64
 }
 
 // SVG geometry, in user units: the figure scales to the page's width.
@@ -53,7 +56,8 @@ func livenessViews(s checker.Summary, faults []fault, end int64) []livenessView 
 			v.ID = "liveness"
 		}
 		for _, st := range lv.Stalls {
-			v.Stalls = append(v.Stalls, stallView{Stall: st, StartS: fmtSecs(st.Start), EndS: fmtSecs(st.End), DurS: fmtSecs(st.End - st.Start)})
+			v.Stalls = append(v.Stalls, stallView{Stall: st, StartS: fmtSecs(st.Start), EndS: fmtSecs(st.End), DurS: fmtSecs(st.End - st.Start),
+				StartUS: st.Start / 1000, EndUS: st.End / 1000})
 		}
 		v.SVG = livenessSVG(lv, faults, end)
 		out = append(out, v)
@@ -118,7 +122,7 @@ func livenessSVG(lv *checker.Liveness, faults []fault, end int64) template.HTML 
 	}
 	for _, st := range lv.Stalls {
 		fmt.Fprintf(&b, `<rect class="stall" x="%s" y="0" width="%s" height="%s" fill="#d7191c" fill-opacity="0.25" stroke="#d7191c" data-start="%d" data-end="%d"><title>stall %s–%s s: %s</title></rect>`,
-			f(x(st.Start)), f(max(x(st.End)-x(st.Start), 1)), f(lvBarBot), st.Start, st.End, fmtSecs(st.Start), fmtSecs(st.End), esc(st.Waiting))
+			f(x(st.Start)), f(max(x(st.End)-x(st.Start), 1)), f(lvBarBot), st.Start/1000, st.End/1000, fmtSecs(st.Start), fmtSecs(st.End), esc(st.Waiting))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // built above from numbers and escaped text only

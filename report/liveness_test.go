@@ -92,7 +92,8 @@ func TestRenderLivenessStallMarked(t *testing.T) {
 	if !strings.Contains(sec, `id="liveness-lock"`) || !strings.Contains(sec, `data-verdict="invalid"`) {
 		t.Errorf("no invalid liveness timeline for workload lock:\n%s", sec)
 	}
-	start, end := strconv.FormatInt(stall.Start, 10), strconv.FormatInt(stall.End, 10)
+	// In µs, the process timeline's unit: a click zooms it on the stall.
+	start, end := strconv.FormatInt(stall.Start/1000, 10), strconv.FormatInt(stall.End/1000, 10)
 	box := regexp.MustCompile(`<rect class="stall"[^>]*data-start="` + start + `" data-end="` + end + `"><title>stall [0-9.]+–[0-9.]+ s: processes 10, `)
 	if !box.MatchString(sec) {
 		t.Errorf("no stall box from %s to %s in the SVG:\n%s", start, end, sec)

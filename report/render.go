@@ -254,6 +254,7 @@ type reportView struct {
 	Verdict       checker.Verdict
 	Notes         []string       // why the report is partial
 	Checks        []checkView    // the cluster's, or every check of an old run
+	Panels        []checkView    // every check, each in its own panel
 	Workloads     []workloadView // one section per workload, when results have them
 	Faults        []faultView
 	FaultRows     []faultRowView
@@ -266,6 +267,7 @@ type reportView struct {
 	Latencies     []latencyRow
 	Coverage      *coverageView
 	Liveness      []livenessView
+	Watches       []watchView
 	RefOps        []refOpView
 	RefOpsCut     int
 	ClientOps     int
@@ -386,6 +388,8 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
 	v.Coverage = newCoverageView(r.Summary.Coverage)
 	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)
+	v.Watches = watchViews(pairs, r.Summary, faults, end)
+	v.Panels = checkerPanels(v.Checks, v.Workloads, v.RefOps, v.Liveness, v.Watches)
 	v.Files, v.Nodes = runFiles(r)
 	return v
 }

@@ -267,6 +267,9 @@ func buildTimeline(pairs []history.Pair, faults []fault, refs []int64, end int64
 		td.FaultColor = append(td.FaultColor, faultColor(kinds, k))
 	}
 	frows := newInterner()
+	// A list even when empty: the page's script reads its length, and a
+	// run without faults must draw too.
+	td.Faults = make([][5]int64, 0, len(faults))
 	for _, f := range faults {
 		open := int64(0)
 		if f.Open {
