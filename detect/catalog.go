@@ -252,6 +252,15 @@ func Catalog() []Bug {
 			Expect: "stale sync+read from a paused-then-resumed leader (linearizable)",
 		},
 		{
+			Name:        "trunc-in-memory-only",
+			Description: "a TRUNC cuts the node's in-memory log but not the log file, so the next restart replays the superseded tail ahead of the new epoch's txns",
+			// truncate-then-restart isolates the leader while clients write
+			// to it, heals so that it TRUNCs that uncommitted tail, and
+			// restarts it right after the sync; no power loss is needed.
+			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"truncate-then-restart"}, NemesisInterval: 3 * time.Second},
+			Expect:  "uncommitted txns before a new epoch's on one node's disk (on-disk: uncommitted survivors), divergent replicas",
+		},
+		{
 			Name:        "trunc-no-fsync",
 			Description: "a TRUNC cuts the log without fsyncing the cut segment or the directory, and the next append starts a new segment (as ZooKeeper's truncateLog does), so a power loss brings the superseded tail back ahead of the new epoch's txns and the restart replays it",
 			// restart-uncommitted-tail leaves the old leader with an

@@ -102,6 +102,7 @@ func specs() []Spec {
 		staleFollowerElectionSpec(),
 		crashAfterNewLeaderAckSpec(),
 		crashBeforeFirstProposalSpec(),
+		truncateThenRestartSpec(),
 		clockSpec(),
 		powerLossSpec(),
 		fsyncErrorSpec(),

@@ -422,3 +422,32 @@ func runSequence(t *testing.T, c *fpFake, fault string, steps int) []nemesisOp {
 	checkPairs(t, ops)
 	return ops
 }
+
+// TestRunTruncateThenRestart: the leader n1 is isolated and armed, the heal
+// lets it rejoin (and TRUNC), and once its failpoint fired right after its
+// ACK(NEWLEADER) the same node is restarted at once, the failpoint's stop
+// first.
+func TestRunTruncateThenRestart(t *testing.T) {
+	c := newFPFake(3, 0)
+	c.leaders = []string{"n1"}
+	ops := runSequence(t, c, TruncateThenRestart, 6) // one round
+	starts, stops := runValues(ops)
+	for id, want := range map[int][]string{1: {"n1"}, 2: {"n1"}, 3: {"n1"}} {
+		if got := starts[id].Targets; !slices.Equal(got, want) {
+			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+		}
+		if starts[id].Error != "" || starts[id].Note != "" {
+			t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
+		}
+	}
+	if got, want := starts[2].Commands, []string{"n1: arm crash-after-send=ACK(NEWLEADER)"}; !slices.Equal(got, want) {
+		t.Errorf("armed with %q, want %q", got, want)
+	}
+	if order, want := stopOrder(ops), []int{1, 2, 3}; !slices.Equal(order, want) {
+		t.Errorf("stops in order %v, want %v (heal, disarm, restart)", order, want)
+	}
+	if got := stops[3].Commands; len(got) == 0 || got[0] != "n1: start" {
+		t.Errorf("the crashed node's kill stop ran %q, want n1 restarted", got)
+	}
+	checkClean(t, c, "after run")
+}

@@ -30,6 +30,7 @@ var coverageCounters = []struct{ key, note string }{
 	{"snapshots_taken", "snapshots written"},
 	{"snapshots_loaded", "snapshots loaded at start-up"},
 	{"disk_truncations", "truncations of the on-disk log"},
+	{"trunc_then_restart", "restarts of a node whose previous process applied a TRUNC"},
 }
 
 // requiredCoverage are the counters whose zero the report flags.

@@ -52,6 +52,16 @@ const (
 	// kernel may have dropped the dirty pages ("fsyncgate"), so nothing
 	// can be acknowledged again (storage.LogOptions.IgnoreSyncError).
 	BugIgnoreFsyncError = "ignore-fsync-error"
+	// BugTruncInMemoryOnly: a TRUNC cuts the core's in-memory log but not
+	// the log file, as if the log's truncate only moved an in-memory end
+	// mark. The node acknowledges the new leader with its log cut, the
+	// new epoch's txns are appended behind the superseded tail (their
+	// zxids are higher, so the file still reads in order), and the next
+	// restart replays that tail as if it had been logged in order.
+	// ZooKeeper's learner truncates the file (FileTxnLog.truncate) and
+	// reloads its database from it. Unlike trunc-no-fsync it needs no power
+	// loss, only a restart after the TRUNC (truncate-then-restart).
+	BugTruncInMemoryOnly = "trunc-in-memory-only"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -69,7 +79,7 @@ func Bugs() []string {
 		out = append(out, string(b))
 	}
 	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete,
-		BugTruncNoFsync, BugIgnoreFsyncError)
+		BugTruncNoFsync, BugIgnoreFsyncError, BugTruncInMemoryOnly)
 	slices.Sort(out)
 	return out
 }
@@ -89,11 +99,13 @@ type bugSet struct {
 	// BugIgnoreFsyncError, implemented by the log (storeOptions).
 	truncNoFsync     bool
 	ignoreFsyncError bool
+	// truncInMemoryOnly: BugTruncInMemoryOnly (persist).
+	truncInMemoryOnly bool
 }
 
 func (b bugSet) any() bool {
 	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete ||
-		b.truncNoFsync || b.ignoreFsyncError
+		b.truncNoFsync || b.ignoreFsyncError || b.truncInMemoryOnly
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -120,11 +132,18 @@ func parseBugs(names []string) (bugSet, error) {
 			b.truncNoFsync = true
 		case name == BugIgnoreFsyncError:
 			b.ignoreFsyncError = true
+		case name == BugTruncInMemoryOnly:
+			b.truncInMemoryOnly = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}
 	}
 	return b, nil
+}
+
+// persistBugs are the seeded bugs persist implements.
+func (b bugSet) persistBugs() persistBugs {
+	return persistBugs{noFsync: b.lazyFsync, truncInMemoryOnly: b.truncInMemoryOnly}
 }
 
 // applyFailedPrefix is BugMultiPartialApply: for a failed multi it applies
