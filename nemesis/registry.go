@@ -103,6 +103,8 @@ func specs() []Spec {
 		crashAfterNewLeaderAckSpec(),
 		crashBeforeFirstProposalSpec(),
 		truncateThenRestartSpec(),
+		killMidSyncSpec(),
+		crossEpochElectionSpec(),
 		clockSpec(),
 		powerLossSpec(),
 		fsyncErrorSpec(),
