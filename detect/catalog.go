@@ -296,6 +296,15 @@ func Catalog() []Bug {
 			Expect: "stale sync+read from a paused-then-resumed leader (linearizable)",
 		},
 		{
+			Name:        "trunc-in-memory-only",
+			Description: "a TRUNC cuts the node's in-memory log but not the log file, so the next restart replays the superseded tail ahead of the new epoch's txns",
+			// truncate-then-restart isolates the leader while clients write
+			// to it, heals so that it TRUNCs that uncommitted tail, and
+			// restarts it right after the sync; no power loss is needed.
+			Trigger: Trigger{Workload: "register", ReadMode: "sync", Nemesis: []string{"truncate-then-restart"}, NemesisInterval: 3 * time.Second},
+			Expect:  "uncommitted txns before a new epoch's on one node's disk (on-disk: uncommitted survivors), divergent replicas",
+		},
+		{
 			Name:        "trunc-no-fsync",
 			Description: "a TRUNC cuts the log without fsyncing the cut segment or the directory, and the next append starts a new segment (as ZooKeeper's truncateLog does), so a power loss brings the superseded tail back ahead of the new epoch's txns and the restart replays it",
 			// restart-uncommitted-tail leaves the old leader with an
@@ -318,6 +327,17 @@ func Catalog() []Bug {
 			// the window is 3 s.
 			Trigger: Trigger{Workload: "lock", LivenessWindow: 3 * time.Second},
 			Expect:  "no lock grant for seconds while waiters wait and the lock is free (liveness: stall); mutual exclusion holds (lock valid)",
+		},
+		{
+			Name:        "vote-ignore-zxid-epoch",
+			Description: "elections and the new leader's recency check compare zxids by counter alone, so among voters of one currentEpoch a node whose last zxid is in the older, longer epoch wins and truncates the newer epoch's committed txns",
+			// cross-epoch-election makes a follower ack the new epoch and
+			// exit before its first txn, lets the epoch commit for half an
+			// interval (the previous epoch ran at least a whole one), then
+			// restarts every voter at once. With 3 voters the new leader
+			// would lose its quorum when the follower exits: it needs 5.
+			Trigger: Trigger{Nodes: 5, Workload: "register", ReadMode: "sync", Nemesis: []string{"cross-epoch-election"}, NemesisInterval: 4 * time.Second},
+			Expect:  "acknowledged writes lost after the election: stale reads (linearizable), divergent replicas",
 		},
 		{
 			Name:        "watch-skip-delete",

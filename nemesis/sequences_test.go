@@ -422,3 +422,85 @@ func runSequence(t *testing.T, c *fpFake, fault string, steps int) []nemesisOp {
 	checkPairs(t, ops)
 	return ops
 }
+
+// TestRunTruncateThenRestart: the leader n1 is isolated and armed, the heal
+// lets it rejoin (and TRUNC), and once its failpoint fired right after its
+// ACK(NEWLEADER) the same node is restarted at once, the failpoint's stop
+// first.
+func TestRunTruncateThenRestart(t *testing.T) {
+	c := newFPFake(3, 0)
+	c.leaders = []string{"n1"}
+	ops := runSequence(t, c, TruncateThenRestart, 6) // one round
+	starts, stops := runValues(ops)
+	for id, want := range map[int][]string{1: {"n1"}, 2: {"n1"}, 3: {"n1"}} {
+		if got := starts[id].Targets; !slices.Equal(got, want) {
+			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+		}
+		if starts[id].Error != "" || starts[id].Note != "" {
+			t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
+		}
+	}
+	if got, want := starts[2].Commands, []string{"n1: arm crash-after-send=ACK(NEWLEADER)"}; !slices.Equal(got, want) {
+		t.Errorf("armed with %q, want %q", got, want)
+	}
+	if order, want := stopOrder(ops), []int{1, 2, 3}; !slices.Equal(order, want) {
+		t.Errorf("stops in order %v, want %v (heal, disarm, restart)", order, want)
+	}
+	if got := stops[3].Commands; len(got) == 0 || got[0] != "n1: start" {
+		t.Errorf("the crashed node's kill stop ran %q, want n1 restarted", got)
+	}
+	checkClean(t, c, "after run")
+}
+
+// TestRunCrossEpochElection: on 5 voters led by n5, the lowest-id follower
+// n1 is armed, n5 killed; once n1 exited, n5 restarts, then every voter
+// but n1 is killed, and all restart, n1 first.
+func TestRunCrossEpochElection(t *testing.T) {
+	c := newFPFake(5, 0)
+	c.leaders = []string{"n5"}
+	ops := runSequence(t, c, CrossEpochElection, 8) // one round
+	starts, stops := runValues(ops)
+	for id, want := range map[int][]string{1: {"n1"}, 2: {"n5"}, 3: {"n1"}, 4: {"n2", "n3", "n4", "n5"}} {
+		if got := starts[id].Targets; !slices.Equal(got, want) {
+			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+		}
+		if starts[id].Error != "" || starts[id].Note != "" {
+			t.Errorf("start %d: error %q note %q", id, starts[id].Error, starts[id].Note)
+		}
+	}
+	if got, want := starts[1].Commands, []string{"n1: arm crash-after-send=ACK(NEWLEADER)"}; !slices.Equal(got, want) {
+		t.Errorf("armed with %q, want %q", got, want)
+	}
+	if order, want := stopOrder(ops), []int{1, 2, 3, 4}; !slices.Equal(order, want) {
+		t.Errorf("stops in order %v, want %v", order, want)
+	}
+	if got := stops[3].Commands; len(got) == 0 || got[0] != "n1: start" {
+		t.Errorf("the crashed node's kill stop ran %q, want n1 restarted", got)
+	}
+	checkClean(t, c, "after run")
+}
+
+// TestRunKillMidSync: n3, the highest-id follower of n1, is isolated and
+// armed to exit before its ACK(NEWLEADER); after the heal it exits and is
+// restarted.
+func TestRunKillMidSync(t *testing.T) {
+	c := newFPFake(3, 0)
+	c.leaders = []string{"n1"}
+	ops := runSequence(t, c, KillMidSync, 6) // one round
+	starts, stops := runValues(ops)
+	for id, want := range map[int][]string{1: {"n3"}, 2: {"n3"}, 3: {"n3"}} {
+		if got := starts[id].Targets; !slices.Equal(got, want) {
+			t.Errorf("start %d (%s) targets %v, want %v", id, starts[id].Fault, got, want)
+		}
+	}
+	if got, want := starts[2].Commands, []string{"n3: arm crash-before-send=ACK(NEWLEADER)"}; !slices.Equal(got, want) {
+		t.Errorf("armed with %q, want %q", got, want)
+	}
+	if order, want := stopOrder(ops), []int{1, 2, 3}; !slices.Equal(order, want) {
+		t.Errorf("stops in order %v, want %v", order, want)
+	}
+	if got := stops[3].Commands; len(got) == 0 || got[0] != "n3: start" {
+		t.Errorf("the crashed node's kill stop ran %q, want n3 restarted", got)
+	}
+	checkClean(t, c, "after run")
+}

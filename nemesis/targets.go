@@ -174,6 +174,13 @@ func resolveTargets(ctx context.Context, c Cluster, r *rand.Rand, spec string) (
 			out = sample(r, nodes, 1)
 		}
 		return Plan{Targets: out}, nil
+	case targetLowFollower:
+		l, note := leader(ctx, c, r)
+		followers := without(voters, l)
+		if len(followers) == 0 {
+			return Plan{}, fmt.Errorf("resolve targets %q: the leader %s has no follower", spec, l)
+		}
+		return Plan{Targets: followers[:1], Note: note}, nil // voters list n1..nN in id order
 	case targetLeaderMajority:
 		l, note := leader(ctx, c, r)
 		others := slices.DeleteFunc(slices.Clone(voters), func(n string) bool { return n == l })

@@ -30,6 +30,8 @@ var coverageCounters = []struct{ key, note string }{
 	{"snapshots_taken", "snapshots written"},
 	{"snapshots_loaded", "snapshots loaded at start-up"},
 	{"disk_truncations", "truncations of the on-disk log"},
+	{"cross_epoch_elections", "elections with a vote of the same currentEpoch but a last zxid of another epoch"},
+	{"trunc_then_restart", "restarts of a node whose previous process applied a TRUNC"},
 }
 
 // requiredCoverage are the counters whose zero the report flags.

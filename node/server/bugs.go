@@ -84,6 +84,16 @@ const (
 	// follower applies a COMMIT as it arrives, so it trails its leader by
 	// no more than syncLimit ticks, ZooKeeper's timeliness (lag.go).
 	BugDelayedApply = "delayed-apply"
+	// BugTruncInMemoryOnly: a TRUNC cuts the core's in-memory log but not
+	// the log file, as if the log's truncate only moved an in-memory end
+	// mark. The node acknowledges the new leader with its log cut, the
+	// new epoch's txns are appended behind the superseded tail (their
+	// zxids are higher, so the file still reads in order), and the next
+	// restart replays that tail as if it had been logged in order.
+	// ZooKeeper's learner truncates the file (FileTxnLog.truncate) and
+	// reloads its database from it. Unlike trunc-no-fsync it needs no power
+	// loss, only a restart after the TRUNC (truncate-then-restart).
+	BugTruncInMemoryOnly = "trunc-in-memory-only"
 )
 
 // lazyFsyncEvery is how many loop ticks (tickTime/2 each) BugAckBeforeFsync
@@ -101,7 +111,7 @@ func Bugs() []string {
 		out = append(out, string(b))
 	}
 	out = append(out, BugAckBeforeFsync, BugNoSessionZxidCheck, BugReviveExpiredSession, BugMultiPartialApply, BugWatchSkipDelete,
-		BugTruncNoFsync, BugIgnoreFsyncError, BugShardedApply, BugDelayedApply)
+		BugTruncNoFsync, BugIgnoreFsyncError, BugShardedApply, BugDelayedApply, BugTruncInMemoryOnly)
 	out = append(out, BugWatchOriginOnly)
 	slices.Sort(out)
 	return out
@@ -128,6 +138,8 @@ type bugSet struct {
 	// (lag.go).
 	shardedApply bool
 	delayedApply bool
+	// truncInMemoryOnly: BugTruncInMemoryOnly (persist).
+	truncInMemoryOnly bool
 }
 
 func (b bugSet) any() bool {
@@ -135,7 +147,7 @@ func (b bugSet) any() bool {
 		return true
 	}
 	return len(b.core) > 0 || len(b.tree) > 0 || b.lazyFsync || b.noSessionZxidCheck || b.reviveExpiredSession || b.multiPartialApply || b.watchSkipDelete ||
-		b.truncNoFsync || b.ignoreFsyncError || b.shardedApply || b.delayedApply
+		b.truncNoFsync || b.ignoreFsyncError || b.shardedApply || b.delayedApply || b.truncInMemoryOnly
 }
 
 // parseBugs refuses bugs this build does not implement: running a correct
@@ -168,11 +180,18 @@ func parseBugs(names []string) (bugSet, error) {
 			b.shardedApply = true
 		case name == BugDelayedApply:
 			b.delayedApply = true
+		case name == BugTruncInMemoryOnly:
+			b.truncInMemoryOnly = true
 		default:
 			return bugSet{}, fmt.Errorf("seeded bug %q is not implemented in this build (known: %v)", name, Bugs())
 		}
 	}
 	return b, nil
+}
+
+// persistBugs are the seeded bugs persist implements.
+func (b bugSet) persistBugs() persistBugs {
+	return persistBugs{noFsync: b.lazyFsync, truncInMemoryOnly: b.truncInMemoryOnly}
 }
 
 // applyFailedPrefix is BugMultiPartialApply: for a failed multi it applies

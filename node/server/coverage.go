@@ -53,6 +53,11 @@ type serverCounters struct {
 	// syncKilled is 1 when the previous process of this node stopped in
 	// phase 2 (its coverage file says Syncing): a restart during sync.
 	syncKilled uint64
+	// truncThenRestart is 1 when the previous process of this node applied
+	// a TRUNC (its coverage file counts one): this process replays a log
+	// that a TRUNC cut, the path where a truncation that never reached
+	// the file (trunc-in-memory-only) shows.
+	truncThenRestart uint64
 }
 
 // coverageCounters names the counts. The names without a suffix (diff,
@@ -60,23 +65,24 @@ type serverCounters struct {
 // counts each sync once; *_sent are the leader side.
 func coverageCounters(c zab.Counters, s serverCounters) map[string]uint64 {
 	return map[string]uint64{
-		"starts":            1,
-		"elections":         c.ElectionsStarted,
-		"elections_won":     c.ElectionsWon,
-		"epochs_led":        c.EpochsLed,
-		"epochs_joined":     c.EpochsJoined,
-		"diff":              c.DiffReceived,
-		"trunc":             c.TruncReceived,
-		"snap":              c.SnapReceived,
-		"diff_sent":         c.DiffSent,
-		"trunc_sent":        c.TruncSent,
-		"snap_sent":         c.SnapSent,
-		"sync_aborted":      c.SyncAborted + s.syncKilled,
-		"proposals_dropped": c.ProposalsDropped,
-		"sessions_expired":  s.sessionsExpired,
-		"snapshots_taken":   s.snapshotsTaken,
-		"snapshots_loaded":  s.snapshotsLoaded,
-		"disk_truncations":  s.diskTruncations,
+		"starts":             1,
+		"elections":          c.ElectionsStarted,
+		"elections_won":      c.ElectionsWon,
+		"epochs_led":         c.EpochsLed,
+		"epochs_joined":      c.EpochsJoined,
+		"diff":               c.DiffReceived,
+		"trunc":              c.TruncReceived,
+		"snap":               c.SnapReceived,
+		"diff_sent":          c.DiffSent,
+		"trunc_sent":         c.TruncSent,
+		"snap_sent":          c.SnapSent,
+		"sync_aborted":       c.SyncAborted + s.syncKilled,
+		"proposals_dropped":  c.ProposalsDropped,
+		"sessions_expired":   s.sessionsExpired,
+		"snapshots_taken":    s.snapshotsTaken,
+		"snapshots_loaded":   s.snapshotsLoaded,
+		"disk_truncations":   s.diskTruncations,
+		"trunc_then_restart": s.truncThenRestart,
 	}
 }
 
@@ -91,9 +97,11 @@ type coverageFile struct {
 		syncing bool
 		ok      bool
 	}
-	// prevSyncing is the Syncing of the previous process's file.
-	prevSyncing bool
-	warned      bool
+	// prevSyncing is the Syncing of the previous process's file, and
+	// prevTruncated whether that process applied a TRUNC.
+	prevSyncing   bool
+	prevTruncated bool
+	warned        bool
 }
 
 // newCoverageFile picks this process's file: one past the highest number in
@@ -121,6 +129,7 @@ func newCoverageFile(dataDir string, started time.Time) (*coverageFile, error) {
 		var prev Coverage
 		if b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("%06d.json", next-1))); err == nil && json.Unmarshal(b, &prev) == nil {
 			f.prevSyncing = prev.Syncing
+			f.prevTruncated = prev.Counters["trunc"] > 0
 		}
 	}
 	return f, nil

@@ -157,7 +157,7 @@ func TestCoverageFileSeesDeathMidSync(t *testing.T) {
 	dir := t.TempDir()
 	for name, body := range map[string]string{
 		"000001.json": `{"counters":{"starts":1},"syncing":false}`,
-		"000002.json": `{"counters":{"starts":1},"syncing":true}`,
+		"000002.json": `{"counters":{"starts":1,"trunc":1},"syncing":true}`,
 		"notes.txt":   "ignored",
 	} {
 		p := filepath.Join(dir, CoverageDir, name)
@@ -172,11 +172,12 @@ func TestCoverageFileSeesDeathMidSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if filepath.Base(f.path) != "000003.json" || !f.prevSyncing {
-		t.Errorf("new coverage file %s, previous syncing %v; want 000003.json after a process that died syncing", f.path, f.prevSyncing)
+	if filepath.Base(f.path) != "000003.json" || !f.prevSyncing || !f.prevTruncated {
+		t.Errorf("new coverage file %s, previous syncing %v, truncated %v; want 000003.json after a process that TRUNCed and died syncing",
+			f.path, f.prevSyncing, f.prevTruncated)
 	}
 	fresh, err := newCoverageFile(t.TempDir(), time.Now())
-	if err != nil || filepath.Base(fresh.path) != "000001.json" || fresh.prevSyncing {
-		t.Errorf("first coverage file %s (prev syncing %v, err %v), want 000001.json", fresh.path, fresh.prevSyncing, err)
+	if err != nil || filepath.Base(fresh.path) != "000001.json" || fresh.prevSyncing || fresh.prevTruncated {
+		t.Errorf("first coverage file %s (prev syncing %v, truncated %v, err %v), want 000001.json", fresh.path, fresh.prevSyncing, fresh.prevTruncated, err)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -56,11 +57,11 @@ func TestBugIgnoreFsyncError(t *testing.T) {
 				}
 				return f.Sync()
 			})
-			if err := persist(st, entriesReady(1), true); err != nil {
+			if err := persist(st, entriesReady(1), persistBugs{}); err != nil {
 				t.Fatal(err)
 			}
 			failing = true
-			err := persist(st, entriesReady(2), true)
+			err := persist(st, entriesReady(2), persistBugs{})
 			if tc.bugs == nil {
 				if !errors.Is(err, syscall.EIO) {
 					t.Fatalf("persist under EIO: err = %v, want EIO (fatal)", err)
@@ -94,12 +95,12 @@ func TestBugTruncNoFsync(t *testing.T) {
 				syncs++
 				return f.Sync()
 			})
-			if err := persist(st, entriesReady(1, 2, 3, 4), true); err != nil {
+			if err := persist(st, entriesReady(1, 2, 3, 4), persistBugs{}); err != nil {
 				t.Fatal(err)
 			}
 			syncs = 0
 			to := zab.MakeZxid(1, 2)
-			if err := persist(st, &zab.Ready{Truncate: &to}, true); err != nil {
+			if err := persist(st, &zab.Ready{Truncate: &to}, persistBugs{}); err != nil {
 				t.Fatal(err)
 			}
 			if got := st.Log.LastZxid(); got != uint64(to) {
@@ -107,6 +108,64 @@ func TestBugTruncNoFsync(t *testing.T) {
 			}
 			if bug := tc.bugs != nil; (syncs == 0) != bug {
 				t.Errorf("the truncation did %d fsyncs; want none only with the bug", syncs)
+			}
+		})
+	}
+}
+
+// TestBugTruncInMemoryOnly: after a TRUNC and the new epoch's first txn,
+// a restart replays the log file. The correct build's file holds the cut
+// log; with zabnode.bug=trunc-in-memory-only it still holds the superseded
+// tail, ahead of the new epoch's txn, so the restart brings it back.
+func TestBugTruncInMemoryOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bugs []string
+		want []zab.Zxid
+	}{
+		{"correct", nil, []zab.Zxid{zab.MakeZxid(1, 1), zab.MakeZxid(1, 2), zab.MakeZxid(2, 1)}},
+		{"bug", []string{BugTruncInMemoryOnly},
+			[]zab.Zxid{zab.MakeZxid(1, 1), zab.MakeZxid(1, 2), zab.MakeZxid(1, 3), zab.MakeZxid(1, 4), zab.MakeZxid(2, 1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := parseBugs(tc.bugs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			opts := storeOptions(&config.Config{Fsync: true}, b, testLogger())
+			st, err := storage.Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := persist(st, entriesReady(1, 2, 3, 4), b.persistBugs()); err != nil {
+				t.Fatal(err)
+			}
+			// The leader's TRUNC to 0x100000002, then its next epoch's txn.
+			to := zab.MakeZxid(1, 2)
+			epoch := uint32(2)
+			next := &zab.Ready{AcceptedEpoch: &epoch, Truncate: &to, CurrentEpoch: &epoch, Entries: []zab.Txn{{Zxid: zab.MakeZxid(2, 1), Data: []byte{9}}}}
+			if err := persist(st, next, b.persistBugs()); err != nil {
+				t.Fatalf("persist the TRUNC: %v", err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st, err = storage.Open(dir, opts) // the restart
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			txns, err := zabStorage{st}.Entries(0, zab.Zxid(st.Log.LastZxid()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []zab.Zxid
+			for _, x := range txns {
+				got = append(got, x.Zxid)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("log after the restart = %v, want %v", got, tc.want)
 			}
 		})
 	}

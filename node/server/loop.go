@@ -138,6 +138,9 @@ func newLoop(cfg *config.Config, st *storage.Store, tr PeerTransport, log *slog.
 	if l.cov.prevSyncing {
 		l.sc.syncKilled = 1
 	}
+	if l.cov.prevTruncated {
+		l.sc.truncThenRestart = 1
+	}
 	l.node, err = zab.NewNode(coreConfig(cfg, log, bugs.core), zabStorage{st})
 	if err != nil {
 		return nil, err
@@ -200,7 +203,9 @@ func (l *loop) run(ctx context.Context, tick time.Duration) error {
 	var storer sync.WaitGroup
 	storer.Go(func() {
 		for rd := range l.persistJobs {
-			l.persistDone <- persist(l.st, rd, true)
+			// Pipelining is off under ack-before-fsync, so this
+			// fsyncs as the correct node does.
+			l.persistDone <- persist(l.st, rd, l.bugs.persistBugs())
 		}
 	})
 	defer storer.Wait()

@@ -29,7 +29,7 @@ func (l *loop) process() error {
 // Persist does steps 1-5 on the loop.
 func (io readyIO) Persist(rd *zab.Ready) error {
 	io.l.countTruncation(rd)
-	return persist(io.l.st, rd, !io.l.bugs.lazyFsync)
+	return persist(io.l.st, rd, io.l.bugs.persistBugs())
 }
 
 // PersistAsync hands rd to the storage goroutine when pipelining is on;

@@ -49,13 +49,21 @@ func (s zabStorage) Snapshot() (zab.Zxid, []byte, error) {
 	return zab.Zxid(z), data, err
 }
 
+// persistBugs are the seeded bugs that change what persist does; the zero
+// value is the correct node.
+type persistBugs struct {
+	// noFsync is ack-before-fsync: appended entries stay buffered in the
+	// process until the loop's lazy timer syncs them.
+	noFsync bool
+	// truncInMemoryOnly is trunc-in-memory-only: a truncation leaves the
+	// log file as it was (the core has already cut its in-memory log).
+	truncInMemoryOnly bool
+}
+
 // persist performs steps 1-5 of a zab.Ready in the order its doc demands.
 // Any error is fatal for the process: the caller must not send the Ready's
 // messages.
-//
-// fsync false is the seeded bug ack-before-fsync: appended entries stay
-// buffered in the process until the loop's lazy timer syncs them.
-func persist(st *storage.Store, rd *zab.Ready, fsync bool) error {
+func persist(st *storage.Store, rd *zab.Ready, bugs persistBugs) error {
 	if rd.AcceptedEpoch != nil {
 		if err := st.Epochs.SetAccepted(uint64(*rd.AcceptedEpoch)); err != nil {
 			return fmt.Errorf("persist acceptedEpoch: %w", err)
@@ -66,7 +74,7 @@ func persist(st *storage.Store, rd *zab.Ready, fsync bool) error {
 			return err
 		}
 	}
-	if rd.Truncate != nil {
+	if rd.Truncate != nil && !bugs.truncInMemoryOnly {
 		if err := st.Log.Truncate(uint64(*rd.Truncate)); err != nil {
 			return fmt.Errorf("persist truncation: %w", err)
 		}
@@ -79,7 +87,7 @@ func persist(st *storage.Store, rd *zab.Ready, fsync bool) error {
 		if err := st.Log.Append(recs...); err != nil {
 			return fmt.Errorf("persist entries: %w", err)
 		}
-		if fsync {
+		if !bugs.noFsync {
 			if err := st.Log.Sync(); err != nil {
 				return fmt.Errorf("persist entries: %w", err)
 			}

@@ -47,6 +47,15 @@ const (
 	// without a quorum heartbeat round, so a deposed leader that does not
 	// know it yet answers it.
 	BugSyncNotQuorum Bug = "sync-not-quorum"
+	// BugVoteIgnoreZxidEpoch: zxids are compared by their counters alone
+	// (the low 32 bits, as if cast to an int), in FLE's vote order and in
+	// the new leader's "a follower is more recent than me" check. Votes
+	// with different currentEpochs still order right, and so do zxids of
+	// one epoch; only voters that share a currentEpoch but whose last
+	// zxids lie in different epochs are misordered, so a node that acked
+	// the last NEWLEADER but missed that epoch's txns can win with a long
+	// older epoch, and truncates the committed txns of the newer one.
+	BugVoteIgnoreZxidEpoch Bug = "vote-ignore-zxid-epoch"
 )
 
 // CoreBugs lists the bugs this package implements, sorted.
@@ -54,7 +63,7 @@ func CoreBugs() []Bug {
 	return []Bug{
 		BugApplyOnProposal, BugCommitBeforeQuorum, BugElectIgnoreZxid,
 		BugNewLeaderAckBeforePersist, BugNoPersistAcceptedEpoch, BugNoStepDown,
-		BugQuorumOffByOne, BugSkipTrunc, BugSyncNotQuorum,
+		BugQuorumOffByOne, BugSkipTrunc, BugSyncNotQuorum, BugVoteIgnoreZxidEpoch,
 	}
 }
 

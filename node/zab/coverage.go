@@ -36,6 +36,12 @@ type Counters struct {
 	// follow a new leader: the uncommitted tail a TRUNC cut, or logged
 	// txns a SNAP replaced that the leader's history lacks.
 	ProposalsDropped uint64
+	// CrossEpochElections counts elections in which this node received a
+	// vote with its own currentEpoch but a last zxid in another epoch than
+	// its own: one voter acked the newest NEWLEADER but logged none of
+	// that epoch's txns. Only there does the vote order need the zxid's
+	// epoch (vote-ignore-zxid-epoch).
+	CrossEpochElections uint64
 }
 
 // Counters returns the paths this node took since it was created.

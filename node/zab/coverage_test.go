@@ -1,6 +1,9 @@
 package zab
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestCountersFollowSyncModes drives one cluster through each sync mode
 // (an empty DIFF at start-up, a DIFF with missed txns, a TRUNC of an
@@ -200,5 +203,68 @@ func TestTrimCommittedWindow(t *testing.T) {
 	}
 	if n := c.nodes[leader]; n.base != snapAt {
 		t.Errorf("trimming to 1 below a snapshot at 0x100000008: base %v", n.base)
+	}
+}
+
+// crossEpochCluster restarts n1 and n2 of a 3-voter cluster (n3 stays down)
+// on hand-made logs: both accepted and joined epoch 3, but n1 logged none
+// of epoch 3's txns, so its last zxid is the long epoch 2's 0x200000032
+// while n2's is 0x300000005.
+func crossEpochCluster(t *testing.T, bugs Bugs) *cluster {
+	t.Helper()
+	c := newCluster(t, []uint64{1, 2, 3}, nil, func(cfg *Config) { cfg.Bugs = bugs })
+	c.stable()
+	for _, id := range c.ids {
+		c.down[id] = true
+	}
+	var epoch2, epoch3 []Txn
+	for i := uint32(1); i <= 50; i++ {
+		epoch2 = append(epoch2, Txn{Zxid: MakeZxid(2, i), Data: []byte{2, byte(i)}})
+	}
+	for i := uint32(1); i <= 5; i++ {
+		epoch3 = append(epoch3, Txn{Zxid: MakeZxid(3, i), Data: []byte{3, byte(i)}})
+	}
+	logs := map[uint64][]Txn{1: epoch2, 2: append(slices.Clone(epoch2), epoch3...)}
+	for _, id := range []uint64{1, 2} { // n1 first: its first votes reach nobody
+		log := logs[id]
+		st := NewMemoryStorage()
+		st.SetAcceptedEpoch(3)
+		st.SetCurrentEpoch(3)
+		if err := st.Append(log); err != nil {
+			t.Fatal(err)
+		}
+		c.st[id] = st
+		c.down[id] = false
+		c.restart(id)
+	}
+	return c
+}
+
+// TestCrossEpochElection: the correct vote order elects n2, whose last
+// zxid is in the newer epoch; with vote-ignore-zxid-epoch n1's larger
+// counter wins and n2 loses epoch 3's txns. Either way n1 gets n2's own
+// vote and counts the election as one where the zxid's epoch decides.
+func TestCrossEpochElection(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		bugs   Bugs
+		leader uint64
+		n2Last Zxid
+	}{
+		{"correct", nil, 2, MakeZxid(3, 5)},
+		{"bug", Bugs{BugVoteIgnoreZxidEpoch: true}, 1, MakeZxid(2, 50)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := crossEpochCluster(t, tc.bugs)
+			if got := c.stable(); got != tc.leader {
+				t.Fatalf("leader n%d, want n%d", got, tc.leader)
+			}
+			if got := c.nodes[2].Status().LastZxid; got != tc.n2Last {
+				t.Errorf("n2's last zxid %v, want %v", got, tc.n2Last)
+			}
+			if got := c.nodes[1].Counters().CrossEpochElections; got != 1 {
+				t.Errorf("n1 counted %d cross-epoch elections, want 1", got)
+			}
+		})
 	}
 }

@@ -38,11 +38,36 @@ func voteBetter(a, b Vote) bool {
 // node that missed committed txns can win.
 func voteBetterByID(a, b Vote) bool { return a.Leader > b.Leader }
 
+// voteBetterByCounter is BugVoteIgnoreZxidEpoch: voteBetter with zxids
+// compared by their counters only.
+func voteBetterByCounter(a, b Vote) bool {
+	if a.Epoch != b.Epoch {
+		return a.Epoch > b.Epoch
+	}
+	if a.Zxid.Counter() != b.Zxid.Counter() {
+		return a.Zxid.Counter() > b.Zxid.Counter()
+	}
+	return a.Leader > b.Leader
+}
+
+// moreRecentByCounter is BugVoteIgnoreZxidEpoch's moreRecent.
+func moreRecentByCounter(fEpoch uint32, fZxid Zxid, lEpoch uint32, lZxid Zxid) bool {
+	return fEpoch > lEpoch || (fEpoch == lEpoch && fZxid.Counter() > lZxid.Counter())
+}
+
 // moreRecent reports whether a follower with (currentEpoch, lastZxid) is
 // more recent than the leader; the leader must then give up (Zab phase 1,
 // StateSummary.isMoreRecentThan).
 func moreRecent(fEpoch uint32, fZxid Zxid, lEpoch uint32, lZxid Zxid) bool {
 	return fEpoch > lEpoch || (fEpoch == lEpoch && fZxid > lZxid)
+}
+
+// followerMoreRecent is moreRecent, or its BugVoteIgnoreZxidEpoch form.
+func (n *Node) followerMoreRecent(fEpoch uint32, fZxid Zxid, lEpoch uint32, lZxid Zxid) bool {
+	if n.has(BugVoteIgnoreZxidEpoch) {
+		return moreRecentByCounter(fEpoch, fZxid, lEpoch, lZxid)
+	}
+	return moreRecent(fEpoch, fZxid, lEpoch, lZxid)
 }
 
 // epochAction is a learner's reaction to LEADERINFO(e).

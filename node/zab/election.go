@@ -16,6 +16,8 @@ type election struct {
 	// below its acceptedEpoch) retries once per ElectionTicks instead of
 	// looping without time passing.
 	joinAfter int64
+	// crossEpoch: this election has counted a vote in CrossEpochElections.
+	crossEpoch bool
 }
 
 // initVote is the vote a peer starts an election with. Observers vote for
@@ -32,6 +34,9 @@ func (n *Node) better(a, b Vote) bool {
 	if n.has(BugElectIgnoreZxid) {
 		return n.voters[a.Leader] && voteBetterByID(a, b)
 	}
+	if n.has(BugVoteIgnoreZxidEpoch) {
+		return n.voters[a.Leader] && voteBetterByCounter(a, b)
+	}
 	return n.voters[a.Leader] && voteBetter(a, b)
 }
 
@@ -47,6 +52,7 @@ func (n *Node) startElection() {
 	n.el.outOf = map[uint64]Message{}
 	n.el.finalizeAt = -1
 	n.el.joinAfter = n.now + int64(n.cfg.ElectionTicks)
+	n.el.crossEpoch = false
 	n.broadcastVote()
 	n.checkElectionQuorum()
 }
@@ -125,6 +131,7 @@ func (n *Node) stepLooking(m Message) {
 		n.send(n.notification(m.From))
 		return
 	}
+	n.countCrossEpoch(m.Vote)
 	switch {
 	case m.ElectionEpoch > n.el.clock:
 		// A higher election clock resets the collected votes.
@@ -155,6 +162,18 @@ func (n *Node) stepLooking(m Message) {
 	}
 	n.el.recv[m.From] = m.Vote
 	n.checkElectionQuorum()
+}
+
+// countCrossEpoch counts the election in CrossEpochElections the first
+// time a vote in it shares this node's currentEpoch while its zxid lies in
+// another epoch than this node's last zxid: the only votes that the zxid's
+// epoch, and not its counter, orders.
+func (n *Node) countCrossEpoch(v Vote) {
+	if n.el.crossEpoch || v.Leader == 0 || v.Epoch != n.currentEpoch || v.Zxid.Epoch() == n.lastZxid().Epoch() {
+		return
+	}
+	n.el.crossEpoch = true
+	n.ctr.CrossEpochElections++
 }
 
 // stepOutOfElection handles an answer from a FOLLOWING/LEADING/OBSERVING

@@ -288,7 +288,7 @@ func (n *Node) leaderOnAckEpoch(l *learner, m Message) {
 	l.phase = lpEpochAck
 	l.peerLast = m.Zxid
 	if !m.NotCounted && !l.observer && ld.phase == lEpochAck {
-		if !n.has(BugElectIgnoreZxid) && moreRecent(m.Epoch, m.Zxid, ld.prevEpoch, ld.prevLast) {
+		if !n.has(BugElectIgnoreZxid) && n.followerMoreRecent(m.Epoch, m.Zxid, ld.prevEpoch, ld.prevLast) {
 			n.becomeLooking(fmt.Sprintf("follower %d is more recent (epoch %d, %v) than leader (epoch %d, %v)",
 				l.id, m.Epoch, m.Zxid, ld.prevEpoch, ld.prevLast))
 			return
