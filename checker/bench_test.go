@@ -14,8 +14,10 @@ import (
 // no key rotation is assumed.
 var largeConfig = genConfig{Ops: 100_000, Keys: 10, Processes: 30, InfoRate: 0.02, Seed: 1}
 
-// largeBudget is what the checker must stay within on this history.
-const largeBudget = 10 * time.Second
+// largeTimeout bounds the checker on this history only against a hang:
+// its speed is BenchmarkLinearizable's business (go test -bench), since a
+// timed unit test fails on a loaded machine rather than on a slow checker.
+const largeTimeout = 5 * time.Minute
 
 func largeHistory(tb testing.TB, stale bool) []history.Op {
 	tb.Helper()
@@ -28,8 +30,8 @@ func largeHistory(tb testing.TB, stale bool) []history.Op {
 	return ops
 }
 
-// TestLinearizable100k checks the large history within the budget: valid
-// as generated, invalid with one stale read injected.
+// TestLinearizable100k checks the verdicts on the large history: valid as
+// generated, invalid with one stale read injected.
 func TestLinearizable100k(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("large timing test: run without -short and without -race")
@@ -41,16 +43,13 @@ func TestLinearizable100k(t *testing.T) {
 	}{{"correct", false, Valid}, {"one stale read", true, Invalid}} {
 		t.Run(tt.name, func(t *testing.T) {
 			ops := largeHistory(t, tt.stale)
-			opts := Options{ReadMode: ReadSync, Timeout: largeBudget, OutDir: t.TempDir()}
+			opts := Options{ReadMode: ReadSync, Timeout: largeTimeout, OutDir: t.TempDir()}
 			start := time.Now()
 			r := checkLinearizable(context.Background(), inputFor(ops, opts))
 			took := time.Since(start)
 			t.Logf("%d history ops: %s in %s: %s", len(ops), r.Verdict, took, r.Explanation)
 			if got, want := r.Verdict, tt.want; got != want {
 				t.Fatalf("verdict %s, want %s", got, want)
-			}
-			if took > largeBudget {
-				t.Errorf("took %s, budget %s", took, largeBudget)
 			}
 			if tt.stale && !strings.Contains(r.Explanation, "Stale read") {
 				t.Errorf("explanation does not name the stale read: %s", r.Explanation)
