@@ -3,7 +3,9 @@ package checker
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -180,9 +182,11 @@ func checkOnDisk(ctx context.Context, in checkInput) Result {
 	}
 	var a anomalies
 	acked := ackedZxids(in.pairs)
-	torn := 0
+	damaged := nemesisDamaged(in.pairs)
+	torn, excused := 0, 0
 	for _, v := range views {
-		torn += diskDamage(v, &a)
+		t, e := diskDamage(v, damaged[v.Node], &a)
+		torn, excused = torn+t, excused+e
 		diskOrder(v, &a)
 	}
 	diskAgreement(views, &a)
@@ -203,6 +207,10 @@ func checkOnDisk(ctx context.Context, in checkInput) Result {
 	if torn > 0 {
 		r.Details["torn_tails"] = torn
 		notes = append(notes, fmt.Sprintf("%d torn tails (a crash mid-write; legal)", torn))
+	}
+	if excused > 0 {
+		r.Details["nemesis_damage"] = excused
+		notes = append(notes, fmt.Sprintf("%d damaged places in files the corrupt fault damaged on purpose, left on disk by a node that did not need them (the other checks judge whether it served them)", excused))
 	}
 	if len(unread) > 0 {
 		notes = append(notes, "unread: "+strings.Join(unread, "; "))
@@ -245,9 +253,49 @@ func ackedZxids(pairs []history.Pair) []ackedWrite {
 	return out
 }
 
-// diskDamage reports corruption and counts torn tails.
-func diskDamage(v diskView, a *anomalies) (torn int) {
+// nemesisDamaged lists, per node, the files the corrupt fault damaged on
+// purpose (by base name: the fault names them inside version-2). A node
+// that repaired around such a file (ZooKeeper falls back to an older valid
+// snapshot) may leave it on disk: that is not corruption of its own.
+func nemesisDamaged(pairs []history.Pair) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, p := range pairs {
+		c := p.Complete
+		if !p.Invoke.IsNemesis() || c.Type != history.Info || c.F != history.FStart {
+			continue
+		}
+		v, _, err := c.NemesisValue()
+		if err != nil || v.Fault != "corrupt" {
+			continue
+		}
+		for _, cmd := range v.Commands {
+			node, rest, ok := strings.Cut(cmd, ": lazyfs corrupt ")
+			if !ok {
+				continue
+			}
+			var d struct {
+				File string `json:"file"`
+			}
+			if json.Unmarshal([]byte(rest), &d) != nil || d.File == "" {
+				continue
+			}
+			if out[node] == nil {
+				out[node] = map[string]bool{}
+			}
+			out[node][path.Base(d.File)] = true
+		}
+	}
+	return out
+}
+
+// diskDamage reports corruption and counts torn tails, and the damage the
+// corrupt fault made on purpose (excused).
+func diskDamage(v diskView, damaged map[string]bool, a *anomalies) (torn, excused int) {
 	for _, d := range v.Damage {
+		if damaged[path.Base(d.File)] {
+			excused++
+			continue
+		}
 		if d.Torn {
 			torn++
 			continue
@@ -258,7 +306,7 @@ func diskDamage(v diskView, a *anomalies) (torn int) {
 		}
 		a.add("corrupt files", line+".")
 	}
-	return torn
+	return torn, excused
 }
 
 // diskOrder checks one node's replayed log: zxids strictly increase from

@@ -86,3 +86,39 @@ func TestOnDiskSnapshotCovers(t *testing.T) {
 		t.Errorf("%s: %s", r.Verdict, r.Explanation)
 	}
 }
+
+// corruptOps is a corrupt fault's start that damaged file on node.
+func corruptOps(node, file string) []history.Op {
+	v := history.NemesisValue{ID: 1, Fault: "corrupt", Shape: "one", Targets: []string{node},
+		Commands: []string{node + ": kill", node + `: lazyfs corrupt {"file":"` + file + `","mode":"flip","offset":1403}`}}
+	return []history.Op{
+		{Index: 2, Time: 2, Type: history.Invoke, Process: history.Nemesis, F: history.FStart, Value: history.MustValue(history.NemesisValue{ID: 1, Fault: "corrupt"})},
+		{Index: 3, Time: 3, Type: history.Info, Process: history.Nemesis, F: history.FStart, Value: history.MustValue(v)},
+	}
+}
+
+// A snapshot the corrupt fault flipped, which the node skipped for an
+// older one (as ZooKeeper does), is excused on that node only: the same
+// damage elsewhere, or in another file, is still corruption.
+func TestOnDiskExcusesOnlyWhatTheNemesisDamaged(t *testing.T) {
+	z := int64(1<<32 | 1)
+	bad := Damage{File: "version-2/snapshot.10000006d", Offset: 1441, Reason: "snapshot checksum mismatch"}
+	withDamage := func(node string) NodeDisk {
+		n := disk(node, z)
+		n.Damage = []Damage{bad}
+		return n
+	}
+	ops := append(ackedAt(z), corruptOps("n1", "snapshot.10000006d")...)
+
+	dd := &DataDirs{Nodes: []NodeDisk{withDamage("n1"), disk("n2", z), disk("n3", z)}}
+	r := checkOnDisk(context.Background(), inputFor(ops, Options{DataDirs: dd}))
+	if r.Verdict != Valid || !strings.Contains(r.Explanation, "corrupt fault damaged on purpose") {
+		t.Fatalf("damage the fault made: %s: %s", r.Verdict, r.Explanation)
+	}
+
+	dd = &DataDirs{Nodes: []NodeDisk{disk("n1", z), withDamage("n2"), disk("n3", z)}}
+	r = checkOnDisk(context.Background(), inputFor(ops, Options{DataDirs: dd}))
+	if r.Verdict != Invalid || !strings.Contains(r.Explanation, "Corrupt data on node n2") {
+		t.Fatalf("damage on a node the fault did not touch: %s: %s", r.Verdict, r.Explanation)
+	}
+}
