@@ -97,6 +97,12 @@ type Summary struct {
 	// the nodes' artifacts by their target (the runner fills it in; no
 	// checker judges it). nil when the target counts none.
 	Coverage *Coverage `json:"coverage,omitempty"`
+	// Instruments lists failures of the harness's own instruments during
+	// the run, one line each (a lazyfs that died took its node down and
+	// lost its unsynced writes: a power loss nobody scheduled). The
+	// verdict stands, since a correct system survives that, but the run
+	// says so.
+	Instruments []string `json:"instruments,omitempty"`
 }
 
 // Coverage counts the protocol paths a run reached (elections, DIFF, TRUNC,

@@ -266,6 +266,7 @@ type reportView struct {
 	Counts        []countRow
 	Latencies     []latencyRow
 	Coverage      *coverageView
+	Instruments   []string // failures of the harness's own instruments (a lazyfs that died)
 	Liveness      []livenessView
 	Watches       []watchView
 	RefOps        []refOpView
@@ -387,6 +388,7 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 	v.Liveness = livenessViews(r.Summary, faults, end)
 	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
 	v.Coverage = newCoverageView(r.Summary.Coverage)
+	v.Instruments = r.Summary.Instruments
 	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)
 	v.Watches = watchViews(pairs, r.Summary, faults, end)
 	v.Panels = checkerPanels(v.Checks, v.Workloads, v.RefOps, v.Liveness, v.Watches)

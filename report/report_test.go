@@ -546,3 +546,36 @@ func TestTimelineWindows(t *testing.T) {
 		t.Errorf("a short history got windows: %v %v", one.Windows, err)
 	}
 }
+
+// A run whose lazyfs died says so at the top of its report.
+func TestRenderInstrumentFailure(t *testing.T) {
+	dir := fixtureRun(t)
+	path := filepath.Join(dir, resultsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	raw["instruments"] = []string{`n2: lazyfs panic: runtime error: index out of range`}
+	b, _ = json.Marshal(raw)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := Render(dir, nil); err != nil {
+		t.Fatalf("Render: %v", err)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, reportFile))
+	if !strings.Contains(string(html), "instrument failed:</strong> n2: lazyfs panic: runtime error") {
+		t.Error("the report does not say that lazyfs died")
+	}
+	clean := fixtureRun(t)
+	if err := Render(clean, nil); err != nil {
+		t.Fatal(err)
+	}
+	if html, _ := os.ReadFile(filepath.Join(clean, reportFile)); strings.Contains(string(html), "instrument failed") {
+		t.Error("a run without instrument failures reports one")
+	}
+}

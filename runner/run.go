@@ -312,6 +312,16 @@ func checkRun(ctx context.Context, dir string, t Test, log *slog.Logger) (checke
 		return checker.Summary{}, fmt.Errorf("%w: %w", ErrHarness, err)
 	}
 	sum.Coverage = readCoverage(dir, t, log)
+	if t.LazyFS {
+		fails, err := docker.LazyFSFailures(filepath.Join(dir, "nodes"))
+		if err != nil {
+			log.Warn("could not read every node's log for lazyfs failures", "err", err)
+		}
+		for _, f := range fails {
+			log.Warn("lazyfs died during the run; its node went down with it and lost its unsynced writes", "failure", f)
+		}
+		sum.Instruments = fails
+	}
 	if err := checker.WriteSummary(filepath.Join(dir, "results.json"), sum); err != nil {
 		return sum, fmt.Errorf("%w: %w", ErrHarness, err)
 	}

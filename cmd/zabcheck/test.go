@@ -224,6 +224,9 @@ func printSummary(w interface{ Write([]byte) (int, error) }, o runner.Outcome) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", r.Name, r.Verdict, expl)
 	}
 	tw.Flush()
+	for _, f := range o.Summary.Instruments {
+		fmt.Fprintf(w, "instrument failed: %s\n", f)
+	}
 	verdict := string(o.Verdict)
 	if o.Incomplete {
 		verdict += " (incomplete run)"
