@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -44,6 +45,11 @@ func LazyFSFailures(nodesDir string) ([]string, error) {
 	return out, errors.Join(errs...)
 }
 
+// crashStart matches the first line of a Go program's death: a panic, a
+// fatal runtime error, or a signal the runtime turns into a crash (SIGSEGV,
+// SIGABRT: "SIGABRT: abort").
+var crashStart = regexp.MustCompile(`(panic: |fatal error: |\bSIG[A-Z]+: )`)
+
 // lazyFSFailure returns the first sign in one container log that lazyfs
 // itself failed, or "". A panic counts when its trace runs through
 // lazyfs's code: the node's own panics (zabnode's) are the node's.
@@ -64,8 +70,8 @@ func lazyFSFailure(path string) (string, error) {
 				line = line[i:]
 			}
 			return strings.TrimSpace(line), nil
-		case strings.Contains(line, "panic: "):
-			panicLine, frames = strings.TrimSpace(line[strings.Index(line, "panic: "):]), 0
+		case crashStart.MatchString(line):
+			panicLine, frames = strings.TrimSpace(line[crashStart.FindStringIndex(line)[0]:]), 0
 		case panicLine != "" && frames < 200:
 			frames++
 			if strings.Contains(line, "zabcheck/lazyfs") || strings.Contains(line, "zabcheck/cmd/lazyfs") {

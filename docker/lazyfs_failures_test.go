@@ -38,12 +38,18 @@ func TestLazyFSFailuresNamesOnlyLazyFS(t *testing.T) {
 2026-12-06T03:00:03Z time=x level=INFO msg="lazyfs: node exited" status=2
 `)
 	writeLog(t, dir, "n4", "")
+	writeLog(t, dir, "n5", `2026-12-06T03:00:03Z SIGABRT: abort
+2026-12-06T03:00:03Z PC=0x47a1c1 m=0 sigcode=0
+2026-12-06T03:00:03Z goroutine 1 [syscall]:
+2026-12-06T03:00:03Z main.runNode({0xc000120000, 0x3, 0x3})
+2026-12-06T03:00:03Z 	github.com/zabcheck/zabcheck/cmd/lazyfs/supervise.go:88 +0x1c5
+`)
 	got, err := LazyFSFailures(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || !strings.HasPrefix(got[0], "n1: ") || !strings.Contains(got[0], "no such device") ||
-		!strings.HasPrefix(got[1], "n2: lazyfs panic: runtime error") {
+	if len(got) != 3 || !strings.HasPrefix(got[0], "n1: ") || !strings.Contains(got[0], "no such device") ||
+		!strings.HasPrefix(got[1], "n2: lazyfs panic: runtime error") || got[2] != "n5: lazyfs SIGABRT: abort" {
 		t.Fatalf("LazyFSFailures = %q", got)
 	}
 }
