@@ -22,7 +22,9 @@ import (
 // Commands:
 //
 //	drop [--torn]        power loss: lose everything not fsynced
-//	fsync-error on|off   fsync returns EIO until turned off
+//	fsync-error on|off|lose
+//	                     fsync returns EIO until turned off; lose: a failed
+//	                     fsync also loses the file's unflushed writes
 //	slow-fsync DURATION  every fsync first waits DURATION (0 turns it off)
 //	status               what a drop would lose, which faults are on
 //	sync                 make everything durable now, as sync(1) does
@@ -108,6 +110,9 @@ func (c *Controller) Do(line string) (string, error) {
 	case cmd == "fsync-error" && len(rest) == 1 && (rest[0] == "on" || rest[0] == "off"):
 		c.m.SetFsyncError(rest[0] == "on")
 		res = c.m.Status()
+	case cmd == "fsync-error" && len(rest) == 1 && rest[0] == "lose":
+		c.m.SetFsyncErrorLosing()
+		res = c.m.Status()
 	case cmd == "slow-fsync" && len(rest) == 1:
 		d, err := time.ParseDuration(rest[0])
 		if err != nil || d < 0 {
@@ -139,7 +144,7 @@ func (c *Controller) Do(line string) (string, error) {
 		}
 		res = r
 	default:
-		return "", fmt.Errorf("unknown command %q (want drop [--torn], fsync-error on|off, slow-fsync DURATION, status, sync, kill, power-loss [--torn])", line)
+		return "", fmt.Errorf("unknown command %q (want drop [--torn], fsync-error on|off|lose, slow-fsync DURATION, status, sync, kill, power-loss [--torn])", line)
 	}
 	c.log.Info("control command", "cmd", line)
 	b, err := json.Marshal(res)

@@ -92,6 +92,7 @@ type Model struct {
 	journal   []nsOp
 	trashSeq  uint64
 	fsyncErr  bool
+	fsyncLose bool // with fsyncErr: a failed fsync loses the file's unflushed writes
 	fsyncWait time.Duration
 }
 
@@ -264,8 +265,20 @@ func apply(f *os.File, ops []op) error {
 func (m *Model) Fsync(ino uint64, f *os.File) error {
 	m.mu.Lock()
 	if m.fsyncErr {
-		m.mu.Unlock()
-		// The data stays unflushed, as after a failed fsync on Linux the
+		defer m.mu.Unlock()
+		if d, ok := m.files[ino]; ok && m.fsyncLose {
+			// Linux, after a failed writeback, may mark the pages clean:
+			// the writes are gone from the cache and never reach the disk
+			// (PostgreSQL's "fsyncgate", 2018). A program that retries
+			// the fsync then gets success for data that is lost.
+			var lost int64
+			for _, o := range d.ops {
+				lost += int64(len(o.data))
+			}
+			m.forget(ino, d)
+			m.log.Warn("failed fsync lost the file's unflushed writes", "file", d.f.Name(), "lost_bytes", lost)
+		}
+		// Otherwise the data stays unflushed: after a failed fsync the
 		// program cannot know what reached the disk.
 		return ErrFsyncInjected
 	}
@@ -498,11 +511,20 @@ func (m *Model) Rename(fromDir uint64, from string, toDir uint64, to string, noR
 	return nil
 }
 
-// SetFsyncError turns the fsync-error fault on or off.
+// SetFsyncError turns the fsync-error fault on (a failed fsync keeps the
+// data unflushed) or off.
 func (m *Model) SetFsyncError(on bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.fsyncErr = on
+	m.fsyncErr, m.fsyncLose = on, false
+}
+
+// SetFsyncErrorLosing turns the fsync-error fault on in its harsher form:
+// a failed fsync also loses the file's unflushed writes, as Linux may.
+func (m *Model) SetFsyncErrorLosing() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.fsyncErr, m.fsyncLose = true, true
 }
 
 // SetFsyncDelay sets how long every fsync waits before it runs (0: none).
@@ -526,6 +548,7 @@ type Status struct {
 	UnflushedBytes      int64         `json:"unflushed_bytes"`
 	PendingDirOps       int           `json:"pending_dir_ops"`
 	FsyncError          bool          `json:"fsync_error"`
+	FsyncErrorLoses     bool          `json:"fsync_error_loses,omitempty"`
 	FsyncDelay          time.Duration `json:"fsync_delay_ns"`
 	AnyFsyncCommitsDirs bool          `json:"any_fsync_commits_dirs"`
 }
@@ -539,6 +562,7 @@ func (m *Model) Status() Status {
 		UnflushedBytes:      m.unflushed,
 		PendingDirOps:       len(m.journal),
 		FsyncError:          m.fsyncErr,
+		FsyncErrorLoses:     m.fsyncErr && m.fsyncLose,
 		FsyncDelay:          m.fsyncWait,
 		AnyFsyncCommitsDirs: m.commitAll,
 	}

@@ -395,6 +395,32 @@ func TestFsyncErrorKeepsDataUnflushed(t *testing.T) {
 	}
 }
 
+// In the losing mode a failed fsync discards the file's unflushed writes:
+// they never reach the backing file, not even once the fault is off.
+func TestFsyncErrorLosingLosesTheWrites(t *testing.T) {
+	x := newFixture(t, 0)
+	f, ino := x.create(".", "a")
+	x.write(ino, f, "kept", 0)
+	x.fsync(ino, f)
+	x.write(ino, f, "-lost", 4)
+	x.m.SetFsyncErrorLosing()
+	if !x.m.Status().FsyncErrorLoses {
+		t.Fatal("status does not say failed fsyncs lose writes")
+	}
+	if err := x.m.Fsync(ino, f); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("fsync: %v, want EIO", err)
+	}
+	if got := x.m.Status().UnflushedBytes; got != 0 {
+		t.Fatalf("unflushed %d after a losing fsync, want 0", got)
+	}
+	x.m.SetFsyncError(false)
+	x.fsync(ino, f)
+	x.drop(false, 1)
+	if got, want := x.backing("a"), "kept"; got != want {
+		t.Fatalf("backing %q, want %q", got, want)
+	}
+}
+
 func TestWritesOverTheLimitGetENOSPC(t *testing.T) {
 	x := newFixture(t, 8)
 	f, ino := x.create(".", "a")

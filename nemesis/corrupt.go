@@ -45,6 +45,7 @@ func corruptSpec() Spec {
 	return Spec{
 		Name:    Corrupt,
 		Summary: "kill one node, flip a bit in or cut the tail of its newest log or snapshot, start it: it must repair or refuse, never serve the damage (a refusing node is wiped and resyncs)",
+		Needs:   []Capability{CapAtRest},
 		Base:    []string{Corrupt},
 		round: func(s *Schedule) []Step {
 			target := pick(s.rng, []string{TargetOne, TargetLeader})
@@ -56,7 +57,7 @@ func corruptSpec() Spec {
 }
 
 func corruptBase() base {
-	return base{name: Corrupt, new: func(Config) Fault { return corruptFault{} }}
+	return base{name: Corrupt, needs: []Capability{CapAtRest}, new: func(Config) Fault { return corruptFault{} }}
 }
 
 // parseCorruptShape splits "log.flip:123" into the file prefix, the mode

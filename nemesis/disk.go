@@ -47,6 +47,13 @@ type DiskCluster interface {
 // cluster's nodes are not on lazyfs.
 var ErrNoLazyFS = errors.New("the nodes' data is not on lazyfs (run with --lazyfs)")
 
+// fsyncErrorKinds are what a failed fsync does to the data: "keep" it
+// unflushed (the program may retry) or "lose" it, as Linux may mark the
+// pages of a failed writeback clean (PostgreSQL's "fsyncgate"): a node
+// that ignores the error and acknowledges has then acknowledged data that
+// is gone.
+var fsyncErrorKinds = []string{"keep", "lose"}
+
 // slowDiskDelays are the fsync delays slow-disk draws from: ZooKeeper
 // warns at 1 s (fsync.warningthresholdms); these stay below it, as a busy
 // or failing disk does for long stretches.
@@ -66,11 +73,15 @@ func powerLossSpec() Spec {
 func fsyncErrorSpec() Spec {
 	return Spec{
 		Name:     FsyncError,
-		Summary:  "fsync fails with EIO on target nodes; the stop clears it and restarts nodes that exited (needs lazyfs)",
+		Summary:  "fsync fails with EIO on target nodes, half the time losing the file's unflushed writes as Linux may; the stop clears it and restarts nodes that exited (needs lazyfs)",
 		Needs:    []Capability{CapLazyFS},
 		Targeted: true,
 		Base:     []string{FsyncError},
-		round:    func(s *Schedule) []Step { return s.targetedRound(FsyncError) },
+		round: func(s *Schedule) []Step {
+			target := s.target()
+			a := startStep(s.id(), s.interval(1), FsyncError, target, pick(s.rng, fsyncErrorKinds), target)
+			return []Step{a, stopStep(a, s.interval(1))}
+		},
 	}
 }
 
@@ -197,7 +208,11 @@ func (fsyncErrorFault) Name() string                                   { return 
 func (fsyncErrorFault) Available(ctx context.Context, c Cluster) error { return diskAvailable(ctx, c) }
 
 func (fsyncErrorFault) Inject(ctx context.Context, c Cluster, p Plan) (Applied, error) {
-	return lazyFSCommand(ctx, c, p.Targets, "fsync-error", "on")
+	mode := "on"
+	if p.Shape == "lose" {
+		mode = "lose"
+	}
+	return lazyFSCommand(ctx, c, p.Targets, "fsync-error", mode)
 }
 
 // Heal turns the errors off, then restarts the nodes that exited because

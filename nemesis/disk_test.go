@@ -38,7 +38,7 @@ func (f *fpFake) LazyFS(_ context.Context, node string, command ...string) (stri
 	})
 	switch {
 	case cmd == "status":
-	case cmd == "fsync-error on":
+	case cmd == "fsync-error on", cmd == "fsync-error lose":
 		on = append(on, "fsync-error")
 	case cmd == "fsync-error off", cmd == "slow-fsync 0":
 	case command[0] == "slow-fsync" && len(command) == 2:
@@ -48,6 +48,29 @@ func (f *fpFake) LazyFS(_ context.Context, node string, command ...string) (stri
 	}
 	f.disk[node] = on
 	return "{}", nil
+}
+
+// Corrupt, Wipe and StartWatched make fpFake an AtRestCluster whose nodes
+// always start on their data.
+func (f *fpFake) Corrupt(_ context.Context, node, prefix, mode string, seed uint64) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, fmt.Sprintf("%s: corrupt %s%s", node, prefix, mode))
+	if f.state[node] == "running" {
+		return "", fmt.Errorf("corrupt %s: running", node)
+	}
+	return fmt.Sprintf(`{"file":"%s1","mode":"%s"}`, prefix, mode), nil
+}
+
+func (f *fpFake) Wipe(_ context.Context, node string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, node+": wipe")
+	return nil
+}
+
+func (f *fpFake) StartWatched(ctx context.Context, node string) (string, error) {
+	return "", f.Start(ctx, node)
 }
 
 func (f *fpFake) diskFaults() map[string][]string {

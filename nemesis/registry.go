@@ -18,6 +18,9 @@ const (
 	CapFailpoints Capability = "failpoints"
 	// CapNetem: the kernel has the netem qdisc (ErrNetemUnsupported).
 	CapNetem Capability = "netem"
+	// CapAtRest: the target's image carries the lazyfs tool, which
+	// changes a stopped node's files on its volume (AtRestCluster).
+	CapAtRest Capability = "at-rest"
 )
 
 // capabilities are the known capabilities, each with what provides it, so
@@ -33,6 +36,7 @@ func capabilities() []struct {
 		{CapFailpoints, "the target"},
 		{CapNetem, "the kernel"},
 		{CapLazyFS, "the run (a target with lazyfs in its image, /dev/fuse on the host, and --lazyfs not off)"},
+		{CapAtRest, "the target (lazyfs in its image)"},
 	}
 }
 

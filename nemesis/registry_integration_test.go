@@ -78,9 +78,12 @@ func TestRegistryIntegration(t *testing.T) {
 		pcancel()
 		t.Fatalf("the cluster runs on lazyfs, but it does not answer: %v", err)
 	}
+	if err := (corruptFault{}).Available(pctx, c); err != nil {
+		lacks[CapAtRest] = err.Error()
+	}
 	pcancel()
 	for _, cp := range Capabilities() {
-		if cp != CapFailpoints && cp != CapNetem && cp != CapLazyFS {
+		if cp != CapFailpoints && cp != CapNetem && cp != CapLazyFS && cp != CapAtRest {
 			t.Fatalf("capability %s is not probed here: add its probe, or its faults would run unchecked", cp)
 		}
 	}

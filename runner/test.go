@@ -248,6 +248,9 @@ func Capabilities(target docker.Target, netem, lazy bool) func(nemesis.Capabilit
 			return netem
 		case nemesis.CapLazyFS:
 			return lazy && target.Capabilities.LazyFS
+		case nemesis.CapAtRest:
+			// The lazyfs binary in the image does the work; no mount needed.
+			return target.Capabilities.LazyFS
 		}
 		return false
 	}

@@ -3,7 +3,7 @@
 //
 //	lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
 //	lazyfs run --backing DIR --mount DIR --ctl SOCKET [mount flags] -- COMMAND [ARG...]
-//	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]
+//	lazyfs ctl SOCKET drop [--torn] | fsync-error on|off|lose | slow-fsync DURATION | status | kill | power-loss [--torn]
 //	lazyfs corrupt --dir DIR --prefix log.|snapshot. --mode flip|truncate [--seed N]
 //
 // corrupt damages the newest log or snapshot of a data directory at rest
@@ -49,7 +49,7 @@ import (
 const usage = `usage:
   lazyfs mount --backing DIR --mount DIR --ctl SOCKET [--max-unflushed BYTES] [--seed N] [--any-fsync-commits-dirs]
   lazyfs run --backing DIR --mount DIR --ctl SOCKET [mount flags] -- COMMAND [ARG...]
-  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off | slow-fsync DURATION | status | kill | power-loss [--torn]
+  lazyfs ctl SOCKET drop [--torn] | fsync-error on|off|lose | slow-fsync DURATION | status | kill | power-loss [--torn]
   lazyfs corrupt --dir DIR --prefix log.|snapshot. --mode flip|truncate [--seed N]`
 
 // errUsage marks bad invocations, which exit 2 rather than 1.
