@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/zabcheck/zabcheck/checker"
 	"github.com/zabcheck/zabcheck/node/jute"
@@ -181,7 +182,7 @@ func zkTxn(body []byte) (checker.DiskTxn, error) {
 	if err := d.Err(); err != nil {
 		return checker.DiskTxn{}, fmt.Errorf("txn header: %w", err)
 	}
-	sum := sha256.Sum256(body)
+	sum := sha256.Sum256(zkNormalize(typ, body))
 	t := checker.DiskTxn{Zxid: zxid, Type: typ.String(), Digest: hex.EncodeToString(sum[:])}
 	if zkPathTypes[typ] {
 		if p := d.String("txn.path"); d.Err() == nil {
@@ -189,6 +190,46 @@ func zkTxn(body []byte) (checker.DiskTxn, error) {
 		}
 	}
 	return t, nil
+}
+
+// zkNormalize returns the bytes that identify a txn across nodes. For a
+// failed multi (one whose ops include an error txn) ZooKeeper's leader and
+// followers may log different op types for the same proposal: seen in
+// session 7, the leader's log marked a failed multi's first op (a check)
+// as an error op while the followers' logs kept it a check, the op's bytes
+// and everything else identical. Replay treats both alike (a multi with an
+// error op changes nothing), so the digest of a failed multi counts every
+// op as an error op; anything else about it must still agree. Other txns
+// are compared byte for byte.
+func zkNormalize(typ jute.OpCode, body []byte) []byte {
+	if typ != jute.OpMulti || len(body) < zkTxnHeader+4 {
+		return body
+	}
+	d := jute.NewDecoder(body[zkTxnHeader:])
+	n := d.Int("MultiTxn.count")
+	if d.Err() != nil || n < 0 || int(n) > len(body) {
+		return body
+	}
+	var typeAt []int // offsets in body of each op's type
+	failed := false
+	for range n {
+		typeAt = append(typeAt, zkTxnHeader+d.Offset())
+		if jute.OpCode(d.Int("op.type")) == jute.OpError {
+			failed = true
+		}
+		d.Buffer("op.data")
+		if d.Err() != nil {
+			return body
+		}
+	}
+	if !failed {
+		return body
+	}
+	out := slices.Clone(body)
+	for _, at := range typeAt {
+		binary.BigEndian.PutUint32(out[at:], uint32(0xffffffff)) // OpError, -1
+	}
+	return out
 }
 
 // nextZKRecord finds the first valid record starting at or after from,
