@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/zabcheck/zabcheck/history"
@@ -185,8 +186,10 @@ func checkWatch(_ context.Context, in checkInput) Result {
 			}
 		}
 		nEvents += len(es)
-		checkMissed(s, as, es, &a)
-		checkUnarmed(s, as, es, &a)
+		states := slices.DeleteFunc(slices.Clone(order[s]), func(e eventOp) bool { return e.key != "" })
+		slices.SortFunc(states, func(x, y eventOp) int { return int(x.at - y.at) })
+		checkMissed(s, as, es, states, &a)
+		checkUnarmed(s, as, es, states, &a)
 		checkEventOrder(s, order[s], &a)
 	}
 	if okArms == 0 && nEvents == 0 && len(dropped) == 0 {
@@ -228,7 +231,7 @@ func changed(a, b armOp) (bool, string) {
 	return false, ""
 }
 
-func checkMissed(s string, as []armOp, es []eventOp, an *anomalies) {
+func checkMissed(s string, as []armOp, es []eventOp, states []eventOp, an *anomalies) {
 	for i, a := range as {
 		if !a.armed() {
 			continue
@@ -241,16 +244,50 @@ func checkMissed(s string, as []armOp, es []eventOp, an *anomalies) {
 			if !ch {
 				continue
 			}
+			// By default the event must come before the read that shows
+			// the change. After a reconnect in between, the client
+			// re-registers its watches with setWatches, and the server
+			// fires those whose znode changed meanwhile; go-zookeeper
+			// sends that setWatches from its own goroutine while its send
+			// loop already sends queued requests (ZooKeeper's Java client
+			// sends it first), so the read may overtake it. The event
+			// must then still come while the session lives: a connection
+			// that drops before its setWatches is answered sends another.
+			until := b.done
+			if reconnected(states, a.done, b.done) {
+				until = nextState(states, b.done, "expired")
+			}
 			fired := slices.ContainsFunc(es, func(e eventOp) bool {
-				return e.key == a.key && e.at > a.inv && e.at < b.done && slices.Contains(consumes(e.v.Type), a.table())
+				return e.key == a.key && e.at > a.inv && e.at < until && slices.Contains(consumes(e.v.Type), a.table())
 			})
 			if !fired {
-				an.add("missed", fmt.Sprintf("session %s: op %d set a %s watch on %s (%s), op %d then read it changed (it %s), with no event before that read returned.",
-					s, a.done, a.table(), a.key, armState(a), b.done, what), a.done, b.done)
+				why := "with no event before that read returned"
+				if until != b.done {
+					why = "and no event came after the reconnect either, while the session lived"
+				}
+				an.add("missed", fmt.Sprintf("session %s: op %d set a %s watch on %s (%s), op %d then read it changed (it %s), %s.",
+					s, a.done, a.table(), a.key, armState(a), b.done, what, why), a.done, b.done)
 			}
 			break
 		}
 	}
+}
+
+// reconnected says whether the session connected again between two op
+// indexes: a "connected" state after from and before to.
+func reconnected(states []eventOp, from, to int64) bool {
+	return slices.ContainsFunc(states, func(e eventOp) bool { return e.v.Type == "connected" && e.at > from && e.at < to })
+}
+
+// nextState is the index of the first state of one of types after from,
+// or the end of the history.
+func nextState(states []eventOp, from int64, types ...string) int64 {
+	for _, e := range states {
+		if e.at > from && slices.Contains(types, e.v.Type) {
+			return e.at
+		}
+	}
+	return math.MaxInt64
 }
 
 func armState(a armOp) string {
@@ -289,7 +326,7 @@ func fits(a armOp, typ string) bool {
 	return a.exists() // deleted
 }
 
-func checkUnarmed(s string, as []armOp, es []eventOp, an *anomalies) {
+func checkUnarmed(s string, as []armOp, es []eventOp, states []eventOp, an *anomalies) {
 	// last[key][table] is the index of the last event that fired it.
 	last := map[string]map[watchTable]int64{}
 	for _, e := range es {
@@ -297,10 +334,13 @@ func checkUnarmed(s string, as []armOp, es []eventOp, an *anomalies) {
 			last[e.key] = map[watchTable]int64{tableData: -1, tableChild: -1}
 		}
 		tables := consumes(e.v.Type)
-		found := slices.ContainsFunc(as, func(a armOp) bool {
-			return a.key == e.key && a.inv < e.at && a.done > last[e.key][a.table()] &&
-				slices.Contains(tables, a.table()) && fits(a, e.v.Type)
-		})
+		armedFor := func(t watchTable) bool {
+			return slices.ContainsFunc(as, func(a armOp) bool {
+				return a.key == e.key && a.inv < e.at && a.done > last[e.key][a.table()] &&
+					a.table() == t && fits(a, e.v.Type)
+			})
+		}
+		found := slices.ContainsFunc(tables, armedFor)
 		if !found {
 			prev := max(last[e.key][tables[0]], last[e.key][tables[len(tables)-1]])
 			why := "no watch was set for it"
@@ -309,10 +349,34 @@ func checkUnarmed(s string, as []armOp, es []eventOp, an *anomalies) {
 			}
 			an.add("unarmed", fmt.Sprintf("session %s: event %s on %s at op %d, but %s.", s, e.v.Type, e.key, e.at, why), e.at)
 		}
+		if e.v.Type == "deleted" && len(tables) > 1 && afterReconnect(states, as, e.at) && armedFor(tableData) && armedFor(tableChild) {
+			// A delete fires a znode's data and child watches with one
+			// event. setWatches after a reconnect fires each table on its
+			// own (ZooKeeper's DataTree.setWatches), so a znode deleted
+			// while disconnected may come back as two deleted events, one
+			// per table; this one takes the data table's.
+			tables = tables[:1]
+		}
 		for _, t := range tables {
 			last[e.key][t] = e.at
 		}
 	}
+}
+
+// afterReconnect says whether the event at index at comes in the burst a
+// reconnect's setWatches answers: after a "connected" state, with no arm
+// of the session completed in between.
+func afterReconnect(states []eventOp, as []armOp, at int64) bool {
+	conn := int64(-1)
+	for _, st := range states {
+		if st.at < at && st.v.Type == "connected" {
+			conn = st.at
+		}
+	}
+	if conn < 0 {
+		return false
+	}
+	return !slices.ContainsFunc(as, func(a armOp) bool { return a.done > conn && a.done < at })
 }
 
 func checkEventOrder(s string, es []eventOp, an *anomalies) {

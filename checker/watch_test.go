@@ -63,6 +63,44 @@ func TestWatch(t *testing.T) {
 			h.wev(10, "0x1", "k0", "changed", 9)
 			h.arm(0, "0x1", "k0", "data", true, true, 8, 5)
 		}, Valid, ""},
+		{"TestWatchEventAfterReadAcrossReconnectValid", func(h *hb) {
+			// Seen on ZooKeeper 3.8.0 in session 7: go-zookeeper sent the
+			// read right after the reconnect, ahead of the setWatches that
+			// re-armed the exists watch, so the created event came after
+			// the read that showed the znode. It came, on that connection.
+			h.arm(0, "0x1", "k0", "exists", false, true, 0, 0)
+			h.wev(10, "0x1", "", "disconnected", 0)
+			h.wev(10, "0x1", "", "connected", 0)
+			h.arm(0, "0x1", "k0", "data", true, true, 8, 8)
+			h.wev(10, "0x1", "k0", "created", 0)
+		}, Valid, ""},
+		{"TestWatchNoEventAfterReconnectInvalid", func(h *hb) {
+			// After the reconnect the event may come late, but not never:
+			// the session expired without it.
+			h.arm(0, "0x1", "k0", "exists", false, true, 0, 0)
+			h.wev(10, "0x1", "", "disconnected", 0)
+			h.wev(10, "0x1", "", "connected", 0)
+			h.arm(0, "0x1", "k0", "data", true, true, 8, 8)
+			h.wev(10, "0x1", "", "expired", 0)
+		}, Invalid, "no event came after the reconnect either"},
+		{"TestWatchDeleteFiresTwiceAfterReconnectValid", func(h *hb) {
+			// Seen on ZooKeeper 3.8.0 in session 7: k0 was deleted while
+			// the session was disconnected; setWatches fired its data and
+			// its child watch one event each.
+			h.arm(0, "0x1", "k0", "data", true, true, 5, 5)
+			h.arm(0, "0x1", "k0", "children", true, true, 5, 5)
+			h.wev(10, "0x1", "", "disconnected", 0)
+			h.wev(10, "0x1", "", "connected", 0)
+			h.wev(10, "0x1", "k0", "deleted", 0)
+			h.wev(10, "0x1", "k0", "deleted", 0)
+		}, Valid, ""},
+		{"TestWatchDeleteFiresTwiceInvalid", func(h *hb) {
+			// Without a reconnect one delete is one event for both tables.
+			h.arm(0, "0x1", "k0", "data", true, true, 5, 5)
+			h.arm(0, "0x1", "k0", "children", true, true, 5, 5)
+			h.wev(10, "0x1", "k0", "deleted", 9)
+			h.wev(10, "0x1", "k0", "deleted", 9)
+		}, Invalid, "unarmed"},
 		{"TestWatchAcrossExpiryValid", func(h *hb) {
 			// Expiry drops the watches: the old session reads nothing more,
 			// and the new session owes no event for the old one's watch.
