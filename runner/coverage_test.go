@@ -125,6 +125,16 @@ func TestSnapAndCommitLogCountInZooCfg(t *testing.T) {
 	if got["snapCount"] != "100" || got["commitLogCount"] != "50" || len(got) != 2 {
 		t.Errorf("zooCfgExtra = %v, want snapCount=100 and commitLogCount=50", got)
 	}
+	// A snapshot interval below the window shrinks the window to it, so
+	// that a short run reaches SNAP; a larger one leaves it alone.
+	tc.SnapCount, tc.CommitLogCount = 100, 0
+	if got := tc.zooCfgExtra(); got["commitLogCount"] != "100" {
+		t.Errorf("--snap-count 100 alone renders %v, want commitLogCount=100", got)
+	}
+	tc.SnapCount = 1000
+	if got := tc.zooCfgExtra(); len(got) != 1 {
+		t.Errorf("--snap-count 1000 alone renders %v, want snapCount only", got)
+	}
 	for _, bad := range []Test{{SnapCount: 1}, {CommitLogCount: -1}} {
 		b := e2eTest("zabnode", nil)
 		b.SnapCount, b.CommitLogCount = bad.SnapCount, bad.CommitLogCount
