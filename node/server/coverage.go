@@ -83,6 +83,9 @@ func coverageCounters(c zab.Counters, s serverCounters) map[string]uint64 {
 		"snapshots_loaded":   s.snapshotsLoaded,
 		"disk_truncations":   s.diskTruncations,
 		"trunc_then_restart": s.truncThenRestart,
+		// cross_epoch_elections: votes of this node's currentEpoch whose
+		// last zxid lies in another epoch (the cross-epoch-election path).
+		"cross_epoch_elections": c.CrossEpochElections,
 	}
 }
 

@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zabcheck/zabcheck/node/zab"
 )
 
 // readCoverageFiles reads every coverage file a node's processes left.
@@ -179,5 +182,25 @@ func TestCoverageFileSeesDeathMidSync(t *testing.T) {
 	fresh, err := newCoverageFile(t.TempDir(), time.Now())
 	if err != nil || filepath.Base(fresh.path) != "000001.json" || fresh.prevSyncing || fresh.prevTruncated {
 		t.Errorf("first coverage file %s (prev syncing %v, truncated %v, err %v), want 000001.json", fresh.path, fresh.prevSyncing, fresh.prevTruncated, err)
+	}
+}
+
+// Every counter of the core reaches the coverage file: one left out is a
+// path the harness believes never taken (cross_epoch_elections was, once).
+func TestCoverageCountersNameEveryCoreCounter(t *testing.T) {
+	var c zab.Counters
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		v.Field(i).SetUint(uint64(1000 + i))
+	}
+	got := map[uint64]bool{}
+	for _, n := range coverageCounters(c, serverCounters{}) {
+		got[n] = true
+	}
+	for i := range v.NumField() {
+		// sync_aborted adds the server's own count, zero here.
+		if !got[uint64(1000+i)] {
+			t.Errorf("zab.Counters.%s is not in the coverage counters", v.Type().Field(i).Name)
+		}
 	}
 }
