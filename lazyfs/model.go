@@ -94,6 +94,20 @@ type Model struct {
 	fsyncErr  bool
 	fsyncLose bool // with fsyncErr: a failed fsync loses the file's unflushed writes
 	fsyncWait time.Duration
+	// counts says where a mount's time goes (Status): how many writes and
+	// fsyncs the node made, and how long fsyncs spent replaying writes
+	// into the backing file and in the backing fsync.
+	counts Counts
+}
+
+// Counts are a model's running totals since it started.
+type Counts struct {
+	Writes      int64         `json:"writes"`
+	WriteBytes  int64         `json:"write_bytes"`
+	Fsyncs      int64         `json:"fsyncs"`       // fsyncs that succeeded
+	DirtyFsyncs int64         `json:"dirty_fsyncs"` // of those, fsyncs of a file with unflushed writes
+	ApplyTime   time.Duration `json:"apply_ns"`     // replaying unflushed writes into backing files, under the model's lock
+	SyncTime    time.Duration `json:"sync_ns"`      // in the backing fsync
 }
 
 // Options tune a model.
@@ -178,6 +192,8 @@ func (m *Model) Write(ino uint64, f *os.File, data []byte, off int64) error {
 	d.ops = append(d.ops, op{off: off, data: slices.Clone(data)})
 	d.size = max(d.size, off+int64(len(data)))
 	m.unflushed += int64(len(data))
+	m.counts.Writes++
+	m.counts.WriteBytes += int64(len(data))
 	return nil
 }
 
@@ -284,15 +300,18 @@ func (m *Model) Fsync(ino uint64, f *os.File) error {
 	}
 	d, ok := m.files[ino]
 	if ok {
+		start := time.Now()
 		if err := apply(d.f, d.ops); err != nil {
 			m.mu.Unlock()
 			return err
 		}
+		m.counts.ApplyTime += time.Since(start)
 		// From here the writes are in the backing file; the entry goes,
 		// so that writes during the fsync below start a new one.
 		m.detach(ino, d)
 	}
 	m.mu.Unlock()
+	syncStart := time.Now()
 	// The backing fsync runs without the lock: under it, every write and
 	// read of every file waited for the disk, which took away the
 	// pipelining a node does between group commits (zabnode's writes fell
@@ -316,6 +335,11 @@ func (m *Model) Fsync(ino uint64, f *os.File) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.counts.SyncTime += time.Since(syncStart)
+	m.counts.Fsyncs++
+	if ok {
+		m.counts.DirtyFsyncs++
+	}
 	m.commit(ino)
 	return nil
 }
@@ -551,6 +575,7 @@ type Status struct {
 	FsyncErrorLoses     bool          `json:"fsync_error_loses,omitempty"`
 	FsyncDelay          time.Duration `json:"fsync_delay_ns"`
 	AnyFsyncCommitsDirs bool          `json:"any_fsync_commits_dirs"`
+	Counts              Counts        `json:"counts"`
 }
 
 // Status reports what a drop would lose and which faults are on.
@@ -565,6 +590,7 @@ func (m *Model) Status() Status {
 		FsyncErrorLoses:     m.fsyncErr && m.fsyncLose,
 		FsyncDelay:          m.fsyncWait,
 		AnyFsyncCommitsDirs: m.commitAll,
+		Counts:              m.counts,
 	}
 }
 

@@ -421,6 +421,25 @@ func TestFsyncErrorLosingLosesTheWrites(t *testing.T) {
 	}
 }
 
+// Status counts writes and fsyncs, telling fsyncs that flushed data from
+// those that had none to flush; failed fsyncs are not counted.
+func TestStatusCountsWritesAndFsyncs(t *testing.T) {
+	x := newFixture(t, 0)
+	f, ino := x.create(".", "a")
+	x.write(ino, f, "abc", 0)
+	x.write(ino, f, "de", 3)
+	x.fsync(ino, f) // flushes two writes
+	x.fsync(ino, f) // nothing to flush
+	x.m.SetFsyncError(true)
+	if err := x.m.Fsync(ino, f); err == nil {
+		t.Fatal("injected fsync error did not fail")
+	}
+	c := x.m.Status().Counts
+	if c.Writes != 2 || c.WriteBytes != 5 || c.Fsyncs != 2 || c.DirtyFsyncs != 1 {
+		t.Fatalf("counts %+v, want 2 writes of 5 bytes, 2 fsyncs of which 1 dirty", c)
+	}
+}
+
 func TestWritesOverTheLimitGetENOSPC(t *testing.T) {
 	x := newFixture(t, 8)
 	f, ino := x.create(".", "a")
