@@ -65,9 +65,14 @@ build: ## build zabcheck and zabnode into bin/
 rootfs: deps-run ## prepare the Debian root file system for the base image (done beside the Go build)
 	@CGO_ENABLED=0 $(GO) run -trimpath ./cmd/zabrootfs
 
+# build-and-rootfs builds zabrootfs alone first (standard library only: a
+# few seconds cold), starts it, and builds the rest while it runs. Started
+# side by side with the whole build instead, it waited a minute for the
+# compiler and overlapped nothing (measured: debootstrap began at 61 s).
 .PHONY: build-and-rootfs
-build-and-rootfs:
-	@$(MAKE) --no-print-directory -j2 build rootfs
+build-and-rootfs: deps-run
+	@mkdir -p $(BIN) && CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/zabrootfs ./cmd/zabrootfs
+	@$(BIN)/zabrootfs & r=$$!; $(MAKE) --no-print-directory build; b=$$?; wait $$r; exit $$b
 
 .PHONY: images
 images: build-and-rootfs ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
