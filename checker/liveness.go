@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -227,9 +228,9 @@ func judgedStretches(in checkInput, window, grace time.Duration) []Span {
 func mergeSpans(spans []Span, gap int64) []Span {
 	slices.SortFunc(spans, func(a, b Span) int {
 		if a.Start != b.Start {
-			return compareInt(a.Start, b.Start)
+			return cmp.Compare(a.Start, b.Start)
 		}
-		return compareInt(a.End, b.End)
+		return cmp.Compare(a.End, b.End)
 	})
 	var out []Span
 	for _, s := range spans {
@@ -240,16 +241,6 @@ func mergeSpans(spans []Span, gap int64) []Span {
 		out = append(out, s)
 	}
 	return out
-}
-
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // intersect is the intersection of two sorted, disjoint span lists.
@@ -407,7 +398,7 @@ func queueSubject(s *subject, pairs []history.Pair) {
 	// At one instant takes go first: an element is not sure to be queued
 	// at the moment a dequeue that names it begins.
 	slices.SortStableFunc(evs, func(a, b event) int {
-		if c := compareInt(a.t, b.t); c != 0 {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
 			return c
 		}
 		switch {

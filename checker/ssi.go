@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -182,10 +183,10 @@ func knownVersions(pairs []history.Pair) versionIndex {
 	}
 	for k, list := range vs {
 		slices.SortFunc(list, func(a, b version) int {
-			if c := compareInt(a.zxid, b.zxid); c != 0 {
+			if c := cmp.Compare(a.zxid, b.zxid); c != 0 {
 				return c
 			}
-			return compareInt(a.index, b.index)
+			return cmp.Compare(a.index, b.index)
 		})
 		vs[k] = slices.CompactFunc(list, func(a, b version) bool { return a.zxid == b.zxid })
 	}
@@ -196,7 +197,7 @@ func knownVersions(pairs []history.Pair) versionIndex {
 // replaced the version made at z.
 func (vs versionIndex) next(key string, z int64) (version, bool) {
 	list := vs[key]
-	i, _ := slices.BinarySearchFunc(list, z+1, func(v version, t int64) int { return compareInt(v.zxid, t) })
+	i, _ := slices.BinarySearchFunc(list, z+1, func(v version, t int64) int { return cmp.Compare(v.zxid, t) })
 	if i == len(list) {
 		return version{}, false
 	}

@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -64,7 +65,7 @@ func checkTimeliness(_ context.Context, in checkInput) Result {
 	// or after each position: the moment every version before it was
 	// surely replaced.
 	for k, ws := range writes {
-		slices.SortFunc(ws, func(a, b write) int { return compareInt(a.zxid, b.zxid) })
+		slices.SortFunc(ws, func(a, b write) int { return cmp.Compare(a.zxid, b.zxid) })
 		for i := len(ws) - 2; i >= 0; i-- {
 			if ws[i+1].done < ws[i].done {
 				ws[i].done, ws[i].index = ws[i+1].done, ws[i+1].index
@@ -83,7 +84,7 @@ func checkTimeliness(_ context.Context, in checkInput) Result {
 		}
 		reads++
 		ws := writes[inv.Key]
-		i, _ := slices.BinarySearchFunc(ws, c.Zxid+1, func(w write, z int64) int { return compareInt(w.zxid, z) })
+		i, _ := slices.BinarySearchFunc(ws, c.Zxid+1, func(w write, z int64) int { return cmp.Compare(w.zxid, z) })
 		if i == len(ws) || ws[i].done >= inv.Time {
 			continue // nothing had surely replaced it yet
 		}

@@ -147,7 +147,15 @@ func (c *Cluster) StartWatched(ctx context.Context, node string) (refused string
 			return "", fmt.Errorf("watch %s: %w", node, err)
 		}
 		if !st.Running {
-			return c.logTail(ctx, n, 5), nil
+			// It names why the node stopped; "" would read as "serving".
+			tail, err := c.logTail(context.WithoutCancel(ctx), n, 5)
+			switch {
+			case err != nil:
+				return fmt.Sprintf("exited (no log: %v)", err), nil
+			case strings.TrimSpace(tail) == "":
+				return "exited without output", nil
+			}
+			return tail, nil
 		}
 		if _, err := c.Srvr(ctx, node); err == nil {
 			return "", nil
@@ -160,19 +168,14 @@ func (c *Cluster) StartWatched(ctx context.Context, node string) (refused string
 	}
 }
 
-// logTail returns node's last lines of output, oldest first; something
-// when the log cannot be read, since it names why a node exited.
-func (c *Cluster) logTail(ctx context.Context, n *node, lines int) string {
-	rc, err := c.cli.ContainerLogs(context.WithoutCancel(ctx), n.ctrID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines)})
+// logTail returns node's last lines of output, oldest first, within ctx.
+func (c *Cluster) logTail(ctx context.Context, n *node, lines int) (string, error) {
+	rc, err := c.cli.ContainerLogs(ctx, n.ctrID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines)})
 	if err != nil {
-		return fmt.Sprintf("exited (no log: %v)", err)
+		return "", err
 	}
 	defer rc.Close()
 	var out bytes.Buffer
 	_, _ = stdcopy.StdCopy(&out, &out, rc)
-	s := strings.TrimSpace(out.String())
-	if s == "" {
-		return "exited without output"
-	}
-	return s
+	return strings.TrimRight(out.String(), "\n"), nil
 }

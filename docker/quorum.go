@@ -1,17 +1,12 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // Srvr asks node for `srvr` on its client port (2 s timeout).
@@ -163,15 +158,12 @@ func (c *Cluster) logTails(ctx context.Context) string {
 		if n.ctrID == "" {
 			continue
 		}
-		rc, err := c.cli.ContainerLogs(ctx, n.ctrID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(logTailLines)})
+		tail, err := c.logTail(ctx, n, logTailLines)
 		if err != nil {
 			fmt.Fprintf(&b, "\n--- %s: no log: %v", n.spec.Name, err)
 			continue
 		}
-		var out bytes.Buffer
-		_, _ = stdcopy.StdCopy(&out, &out, rc)
-		rc.Close()
-		fmt.Fprintf(&b, "\n--- %s (last %d log lines):\n%s", n.spec.Name, logTailLines, strings.TrimRight(out.String(), "\n"))
+		fmt.Fprintf(&b, "\n--- %s (last %d log lines):\n%s", n.spec.Name, logTailLines, tail)
 	}
 	return b.String()
 }

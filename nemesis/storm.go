@@ -1,6 +1,7 @@
 package nemesis
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -99,15 +100,7 @@ func (s *Schedule) burst(n int) []Step {
 	}
 	// Ties keep the planning order: a stop planned before a start at the
 	// same instant comes first.
-	slices.SortStableFunc(plan, func(a, b timed) int {
-		switch {
-		case a.at < b.at:
-			return -1
-		case a.at > b.at:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(plan, func(a, b timed) int { return cmp.Compare(a.at, b.at) })
 	out := make([]Step, len(plan))
 	var prev time.Duration
 	for i, p := range plan {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -264,7 +265,7 @@ func watchViewOf(pairs []history.Pair, s checker.Summary, tag string, tagged boo
 		}
 	}
 	for k := range changes {
-		slices.SortFunc(changes[k], func(a, b watchMark) int { return cmpInt(a.from, b.from) })
+		slices.SortFunc(changes[k], func(a, b watchMark) int { return cmp.Compare(a.from, b.from) })
 	}
 
 	all := make([]*watchSession, 0, len(sessions))
@@ -338,7 +339,7 @@ func watchZooms(pairs []history.Pair, all []*watchSession, drawn map[string]stri
 	skipped := 0
 	for _, ws := range all {
 		fl := slices.Clone(ws.flagged)
-		slices.SortFunc(fl, func(a, b watchMark) int { return cmpInt(a.from, b.from) })
+		slices.SortFunc(fl, func(a, b watchMark) int { return cmp.Compare(a.from, b.from) })
 		for i := 0; i < len(fl); {
 			from, to := fl[i].from-pad, fl[i].to+pad
 			ops := []int64{fl[i].op}
@@ -406,16 +407,6 @@ func sessionLines(explanation, s string) []string {
 		out = append(out, rest[:end])
 		rest = rest[end:]
 	}
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func sortedKeys(m map[string]bool) []string {

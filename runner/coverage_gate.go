@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -96,15 +97,7 @@ func ReadCoverageRuns(dirs []string, db string) (runs []CoverageRun, skipped []s
 			return nil, nil, fmt.Errorf("read coverage under %s: %w", root, err)
 		}
 	}
-	slices.SortFunc(runs, func(a, b CoverageRun) int {
-		switch {
-		case a.Dir < b.Dir:
-			return -1
-		case a.Dir > b.Dir:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(runs, func(a, b CoverageRun) int { return cmp.Compare(a.Dir, b.Dir) })
 	slices.Sort(skipped)
 	return runs, skipped, nil
 }

@@ -1,9 +1,9 @@
 // Command zabrootfs prepares the Debian root file system of zabcheck's base
 // image in the user's cache, ahead of `zabcheck images`, which imports it.
-// `make run` starts it beside the Go build of zabcheck: debootstrap waits
-// on the network and on dpkg, the compiler on the CPU, so on a fresh
-// machine the two overlap instead of adding up. It uses the standard
-// library only, so it compiles in seconds.
+// `make run` starts it beside the Go build of zabcheck, so that the
+// mirror's downloads overlap the compiler (dpkg's unpacking still shares
+// the CPU with it). It uses the standard library only, so it compiles in
+// seconds.
 //
 // It does nothing when the engine already has debian:bookworm or the cache
 // is ready. A failure is reported and exits 0: `zabcheck images` then runs
