@@ -3,7 +3,6 @@ package checker
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -253,10 +252,10 @@ func ackedZxids(pairs []history.Pair) []ackedWrite {
 	return out
 }
 
-// nemesisDamaged lists, per node, the files the corrupt fault damaged on
-// purpose (by base name: the fault names them inside version-2). A node
-// that repaired around such a file (ZooKeeper falls back to an older valid
-// snapshot) may leave it on disk: that is not corruption of its own.
+// nemesisDamaged lists, per node, the files faults damaged on purpose
+// (history.NemesisValue.Damaged), by base name. A node that repaired around
+// such a file (ZooKeeper falls back to an older valid snapshot) may leave
+// it on disk: that is not corruption of its own.
 func nemesisDamaged(pairs []history.Pair) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	for _, p := range pairs {
@@ -265,24 +264,18 @@ func nemesisDamaged(pairs []history.Pair) map[string]map[string]bool {
 			continue
 		}
 		v, _, err := c.NemesisValue()
-		if err != nil || v.Fault != "corrupt" {
+		if err != nil {
 			continue
 		}
-		for _, cmd := range v.Commands {
-			node, rest, ok := strings.Cut(cmd, ": lazyfs corrupt ")
+		for _, d := range v.Damaged {
+			node, file, ok := strings.Cut(d, ": ")
 			if !ok {
-				continue
-			}
-			var d struct {
-				File string `json:"file"`
-			}
-			if json.Unmarshal([]byte(rest), &d) != nil || d.File == "" {
 				continue
 			}
 			if out[node] == nil {
 				out[node] = map[string]bool{}
 			}
-			out[node][path.Base(d.File)] = true
+			out[node][path.Base(file)] = true
 		}
 	}
 	return out

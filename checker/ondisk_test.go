@@ -90,7 +90,8 @@ func TestOnDiskSnapshotCovers(t *testing.T) {
 // corruptOps is a corrupt fault's start that damaged file on node.
 func corruptOps(node, file string) []history.Op {
 	v := history.NemesisValue{ID: 1, Fault: "corrupt", Shape: "one", Targets: []string{node},
-		Commands: []string{node + ": kill", node + `: lazyfs corrupt {"file":"` + file + `","mode":"flip","offset":1403}`}}
+		Commands: []string{node + ": kill", node + `: lazyfs corrupt {"file":"` + file + `","mode":"flip","offset":1403}`},
+		Damaged:  []string{node + ": version-2/" + file}}
 	return []history.Op{
 		{Index: 2, Time: 2, Type: history.Invoke, Process: history.Nemesis, F: history.FStart, Value: history.MustValue(history.NemesisValue{ID: 1, Fault: "corrupt"})},
 		{Index: 3, Time: 3, Type: history.Info, Process: history.Nemesis, F: history.FStart, Value: history.MustValue(v)},

@@ -20,7 +20,14 @@ type NemesisValue struct {
 	// tc command lines, or SIGKILL, SIGTERM, start, pause, unpause).
 	// Empty on invocations.
 	Commands []string `json:"commands"`
-	Error    string   `json:"error"`
+	// Damaged are the files a fault damaged on purpose, as "node: path"
+	// with the path under the node's data directory
+	// ("n2: version-2/log.100000001"). A node may leave such a file on
+	// disk when it no longer needs it; the on-disk check does not count
+	// damage in it as corruption, and the other checks judge whether a
+	// node served it.
+	Damaged []string `json:"damaged,omitempty"`
+	Error   string   `json:"error"`
 	// Note says how the fault deviated from the plan, e.g. that no leader
 	// was known and a random node was targeted instead.
 	Note string `json:"note,omitempty"`

@@ -2,8 +2,10 @@ package nemesis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +20,10 @@ import (
 // state by SNAP, so that the rest of the run has every node again. Whether
 // it refused is in the history (the stop's commands).
 const Corrupt = "corrupt"
+
+// dataStateDir is where, in a node's data directory, both targets keep the
+// files Corrupt damages (docker.StateDir).
+const dataStateDir = "version-2"
 
 // corruptKinds are the files Corrupt picks from, by name prefix in the
 // data directory's version-2, and corruptModes what it does to one.
@@ -124,6 +130,13 @@ func (corruptFault) Inject(ctx context.Context, c Cluster, p Plan) (Applied, err
 		return a, err
 	}
 	a.ran(n, "lazyfs corrupt", out)
+	var did struct {
+		File string `json:"file"`
+	}
+	if err := json.Unmarshal([]byte(out), &did); err != nil || did.File == "" {
+		return a, fmt.Errorf("%s: %s's account of the damage names no file: %q", Corrupt, n, out)
+	}
+	a.Damaged = append(a.Damaged, n+": "+path.Join(dataStateDir, did.File))
 	return a, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -110,6 +111,9 @@ func TestCorruptRefusingNodeIsWipedAndRestarted(t *testing.T) {
 	}
 	if f.state["n2"] != "stopped" || f.damaged["n2"] == "" {
 		t.Fatalf("after inject: state %s, damaged %q", f.state["n2"], f.damaged["n2"])
+	}
+	if want := []string{"n2: version-2/log.1"}; !slices.Equal(a.Damaged, want) {
+		t.Fatalf("damaged %q, want %q: the history must name the file for the on-disk check", a.Damaged, want)
 	}
 	h, err := corruptFault{}.Heal(ctx, f, a)
 	if err != nil {

@@ -80,6 +80,8 @@ type Applied struct {
 	// Commands run, one per line, as "node: command" (iptables and tc
 	// invocations, or the signal / docker action for process faults).
 	Commands []string
+	// Damaged are the files damaged on purpose (history.NemesisValue).
+	Damaged []string
 }
 
 func (a *Applied) touch(node string) {

@@ -154,7 +154,7 @@ func (r *runner) start(ctx context.Context, st Step) error {
 			r.down[n] = true
 		}
 	}
-	v.Commands = applied.Commands
+	v.Commands, v.Damaged = applied.Commands, applied.Damaged
 	recErr = errors.Join(recErr, r.record(history.Info, history.FStart, v, injErr))
 	a := &active{step: st, fault: f, plan: plan, applied: applied}
 	if injErr != nil {
