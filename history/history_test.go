@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -73,8 +74,54 @@ func TestWriterRoundTrip(t *testing.T) {
 			t.Fatalf("op %d has index %d", i, op.Index)
 		}
 	}
-	if got := len(w.Ops()); got != 800 {
-		t.Fatalf("Ops() has %d, want 800", got)
+}
+
+// TestUsage: the Writer keeps no ops, only what the final reads need:
+// the next free process and each workload's keys outside the final phase.
+func TestUsage(t *testing.T) {
+	w := NewWriter(&bytes.Buffer{}, time.Now())
+	for _, op := range []Op{
+		{Type: Invoke, Process: 3, F: FWrite, Key: "1", Value: json.RawMessage("1"), Workload: "register"},
+		{Type: OK, Process: 3, F: FWrite, Key: "1", Value: json.RawMessage("1"), Workload: "register"},
+		{Type: Invoke, Process: 7, F: FRead, Key: "2", Workload: "register"},
+		{Type: Invoke, Process: 1, F: FAdd, Value: json.RawMessage("5"), Workload: "set"},
+		{Type: Info, Process: Nemesis, F: FStart, Key: "99", Value: json.RawMessage(`{"fault":"kill"}`)},
+		{Type: Invoke, Process: 40, F: FRead, Key: "9", Final: true, Workload: "register"},
+	} {
+		if _, err := w.Append(op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := w.Usage()
+	if u.NextProcess != 41 {
+		t.Errorf("NextProcess = %d, want 41", u.NextProcess)
+	}
+	got := u.Keys["register"]
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"1", "2"}) {
+		t.Errorf("register keys = %v, want [1 2] (final reads and the nemesis do not count)", got)
+	}
+	if len(u.Keys) != 1 {
+		t.Errorf("keys for %d workloads, want only register's: %v", len(u.Keys), u.Keys)
+	}
+}
+
+// TestMemoryOps: a Memory recorder gives back what it recorded, stamped.
+func TestMemoryOps(t *testing.T) {
+	m := NewMemory(time.Now())
+	for p := range 3 {
+		if _, err := m.Append(Op{Type: Invoke, Process: Process(p), F: FRead, Key: "1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ops := m.Ops()
+	if len(ops) != 3 {
+		t.Fatalf("got %d ops, want 3", len(ops))
+	}
+	for i, op := range ops {
+		if op.Index != int64(i) || op.Process != Process(i) {
+			t.Errorf("op %d: index %d process %d", i, op.Index, op.Process)
+		}
 	}
 }
 

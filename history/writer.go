@@ -1,6 +1,7 @@
 package history
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,11 +21,63 @@ type Writer struct {
 	start time.Time
 	next  int64
 	buf   []byte
-	// ops is kept in fixed-size chunks so that recording never copies the
-	// whole history when it grows.
-	ops [][]Op
-	n   int
-	err error
+	// The Writer keeps no ops: an hour's run records tens of millions,
+	// and the run needs back only what usage holds.
+	usage usage
+	err   error
+}
+
+// Usage is what a run needs to know of its own history after the main
+// phase, without keeping the history in memory: the final reads number
+// their processes after every process recorded, and read every key each
+// workload touched.
+type Usage struct {
+	// NextProcess is one more than the largest client process recorded
+	// (0 when none was).
+	NextProcess Process
+	// Keys lists, per workload tag, the keys its client ops named outside
+	// the final phase, in no particular order.
+	Keys map[string][]string
+}
+
+// usage accumulates a Usage as ops are appended. Its memory grows with
+// the number of distinct keys, not of ops.
+type usage struct {
+	next Process
+	keys map[string]map[string]struct{}
+}
+
+func (u *usage) add(op *Op) {
+	if op.IsNemesis() {
+		return
+	}
+	if op.Process >= u.next {
+		u.next = op.Process + 1
+	}
+	if op.Key == "" || op.Final {
+		return
+	}
+	if u.keys == nil {
+		u.keys = map[string]map[string]struct{}{}
+	}
+	ks := u.keys[op.Workload]
+	if ks == nil {
+		ks = map[string]struct{}{}
+		u.keys[op.Workload] = ks
+	}
+	ks[op.Key] = struct{}{}
+}
+
+func (u *usage) snapshot() Usage {
+	out := Usage{NextProcess: u.next, Keys: make(map[string][]string, len(u.keys))}
+	for tag, ks := range u.keys {
+		list := make([]string, 0, len(ks))
+		for k := range ks {
+			list = append(list, k)
+		}
+		out.Keys[tag] = list
+	}
+	return out
 }
 
 // NewWriter records to w. Times are measured from start with the monotonic
@@ -68,27 +121,16 @@ func (w *Writer) Append(op Op) (Op, error) {
 		return op, w.err
 	}
 	w.next++
-	if len(w.ops) == 0 || len(w.ops[len(w.ops)-1]) == cap(w.ops[len(w.ops)-1]) {
-		w.ops = append(w.ops, make([]Op, 0, opChunk))
-	}
-	last := &w.ops[len(w.ops)-1]
-	*last = append(*last, op)
-	w.n++
+	w.usage.add(&op)
 	return op, nil
 }
 
-// Ops returns a copy of everything recorded so far.
-func (w *Writer) Ops() []Op {
+// Usage summarizes what has been recorded so far.
+func (w *Writer) Usage() Usage {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	out := make([]Op, 0, w.n)
-	for _, c := range w.ops {
-		out = append(out, c...)
-	}
-	return out
+	return w.usage.snapshot()
 }
-
-const opChunk = 4096
 
 // Close closes the underlying file, if the Writer opened it.
 func (w *Writer) Close() error {
@@ -107,8 +149,8 @@ func (w *Writer) Close() error {
 
 // Encoder writes ops exactly as given, index and time included, in the
 // Writer's format. It is for histories made without a live clock (a
-// synthetic soak history): the Writer would stamp its own times, and keep
-// every op in memory for Ops. It is not safe for concurrent use.
+// synthetic soak history): the Writer would stamp its own times. It is not
+// safe for concurrent use.
 type Encoder struct {
 	w   io.Writer
 	buf []byte
@@ -127,4 +169,40 @@ func (e *Encoder) Encode(op *Op) error {
 		return fmt.Errorf("write op %d: %w", op.Index, err)
 	}
 	return nil
+}
+
+// Memory is a Writer into memory that can give its ops back: for tests
+// and other short histories. A run's recorder is a Writer into a file,
+// which keeps nothing.
+type Memory struct {
+	buf bytes.Buffer
+	w   *Writer
+}
+
+// NewMemory records in memory; times are measured from start.
+func NewMemory(start time.Time) *Memory {
+	m := &Memory{}
+	m.w = NewWriter(&m.buf, start)
+	return m
+}
+
+// Append records op as Writer.Append does.
+func (m *Memory) Append(op Op) (Op, error) { return m.w.Append(op) }
+
+// Usage summarizes what has been recorded so far.
+func (m *Memory) Usage() Usage { return m.w.Usage() }
+
+// Ops decodes everything recorded so far. The ops go through the same
+// encoding as a file's, so what a test sees is what a checker would read.
+func (m *Memory) Ops() []Op {
+	m.w.mu.Lock()
+	data := bytes.Clone(m.buf.Bytes())
+	m.w.mu.Unlock()
+	ops, err := Read(bytes.NewReader(data))
+	if err != nil {
+		// The Writer wrote every byte itself: an op it cannot read back
+		// is a bug in this package.
+		panic(fmt.Sprintf("history: memory recorder cannot read its own ops: %v", err))
+	}
+	return ops
 }

@@ -1,7 +1,6 @@
 package nemesis
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -188,7 +187,7 @@ func TestHealNodeThatExitsIsRecoveryFinding(t *testing.T) {
 	c.mu.Lock()
 	c.state["n2"] = "stopped"
 	c.mu.Unlock()
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	qctx, qcancel := context.WithTimeout(ctx, time.Second)

@@ -1,7 +1,6 @@
 package nemesis
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +70,7 @@ func TestIntegrationZooKeeper(t *testing.T) {
 	}()
 	defer func() {
 		// Whatever failed above, leave nothing behind inside the nodes.
-		if err := HealAll(ctx, c, history.NewWriter(&bytes.Buffer{}, time.Now()), log); err != nil {
+		if err := HealAll(ctx, c, history.NewMemory(time.Now()), log); err != nil {
 			t.Errorf("heal at the end: %v", err)
 		}
 	}()
@@ -239,7 +238,7 @@ func TestIntegrationZooKeeper(t *testing.T) {
 		if err := c.Kill(ctx, "n2"); err != nil {
 			t.Fatal(err)
 		}
-		w := history.NewWriter(&bytes.Buffer{}, time.Now())
+		w := history.NewMemory(time.Now())
 		start := time.Now()
 		hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
@@ -266,7 +265,7 @@ func TestIntegrationZooKeeper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := history.NewWriter(&bytes.Buffer{}, time.Now())
+		w := history.NewMemory(time.Now())
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if err := Run(rctx, c, s, w, log); err != nil {

@@ -1,7 +1,6 @@
 package nemesis
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -50,8 +49,7 @@ func TestHealRevivesANodeThatDiesDuringTheHeal(t *testing.T) {
 		}
 		return nil
 	}
-	var buf bytes.Buffer
-	if err := HealAll(context.Background(), f, history.NewWriter(&buf, time.Now()), slog.New(slog.DiscardHandler)); err != nil {
+	if err := HealAll(context.Background(), f, history.NewMemory(time.Now()), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("heal: %v", err)
 	}
 	if !died {

@@ -1,7 +1,6 @@
 package nemesis
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -145,7 +144,7 @@ func runRegistryRound(ctx context.Context, t *testing.T, c *docker.Cluster, spec
 		Handler: slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}),
 		done:    &atomic.Bool{}, cancel: rcancel,
 	}
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	start := time.Now()
 	runErr := RunWith(rctx, c, s, w, Options{Logger: slog.New(done), RecoveryBudget: 90 * time.Second})
 	t.Logf("round and final heal took %s; %d writes acknowledged", time.Since(start).Round(time.Millisecond), stopWrites())
@@ -243,7 +242,7 @@ func healBetween(ctx context.Context, t *testing.T, c *docker.Cluster, log *slog
 	t.Helper()
 	hctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := HealAll(hctx, c, history.NewWriter(&bytes.Buffer{}, time.Now()), log); err != nil {
+	if err := HealAll(hctx, c, history.NewMemory(time.Now()), log); err != nil {
 		t.Errorf("heal after %s: %v", t.Name(), err)
 	}
 }

@@ -20,9 +20,9 @@ type counter struct {
 
 func newCounter(w *history.Writer) *counter { return &counter{w: w} }
 
-// Ops lets the workload number its final-read processes after the last
-// process of the main phase.
-func (c *counter) Ops() []history.Op { return c.w.Ops() }
+// Usage lets the workload number its final-read processes after the last
+// process of the main phase, and read every key the run used.
+func (c *counter) Usage() history.Usage { return c.w.Usage() }
 
 func (c *counter) Append(op history.Op) (history.Op, error) {
 	op, err := c.w.Append(op)

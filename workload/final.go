@@ -13,21 +13,22 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// opLister is implemented by recorders that can list what they recorded
-// (*history.Writer); FinalReads uses it to pick unused process ids.
-type opLister interface {
-	Ops() []history.Op
+// usageReporter is implemented by recorders that summarize what they
+// recorded (*history.Writer); FinalReads uses it to pick unused process
+// ids and to know the keys each workload used.
+type usageReporter interface {
+	Usage() history.Usage
 }
 
 // finalProcessBase numbers final-read processes when the recorder cannot
-// list its ops: far above any id a run reaches.
+// summarize its ops: far above any id a run reaches.
 const finalProcessBase = 1 << 20
 
 // FinalReads runs after the nemesis healed the cluster: it reads every
 // register key the run used (or the whole set) from every node, each node
 // through a fresh session and its own process, and records one read per
 // key per node with Final set. The keys come from the recorder's history
-// when it can list its ops (see usedKeys): listing them on the nodes
+// when it can summarize its ops (see usedKeys): listing them on the nodes
 // instead would leave nothing to read, and nothing recorded, when no node
 // answers. Reads sync first, so a follower that lags catches up
 // before it answers. Each read retries until cfg.FinalTimeout; a node that
@@ -45,19 +46,14 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, cfg.FinalTimeout)
 	defer cancel()
-	// The recorder's ops, when it can list them, give both unused process
+	// The recorder's summary, when it has one, gives both unused process
 	// ids and the keys the run used.
 	base := history.Process(finalProcessBase)
-	var ops []history.Op
-	l, recorded := rec.(opLister)
+	var used history.Usage
+	u, recorded := rec.(usageReporter)
 	if recorded {
-		ops = l.Ops()
-		base = 0
-		for _, op := range ops {
-			if op.Process >= base {
-				base = op.Process + 1
-			}
-		}
+		used = u.Usage()
+		base = used.NextProcess
 	}
 	runners, err := newRunners(cfg, rec, d)
 	if err != nil {
@@ -71,7 +67,7 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 			continue
 		}
 		first := base + history.Process(i*len(cfg.Nodes))
-		g.Go(func() error { return r.finalReads(ctx, ops, recorded, first) })
+		g.Go(func() error { return r.finalReads(ctx, used.Keys[r.tag], recorded, first) })
 	}
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("final reads: %w", err)
@@ -85,8 +81,8 @@ func finalReads(ctx context.Context, cfg Config, rec Recorder, d deps) error {
 }
 
 // finalReads reads r's workload back from every node, node i through
-// process first+i.
-func (r *runner) finalReads(ctx context.Context, ops []history.Op, recorded bool, first history.Process) error {
+// process first+i; used are the keys its ops named, as recorded.
+func (r *runner) finalReads(ctx context.Context, used []string, recorded bool, first history.Process) error {
 	cfg := r.cfg
 	readers := make([]*finalReader, len(cfg.Nodes))
 	for i, n := range cfg.Nodes {
@@ -99,7 +95,7 @@ func (r *runner) finalReads(ctx context.Context, ops []history.Op, recorded bool
 	}()
 	var keys []string
 	if r.w.Keyed {
-		keys = usedKeys(cfg, r.tag, ops)
+		keys = usedKeys(cfg, used)
 		if !recorded {
 			// Without the history, only the nodes know which keys the
 			// workload moved on to. Listing gets a third of the budget, so
@@ -116,22 +112,18 @@ func (r *runner) finalReads(ctx context.Context, ops []history.Op, recorded bool
 	return g.Wait()
 }
 
-// usedKeys returns the register keys the workload tagged tag used: the keys set-up created
-// and every key an op of ops names, sorted numerically. They come from the
-// run, not from the nodes, so a cluster that cannot answer still gets a
-// read of every key from every node (recorded as failed), and a key that
-// one node lacks shows up as a divergent final read.
-func usedKeys(cfg Config, tag string, ops []history.Op) []string {
-	keys := make([]string, 0, activeKeys(cfg))
+// usedKeys returns the register keys a workload used: the keys set-up
+// created and every key its recorded ops named (used), sorted
+// numerically. They come from the run, not from the nodes, so a cluster
+// that cannot answer still gets a read of every key from every node
+// (recorded as failed), and a key that one node lacks shows up as a
+// divergent final read.
+func usedKeys(cfg Config, used []string) []string {
+	keys := make([]string, 0, activeKeys(cfg)+len(used))
 	for k := range activeKeys(cfg) {
 		keys = append(keys, strconv.Itoa(k))
 	}
-	for _, op := range ops {
-		if op.Key != "" && !op.IsNemesis() && !op.Final && op.Workload == tag {
-			keys = append(keys, op.Key)
-		}
-	}
-	return sortKeys(keys)
+	return sortKeys(append(keys, used...))
 }
 
 // sortKeys sorts keys numerically and drops duplicates.

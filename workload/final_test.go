@@ -1,7 +1,6 @@
 package workload
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -16,7 +15,7 @@ import (
 // runThenFinal runs the main phase, then the final reads, on one recorder.
 func runThenFinal(t *testing.T, cfg Config, f *fakeZK, final deps) []history.Op {
 	t.Helper()
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := run(ctx, cfg, w, fakeDeps(f)); err != nil {
@@ -229,7 +228,7 @@ func TestFinalReadsStuckCluster(t *testing.T) {
 			cfg := testConfig(Register)
 			cfg.OpsPerKey = 30
 			cfg.FinalTimeout = 300 * time.Millisecond
-			w := history.NewWriter(&bytes.Buffer{}, time.Now())
+			w := history.NewMemory(time.Now())
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			if err := run(ctx, cfg, w, fakeDeps(f)); err != nil {
@@ -291,7 +290,7 @@ func TestFinalReadsStuckCluster(t *testing.T) {
 }
 
 // appendOnly is a recorder that cannot list its ops.
-type appendOnly struct{ w *history.Writer }
+type appendOnly struct{ w *history.Memory }
 
 func (a appendOnly) Append(op history.Op) (history.Op, error) { return a.w.Append(op) }
 
@@ -301,7 +300,7 @@ func TestFinalReadsListWithoutHistory(t *testing.T) {
 	f := newFakeZK()
 	cfg := testConfig(Register)
 	cfg.OpsPerKey = 30
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := run(ctx, cfg, w, fakeDeps(f)); err != nil {

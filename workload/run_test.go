@@ -1,7 +1,6 @@
 package workload
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,7 +32,7 @@ func runFake(t *testing.T, cfg Config, f *fakeZK, d deps) []history.Op {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := run(ctx, cfg, w, d); err != nil {
@@ -532,7 +531,7 @@ func TestRunValuesAreJSON(t *testing.T) {
 func TestCasUsesKnownVersion(t *testing.T) {
 	f := newFakeZK()
 	cfg := testConfig(Register)
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx := context.Background()
 	if err := setup(ctx, cfg, registerWorkload, fakeDeps(f)); err != nil {
 		t.Fatal(err)
@@ -604,7 +603,7 @@ func TestRunInterrupted(t *testing.T) {
 	f := newFakeZK()
 	cfg := testConfig(Register)
 	cfg.MaxOps = 0
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx, cancel := context.WithCancel(context.Background())
 	var sets atomic.Int64
 	f.inject = func(call string, _ Node, _ string) injected {

@@ -81,7 +81,7 @@ func TestRunSessionRecordsLifetimes(t *testing.T) {
 	f := newFakeZK()
 	cfg := testConfig("session")
 	cfg.MaxOps = 600
-	w := history.NewWriter(&bytes.Buffer{}, time.Now())
+	w := history.NewMemory(time.Now())
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := run(ctx, cfg, w, sessionDeps(f)); err != nil {
