@@ -32,6 +32,10 @@ type Config struct {
 	// LazyFS runs every node on lazyfs (docker.Config.LazyFS), to measure
 	// what the disk faults' filesystem costs.
 	LazyFS bool `json:"lazyfs,omitempty"`
+	// Profile takes a CPU profile of every node during each write phase,
+	// on targets that can serve one (docker.Target.ProfileKey); the
+	// profiles land next to bench.json.
+	Profile bool `json:"profile,omitempty"`
 
 	// OpTimeout bounds every client call; a call past it counts as an error.
 	OpTimeout time.Duration `json:"op_timeout"`

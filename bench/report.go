@@ -52,6 +52,16 @@ func WriteReport(dir string, r Result) error {
 	if err := writeFile(dir, JSONFile, append(b, '\n')); err != nil {
 		return err
 	}
+	for _, run := range r.Runs {
+		for _, p := range run.Profiles {
+			if p.data == nil {
+				continue
+			}
+			if err := writeFile(dir, p.File, p.data); err != nil {
+				return err
+			}
+		}
+	}
 	plots := []struct {
 		file string
 		draw func() ([]byte, error)

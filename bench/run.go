@@ -24,7 +24,10 @@ type RunResult struct {
 	Write       *PhaseResult `json:"write,omitempty"`
 	Read        *PhaseResult `json:"read,omitempty"`
 	Failover    []Trial      `json:"failover,omitempty"`
-	Error       string       `json:"error,omitempty"`
+	// Profiles are the nodes' CPU profiles of the write phase, with
+	// Config.Profile on a target that has a profile endpoint.
+	Profiles []Profile `json:"profiles,omitempty"`
+	Error    string    `json:"error,omitempty"`
 
 	writeLat, readLat []time.Duration // pooled per target by aggregate
 }
@@ -34,6 +37,8 @@ type env struct {
 	start func(ctx context.Context, cfg docker.Config) (Cluster, error)
 	dial  Dialer
 	clock Clock
+	// fetch GETs a URL (the nodes' profile endpoints).
+	fetch func(ctx context.Context, url string) ([]byte, error)
 	// stamp makes test ids unique between invocations.
 	stamp string
 }
@@ -61,6 +66,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		start: dockerStart,
 		dial:  ZKDialer(cfg.SessionTimeout, cfg.ReconnectBackoff, cfg.Logger),
 		clock: realClock{},
+		fetch: httpFetch,
 		stamp: strconv.FormatInt(time.Now().UnixMilli(), 36),
 	}
 	return run(ctx, cfg, e)
@@ -119,9 +125,19 @@ func runTarget(ctx context.Context, cfg Config, e env, round, nodes int, db stri
 		return r
 	}
 	log.Info("starting cluster", "test_id", r.TestID)
+	extra := extraFor(db)
+	profKey := ""
+	if cfg.Profile {
+		if profKey = profileKey(db); profKey != "" {
+			if extra == nil {
+				extra = map[string]string{}
+			}
+			extra[profKey] = ":" + strconv.Itoa(docker.ProfilePort)
+		}
+	}
 	t0 := e.clock.Now()
 	cl, err := e.start(ctx, docker.Config{
-		DB: db, Voters: nodes, TestID: r.TestID, Logger: cfg.Logger, Extra: extraFor(db),
+		DB: db, Voters: nodes, TestID: r.TestID, Logger: cfg.Logger, Extra: extra,
 		TickTime: cfg.TickTime, InitLimit: cfg.InitLimit, SyncLimit: cfg.SyncLimit,
 		LazyFS: cfg.LazyFS,
 	})
@@ -162,9 +178,19 @@ func runTarget(ctx context.Context, cfg Config, e env, round, nodes int, db stri
 		log.Info(name+" phase", "ops_per_sec", res.OpsPerSec, "p50_ms", res.Latency.P50, "p99_ms", res.Latency.P99, "errors", res.Errors)
 		return &res, out.Lat
 	}
+	waitProfiles := func() []Profile { return nil }
+	if profKey != "" {
+		waitProfiles = startProfiles(ctx, cl, e.fetch, r.TestID, "write", cfg.Duration)
+	}
 	r.Write, r.writeLat = phase("write", func(ctx context.Context, c Client, i int) error {
 		return c.Set(ctx, clientPath(i), value)
 	})
+	r.Profiles = waitProfiles()
+	for _, p := range r.Profiles {
+		if p.Error != "" {
+			log.Warn("no profile", "node", p.Node, "err", p.Error)
+		}
+	}
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
 	}

@@ -2,10 +2,14 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +155,77 @@ func TestRunRecordsAFailedStartAndGoesOn(t *testing.T) {
 	}
 	if len(res.Errors) != 1 {
 		t.Errorf("got errors %v, want one", res.Errors)
+	}
+}
+
+// TestProfileWritePhase: with Profile, every zabnode node is started with
+// its profile endpoint and asked for a CPU profile of the write phase,
+// which WriteReport saves; ZooKeeper has no endpoint and is not asked; a
+// node that gives none is recorded, and the run goes on.
+func TestProfileWritePhase(t *testing.T) {
+	fe := &fakeEnv{clk: newFakeClock(), lat: map[string]time.Duration{
+		docker.DBZabnode: time.Millisecond, docker.DBZooKeeper: 2 * time.Millisecond,
+	}}
+	e := fe.env()
+	var mu sync.Mutex
+	var urls []string
+	e.fetch = func(_ context.Context, url string) ([]byte, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		urls = append(urls, url)
+		if len(urls) == 2 {
+			return nil, errors.New("connection refused")
+		}
+		return []byte("profile of " + url), nil
+	}
+	cfg := smallConfig()
+	cfg.Nodes, cfg.Rounds, cfg.FailoverTrials, cfg.Profile = []int{3}, 1, 0, true
+	res, err := run(context.Background(), cfg, e)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, c := range fe.started {
+		got, on := c.Extra["zabnode.pprofAddress"]
+		if want := c.DB == docker.DBZabnode; on != want || (on && got != ":6060") {
+			t.Errorf("%s started with pprof address %q (set %v), want set %v", c.DB, got, on, want)
+		}
+	}
+	if len(urls) != 3 {
+		t.Fatalf("fetched %d profiles, want one per zabnode node: %v", len(urls), urls)
+	}
+	for _, u := range urls {
+		if !strings.HasSuffix(u, ":6060/debug/pprof/profile?seconds=1") {
+			t.Errorf("fetched %s, want a 1 s CPU profile on port 6060", u)
+		}
+	}
+	dir := t.TempDir()
+	if err := WriteReport(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	var saved, failed int
+	for _, r := range res.Runs {
+		if r.DB != docker.DBZabnode {
+			if len(r.Profiles) != 0 {
+				t.Errorf("%s has profiles %v", r.DB, r.Profiles)
+			}
+			continue
+		}
+		for _, p := range r.Profiles {
+			b, err := os.ReadFile(filepath.Join(dir, p.File))
+			switch {
+			case p.Error != "":
+				failed++
+				if err == nil {
+					t.Errorf("%s saved although it failed: %s", p.File, p.Error)
+				}
+			case err != nil || !strings.HasPrefix(string(b), "profile of http://"):
+				t.Errorf("%s: %q, %v", p.File, b, err)
+			default:
+				saved++
+			}
+		}
+	}
+	if saved != 2 || failed != 1 {
+		t.Errorf("saved %d and failed %d profiles, want 2 and 1", saved, failed)
 	}
 }

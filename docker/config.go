@@ -17,6 +17,7 @@ const (
 	QuorumPort   = 2888
 	ElectionPort = 3888
 	AdminPort    = 8080 // zabnode's HTTP admin server (/dump)
+	ProfilePort  = 6060 // Go's /debug/pprof/, when Target.ProfileKey is set
 )
 
 // Defaults applied by Config.withDefaults. The tick is short so that failure

@@ -41,6 +41,10 @@ type Target struct {
 	// SeededBugKey is the Extra key that turns on seeded bugs (a comma
 	// list of bug names), "" when Capabilities.SeededBugs is false.
 	SeededBugKey string
+	// ProfileKey is the Extra key whose value host:port makes a node
+	// serve Go's profiles (/debug/pprof/) there, "" when the target
+	// cannot. `zabcheck bench --profile` sets it to ":"+ProfilePort.
+	ProfileKey string
 	// Capabilities say which faults and checks the target supports.
 	Capabilities Capabilities
 	// DataFormat names the reader of the data directories Collect copies

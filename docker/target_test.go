@@ -55,6 +55,9 @@ func TestTargetRegistry(t *testing.T) {
 					t.Errorf("own key %q is not named %s.<key>", k, tg.Name)
 				}
 			}
+			if tg.ProfileKey != "" && !slices.Contains(tg.ExtraKeys, tg.ProfileKey) {
+				t.Errorf("profile key %q is not one of its own keys %v", tg.ProfileKey, tg.ExtraKeys)
+			}
 			if tg.Capabilities.SeededBugs != (tg.SeededBugKey != "") || (tg.SeededBugKey != "" && !slices.Contains(tg.ExtraKeys, tg.SeededBugKey)) {
 				t.Errorf("SeededBugs %v with seeded-bug key %q (own keys %v)", tg.Capabilities.SeededBugs, tg.SeededBugKey, tg.ExtraKeys)
 			}

@@ -34,8 +34,9 @@ var zabnodeTarget = Target{
 	},
 	// node/config reads these; zabnode.bug takes a comma list of seeded
 	// bugs.
-	ExtraKeys:    []string{"zabnode.bug", "zabnode.fsync", "zabnode.pipeline"},
+	ExtraKeys:    []string{"zabnode.bug", "zabnode.fsync", "zabnode.pipeline", "zabnode.pprofAddress"},
 	SeededBugKey: "zabnode.bug",
+	ProfileKey:   "zabnode.pprofAddress",
 	Capabilities: Capabilities{SeededBugs: true, Failpoints: true, StateDump: true, Coverage: true, LazyFS: true},
 	// Its data directory is read in zabnode's own formats (ondisk).
 	DataFormat: "zabnode",

@@ -29,6 +29,7 @@ bench.json and bench.html under --results-dir/bench/<time>/.`,
 			&cli.IntFlag{Name: "failover-trials", Value: def.FailoverTrials, Usage: "leader kills per run (0: skip failover)", EnvVars: env("BENCH_FAILOVER_TRIALS")},
 			&cli.IntFlag{Name: "rounds", Value: def.Rounds, Usage: "repeat the alternation this many times, each on fresh clusters", EnvVars: env("BENCH_ROUNDS")},
 			&cli.BoolFlag{Name: "lazyfs", Usage: "run every node's data directory on lazyfs (what the disk faults use), to measure its cost; needs /dev/fuse", EnvVars: env("BENCH_LAZYFS")},
+			&cli.BoolFlag{Name: "profile", Usage: "take a CPU profile of every zabnode node during each write phase (zabnode.pprofAddress); the profiles land next to bench.json, for go tool pprof", EnvVars: env("BENCH_PROFILE")},
 			&cli.StringFlag{Name: "dbs", Value: "zabnode,zookeeper", Usage: "targets in run order: zabnode, zookeeper or both", EnvVars: env("BENCH_DBS")},
 			durationFlag("op-timeout", def.OpTimeout, "per-operation timeout", env("BENCH_OP_TIMEOUT")),
 			durationFlag("failover-timeout", def.FailoverTimeout, "bound on each failover trial's wait and recovery", env("BENCH_FAILOVER_TIMEOUT")),
@@ -60,6 +61,7 @@ func benchConfigFromFlags(c *cli.Context) (bench.Config, error) {
 	cfg.ValueSize = c.Int("value-size")
 	cfg.FailoverTrials = c.Int("failover-trials")
 	cfg.Rounds = c.Int("rounds")
+	cfg.Profile = c.Bool("profile")
 	cfg.OpTimeout = c.Duration("op-timeout")
 	cfg.FailoverTimeout = c.Duration("failover-timeout")
 	cfg.ReconnectBackoff = c.Duration("reconnect-backoff")
@@ -110,6 +112,9 @@ func runBench(c *cli.Context) error {
 			return &exitError{code: exitHarness, err: err}
 		}
 		fmt.Fprintf(out, "\nreport: %s/%s\n", dir, bench.HTMLFile)
+		if cfg.Profile {
+			fmt.Fprintf(out, "profiles: %s/profile-*.pb.gz (go tool pprof -top FILE)\n", dir)
+		}
 	}
 	if runErr != nil {
 		var ce *bench.ConfigError

@@ -7,17 +7,27 @@
 // --enable-failpoints lets the admin server arm failpoints that end the
 // process (as zabnode.enableFailpoints=true in zoo.cfg does, which is how
 // the harness sets it); without it they are refused with 403.
+//
+// zabnode.pprofAddress=host:port in zoo.cfg serves Go's profiles there
+// (off by default), for `zabcheck bench --profile`.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/zabcheck/zabcheck/node/config"
 	"github.com/zabcheck/zabcheck/node/server"
@@ -57,5 +67,37 @@ func run(ctx context.Context, log *slog.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.Run(ctx)
+	if cfg.PprofAddress == "" {
+		return s.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", cfg.PprofAddress)
+	if err != nil {
+		return fmt.Errorf("zabnode.pprofAddress: %w", err)
+	}
+	log.Info("serving profiles", "addr", ln.Addr().String())
+	var g errgroup.Group
+	g.Go(func() error { return servePprof(ctx, ln) })
+	g.Go(func() error { return s.Run(ctx) })
+	return g.Wait()
+}
+
+// servePprof serves Go's profiles on ln until ctx is done. Its own mux,
+// not http.DefaultServeMux, so that nothing else registered by a
+// dependency is exposed with them.
+func servePprof(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	// A CPU profile holds its request open for its whole duration, so
+	// there is no write timeout; the header timeout bounds idle clients.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("pprof server: %w", err)
+	}
+	return nil
 }

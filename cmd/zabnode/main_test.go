@@ -168,3 +168,48 @@ func TestRefusesEpochFilesBehindLog(t *testing.T) {
 		t.Fatalf("run = %v, want one line naming %s", err, want)
 	}
 }
+
+// TestPprofAddress: zabnode.pprofAddress serves Go's profiles there, and
+// nothing is served without it.
+func TestPprofAddress(t *testing.T) {
+	pprofAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	cfgPath, _, _ := writeConfig(t, "zabnode.pprofAddress="+pprofAddr+"\n")
+	// The hang guard only: run returns as soon as ctx is cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, slog.New(slog.DiscardHandler), []string{cfgPath}) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+pprofAddr+"/debug/pprof/goroutine?debug=1", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "goroutine profile") {
+				t.Fatalf("GET goroutine profile: %d %.200q", resp.StatusCode, b)
+			}
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("pprof endpoint never answered: %v", err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended early: %v", err)
+		case <-time.After(20 * time.Millisecond): // poll interval
+		}
+	}
+}
+
+func TestPprofAddressRejectsBadAddress(t *testing.T) {
+	cfgPath, _, _ := writeConfig(t, "zabnode.pprofAddress=6060\n")
+	err := run(context.Background(), slog.New(slog.DiscardHandler), []string{cfgPath})
+	if err == nil || !strings.Contains(err.Error(), "zabnode.pprofAddress") {
+		t.Fatalf("run = %v, want an error naming zabnode.pprofAddress", err)
+	}
+}

@@ -62,6 +62,11 @@ type Config struct {
 	// then does the admin server arm failpoints, which end the process
 	// (server/failpoint.go). zabnode's --enable-failpoints flag sets it too.
 	EnableFailpoints bool
+	// PprofAddress is zabnode.pprofAddress (default empty, off): where
+	// zabnode serves Go's profiles (/debug/pprof/), so that `zabcheck
+	// bench --profile` can see where a write's CPU goes inside a
+	// container. Off by default: the endpoint has no access control.
+	PprofAddress string
 	// SnapCount is how many transactions between snapshots (ZooKeeper's
 	// snapCount).
 	SnapCount int
@@ -241,6 +246,11 @@ func Parse(file string, b []byte, log *slog.Logger) (*Config, error) {
 			c.Pipeline, err = boolVal()
 		case k == "zabnode.enableFailpoints":
 			c.EnableFailpoints, err = boolVal()
+		case k == "zabnode.pprofAddress":
+			if _, _, serr := net.SplitHostPort(v); serr != nil {
+				err = bad("%q: want host:port: %v", v, serr)
+			}
+			c.PprofAddress = v
 		case k == "zabnode.bug":
 			for _, bug := range strings.Split(v, ",") {
 				if bug = strings.TrimSpace(bug); bug != "" {
