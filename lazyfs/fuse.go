@@ -172,6 +172,7 @@ func openBacking(p string, flags int) (*os.File, error) {
 func syncFlags(flags int) bool { return flags&(syscall.O_SYNC|syscall.O_DSYNC) != 0 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	defer n.m.ops.done(opLookup, time.Now())
 	if n.hidden(name) {
 		return nil, syscall.ENOENT
 	}
@@ -184,6 +185,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs
 }
 
 func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer n.m.ops.done(opGetattr, time.Now())
 	var st syscall.Stat_t
 	var err error
 	if h, ok := fh.(*handle); ok {
@@ -202,6 +204,7 @@ func (n *node) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut)
 // straight to the backing file: the model does not track metadata, so
 // they survive a drop (see docs/lazyfs.md).
 func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	defer n.m.ops.done(opSetattr, time.Now())
 	p := n.path()
 	if size, ok := in.GetSize(); ok {
 		f, ino, closeF, e := n.fileFor(fh, p)
@@ -278,6 +281,7 @@ func (n *node) fileFor(fh fs.FileHandle, p string) (*os.File, uint64, func(), sy
 }
 
 func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	defer n.m.ops.done(opOpen, time.Now())
 	f, err := openBacking(n.path(), int(flags))
 	if err != nil {
 		return nil, 0, errno(err)
@@ -298,6 +302,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 }
 
 func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	defer n.m.ops.done(opCreate, time.Now())
 	if n.hidden(name) {
 		return nil, nil, 0, syscall.EPERM
 	}
@@ -322,6 +327,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 }
 
 func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	defer n.m.ops.done(opRead, time.Now())
 	h, ok := fh.(*handle)
 	if !ok {
 		return nil, syscall.EBADF
@@ -334,6 +340,7 @@ func (n *node) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int6
 }
 
 func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	defer n.m.ops.done(opWrite, time.Now())
 	h, ok := fh.(*handle)
 	if !ok {
 		return 0, syscall.EBADF
@@ -352,6 +359,7 @@ func (n *node) Write(ctx context.Context, fh fs.FileHandle, data []byte, off int
 // Fsync serves fsync and fdatasync of files and directories alike: the
 // model makes no difference between data and metadata durability.
 func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
+	defer n.m.ops.done(opFsync, time.Now())
 	if h, ok := fh.(*handle); ok {
 		return n.fsync(ctx, h.ino, h.f)
 	}
@@ -385,9 +393,13 @@ func (n *node) fsync(ctx context.Context, ino uint64, f *os.File) syscall.Errno 
 }
 
 // Flush is close(2). It flushes nothing: that is the point of a lazy fs.
-func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno { return 0 }
+func (n *node) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	defer n.m.ops.done(opFlush, time.Now())
+	return 0
+}
 
 func (n *node) Release(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	defer n.m.ops.done(opRelease, time.Now())
 	if h, ok := fh.(*handle); ok {
 		if err := h.f.Close(); err != nil {
 			return errno(err)
@@ -397,6 +409,7 @@ func (n *node) Release(ctx context.Context, fh fs.FileHandle) syscall.Errno {
 }
 
 func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	defer n.m.ops.done(opMkdir, time.Now())
 	if n.hidden(name) {
 		return nil, syscall.EEXIST
 	}
@@ -429,8 +442,15 @@ func (n *node) remove(name string, dir bool) syscall.Errno {
 	return errno(n.m.Remove(ino, n.childRel(name), dir))
 }
 
-func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return n.remove(name, false) }
-func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno  { return n.remove(name, true) }
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	defer n.m.ops.done(opUnlink, time.Now())
+	return n.remove(name, false)
+}
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	defer n.m.ops.done(opRmdir, time.Now())
+	return n.remove(name, true)
+}
 
 // renameNoReplace and renameExchange are renameat2's flags.
 const (
@@ -439,6 +459,7 @@ const (
 )
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	defer n.m.ops.done(opRename, time.Now())
 	np, ok := newParent.(*node)
 	if !ok {
 		return syscall.EXDEV
@@ -462,6 +483,7 @@ func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedd
 }
 
 func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
+	defer n.m.ops.done(opReaddir, time.Now())
 	ents, err := os.ReadDir(n.path())
 	if err != nil {
 		return nil, fs.ToErrno(err)
@@ -502,6 +524,7 @@ func (n *node) Readdir(ctx context.Context) (fs.DirStream, syscall.Errno) {
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	defer n.m.ops.done(opStatfs, time.Now())
 	var s syscall.Statfs_t
 	if err := syscall.Statfs(n.m.Root(), &s); err != nil {
 		return fs.ToErrno(err)
@@ -513,6 +536,7 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 // Readlink reads symlinks already on the backing directory; the mount
 // cannot make new ones.
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	defer n.m.ops.done(opReadlink, time.Now())
 	s, err := os.Readlink(n.path())
 	if err != nil {
 		return nil, fs.ToErrno(err)

@@ -98,6 +98,8 @@ type Model struct {
 	// fsyncs the node made, and how long fsyncs spent replaying writes
 	// into the backing file and in the backing fsync.
 	counts Counts
+	// ops counts FUSE requests by kind, outside mu (see opCounter).
+	ops opCounter
 }
 
 // Counts are a model's running totals since it started.
@@ -108,6 +110,8 @@ type Counts struct {
 	DirtyFsyncs int64         `json:"dirty_fsyncs"` // of those, fsyncs of a file with unflushed writes
 	ApplyTime   time.Duration `json:"apply_ns"`     // replaying unflushed writes into backing files, under the model's lock
 	SyncTime    time.Duration `json:"sync_ns"`      // in the backing fsync
+	// FuseOps counts the FUSE requests lazyfs served, by kind.
+	FuseOps map[string]OpCount `json:"fuse_ops,omitempty"`
 }
 
 // Options tune a model.
@@ -590,8 +594,15 @@ func (m *Model) Status() Status {
 		FsyncErrorLoses:     m.fsyncErr && m.fsyncLose,
 		FsyncDelay:          m.fsyncWait,
 		AnyFsyncCommitsDirs: m.commitAll,
-		Counts:              m.counts,
+		Counts:              m.countsNow(),
 	}
+}
+
+// countsNow is the running totals with the request counts; mu is held.
+func (m *Model) countsNow() Counts {
+	c := m.counts
+	c.FuseOps = m.ops.snapshot()
+	return c
 }
 
 // DropReport says what a drop lost and kept.

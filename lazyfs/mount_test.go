@@ -3,6 +3,7 @@ package lazyfs
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -331,4 +332,39 @@ func BenchmarkWriteFsync(b *testing.B) {
 	}
 	b.Run("mount", func(b *testing.B) { run(b, mount(b).mnt) })
 	b.Run("backing", func(b *testing.B) { run(b, b.TempDir()) })
+}
+
+// TestStatusCountsFuseRequests: status counts the FUSE requests a program
+// makes by kind, so a target's cost on lazyfs can be traced to them.
+func TestStatusCountsFuseRequests(t *testing.T) {
+	x := mount(t)
+	f, err := os.Create(filepath.Join(x.mnt, "log.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for range 3 {
+		if _, err := f.Write([]byte("record")); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Stat(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st Status
+	if err := json.Unmarshal([]byte(x.ctl(t, "status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	ops := st.Counts.FuseOps
+	for _, want := range []struct {
+		op  string
+		min int64
+	}{{"create", 1}, {"write", 3}, {"fsync", 3}, {"getattr", 3}} {
+		if got := ops[want.op]; got.Count < want.min || got.Time <= 0 {
+			t.Errorf("%s: %+v, want at least %d requests with their time", want.op, got, want.min)
+		}
+	}
 }
