@@ -64,7 +64,7 @@ type Config struct {
 // every registered target.
 func DefaultConfig() Config {
 	return Config{
-		DBs:             docker.TargetNames(),
+		DBs:             docker.DefaultTargetNames(),
 		Nodes:           []int{3},
 		Clients:         16,
 		Duration:        10 * time.Second,

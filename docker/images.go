@@ -34,14 +34,18 @@ const (
 	ImageBase      = "base"
 	ImageZooKeeper = "zookeeper"
 	ImageZabnode   = "zabnode"
+	// ImageZooKeeper39 is opt-in: built only when named or when its
+	// target runs.
+	ImageZooKeeper39 = "zookeeper-3.9"
 )
 
 // Image tags.
 const (
-	DebianTag    = "debian:bookworm"
-	BaseTag      = "zabcheck-base:latest"
-	ZooKeeperTag = "zabcheck-zookeeper:latest"
-	ZabnodeTag   = "zabcheck-zabnode:latest"
+	DebianTag      = "debian:bookworm"
+	BaseTag        = "zabcheck-base:latest"
+	ZooKeeperTag   = "zabcheck-zookeeper:latest"
+	ZabnodeTag     = "zabcheck-zabnode:latest"
+	ZooKeeper39Tag = "zabcheck-zookeeper-3.9:latest"
 )
 
 // LabelImageHash holds the hash of an image's inputs; it lets a warm
@@ -58,6 +62,13 @@ type imageSpec struct {
 	// Binaries are main packages of this repository (./cmd/<name>),
 	// each compiled into the context as the file <name>.
 	Binaries []string
+	// Shared are files of another image's directory that this context
+	// holds too, under their base names.
+	Shared []string
+	// OptIn images are left out when BuildOptions.Images is empty (`make
+	// images`, `make test`): they are built when named, or when a run
+	// needs them.
+	OptIn bool
 }
 
 var imageSpecs = []imageSpec{
@@ -66,6 +77,12 @@ var imageSpecs = []imageSpec{
 	// between the node and its data volume for the disk faults.
 	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run", "lazyfs"}, Binaries: []string{"lazyfs"}},
 	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode", "lazyfs"}, Binaries: []string{"zabnode", "lazyfs"}},
+	// ZooKeeper 3.9 from Debian trixie, with the 3.8 image's start
+	// script and logging. FROM the base, not the 3.8 image: a change to
+	// lazyfs would otherwise repeat its whole apt layer.
+	{Name: ImageZooKeeper39, Tag: ZooKeeper39Tag, Parent: BaseTag, Dir: "images/zookeeper-3.9",
+		Shared: []string{"images/zookeeper/zk-run", "images/zookeeper/log4j.properties"},
+		Exec:   []string{"zk-run", "lazyfs"}, Binaries: []string{"lazyfs"}, OptIn: true},
 }
 
 // imageSpecFor returns the images table entry called name.
@@ -83,6 +100,17 @@ func ImageNames() []string {
 	names := make([]string, len(imageSpecs))
 	for i, s := range imageSpecs {
 		names[i] = s.Name
+	}
+	return names
+}
+
+// OptInImageNames returns the images BuildImages builds only when named.
+func OptInImageNames() []string {
+	var names []string
+	for _, s := range imageSpecs {
+		if s.OptIn {
+			names = append(names, s.Name)
+		}
 	}
 	return names
 }
@@ -190,20 +218,38 @@ func resolveImages(names []string) (map[string]bool, error) {
 	want := map[string]bool{}
 	if len(names) == 0 {
 		for _, s := range imageSpecs {
-			want[s.Name] = true
+			if !s.OptIn {
+				want[s.Name] = true
+			}
 		}
 		return want, nil
 	}
 	for _, n := range names {
-		if _, ok := imageSpecFor(n); !ok {
+		spec, ok := imageSpecFor(n)
+		if !ok {
 			return nil, fmt.Errorf("build images: unknown image %q (want one of %s)", n, strings.Join(ImageNames(), ", "))
 		}
 		want[n] = true
-		if _, ok := want[ImageBase]; !ok && n != ImageBase {
-			want[ImageBase] = false // every other image is FROM zabcheck-base
+		// Its parents, built only if out of date: every image descends
+		// from zabcheck-base, some through another of ours.
+		for p, ok := parentSpec(spec); ok; p, ok = parentSpec(p) {
+			if _, seen := want[p.Name]; !seen {
+				want[p.Name] = false
+			}
 		}
 	}
 	return want, nil
+}
+
+// parentSpec returns the images table entry spec is built FROM, if it is
+// one of ours.
+func parentSpec(spec imageSpec) (imageSpec, bool) {
+	for _, s := range imageSpecs {
+		if s.Tag == spec.Parent {
+			return s, true
+		}
+	}
+	return imageSpec{}, false
 }
 
 // buildImage builds spec unless an image with the same input hash exists.
@@ -290,6 +336,13 @@ func contextFiles(spec imageSpec) (map[string][]byte, error) {
 			return nil, fmt.Errorf("read build context %s: %w", spec.Dir, err)
 		}
 		files[e.Name()] = data
+	}
+	for _, p := range spec.Shared {
+		data, err := imageFiles.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read build context %s: %w", spec.Dir, err)
+		}
+		files[path.Base(p)] = data
 	}
 	return files, nil
 }

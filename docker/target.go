@@ -45,6 +45,9 @@ type Target struct {
 	// serve Go's profiles (/debug/pprof/) there, "" when the target
 	// cannot. `zabcheck bench --profile` sets it to ":"+ProfilePort.
 	ProfileKey string
+	// OptIn targets run only when named: they are left out of a
+	// benchmark's default targets (DefaultTargetNames).
+	OptIn bool
 	// Capabilities say which faults and checks the target supports.
 	Capabilities Capabilities
 	// DataFormat names the reader of the data directories Collect copies
@@ -79,7 +82,7 @@ type Durability struct {
 }
 
 // targets is the registry: every --db value, in the order help lists them.
-var targets = []Target{zabnodeTarget, zookeeperTarget}
+var targets = []Target{zabnodeTarget, zookeeperTarget, zookeeper39Target}
 
 // ErrUnknownTarget is what LookupTarget answers for a name not in the
 // registry.
@@ -93,6 +96,18 @@ func TargetNames() []string {
 	names := make([]string, len(targets))
 	for i, t := range targets {
 		names[i] = t.Name
+	}
+	return names
+}
+
+// DefaultTargetNames returns the names of the targets that are not
+// opt-in, in order: what a benchmark compares unless told otherwise.
+func DefaultTargetNames() []string {
+	var names []string
+	for _, t := range targets {
+		if !t.OptIn {
+			names = append(names, t.Name)
+		}
 	}
 	return names
 }

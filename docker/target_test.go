@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var targetNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+var targetNameRE = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
 
 // TestTargetRegistry checks every registered target: it is described, runs
 // an image of the images table, renders a sane zoo.cfg and claims only
@@ -18,8 +18,11 @@ func TestTargetRegistry(t *testing.T) {
 	if len(Targets()) == 0 {
 		t.Fatal("no targets registered")
 	}
-	if got, want := TargetNames(), []string{DBZabnode, DBZooKeeper}; !slices.Equal(got, want) {
+	if got, want := TargetNames(), []string{DBZabnode, DBZooKeeper, DBZooKeeper39}; !slices.Equal(got, want) {
 		t.Errorf("TargetNames() = %v, want %v", got, want)
+	}
+	if got, want := DefaultTargetNames(), []string{DBZabnode, DBZooKeeper}; !slices.Equal(got, want) {
+		t.Errorf("DefaultTargetNames() = %v, want %v (3.9 is opt-in)", got, want)
 	}
 	seen := map[string]bool{}
 	for _, tg := range Targets() {
@@ -123,7 +126,7 @@ func checkZooCfg(t *testing.T, cfg string, c Config, observer bool) {
 
 func TestLookupTargetUnknown(t *testing.T) {
 	_, err := LookupTarget("etcd")
-	if !errors.Is(err, ErrUnknownTarget) || !strings.Contains(err.Error(), `"etcd" (known: zabnode, zookeeper)`) {
+	if !errors.Is(err, ErrUnknownTarget) || !strings.Contains(err.Error(), `"etcd" (known: zabnode, zookeeper, zookeeper-3.9)`) {
 		t.Errorf("LookupTarget(etcd) = %v, want ErrUnknownTarget listing the known names", err)
 	}
 	if TagFor("etcd") != "" {

@@ -3,6 +3,9 @@ package docker
 // DBZooKeeper is the name of Apache ZooKeeper 3.8 as Debian packages it.
 const DBZooKeeper = "zookeeper"
 
+// DBZooKeeper39 is Apache ZooKeeper 3.9 as Debian trixie packages it.
+const DBZooKeeper39 = "zookeeper-3.9"
+
 var zookeeperTarget = Target{
 	Name:    DBZooKeeper,
 	Summary: "Apache ZooKeeper 3.8 from Debian's zookeeper package",
@@ -34,3 +37,16 @@ var zookeeperTarget = Target{
 	DataFormat:   "zookeeper",
 	readCoverage: zookeeperCoverage,
 }
+
+// zookeeper39Target is the 3.8 target on a newer release: the same start
+// script, settings and readers (3.9 keeps the data formats and the log
+// lines coverage reads). Opt-in: a benchmark compares zabnode with 3.8
+// unless --dbs names it.
+var zookeeper39Target = func() Target {
+	t := zookeeperTarget
+	t.Name = DBZooKeeper39
+	t.Summary = "Apache ZooKeeper 3.9 from Debian trixie's zookeeper package (opt-in)"
+	t.Image = ImageZooKeeper39
+	t.OptIn = true
+	return t
+}()

@@ -28,7 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"valid", func(c *Config) {}, ""},
 		{"valid zabnode with observers", func(c *Config) { c.DB = DBZabnode; c.Voters = 5; c.Observers = 2 }, ""},
 		{"valid single voter", func(c *Config) { c.Voters = 1 }, ""},
-		{"bad db", func(c *Config) { c.DB = "etcd" }, `unknown target "etcd" (known: zabnode, zookeeper)`},
+		{"bad db", func(c *Config) { c.DB = "etcd" }, `unknown target "etcd" (known: zabnode, zookeeper, zookeeper-3.9)`},
 		{"even voters", func(c *Config) { c.Voters = 4 }, "got 4"},
 		{"zero voters", func(c *Config) { c.Voters = 0 }, "got 0"},
 		{"too many voters", func(c *Config) { c.Voters = 11 }, "got 11"},
@@ -319,6 +319,8 @@ func TestResolveImages(t *testing.T) {
 		{[]string{ImageZabnode, ImageBase}, map[string]bool{ImageBase: true, ImageZabnode: true}, false},
 		{[]string{ImageBase, ImageZabnode}, map[string]bool{ImageBase: true, ImageZabnode: true}, false},
 		{[]string{ImageBase}, map[string]bool{ImageBase: true}, false},
+		// Opt-in: not in the default set; named, it brings its parents.
+		{[]string{ImageZooKeeper39}, map[string]bool{ImageBase: false, ImageZooKeeper39: true}, false},
 		{[]string{"etcd"}, nil, true},
 	}
 	for _, tc := range cases {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,8 +131,16 @@ func imagesCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "repo", Value: ".", Usage: "repository root, to build cmd/zabnode", EnvVars: env("REPO")},
 		},
+		ArgsUsage: "[IMAGE...]",
+		Description: "Without arguments, builds every image but the opt-in ones (" + strings.Join(docker.OptInImageNames(), ", ") + `),
+which are built when named here or when a run needs them. Images: ` + strings.Join(docker.ImageNames(), ", ") + ".",
 		Action: func(c *cli.Context) error {
-			imgs, err := docker.BuildImages(c.Context, docker.BuildOptions{RepoRoot: c.String("repo"), Logger: logger(c)})
+			for _, n := range c.Args().Slice() {
+				if !slices.Contains(docker.ImageNames(), n) {
+					return badArgs("images: unknown image %q (want one of %s)", n, strings.Join(docker.ImageNames(), ", "))
+				}
+			}
+			imgs, err := docker.BuildImages(c.Context, docker.BuildOptions{Images: c.Args().Slice(), RepoRoot: c.String("repo"), Logger: logger(c)})
 			for _, im := range imgs {
 				fmt.Fprintf(c.App.Writer, "%s\t%s\n", im.Name, im.ID)
 			}

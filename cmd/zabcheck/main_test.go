@@ -40,6 +40,7 @@ func TestBadArguments(t *testing.T) {
 		{"bug on zookeeper", []string{"test", "--db", "zookeeper", "--bug", "skip-trunc"}, nil, "--bug"},
 		{"unknown bug", []string{"test", "--bug", "no-such-bug"}, nil, "--bug \"no-such-bug\": unknown seeded bug"},
 		{"unknown db", []string{"test", "--db", "etcd"}, nil, "--db"},
+		{"unknown image", []string{"images", "etcd"}, nil, `unknown image "etcd"`},
 		{"unknown workload", []string{"test", "--workload", "no-such-workload"}, nil, "--workload"},
 		{"nosuch workload in a list", []string{"test", "--workload", "register,nosuch"}, nil, `unknown workload "nosuch"`},
 		{"all with a workload", []string{"test", "--workload", "all,lock"}, nil, "cannot be combined"},
