@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -10,8 +12,23 @@ import (
 )
 
 type dumpEntry struct {
-	Zxid int64  `json:"zxid"`
-	Hash string `json:"hash"`
+	Zxid int64   `json:"zxid"`
+	Hash txnHash `json:"hash"`
+}
+
+// txnHash is tree.TxnDigest kept as bytes: every replica records one per
+// applied txn, and only a dump needs the hex (a string per txn was an
+// allocation on the write path).
+type txnHash [sha256.Size]byte
+
+func (h txnHash) MarshalText() ([]byte, error) { return hex.AppendEncode(nil, h[:]), nil }
+
+func (h *txnHash) UnmarshalText(b []byte) error {
+	if hex.DecodedLen(len(b)) != len(h) {
+		return fmt.Errorf("txn hash %q: want %d hex digits", b, 2*len(h))
+	}
+	_, err := hex.Decode(h[:], b)
+	return err
 }
 
 // maxDumpEntries bounds the committed list kept for the state dump.
@@ -35,7 +52,7 @@ func (l *loop) apply(t zab.Txn) error {
 		// range two dumps share.
 		l.committed = append(l.committed[:0], l.committed[len(l.committed)/2:]...)
 	}
-	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnDigest(t.Data)})
+	l.committed = append(l.committed, dumpEntry{Zxid: int64(t.Zxid), Hash: tree.TxnSum(t.Data)})
 	l.sinceSnap++
 	if l.lag(env) {
 		return nil // a seeded bug applies it later (lag.go)

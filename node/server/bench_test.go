@@ -26,6 +26,13 @@ func benchWrites(b *testing.B, nodes, clients int, extra string) {
 		}
 	}
 	lat := make([][]time.Duration, clients)
+	fsyncs := func() (n int64) {
+		for _, nd := range c.nodes {
+			n += nd.srv.store.Log.Stats().Fsyncs
+		}
+		return n
+	}
+	fsyncs0 := fsyncs()
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -49,6 +56,8 @@ func benchWrites(b *testing.B, nodes, clients int, extra string) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
+	// Log fsyncs of every node per write: how well group commit batches.
+	b.ReportMetric(float64(fsyncs()-fsyncs0)/float64(b.N), "fsyncs/op")
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	if len(all) == 0 {

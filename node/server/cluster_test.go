@@ -34,6 +34,7 @@ type testNode struct {
 	done                 chan error
 	running              bool
 	proc                 *exec.Cmd // set when the node runs as a process
+	srv                  *Server   // set while the node runs in-process
 	observer             bool
 }
 
@@ -168,7 +169,7 @@ func (c *cluster) start(t testing.TB, nd *testNode) {
 		t.Fatalf("start node %d: %v", nd.id, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	nd.cancel, nd.done, nd.running = cancel, make(chan error, 1), true
+	nd.cancel, nd.done, nd.running, nd.srv = cancel, make(chan error, 1), true, s
 	go func() { nd.done <- s.Run(ctx) }()
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -74,4 +75,23 @@ func FuzzDecodeForwarded(f *testing.F) {
 		_, _ = decodeForwarded(b) // must not panic
 		_, _ = decodeEnvelope(b)
 	})
+}
+
+// The dump's committed hashes are kept as bytes but must read as
+// tree.TxnDigest, which the replica checker compares across nodes and
+// against the on-disk logs.
+func TestDumpEntryHashJSON(t *testing.T) {
+	data := encodeEnvelope(2, 7, []byte("txn"))
+	b, err := json.Marshal(dumpEntry{Zxid: 5, Hash: tree.TxnSum(data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"zxid":5,"hash":"` + tree.TxnDigest(data) + `"}`
+	if string(b) != want {
+		t.Fatalf("got %s, want %s", b, want)
+	}
+	var back dumpEntry
+	if err := json.Unmarshal(b, &back); err != nil || back.Hash != tree.TxnSum(data) {
+		t.Fatalf("round trip: %v, %x", err, back.Hash)
+	}
 }

@@ -79,8 +79,9 @@ type Options struct {
 // Frames of one connection arrive in order; a break is reported as an
 // Inbound with Disconnected, after which the core re-syncs.
 type PeerTransport interface {
-	// Send queues a frame for a peer without blocking; a lost frame is
-	// followed by a Disconnected event.
+	// Send queues a frame for a peer without blocking and takes it over:
+	// the caller leaves it unchanged. A lost frame is followed by a
+	// Disconnected event.
 	Send(to uint64, frame []byte) error
 	// Recv delivers frames and Disconnected events; it closes when Run
 	// returns.

@@ -84,7 +84,8 @@ func persist(st *storage.Store, rd *zab.Ready, bugs persistBugs) error {
 		for i, t := range rd.Entries {
 			recs[i] = storage.Record{Zxid: uint64(t.Zxid), Data: t.Data}
 		}
-		if err := st.Log.Append(recs...); err != nil {
+		// The core's txn data is read-only (zab.Ready): no copy.
+		if err := st.Log.AppendShared(recs...); err != nil {
 			return fmt.Errorf("persist entries: %w", err)
 		}
 		if !bugs.noFsync {

@@ -330,10 +330,20 @@ func (l *Log) Stats() LogStats {
 func (l *Log) Append(recs ...Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.appendLocked(recs)
+	return l.appendLocked(recs, true)
 }
 
-func (l *Log) appendLocked(recs []Record) error {
+// AppendShared is Append without copying the records' data: the caller
+// must never change it afterwards. zabnode's txns are read-only from the
+// moment they are decoded, and a copy per record on every replica was an
+// allocation on the write path.
+func (l *Log) AppendShared(recs ...Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendLocked(recs, false)
+}
+
+func (l *Log) appendLocked(recs []Record, copyData bool) error {
 	if err := l.usableLocked(); err != nil {
 		return err
 	}
@@ -347,9 +357,12 @@ func (l *Log) appendLocked(recs []Record) error {
 		}
 		last = r.Zxid
 	}
-	// Copy the data: the caller may reuse its buffers before the flush.
 	for _, r := range recs {
-		l.pending = append(l.pending, Record{Zxid: r.Zxid, Data: append([]byte(nil), r.Data...)})
+		if copyData {
+			// The caller may reuse its buffers before the flush.
+			r.Data = append([]byte(nil), r.Data...)
+		}
+		l.pending = append(l.pending, r)
 	}
 	l.lastZxid = last
 	return nil
@@ -379,7 +392,7 @@ func (l *Log) Sync() error {
 func (l *Log) Commit(recs ...Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.appendLocked(recs); err != nil {
+	if err := l.appendLocked(recs, true); err != nil {
 		return err
 	}
 	return l.waitDurableLocked(l.lastZxid)

@@ -119,6 +119,31 @@ func TestLogAppendSyncReopen(t *testing.T) {
 	wantEntries(t, l2, zx(2, 2), ^uint64(0))
 }
 
+// TestLogAppendCopies: Append owns a copy of the data (the caller may
+// reuse its buffer), AppendShared keeps the caller's bytes; both make the
+// same durable records.
+func TestLogAppendCopies(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, dir, LogOptions{})
+	copied, shared := rec(1, 1), rec(1, 2)
+	if err := l.Append(copied); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AppendShared(shared); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.pending) != 2 || &l.pending[0].Data[0] == &copied.Data[0] || &l.pending[1].Data[0] != &shared.Data[0] {
+		t.Errorf("Append kept the caller's bytes or AppendShared copied them")
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantEntries(t, openTestLog(t, dir, LogOptions{}), 0, ^uint64(0), zx(1, 1), zx(1, 2))
+}
+
 func TestLogRejectsBadAppends(t *testing.T) {
 	l := openTestLog(t, t.TempDir(), LogOptions{MaxRecordSize: 8})
 	if err := l.Append(rec(1, 2)); err != nil {

@@ -92,9 +92,8 @@ type Config struct {
 	// behind, readers stop reading and TCP pushes back. Default 1024.
 	RecvQueue int
 	// Queued, when set, is called by Send on its caller's goroutine with
-	// the transport's copy of every frame once it is queued (the same
-	// slice BeforeWrite and AfterWrite get later); Send returns when it
-	// does. zabnode's crash-after-send failpoint blocks the sender there
+	// every frame once it is queued (the same slice BeforeWrite and
+	// AfterWrite get later); Send returns when it does. zabnode's crash-after-send failpoint blocks the sender there
 	// until the frame is written, so the sender does nothing after it.
 	Queued func(to uint64, frame []byte)
 	// BeforeWrite, when set, is called by the stream's writer with every
@@ -250,8 +249,10 @@ func (t *Transport) Addr() net.Addr { return t.ln.Addr() }
 // Recv delivers frames and stream events. It is closed when Run returns.
 func (t *Transport) Recv() <-chan Inbound { return t.recv }
 
-// Send queues frame for peer to and never blocks. The frame is copied. An
-// error means the frame was refused outright (unknown peer, too large,
+// Send queues frame for peer to and never blocks. It takes frame over:
+// the caller must not change it afterwards (zabnode marshals a new frame
+// for every message, and a copy per frame was an allocation on the write
+// path). An error means the frame was refused outright (unknown peer, too large,
 // stopped). A nil error does not mean delivery: if the stream breaks before
 // the frame is written, a Disconnected event for the peer follows.
 func (t *Transport) Send(to uint64, frame []byte) error {
@@ -265,7 +266,6 @@ func (t *Transport) Send(to uint64, frame []byte) error {
 	if len(frame) > t.cfg.MaxFrameSize {
 		return fmt.Errorf("send %d bytes to %d: limit %d: %w", len(frame), to, t.cfg.MaxFrameSize, ErrFrameTooLarge)
 	}
-	f := append([]byte(nil), frame...)
 	p.mu.Lock()
 	if len(p.queue) >= t.cfg.SendQueue {
 		// Dropping only this frame would leave a hole in a FIFO stream;
@@ -279,7 +279,7 @@ func (t *Transport) Send(to uint64, frame []byte) error {
 			_ = p.conn.Close()
 		}
 	} else {
-		p.queue = append(p.queue, f)
+		p.queue = append(p.queue, frame)
 	}
 	p.mu.Unlock()
 	select {
@@ -287,7 +287,7 @@ func (t *Transport) Send(to uint64, frame []byte) error {
 	default:
 	}
 	if hook := t.cfg.Queued; hook != nil {
-		hook(to, f)
+		hook(to, frame)
 	}
 	return nil
 }

@@ -218,6 +218,10 @@ func decodeKind(d *jute.Decoder, field string) Kind {
 // TxnDigest is the hex SHA-256 of a txn's encoded bytes, the "hash" of a
 // committed entry in the replica state dump.
 func TxnDigest(encoded []byte) string {
-	sum := sha256.Sum256(encoded)
+	sum := TxnSum(encoded)
 	return hex.EncodeToString(sum[:])
 }
+
+// TxnSum is TxnDigest before its hex encoding, for a caller that keeps
+// many digests and encodes few of them.
+func TxnSum(encoded []byte) [sha256.Size]byte { return sha256.Sum256(encoded) }

@@ -1,7 +1,7 @@
 package tree
 
 import (
-	"sort"
+	"slices"
 
 	"github.com/zabcheck/zabcheck/node/jute"
 )
@@ -57,28 +57,30 @@ func (w *Watches) Add(kind WatchKind, path string, id WatcherID) {
 // event fires: data watches for NodeCreated and NodeDataChanged, child
 // watches for NodeChildrenChanged, both for NodeDeleted.
 func (w *Watches) Trigger(ev Event) []WatcherID {
-	hit := map[WatcherID]struct{}{}
-	take := func(t map[string]map[WatcherID]struct{}) {
-		for id := range t[ev.Path] {
-			hit[id] = struct{}{}
+	var tables [2]map[string]map[WatcherID]struct{}
+	switch ev.Type {
+	case jute.EventNodeCreated, jute.EventNodeDataChanged:
+		tables[0] = w.data
+	case jute.EventNodeChildrenChanged:
+		tables[0] = w.child
+	case jute.EventNodeDeleted:
+		tables[0], tables[1] = w.data, w.child
+	}
+	// Every committed txn fires its events on every replica, and most
+	// paths carry no watch: answer those without allocating.
+	var out []WatcherID
+	for _, t := range tables {
+		set, ok := t[ev.Path]
+		if !ok {
+			continue
+		}
+		for id := range set {
+			out = append(out, id)
 		}
 		delete(t, ev.Path)
 	}
-	switch ev.Type {
-	case jute.EventNodeCreated, jute.EventNodeDataChanged:
-		take(w.data)
-	case jute.EventNodeChildrenChanged:
-		take(w.child)
-	case jute.EventNodeDeleted:
-		take(w.data)
-		take(w.child)
-	}
-	out := make([]WatcherID, 0, len(hit))
-	for id := range hit {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Remove drops every watch of a watcher (its connection closed).

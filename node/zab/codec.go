@@ -141,7 +141,8 @@ func (d *decoder) uint32(field string) uint32 {
 }
 
 // bytes reads a length-prefixed byte string; empty strings decode as nil so
-// that decoding is the inverse of Marshal.
+// that decoding is the inverse of Marshal. The result aliases the input
+// (capacity capped, so an append copies).
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil {
@@ -154,14 +155,16 @@ func (d *decoder) bytes() []byte {
 	if n == 0 {
 		return nil
 	}
-	out := make([]byte, n)
-	copy(out, d.b[:n])
+	out := d.b[:n:n]
 	d.b = d.b[n:]
 	return out
 }
 
 // Unmarshal decodes a message produced by Marshal. It returns an error, and
-// never panics, on malformed input.
+// never panics, on malformed input. The message's Data and its Txns' Data
+// alias b, which the caller must leave unchanged from then on: the peer
+// transport hands each frame to the loop alone, and copying every txn out
+// of its frame was an allocation per message on the write path.
 func Unmarshal(b []byte) (Message, error) {
 	var m Message
 	if len(b) < 2 {

@@ -59,7 +59,11 @@ type leaderState struct {
 	epochAcks     map[uint64]bool
 	newLeaderAcks map[uint64]bool
 	learners      map[uint64]*learner
-	selfAck       Zxid
+	// ids is learners' keys sorted, nil when learners changed since: the
+	// leader walks them for every proposal and commit. A change replaces
+	// the slice and never edits it, so a walk in progress keeps its own.
+	ids     []uint64
+	selfAck Zxid
 
 	nextRound uint64
 	syncs     []syncRequest
@@ -81,6 +85,15 @@ func (n *Node) becomeLeader() {
 	n.leaderCheckInfoQuorum()
 }
 
+// learnerIDs returns the learners' ids in increasing order; the caller
+// must not change the slice.
+func (ld *leaderState) learnerIDs() []uint64 {
+	if ld.ids == nil {
+		ld.ids = sortedKeys(ld.learners)
+	}
+	return ld.ids
+}
+
 func (n *Node) countVoters(set map[uint64]bool) int {
 	c := 0
 	for _, v := range n.voterIDs {
@@ -94,12 +107,12 @@ func (n *Node) countVoters(set map[uint64]bool) int {
 func (n *Node) tickLeader() {
 	ld := n.ld
 	if n.now >= ld.pingAt {
-		for _, id := range sortedKeys(ld.learners) {
+		for _, id := range ld.learnerIDs() {
 			n.send(Message{Type: MsgPing, To: id})
 		}
 		ld.pingAt = n.now + int64(n.cfg.PingTicks)
 	}
-	for _, id := range sortedKeys(ld.learners) {
+	for _, id := range ld.learnerIDs() {
 		if n.now-ld.learners[id].lastHeard > int64(n.cfg.SyncLimit) {
 			n.log.Info("forgetting silent learner", "learner", id)
 			n.leaderForget(id)
@@ -130,6 +143,7 @@ func (n *Node) leaderHasQuorum() bool {
 
 func (n *Node) leaderForget(id uint64) {
 	delete(n.ld.learners, id)
+	n.ld.ids = nil
 	kept := n.ld.syncs[:0]
 	for _, s := range n.ld.syncs {
 		if s.origin != id {
@@ -237,6 +251,7 @@ func (n *Node) leaderOnInfo(m Message) {
 	}
 	l = &learner{id: m.From, observer: observer, phase: lpInfo, lastHeard: n.now}
 	ld.learners[m.From] = l
+	ld.ids = nil
 	if ld.phase == lDiscovery {
 		if observer {
 			// Observers do not count for the quorum, but their acceptedEpoch
@@ -273,7 +288,7 @@ func (n *Node) leaderCheckInfoQuorum() {
 	n.persistAcceptedEpoch(e)
 	ld.epochAcks[n.id] = true
 	n.log.Info("proposing epoch", "epoch", e)
-	for _, id := range sortedKeys(ld.learners) {
+	for _, id := range ld.learnerIDs() {
 		l := ld.learners[id]
 		if l.phase == lpInfo {
 			l.phase = lpEpochSent
@@ -314,7 +329,7 @@ func (n *Node) leaderCheckEpochQuorum() {
 	n.currentEpoch = ld.epoch
 	e := ld.epoch
 	n.rd.CurrentEpoch = &e
-	for _, id := range sortedKeys(ld.learners) {
+	for _, id := range ld.learnerIDs() {
 		if l := ld.learners[id]; l.phase == lpEpochAck {
 			n.leaderSyncLearner(l)
 		}
@@ -387,7 +402,7 @@ func (n *Node) leaderCheckNewLeaderQuorum() {
 	n.ctr.EpochsLed++
 	n.log.Info("leader established", "epoch", ld.epoch, "last", n.lastZxid())
 	n.leaderCommitTo(n.lastZxid())
-	for _, id := range sortedKeys(ld.learners) {
+	for _, id := range ld.learnerIDs() {
 		if l := ld.learners[id]; l.phase == lpSynced {
 			l.phase = lpActive
 			n.send(Message{Type: MsgUpToDate, To: id, Epoch: ld.epoch})
@@ -400,11 +415,11 @@ func (n *Node) leaderCheckNewLeaderQuorum() {
 // learners that were sent it: COMMIT to followers, INFORM to observers, as
 // early messages unless the learner's sync is in the pending Ready.
 func (n *Node) leaderCommitTo(z Zxid) {
-	txns := n.entriesBetween(n.committed, z)
+	txns := n.entriesRange(n.committed, z)
 	if len(txns) == 0 {
 		return
 	}
-	ids := sortedKeys(n.ld.learners)
+	ids := n.ld.learnerIDs()
 	for _, t := range txns {
 		for _, id := range ids {
 			l := n.ld.learners[id]
@@ -471,12 +486,14 @@ func (n *Node) leaderMaybeCommit() {
 // leader's own fsync) unless the follower's sync messages are still in the
 // pending Ready: it must not overtake its DIFF/TRUNC/SNAP or NEWLEADER.
 func (n *Node) leaderBroadcastProposal(t Txn) {
-	for _, id := range sortedKeys(n.ld.learners) {
+	// One Txns slice for every follower's message: messages are read-only.
+	txns := []Txn{t}
+	for _, id := range n.ld.learnerIDs() {
 		l := n.ld.learners[id]
 		if l.observer || l.phase < lpSyncing {
 			continue
 		}
-		m := Message{Type: MsgProposal, To: id, Txns: []Txn{t}}
+		m := Message{Type: MsgProposal, To: id, Txns: txns}
 		if l.syncReady < n.readys {
 			n.sendEarly(m)
 		} else {
@@ -494,7 +511,7 @@ func (n *Node) leaderStartSync(origin, id uint64) {
 	ld.nextRound++
 	r := ld.nextRound
 	ld.syncs = append(ld.syncs, syncRequest{origin: origin, id: id, round: r, marker: n.lastZxid()})
-	for _, lid := range sortedKeys(ld.learners) {
+	for _, lid := range ld.learnerIDs() {
 		if l := ld.learners[lid]; !l.observer && l.phase >= lpSynced {
 			n.send(Message{Type: MsgPing, To: lid, Round: r})
 		}

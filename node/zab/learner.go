@@ -222,8 +222,24 @@ func (n *Node) learnerOnProposal(m Message) {
 	// Proposals during sync are acked by the NEWLEADER ack, which covers
 	// the whole log; later ones are acked once durable (same Ready).
 	if fl.phase >= fSynced {
-		n.send(Message{Type: MsgAck, To: n.leader, Zxid: t.Zxid})
+		n.sendAck(t.Zxid)
 	}
+}
+
+// sendAck acknowledges every proposal up to z: ACK is cumulative. The
+// proposals a follower takes between two Readys are logged by one Ready and
+// acked after its fsync, so when the last queued message is already an ACK
+// to the leader, raising its zxid acks the same txns at the same moment
+// with one message instead of one per txn (ZooKeeper's follower sends one
+// per txn; here each would be marshalled, framed, read and stepped).
+func (n *Node) sendAck(z Zxid) {
+	if k := len(n.rd.Messages); k > 0 {
+		if last := &n.rd.Messages[k-1]; last.Type == MsgAck && last.To == n.leader {
+			last.Zxid = z
+			return
+		}
+	}
+	n.send(Message{Type: MsgAck, To: n.leader, Zxid: z})
 }
 
 // learnerOnCommit commits z, which must be the oldest pending proposal

@@ -169,3 +169,38 @@ func TestTruncRefusesCommitted(t *testing.T) {
 		t.Error("truncating below the commit point succeeded")
 	}
 }
+
+// TestProposalsOfOneReadyShareAnAck: proposals taken between two Readys
+// are acked by one cumulative ACK of the last, in the Ready that logs them
+// all; a message queued in between starts a new ACK, keeping the order.
+func TestProposalsOfOneReadyShareAnAck(t *testing.T) {
+	n := newFollower(t, NewMemoryStorage())
+	step(t, n, Message{Type: MsgLeaderInfo, From: 3, Epoch: 1})
+	n.Ready()
+	step(t, n, Message{Type: MsgDiff, From: 3})
+	step(t, n, Message{Type: MsgNewLeader, From: 3, Epoch: 1})
+	n.Ready()
+	step(t, n, Message{Type: MsgUpToDate, From: 3, Epoch: 1})
+	propose := func(c uint32) {
+		step(t, n, Message{Type: MsgProposal, From: 3, Txns: []Txn{{Zxid: MakeZxid(1, c), Data: []byte{byte(c)}}}})
+	}
+	propose(1)
+	propose(2)
+	propose(3)
+	step(t, n, Message{Type: MsgPing, From: 3})
+	propose(4)
+	rd := n.Ready()
+	var got []Message
+	for _, m := range rd.Messages {
+		if m.Type == MsgAck || m.Type == MsgPing {
+			got = append(got, Message{Type: m.Type, Zxid: m.Zxid})
+		}
+	}
+	want := []Message{{Type: MsgAck, Zxid: MakeZxid(1, 3)}, {Type: MsgPing}, {Type: MsgAck, Zxid: MakeZxid(1, 4)}}
+	if !slices.EqualFunc(got, want, func(a, b Message) bool { return a.Type == b.Type && a.Zxid == b.Zxid }) {
+		t.Errorf("messages %v, want %v", got, want)
+	}
+	if len(rd.Entries) != 4 {
+		t.Errorf("entries %v, want the 4 proposals in the same Ready", rd.Entries)
+	}
+}

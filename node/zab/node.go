@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 )
 
 // ErrNotLeader is matched (errors.Is) by every NotLeaderError.
@@ -233,12 +232,18 @@ func (n *Node) hasZxid(z Zxid) bool {
 
 // entriesBetween returns a copy of the txns with after < zxid <= upTo.
 func (n *Node) entriesBetween(after, upTo Zxid) []Txn {
+	return slices.Clone(n.entriesRange(after, upTo))
+}
+
+// entriesRange is entriesBetween without the copy: the slice aliases the
+// log, so the caller only reads it, and before the log next changes.
+func (n *Node) entriesRange(after, upTo Zxid) []Txn {
 	i, _ := findTxn(n.entries, after+1)
 	j, _ := findTxn(n.entries, upTo+1)
 	if i >= j {
 		return nil
 	}
-	return slices.Clone(n.entries[i:j])
+	return n.entries[i:j:j]
 }
 
 func (n *Node) appendTxns(txns []Txn) error {
@@ -312,7 +317,7 @@ func (n *Node) commitTo(z Zxid) {
 	if z <= n.committed {
 		return
 	}
-	n.rd.Committed = append(n.rd.Committed, n.entriesBetween(max(n.committed, n.applied), z)...)
+	n.rd.Committed = append(n.rd.Committed, n.entriesRange(max(n.committed, n.applied), z)...)
 	n.committed = z
 	n.checkLocalSyncs()
 }
@@ -611,7 +616,7 @@ func sortedKeys[V any](m map[uint64]V) []uint64 {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	slices.Sort(keys)
 	return keys
 }
 
