@@ -24,6 +24,8 @@ import (
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/zabcheck/zabcheck/internal/rootfs"
 )
 
 //go:embed images
@@ -36,9 +38,11 @@ const (
 	ImageZabnode   = "zabnode"
 )
 
-// Image tags.
+// Image tags. DebianTag and SlimTag are imported root file systems
+// (ensureDebian, ensureSlim), not built from a Dockerfile.
 const (
 	DebianTag    = "debian:bookworm"
+	SlimTag      = rootfs.SlimTag
 	BaseTag      = "zabcheck-base:latest"
 	ZooKeeperTag = "zabcheck-zookeeper:latest"
 	ZabnodeTag   = "zabcheck-zabnode:latest"
@@ -52,7 +56,7 @@ const LabelImageHash = "zabcheck.image.hash"
 type imageSpec struct {
 	Name   string
 	Tag    string
-	Parent string   // tag of the FROM image
+	Parent string   // tag of the FROM image: another spec's, DebianTag or SlimTag
 	Dir    string   // directory under images/ with the Dockerfile and files
 	Exec   []string // context files that must be executable
 	// Binaries are main packages of this repository (./cmd/<name>),
@@ -60,12 +64,51 @@ type imageSpec struct {
 	Binaries []string
 }
 
+// imageSpecs are in build order: a parent before its children.
 var imageSpecs = []imageSpec{
+	// The ZooKeeper image apt-get installs Java and ZooKeeper, so it
+	// starts from debootstrap's Debian; zabnode's static binaries need only
+	// the tools the harness execs, which the slim root file system has
+	// (internal/rootfs, BuildSlim) without debootstrap.
 	{Name: ImageBase, Tag: BaseTag, Parent: DebianTag, Dir: "images/base"},
 	// Both node images carry lazyfs (cmd/lazyfs), which the harness puts
 	// between the node and its data volume for the disk faults.
 	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run", "lazyfs"}, Binaries: []string{"lazyfs"}},
-	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode", "lazyfs"}, Binaries: []string{"zabnode", "lazyfs"}},
+	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: SlimTag, Dir: "images/zabnode", Exec: []string{"zabnode", "lazyfs"}, Binaries: []string{"zabnode", "lazyfs"}},
+}
+
+// specByTag returns the images table entry that builds tag.
+func specByTag(tag string) (imageSpec, bool) {
+	for _, s := range imageSpecs {
+		if s.Tag == tag {
+			return s, true
+		}
+	}
+	return imageSpec{}, false
+}
+
+// rootImages returns the imported images (DebianTag, SlimTag) that the
+// images in want start from, in a fixed order.
+func rootImages(want map[string]bool) []string {
+	need := map[string]bool{}
+	for name := range want {
+		spec, _ := imageSpecFor(name)
+		for {
+			parent, ok := specByTag(spec.Parent)
+			if !ok {
+				need[spec.Parent] = true
+				break
+			}
+			spec = parent
+		}
+	}
+	var out []string
+	for _, tag := range []string{SlimTag, DebianTag} {
+		if need[tag] {
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // imageSpecFor returns the images table entry called name.
@@ -104,8 +147,9 @@ type BuildOptions struct {
 	Images []string
 	// RepoRoot is the module root holding ./cmd/zabnode ("." if empty).
 	RepoRoot string
-	// Mirror overrides the Debian mirror debootstrap uses when
-	// debian:bookworm is missing; empty means the host's apt sources.
+	// Mirror overrides the Debian mirror that debootstrap and the slim
+	// build use when debian:bookworm or zabcheck-slim is missing; empty
+	// means the host's apt sources.
 	Mirror string
 	// Force rebuilds the requested images (not their implied parents)
 	// even when their input hash is unchanged, without the engine's layer
@@ -126,7 +170,9 @@ type ImageInfo struct {
 }
 
 // BuildImages makes sure the requested images exist and are up to date:
-// debian:bookworm (debootstrapped when missing), then each image whose
+// the imported images they start from (zabcheck-slim, made from the
+// mirror's packages, and debian:bookworm, debootstrapped; each only when
+// a requested image needs it and it is missing or stale), then each image whose
 // input hash (Dockerfile, context files, zabnode binary, parent image id)
 // differs from the label on the existing image. One failing image does not
 // stop the others that do not depend on it; the error names every failure
@@ -145,8 +191,14 @@ func BuildImages(ctx context.Context, opts BuildOptions) ([]ImageInfo, error) {
 		return nil, err
 	}
 	defer cli.Close()
-	if err := ensureDebian(ctx, cli, opts.Mirror, log); err != nil {
-		return nil, err
+	for _, tag := range rootImages(want) {
+		ensure := ensureDebian
+		if tag == SlimTag {
+			ensure = ensureSlim
+		}
+		if err := ensure(ctx, cli, opts.Mirror, log); err != nil {
+			return nil, err
+		}
 	}
 	root := opts.RepoRoot
 	if root == "" {
@@ -199,8 +251,18 @@ func resolveImages(names []string) (map[string]bool, error) {
 			return nil, fmt.Errorf("build images: unknown image %q (want one of %s)", n, strings.Join(ImageNames(), ", "))
 		}
 		want[n] = true
-		if _, ok := want[ImageBase]; !ok && n != ImageBase {
-			want[ImageBase] = false // every other image is FROM zabcheck-base
+	}
+	for _, n := range names {
+		spec, _ := imageSpecFor(n)
+		for {
+			parent, ok := specByTag(spec.Parent)
+			if !ok {
+				break
+			}
+			if _, ok := want[parent.Name]; !ok {
+				want[parent.Name] = false
+			}
+			spec = parent
 		}
 	}
 	return want, nil
