@@ -39,11 +39,13 @@ help: ## list the targets
 # does not wait for a browser.
 DEBOOTSTRAP := debootstrap:debootstrap
 TEST_PACKAGES := $(DEBOOTSTRAP) iptables:iptables tc:iproute2 unshare:util-linux chromium:chromium
-# ROOTFS are the root file systems zabrootfs prepares: `make run` only the
-# one DB's image starts from; `make images` (and what depends on it) both.
-ROOTFS = $(if $(filter zookeeper,$(DB)),debian,slim)
-images: ROOTFS = slim debian
-RUN_PACKAGES = $(if $(filter debian,$(ROOTFS)),$(DEBOOTSTRAP))
+# ROOTFS are the root file systems zabrootfs prepares and RUN_PACKAGES what
+# that needs: for `make run` only what DB's image starts from (nothing to
+# install for zabnode); for `make images`, and what depends on it, both.
+ROOTFS := $(if $(filter zookeeper,$(DB)),debian,slim)
+RUN_PACKAGES := $(if $(filter zookeeper,$(DB)),$(DEBOOTSTRAP))
+images: ROOTFS := slim debian
+images: RUN_PACKAGES := $(DEBOOTSTRAP)
 define apt_install
 	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
