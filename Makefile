@@ -28,13 +28,24 @@ SESSIONS ?= roaming
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-# Debian packages, installed only when missing. `make run` needs only
-# debootstrap (it makes the Debian base image). The test suite also needs
-# iptables, tc and unshare on the host side, and chromium for the browser
-# test: those are installed by `make test`, so a newcomer's first `make run`
+# Debian packages, installed only when missing. `make run` with the default
+# DB=zabnode needs none: the zabnode image starts from the slim root file
+# system, which zabrootfs unpacks from the mirror's packages with the
+# host's dpkg-deb and gpgv (part of any Debian with apt). debootstrap is
+# for the ZooKeeper image's Debian base: `make run DB=zookeeper`, `make
+# images` and `make test` install it. The test suite also needs iptables,
+# tc and unshare on the host side, and chromium for the browser test:
+# those are installed by `make test`, so a newcomer's first `make run`
 # does not wait for a browser.
-RUN_PACKAGES := debootstrap:debootstrap
-TEST_PACKAGES := $(RUN_PACKAGES) iptables:iptables tc:iproute2 unshare:util-linux chromium:chromium
+DEBOOTSTRAP := debootstrap:debootstrap
+TEST_PACKAGES := $(DEBOOTSTRAP) iptables:iptables tc:iproute2 unshare:util-linux chromium:chromium
+# ROOTFS are the root file systems zabrootfs prepares and RUN_PACKAGES what
+# that needs: for `make run` only what DB's image starts from (nothing to
+# install for zabnode); for `make images`, and what depends on it, both.
+ROOTFS := $(if $(filter zookeeper,$(DB)),debian,slim)
+RUN_PACKAGES := $(if $(filter zookeeper,$(DB)),$(DEBOOTSTRAP))
+images: ROOTFS := slim debian
+images: RUN_PACKAGES := $(DEBOOTSTRAP)
 define apt_install
 	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -49,7 +60,7 @@ deps: ## install the Debian packages the test suite needs, if missing
 	$(call apt_install,$(TEST_PACKAGES))
 
 .PHONY: deps-run
-deps-run: ## install the Debian packages `make run` needs (debootstrap), if missing
+deps-run: ## install the Debian packages `make run` needs (debootstrap for DB=zookeeper only), if missing
 	$(call apt_install,$(RUN_PACKAGES))
 
 .PHONY: build
@@ -57,19 +68,19 @@ build: ## build zabcheck and zabnode into bin/
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/...
 
 # build-and-rootfs builds zabrootfs alone first (standard library only: a
-# few seconds cold) and starts it: it prepares the Debian root file system
-# (debootstrap) in the user's cache, for `zabcheck images` to import, while
-# the rest builds. Started beside the whole build instead, it waited a
-# minute for the compiler (debootstrap began at 61 s). On 2 cores the two
-# still share the CPU, so the overlap saves little (README, "Measured
-# here"). Without the cache, zabcheck runs debootstrap itself.
+# few seconds cold) and starts it: it prepares the root file systems in
+# ROOTFS in the user's cache, for `zabcheck images` to import, while the
+# rest builds (the slim one takes seconds, mostly downloads; debootstrap
+# a minute or more, sharing the CPU with the compiler on 2 cores: README,
+# "Measured here"). Started beside the whole build instead, it waited a
+# minute for the compiler. Without the cache, zabcheck builds them itself.
 .PHONY: build-and-rootfs
 build-and-rootfs: deps-run
 	@mkdir -p $(BIN) && CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/zabrootfs ./cmd/zabrootfs
-	@$(BIN)/zabrootfs & r=$$!; $(MAKE) --no-print-directory build; b=$$?; wait $$r; exit $$b
+	@$(BIN)/zabrootfs $(ROOTFS) & r=$$!; $(MAKE) --no-print-directory build; b=$$?; wait $$r; exit $$b
 
 .PHONY: images
-images: build-and-rootfs ## build the Docker images (base via debootstrap, zabnode, zookeeper); rebuilt only when inputs change
+images: build-and-rootfs ## build the Docker images (zabnode on the slim root file system; zookeeper on base, via debootstrap); rebuilt only when inputs change
 	$(BIN)/zabcheck images --repo .
 
 # staticcheck comes from the Go module proxy at a pinned version: `go run`

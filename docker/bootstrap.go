@@ -38,6 +38,9 @@ func newClient(ctx context.Context) (*client.Client, error) {
 // basePackages are what images/base/Dockerfile installs.
 var basePackages = rootfs.Packages
 
+// debianImport are the image settings of an imported debootstrap tree.
+var debianImport = []string{`CMD ["bash"]`, "LABEL zabcheck.bootstrap=debootstrap"}
+
 // ensureDebian makes sure DebianTag exists. A user with a registry may have
 // pulled the stock image; otherwise debootstrap builds a minimal bookworm
 // root file system from the host's apt mirror and the engine imports it.
@@ -52,7 +55,7 @@ func ensureDebian(ctx context.Context, cli *client.Client, mirror string, log *s
 	start := time.Now()
 	if cache, err := rootfs.DefaultCache(); err == nil && rootfs.Ready(cache) {
 		log.Info("debian:bookworm missing: importing the prepared root file system", "dir", cache)
-		if err := importDir(ctx, cli, cache, DebianTag); err != nil {
+		if err := importDir(ctx, cli, cache, DebianTag, debianImport); err != nil {
 			return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 		}
 		if err := os.RemoveAll(cache); err != nil {
@@ -77,16 +80,74 @@ func ensureDebian(ctx context.Context, cli *client.Client, mirror string, log *s
 	if err := rootfs.Build(ctx, dir, mirror, log); err != nil {
 		return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 	}
-	if err := importDir(ctx, cli, dir, DebianTag); err != nil {
+	if err := importDir(ctx, cli, dir, DebianTag, debianImport); err != nil {
 		return fmt.Errorf("bootstrap %s: %w", DebianTag, err)
 	}
 	log.Info("imported", "image", DebianTag, "took", time.Since(start).Round(time.Second))
 	return nil
 }
 
+// ensureSlim makes sure SlimTag exists and is of the current recipe
+// (rootfs.SlimRecipe, in its label): the zabnode image's root file system,
+// unpacked from the host mirror's packages (rootfs.BuildSlim). One already
+// prepared in the cache (cmd/zabrootfs, which `make run` starts beside the
+// Go build) is imported and then removed. A stale image is replaced; the
+// images built on it see a new parent id, which changes their content
+// hash, so they are rebuilt too.
+func ensureSlim(ctx context.Context, cli *client.Client, mirror string, log *slog.Logger) error {
+	recipe := rootfs.SlimRecipe()
+	oldID := ""
+	if img, err := cli.ImageInspect(ctx, SlimTag); err == nil {
+		if img.Config != nil && img.Config.Labels[rootfs.SlimRecipeLabel] == recipe {
+			return nil
+		}
+		oldID = img.ID
+		log.Info("zabcheck-slim is of another recipe: rebuilding it", "want", recipe)
+	} else if !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("inspect %s: %w", SlimTag, err)
+	}
+	changes := []string{`CMD ["bash"]`, "LABEL zabcheck.bootstrap=slim", "LABEL " + rootfs.SlimRecipeLabel + "=" + recipe}
+	start := time.Now()
+	if cache, err := rootfs.SlimCache(); err == nil && rootfs.SlimReady(cache) {
+		log.Info("zabcheck-slim missing: importing the prepared root file system", "dir", cache)
+		if err := importDir(ctx, cli, cache, SlimTag, changes); err != nil {
+			return fmt.Errorf("bootstrap %s: %w", SlimTag, err)
+		}
+		if err := os.RemoveAll(cache); err != nil {
+			log.Warn("remove prepared root file system", "dir", cache, "err", err)
+		}
+	} else {
+		dir, err := os.MkdirTemp("", "zabcheck-slim-")
+		if err != nil {
+			return fmt.Errorf("bootstrap %s: %w", SlimTag, err)
+		}
+		defer func() {
+			if err := os.RemoveAll(dir); err != nil {
+				log.Warn("remove slim build dir", "dir", dir, "err", err)
+			}
+		}()
+		if err := rootfs.BuildSlim(ctx, dir, mirror, log); err != nil {
+			return fmt.Errorf("bootstrap %s: %w", SlimTag, err)
+		}
+		if err := importDir(ctx, cli, dir, SlimTag, changes); err != nil {
+			return fmt.Errorf("bootstrap %s: %w", SlimTag, err)
+		}
+	}
+	log.Info("imported", "image", SlimTag, "took", time.Since(start).Round(time.Second))
+	if oldID != "" {
+		// Best effort: the zabnode image built on it still holds it
+		// until that is rebuilt.
+		if _, err := cli.ImageRemove(ctx, oldID, image.RemoveOptions{}); err != nil {
+			log.Debug("old image kept", "image", shortID(oldID), "err", err)
+		}
+	}
+	return nil
+}
+
 // importDir streams dir as a tar archive (GNU tar keeps owners, devices,
-// hard links and xattrs right) into the engine as image ref.
-func importDir(ctx context.Context, cli *client.Client, dir, ref string) error {
+// hard links and xattrs right) into the engine as image ref, with the
+// Dockerfile-style changes (CMD, LABEL).
+func importDir(ctx context.Context, cli *client.Client, dir, ref string, changes []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tarCmd := exec.CommandContext(ctx, "tar", "--numeric-owner", "-C", dir, "-cf", "-", ".")
@@ -100,7 +161,7 @@ func importDir(ctx context.Context, cli *client.Client, dir, ref string) error {
 		return fmt.Errorf("import %s: start tar: %w", ref, err)
 	}
 	resp, err := cli.ImageImport(ctx, image.ImportSource{Source: out, SourceName: "-"}, ref, image.ImportOptions{
-		Changes: []string{`CMD ["bash"]`, "LABEL zabcheck.bootstrap=debootstrap"},
+		Changes: changes,
 	})
 	if err != nil {
 		cancel()

@@ -24,6 +24,8 @@ import (
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/zabcheck/zabcheck/internal/rootfs"
 )
 
 //go:embed images
@@ -39,9 +41,11 @@ const (
 	ImageZooKeeper39 = "zookeeper-3.9"
 )
 
-// Image tags.
+// Image tags. DebianTag and SlimTag are imported root file systems
+// (ensureDebian, ensureSlim), not built from a Dockerfile.
 const (
 	DebianTag      = "debian:bookworm"
+	SlimTag        = rootfs.SlimTag
 	BaseTag        = "zabcheck-base:latest"
 	ZooKeeperTag   = "zabcheck-zookeeper:latest"
 	ZabnodeTag     = "zabcheck-zabnode:latest"
@@ -56,7 +60,7 @@ const LabelImageHash = "zabcheck.image.hash"
 type imageSpec struct {
 	Name   string
 	Tag    string
-	Parent string   // tag of the FROM image
+	Parent string   // tag of the FROM image: another spec's, DebianTag or SlimTag
 	Dir    string   // directory under images/ with the Dockerfile and files
 	Exec   []string // context files that must be executable
 	// Binaries are main packages of this repository (./cmd/<name>),
@@ -71,18 +75,57 @@ type imageSpec struct {
 	OptIn bool
 }
 
+// imageSpecs are in build order: a parent before its children.
 var imageSpecs = []imageSpec{
+	// The ZooKeeper image apt-get installs Java and ZooKeeper, so it
+	// starts from debootstrap's Debian; zabnode's static binaries need only
+	// the tools the harness execs, which the slim root file system has
+	// (internal/rootfs, BuildSlim) without debootstrap.
 	{Name: ImageBase, Tag: BaseTag, Parent: DebianTag, Dir: "images/base"},
 	// Both node images carry lazyfs (cmd/lazyfs), which the harness puts
 	// between the node and its data volume for the disk faults.
 	{Name: ImageZooKeeper, Tag: ZooKeeperTag, Parent: BaseTag, Dir: "images/zookeeper", Exec: []string{"zk-run", "lazyfs"}, Binaries: []string{"lazyfs"}},
-	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: BaseTag, Dir: "images/zabnode", Exec: []string{"zabnode", "lazyfs"}, Binaries: []string{"zabnode", "lazyfs"}},
+	{Name: ImageZabnode, Tag: ZabnodeTag, Parent: SlimTag, Dir: "images/zabnode", Exec: []string{"zabnode", "lazyfs"}, Binaries: []string{"zabnode", "lazyfs"}},
 	// ZooKeeper 3.9 from Debian trixie, with the 3.8 image's start
 	// script and logging. FROM the base, not the 3.8 image: a change to
 	// lazyfs would otherwise repeat its whole apt layer.
 	{Name: ImageZooKeeper39, Tag: ZooKeeper39Tag, Parent: BaseTag, Dir: "images/zookeeper-3.9",
 		Shared: []string{"images/zookeeper/zk-run", "images/zookeeper/log4j.properties"},
 		Exec:   []string{"zk-run", "lazyfs"}, Binaries: []string{"lazyfs"}, OptIn: true},
+}
+
+// specByTag returns the images table entry that builds tag.
+func specByTag(tag string) (imageSpec, bool) {
+	for _, s := range imageSpecs {
+		if s.Tag == tag {
+			return s, true
+		}
+	}
+	return imageSpec{}, false
+}
+
+// rootImages returns the imported images (DebianTag, SlimTag) that the
+// images in want start from, in a fixed order.
+func rootImages(want map[string]bool) []string {
+	need := map[string]bool{}
+	for name := range want {
+		spec, _ := imageSpecFor(name)
+		for {
+			parent, ok := specByTag(spec.Parent)
+			if !ok {
+				need[spec.Parent] = true
+				break
+			}
+			spec = parent
+		}
+	}
+	var out []string
+	for _, tag := range []string{SlimTag, DebianTag} {
+		if need[tag] {
+			out = append(out, tag)
+		}
+	}
+	return out
 }
 
 // imageSpecFor returns the images table entry called name.
@@ -132,8 +175,9 @@ type BuildOptions struct {
 	Images []string
 	// RepoRoot is the module root holding ./cmd/zabnode ("." if empty).
 	RepoRoot string
-	// Mirror overrides the Debian mirror debootstrap uses when
-	// debian:bookworm is missing; empty means the host's apt sources.
+	// Mirror overrides the Debian mirror that debootstrap and the slim
+	// build use when debian:bookworm or zabcheck-slim is missing; empty
+	// means the host's apt sources.
 	Mirror string
 	// Force rebuilds the requested images (not their implied parents)
 	// even when their input hash is unchanged, without the engine's layer
@@ -154,7 +198,9 @@ type ImageInfo struct {
 }
 
 // BuildImages makes sure the requested images exist and are up to date:
-// debian:bookworm (debootstrapped when missing), then each image whose
+// the imported images they start from (zabcheck-slim, made from the
+// mirror's packages, and debian:bookworm, debootstrapped; each only when
+// a requested image needs it and it is missing or stale), then each image whose
 // input hash (Dockerfile, context files, zabnode binary, parent image id)
 // differs from the label on the existing image. One failing image does not
 // stop the others that do not depend on it; the error names every failure
@@ -173,8 +219,14 @@ func BuildImages(ctx context.Context, opts BuildOptions) ([]ImageInfo, error) {
 		return nil, err
 	}
 	defer cli.Close()
-	if err := ensureDebian(ctx, cli, opts.Mirror, log); err != nil {
-		return nil, err
+	for _, tag := range rootImages(want) {
+		ensure := ensureDebian
+		if tag == SlimTag {
+			ensure = ensureSlim
+		}
+		if err := ensure(ctx, cli, opts.Mirror, log); err != nil {
+			return nil, err
+		}
 	}
 	root := opts.RepoRoot
 	if root == "" {
@@ -231,25 +283,14 @@ func resolveImages(names []string) (map[string]bool, error) {
 		}
 		want[n] = true
 		// Its parents, built only if out of date: every image descends
-		// from zabcheck-base, some through another of ours.
-		for p, ok := parentSpec(spec); ok; p, ok = parentSpec(p) {
+		// from an imported root, some through another of ours.
+		for p, ok := specByTag(spec.Parent); ok; p, ok = specByTag(p.Parent) {
 			if _, seen := want[p.Name]; !seen {
 				want[p.Name] = false
 			}
 		}
 	}
 	return want, nil
-}
-
-// parentSpec returns the images table entry spec is built FROM, if it is
-// one of ours.
-func parentSpec(spec imageSpec) (imageSpec, bool) {
-	for _, s := range imageSpecs {
-		if s.Tag == spec.Parent {
-			return s, true
-		}
-	}
-	return imageSpec{}, false
 }
 
 // buildImage builds spec unless an image with the same input hash exists.

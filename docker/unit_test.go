@@ -316,8 +316,11 @@ func TestResolveImages(t *testing.T) {
 	}{
 		{nil, map[string]bool{ImageBase: true, ImageZooKeeper: true, ImageZabnode: true}, false},
 		{[]string{ImageZooKeeper}, map[string]bool{ImageBase: false, ImageZooKeeper: true}, false},
+		// zabnode starts from zabcheck-slim, not zabcheck-base.
+		{[]string{ImageZabnode}, map[string]bool{ImageZabnode: true}, false},
 		{[]string{ImageZabnode, ImageBase}, map[string]bool{ImageBase: true, ImageZabnode: true}, false},
 		{[]string{ImageBase, ImageZabnode}, map[string]bool{ImageBase: true, ImageZabnode: true}, false},
+		{[]string{ImageZooKeeper, ImageBase}, map[string]bool{ImageBase: true, ImageZooKeeper: true}, false},
 		{[]string{ImageBase}, map[string]bool{ImageBase: true}, false},
 		// Opt-in: not in the default set; named, it brings its parents.
 		{[]string{ImageZooKeeper39}, map[string]bool{ImageBase: false, ImageZooKeeper39: true}, false},
@@ -328,6 +331,41 @@ func TestResolveImages(t *testing.T) {
 		if (err != nil) != tc.err || (!tc.err && !reflect.DeepEqual(got, tc.want)) {
 			t.Errorf("resolveImages(%v) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// TestRootImages: `make run` (zabnode) needs only the slim root file
+// system, never debootstrap's; ZooKeeper needs debootstrap's.
+func TestRootImages(t *testing.T) {
+	cases := []struct {
+		in   []string
+		want []string
+	}{
+		{[]string{ImageZabnode}, []string{SlimTag}},
+		{[]string{ImageZooKeeper}, []string{DebianTag}},
+		{[]string{ImageBase}, []string{DebianTag}},
+		{nil, []string{SlimTag, DebianTag}},
+	}
+	for _, tc := range cases {
+		want, err := resolveImages(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rootImages(want); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("rootImages(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestImageParents: every parent is built earlier in the table or is an
+// imported image, so BuildImages' one pass in table order works.
+func TestImageParents(t *testing.T) {
+	built := map[string]bool{DebianTag: true, SlimTag: true}
+	for _, s := range imageSpecs {
+		if !built[s.Parent] {
+			t.Errorf("%s: parent %s is neither imported nor built before it", s.Name, s.Parent)
+		}
+		built[s.Tag] = true
 	}
 }
 

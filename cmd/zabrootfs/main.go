@@ -1,18 +1,21 @@
-// Command zabrootfs prepares the Debian root file system of zabcheck's base
-// image in the user's cache, ahead of `zabcheck images`, which imports it.
+// Command zabrootfs prepares, in the user's cache, the root file systems
+// that `zabcheck images` imports: "slim" (rootfs.BuildSlim: the zabnode
+// image's, unpacked from the mirror's packages in seconds) and "debian"
+// (debootstrap: the base of the ZooKeeper image, which needs apt).
 // `make run` starts it beside the Go build of zabcheck, so that the
-// mirror's downloads overlap the compiler (dpkg's unpacking still shares
-// the CPU with it). It uses the standard library only, so it compiles in
-// seconds.
+// mirror's downloads overlap the compiler. It uses the standard library
+// only, and no net/http, so it compiles in seconds.
 //
-// It does nothing when the engine already has debian:bookworm or the cache
-// is ready. A failure is reported and exits 0: `zabcheck images` then runs
-// debootstrap itself and reports the problem where the user meets it.
+// It skips a root file system whose image the engine already has (for
+// slim, of the current recipe) or whose cache is ready. A failure is
+// reported and exits 0: `zabcheck images` then builds it itself and
+// reports the problem where the user meets it.
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -27,42 +30,72 @@ import (
 )
 
 func main() {
-	dir := flag.String("dir", "", "where to prepare the root file system (default: the user's cache directory)")
+	dir := flag.String("dir", "", "where to prepare the root file system, when one kind is given (default: the user's cache directory)")
 	mirror := flag.String("mirror", "", "Debian mirror (default: the host's, from its apt sources)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: zabrootfs [flags] [slim] [debian]   (default: both)\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	kinds := flag.Args()
+	if len(kinds) == 0 {
+		kinds = []string{"slim", "debian"}
+	}
+	if *dir != "" && len(kinds) > 1 {
+		fmt.Fprintln(os.Stderr, "zabrootfs: -dir needs exactly one kind")
+		os.Exit(2)
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("cmd", "zabrootfs")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	// debootstrap takes a minute or two; ten is a hang.
+	// debootstrap takes a minute or two, the slim build seconds; ten
+	// minutes is a hang.
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if err := run(ctx, *dir, *mirror, log); err != nil {
-		log.Warn("not prepared; zabcheck images will run debootstrap itself", "err", err)
+	for _, kind := range kinds {
+		if err := run(ctx, kind, *dir, *mirror, log); err != nil {
+			log.Warn("not prepared; zabcheck images will build it itself", "kind", kind, "err", err)
+		}
 	}
 }
 
-func run(ctx context.Context, dir, mirror string, log *slog.Logger) error {
+func run(ctx context.Context, kind, dir, mirror string, log *slog.Logger) error {
+	var (
+		cache   func() (string, error)
+		prepare func(context.Context, string, string, *slog.Logger) error
+		image   string
+		label   string
+	)
+	switch kind {
+	case "slim":
+		cache, prepare, image, label = rootfs.SlimCache, rootfs.PrepareSlim, rootfs.SlimTag, rootfs.SlimRecipeLabel+"="+rootfs.SlimRecipe()
+	case "debian":
+		cache, prepare, image = rootfs.DefaultCache, rootfs.Prepare, "debian:"+rootfs.Suite
+	default:
+		return fmt.Errorf("unknown kind %q (want slim or debian)", kind)
+	}
 	if dir == "" {
-		d, err := rootfs.DefaultCache()
+		d, err := cache()
 		if err != nil {
 			return err
 		}
 		dir = d
 	}
-	if engineHasDebian(ctx) {
-		log.Info("the engine has debian:bookworm; nothing to prepare")
+	if engineHasImage(ctx, image, label) {
+		log.Info("the engine has the image; nothing to prepare", "image", image)
 		return nil
 	}
-	return rootfs.Prepare(ctx, dir, mirror, log)
+	return prepare(ctx, dir, mirror, log)
 }
 
-// engineHasDebian asks the engine, over its Unix socket, whether it has
-// the image. Any doubt (another kind of DOCKER_HOST, an engine that does
+// engineHasImage asks the engine, over its Unix socket, whether it has
+// the image ref and, when label ("key=value") is set, whether the image
+// carries it. Any doubt (another kind of DOCKER_HOST, an engine that does
 // not answer) says no: preparing a root file system that is not needed
 // costs only the time it overlaps with the Go build. The request is
-// written by hand: net/http (and the TLS stack it pulls in) would make
-// this command take as long to compile as the debootstrap it starts early.
-func engineHasDebian(ctx context.Context) bool {
+// written by hand: net/http (and the TLS stack it pulls in) would double
+// this command's compile time, which `make run` waits for.
+func engineHasImage(ctx context.Context, ref, label string) bool {
 	sock := "/var/run/docker.sock"
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		p, ok := strings.CutPrefix(h, "unix://")
@@ -82,14 +115,37 @@ func engineHasDebian(ctx context.Context) bool {
 	if dl, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(dl)
 	}
-	if _, err := fmt.Fprintf(conn, "GET /images/debian:%s/json HTTP/1.0\r\nHost: docker\r\n\r\n", rootfs.Suite); err != nil {
+	if _, err := fmt.Fprintf(conn, "GET /images/%s/json HTTP/1.0\r\nHost: docker\r\n\r\n", ref); err != nil {
 		return false
 	}
-	status, err := bufio.NewReader(conn).ReadString('\n')
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
 	if err != nil {
 		return false
 	}
 	// "HTTP/1.0 200 OK"
 	fields := strings.Fields(status)
-	return len(fields) >= 2 && fields[1] == "200"
+	if len(fields) < 2 || fields[1] != "200" {
+		return false
+	}
+	if label == "" {
+		return true
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		if strings.TrimSpace(line) == "" {
+			break
+		}
+	}
+	var img struct {
+		Config struct{ Labels map[string]string }
+	}
+	if err := json.NewDecoder(br).Decode(&img); err != nil {
+		return false
+	}
+	k, v, _ := strings.Cut(label, "=")
+	return img.Config.Labels[k] == v
 }

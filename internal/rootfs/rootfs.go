@@ -1,9 +1,11 @@
-// Package rootfs makes the Debian root file system that zabcheck's base
-// image starts from, with debootstrap from the host's apt mirror: no image
-// registry is needed. It uses the standard library only, so that `make run`
-// can build it (cmd/zabrootfs) while the Go toolchain is still compiling
-// zabcheck, whose Docker client takes as long to build as debootstrap takes
-// to run (docs: README, "first hour").
+// Package rootfs makes the Debian root file systems that zabcheck's images
+// start from, from the host's apt mirror: no image registry is needed.
+// Two kinds: the slim one (BuildSlim), unpacked in seconds from the few
+// packages of the tools the harness execs in a zabnode container, and a
+// debootstrapped minbase (Build) for the ZooKeeper image, which needs apt.
+// It uses the standard library only, and no net/http, so that `make run`
+// can build cmd/zabrootfs in seconds and run it while the Go toolchain is
+// still compiling zabcheck (docs: README, "first hour").
 package rootfs
 
 import (
@@ -103,24 +105,7 @@ func Prepare(ctx context.Context, cache, mirror string, log *slog.Logger) error 
 		log.Info("root file system already prepared", "dir", cache)
 		return nil
 	}
-	tmp := cache + ".partial"
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("prepare rootfs: remove leftover: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(cache), 0o755); err != nil {
-		return fmt.Errorf("prepare rootfs: %w", err)
-	}
-	if err := Build(ctx, tmp, mirror, log); err != nil {
-		_ = os.RemoveAll(tmp)
-		return fmt.Errorf("prepare rootfs: %w", err)
-	}
-	if err := os.RemoveAll(cache); err != nil {
-		return fmt.Errorf("prepare rootfs: %w", err)
-	}
-	if err := os.Rename(tmp, cache); err != nil {
-		return fmt.Errorf("prepare rootfs: %w", err)
-	}
-	return nil
+	return prepareInto(ctx, cache, func(dir string) error { return Build(ctx, dir, mirror, log) })
 }
 
 // runLogged runs cmd, logging its output line by line, and returns the last
