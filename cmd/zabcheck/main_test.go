@@ -105,6 +105,7 @@ func TestBadArguments(t *testing.T) {
 		{"serve on a bad address", []string{"serve", "--addr", "nowhere"}, nil, "--addr"},
 		{"clean with an argument", []string{"clean", "everything"}, nil, "no arguments"},
 		{"negative memory limit", []string{"check", "--memory-limit", "-1", dir}, nil, "--memory-limit -1"},
+		{"negative memory limit for test", []string{"test", "--memory-limit", "-1"}, nil, "--memory-limit -1"},
 		{"synth without a directory", []string{"synth"}, nil, "one argument"},
 		{"synth with too few ops", []string{"synth", "--ops", "10", filepath.Join(dir, "s")}, nil, "--ops 10"},
 		{"synth with a word for ops", []string{"synth", "--ops", "many", filepath.Join(dir, "s")}, nil, "ops"},

@@ -65,6 +65,7 @@ clock faults are out of scope: containers share the host's clock.`,
 			&cli.BoolFlag{Name: "lazyfs", Usage: "put every node's data directory on lazyfs, which loses what was not fsynced at a power loss (default: on when a selected fault needs it: power-loss, fsync-error, slow-disk; needs /dev/fuse)", EnvVars: env("LAZYFS")},
 			&cli.BoolFlag{Name: "final-restart", Usage: "after the final heal, kill and restart every node before the final reads, so they read what each node rebuilds from disk (default: on with --lazyfs)", EnvVars: env("FINAL_RESTART")},
 			&cli.StringSliceFlag{Name: "db-config", Usage: "a zoo.cfg line key=value for either target, repeatable (e.g. forceSync=no)", EnvVars: env("DB_CONFIG")},
+			&cli.IntFlag{Name: "memory-limit", Value: 3500, Usage: "soft limit of zabcheck's Go heap in MiB (0: none; GOMEMLIMIT, when set, wins), as for check: the run itself holds little, but checking a long run's history and writing its report hold a lot, and the collector otherwise lets the heap double", EnvVars: env("MEMORY_LIMIT")},
 			&cli.IntFlag{Name: "commit-log-count", Usage: "zoo.cfg commitLogCount, committed transactions a leader keeps to sync learners by DIFF; further behind gets SNAP (0: the default, 500, or --snap-count when that is smaller, so that a short run reaches SNAP)", EnvVars: env("COMMIT_LOG_COUNT")},
 		},
 		Action: runTest,
@@ -164,6 +165,10 @@ func runTest(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Int("memory-limit") < 0 {
+		return badArgs("--memory-limit %d: want MiB, or 0 for none", c.Int("memory-limit"))
+	}
+	setMemoryLimit(c.Int("memory-limit"))
 	log := logger(c)
 	out := c.App.Writer
 	warnLeftovers(c)
