@@ -1,10 +1,14 @@
 // Package docker builds the node images and runs test clusters.
 //
-// Images are built without a registry: debian:bookworm is created with
-// debootstrap from the host's apt mirror when it is missing, and
-// zabcheck-base, zabcheck-zookeeper and zabcheck-zabnode are built from the
-// Dockerfiles embedded under images/, each labelled with the hash of its
-// inputs so that an unchanged image is not rebuilt (BuildImages).
+// Images are built without a registry, from two root file systems made
+// from the host's Debian mirror (internal/rootfs) and imported when
+// missing: zabcheck-slim, unpacked from a few dozen packages in seconds,
+// which zabcheck-zabnode starts from, and debian:bookworm, made with
+// debootstrap, which zabcheck-base (and on it zabcheck-zookeeper and the
+// opt-in zabcheck-zookeeper-3.9) starts from, since their Dockerfiles run
+// apt-get. Each is built from the Dockerfiles embedded under images/ and
+// labelled with the hash of its inputs, so that an unchanged image is not
+// rebuilt (BuildImages).
 //
 // A Cluster is one Docker network per test with a fixed /24 and one
 // container per node (hostname n1..nN, voters first) at a static address

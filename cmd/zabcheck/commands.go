@@ -127,7 +127,7 @@ func serveCommand() *cli.Command {
 func imagesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "images",
-		Usage: "build the node images locally (base Debian via debootstrap, zabnode, zookeeper)",
+		Usage: "build the node images locally (zabnode on a slim Debian root unpacked from the mirror; zookeeper on a debootstrapped Debian)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "repo", Value: ".", Usage: "repository root, to build cmd/zabnode", EnvVars: env("REPO")},
 		},
