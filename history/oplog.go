@@ -11,18 +11,15 @@ import (
 // long history at hand but works on a part of it at a time (the checker
 // holds every workload's ops while it judges one; the report walks the
 // client pairs window by window). An Op takes 176 bytes in memory, plus
-// its value; here a typical op takes 15 to 40 bytes: its strings are
-// numbers in a table of their own, its index and time deltas, all as
-// varints. Ops come back exactly as appended. Not safe for concurrent use.
+// its value; here a typical op takes 20 to 40 bytes: its strings are
+// numbers in a table of their own, and its numbers varints. Ops come back exactly as appended, in order (Each) or one by
+// one from the position Append gave (At). Not safe for concurrent use.
 type OpLog struct {
-	blocks [][]byte
-	n      int
-	strs   []string
-	ids    map[string]uint64
-	// prevIndex and prevTime are the last appended op's, which the next
-	// one's are stored relative to.
-	prevIndex, prevTime int64
-	scratch             []byte
+	blocks  [][]byte
+	n       int
+	strs    []string
+	ids     map[string]uint64
+	scratch []byte
 }
 
 // logBlock is the size of the blocks ops are encoded into: large enough
@@ -52,8 +49,8 @@ func (l *OpLog) id(s string) uint64 {
 	return i
 }
 
-// Append adds op at the end of the log.
-func (l *OpLog) Append(op Op) {
+// Append adds op at the end of the log and returns its position, for At.
+func (l *OpLog) Append(op Op) int64 {
 	b := l.scratch[:0]
 	var flags byte
 	if op.Final {
@@ -63,8 +60,8 @@ func (l *OpLog) Append(op Op) {
 		flags |= logValue
 	}
 	b = append(b, flags)
-	b = binary.AppendVarint(b, op.Index-l.prevIndex)
-	b = binary.AppendVarint(b, op.Time-l.prevTime)
+	b = binary.AppendVarint(b, op.Index)
+	b = binary.AppendVarint(b, op.Time)
 	b = binary.AppendVarint(b, int64(op.Process))
 	b = binary.AppendVarint(b, op.Zxid)
 	for _, s := range [...]string{string(op.Type), op.F, op.Key, op.Node, op.Error, op.Session, op.Workload} {
@@ -75,13 +72,26 @@ func (l *OpLog) Append(op Op) {
 		b = append(b, op.Value...)
 	}
 	l.scratch = b
-	l.prevIndex, l.prevTime = op.Index, op.Time
-	if k := len(l.blocks) - 1; k >= 0 && len(l.blocks[k])+len(b) <= cap(l.blocks[k]) {
-		l.blocks[k] = append(l.blocks[k], b...)
-	} else {
-		l.blocks = append(l.blocks, append(make([]byte, 0, max(logBlock, len(b))), b...))
+	k := len(l.blocks) - 1
+	if k < 0 || len(l.blocks[k])+len(b) > cap(l.blocks[k]) {
+		l.blocks = append(l.blocks, make([]byte, 0, max(logBlock, len(b))))
+		k++
 	}
+	pos := int64(k)<<32 | int64(len(l.blocks[k]))
+	l.blocks[k] = append(l.blocks[k], b...)
 	l.n++
+	return pos
+}
+
+// At decodes the op Append put at pos. Its value shares the log's memory,
+// as in Each.
+func (l *OpLog) At(pos int64) (Op, error) {
+	k, off := pos>>32, pos&(1<<32-1)
+	if pos < 0 || k >= int64(len(l.blocks)) || off >= int64(len(l.blocks[k])) {
+		return Op{}, fmt.Errorf("op log: no op at position %d", pos)
+	}
+	op, _, err := l.decode(l.blocks[k][off:])
+	return op, err
 }
 
 // errLogCorrupt would mean a bug in Append or a log changed behind its back.
@@ -91,14 +101,13 @@ var errLogCorrupt = errors.New("op log: corrupt encoding")
 // memory: they stay valid as long as fn keeps them, and must not be
 // modified. An error of fn stops the walk and is returned as is.
 func (l *OpLog) Each(fn func(Op) error) error {
-	var prevIndex, prevTime int64
 	for _, blk := range l.blocks {
 		for len(blk) > 0 {
-			op, rest, err := l.decode(blk, prevIndex, prevTime)
+			op, rest, err := l.decode(blk)
 			if err != nil {
 				return err
 			}
-			blk, prevIndex, prevTime = rest, op.Index, op.Time
+			blk = rest
 			if err := fn(op); err != nil {
 				return err
 			}
@@ -125,7 +134,7 @@ func (l *OpLog) Ops() ([]Op, error) {
 	return out, nil
 }
 
-func (l *OpLog) decode(b []byte, prevIndex, prevTime int64) (Op, []byte, error) {
+func (l *OpLog) decode(b []byte) (Op, []byte, error) {
 	var op Op
 	if len(b) == 0 {
 		return op, nil, errLogCorrupt
@@ -140,7 +149,7 @@ func (l *OpLog) decode(b []byte, prevIndex, prevTime int64) (Op, []byte, error) 
 		}
 		ints[i], b = v, b[n:]
 	}
-	op.Index, op.Time, op.Process, op.Zxid = prevIndex+ints[0], prevTime+ints[1], Process(ints[2]), ints[3]
+	op.Index, op.Time, op.Process, op.Zxid = ints[0], ints[1], Process(ints[2]), ints[3]
 	var strs [7]string
 	for i := range strs {
 		v, n := binary.Uvarint(b)

@@ -35,8 +35,9 @@ func TestOpLogRoundTrip(t *testing.T) {
 		ops = append(ops, op)
 	}
 	l := NewOpLog()
-	for _, op := range ops {
-		l.Append(op)
+	pos := make([]int64, len(ops))
+	for i, op := range ops {
+		pos[i] = l.Append(op)
 	}
 	if l.Len() != len(ops) || len(l.blocks) < 2 {
 		t.Fatalf("log of %d ops in %d blocks, want %d ops in several blocks (%s)", l.Len(), len(l.blocks), len(ops), l)
@@ -63,6 +64,15 @@ func TestOpLogRoundTrip(t *testing.T) {
 	})
 	if err != nil || i != len(ops) {
 		t.Fatalf("Each walked %d ops, err %v; want %d", i, err, len(ops))
+	}
+	for i := range ops {
+		op, err := l.At(pos[i])
+		if err != nil || !reflect.DeepEqual(op, ops[i]) {
+			t.Fatalf("At(%d), op %d: %v\ngot  %+v\nwant %+v", pos[i], i, err, op, ops[i])
+		}
+	}
+	if _, err := l.At(-1); err == nil {
+		t.Error("At(-1) found an op")
 	}
 }
 
