@@ -9,7 +9,7 @@ import (
 )
 
 // defaultMemoryLimit is check's soft heap limit in MiB. A check of ten
-// million ops holds at most about 1.8 GiB live (the largest workload's
+// million ops holds at most about 1.7 GiB live (the largest workload's
 // ops, while its checkers run); the collector would let the heap grow to
 // twice that, and under this limit it peaks near 2.2 GiB for a few
 // percent more CPU (README, "Soak scale").
