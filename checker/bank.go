@@ -53,7 +53,7 @@ type bankReadV struct {
 
 // bankOp is one transfer or move.
 type bankOp struct {
-	p     history.Pair
+	p     pair
 	typ   history.Type
 	v     bankMultiV
 	known bool // its value says what it wrote (it completed)
@@ -94,7 +94,7 @@ func checkBank(_ context.Context, in checkInput) Result {
 	byTag := map[int64]*bankOp{}
 	maybeDeleted := map[string]bool{} // by a multi that may have applied
 	var acked []*bankOp
-	var reads []history.Pair
+	var reads []pair
 	var undecodable []string
 	tally := map[string]int{}
 	for _, p := range in.pairs {
@@ -185,7 +185,7 @@ func sortedAccounts(v bankReadV) []string { return slices.Sorted(maps.Keys(v.Acc
 
 // checkBankContents checks what any read shows, validated or not: each
 // account's content was real when it was read.
-func checkBankContents(r history.Pair, v bankReadV, byTag map[int64]*bankOp, a *anomalies) {
+func checkBankContents(r pair, v bankReadV, byTag map[int64]*bankOp, a *anomalies) {
 	ri := r.Complete.Index
 	for _, name := range sortedAccounts(v) {
 		acct := v.Accounts[name]
@@ -223,7 +223,7 @@ func checkBankContents(r history.Pair, v bankReadV, byTag map[int64]*bankOp, a *
 
 // checkBankSnapshot checks a validated read: one state, so it holds the
 // total and shows every multi it reflects whole.
-func checkBankSnapshot(r history.Pair, v bankReadV, total int64, byTag map[int64]*bankOp, maybeDeleted map[string]bool, a *anomalies) {
+func checkBankSnapshot(r pair, v bankReadV, total int64, byTag map[int64]*bankOp, maybeDeleted map[string]bool, a *anomalies) {
 	ri := r.Complete.Index
 	var sum int64
 	for _, acct := range v.Accounts {
@@ -269,7 +269,7 @@ func checkBankSnapshot(r history.Pair, v bankReadV, total int64, byTag map[int64
 // multis acknowledged before it began. It sweeps the reads in invocation
 // order and the acknowledged multis in completion order, keeping what
 // each account must at least show.
-func checkBankAcknowledged(reads []history.Pair, decoded []bankReadV, acked []*bankOp, maybeDeleted map[string]bool, a *anomalies) {
+func checkBankAcknowledged(reads []pair, decoded []bankReadV, acked []*bankOp, maybeDeleted map[string]bool, a *anomalies) {
 	type need struct {
 		version int32
 		by      *bankOp

@@ -120,11 +120,14 @@ func (o Options) Validate() error {
 // the options.
 type checkInput struct {
 	ops    []history.Op
-	pairs  []history.Pair
+	pairs  []pair
 	end    int64 // time of the last op
 	faults []FaultInterval
 	opts   Options
 	log    *slog.Logger
+	// acked are the clients' acknowledged writes, for the cluster's
+	// checkers, whose ops are the nemesis's alone.
+	acked []ackedWrite
 	// workload is the workload being judged ("" for cluster checks);
 	// several is true when the test ran more than one, so files a checker
 	// writes carry the workload's name.
@@ -133,8 +136,9 @@ type checkInput struct {
 }
 
 // Check runs, for each workload, the checkers that judge it on its ops,
-// then the cluster's checkers on the whole history, and composes their
-// verdicts (the worst wins), with performance data for the report. It
+// then the cluster's checkers on the nemesis's ops and the clients'
+// acknowledged writes, and composes their verdicts (the worst wins), with
+// performance data for the report. It
 // never hangs: porcupine is bounded by opts.Timeout and ctx's deadline;
 // the other checks are linear in the history.
 func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
@@ -151,7 +155,7 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 		return Summary{Verdict: Unknown, Checks: []Result{r}}
 	}
 	several := len(opts.Workloads) > 1
-	h := split{whole: ops, parts: make([][]history.Op, len(opts.Workloads))}
+	h := split{parts: make([][]history.Op, len(opts.Workloads))}
 	for i, w := range opts.Workloads {
 		if several {
 			h.parts[i] = workloadOps(ops, w.Name, true)
@@ -171,25 +175,45 @@ func Check(ctx context.Context, ops []history.Op, opts Options) Summary {
 }
 
 // split is a history cut for checking: each workload's ops (with the
-// nemesis's), the nemesis's alone, and the whole when the caller has it.
+// nemesis's), and the nemesis's alone. A streamed history keeps each
+// workload's part compact (logs) until its turn comes.
 type split struct {
-	whole   []history.Op // nil when the history was streamed
 	parts   [][]history.Op
+	logs    []*history.OpLog // when set, parts are decoded from these
 	nemesis []history.Op
 	end     int64
 }
 
-// wholeNeeded says whether some cluster checker reads the clients' ops.
-func wholeNeeded() bool {
-	return slices.ContainsFunc(registry, func(c Checker) bool { return c.Scope == ScopeCluster && !c.nemesisOnly })
+// size is how many ops workload i's part holds.
+func (h *split) size(i int) int {
+	if h.logs != nil {
+		return h.logs[i].Len()
+	}
+	return len(h.parts[i])
+}
+
+// take hands over workload i's part and forgets it, so that it can be
+// dropped once judged.
+func (h *split) take(i int) ([]history.Op, error) {
+	if h.logs == nil {
+		ops := h.parts[i]
+		h.parts[i] = nil
+		return ops, nil
+	}
+	ops, err := h.logs[i].Ops()
+	h.logs[i] = history.NewOpLog()
+	if err != nil {
+		return nil, fmt.Errorf("decode workload %d's ops: %w", i, err)
+	}
+	return ops, nil
 }
 
 // checkSplit runs the checkers over a split history. Each workload's input
-// (its ops and their pairs, together about as large as its share of the
-// history) is dropped once its checkers are done, and the smaller
-// workloads go first, so that at most one large workload's pairs are alive
-// at a time; results keep the options' order. The whole history's pairs
-// are built only for cluster checkers that read client ops.
+// (its ops and their pairs) is built only when its turn comes and dropped
+// once its checkers are done, and the smaller workloads go first, so that
+// at most one workload's ops are held whole at a time; results keep the
+// options' order. The cluster's checkers get the nemesis's ops and what
+// they need of the clients' (the acknowledged writes), gathered on the way.
 func checkSplit(ctx context.Context, h *split, opts Options, log *slog.Logger) Summary {
 	faults := faultIntervals(h.nemesis, h.end)
 	var s Summary
@@ -208,17 +232,22 @@ func checkSplit(ctx context.Context, h *split, opts Options, log *slog.Logger) S
 		return r
 	}
 	perf := newPerfAcc(h.end, faults)
-	keepParts := h.whole == nil && wholeNeeded()
 	order := make([]int, len(opts.Workloads))
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return len(h.parts[a]) - len(h.parts[b]) })
+	slices.SortStableFunc(order, func(a, b int) int { return h.size(a) - h.size(b) })
 	s.Workloads = make([]WorkloadSummary, len(opts.Workloads))
 	skipped := make([][]Skip, len(opts.Workloads))
+	var acked []ackedWrite
 	for _, i := range order {
 		w := opts.Workloads[i]
-		in := newInput(h.parts[i], opts, log)
+		ops, err := h.take(i)
+		if err != nil {
+			r := Result{Name: "history", Verdict: Unknown, Explanation: err.Error()}
+			return Summary{Verdict: Unknown, Checks: []Result{r}}
+		}
+		in := newInput(ops, opts, log)
 		in.faults, in.workload, in.several = faults, w.Name, len(opts.Workloads) > 1
 		ws := WorkloadSummary{Name: w.Name}
 		for _, c := range registry {
@@ -240,72 +269,28 @@ func checkSplit(ctx context.Context, h *split, opts Options, log *slog.Logger) S
 		ws.Verdict = Worst(rs...)
 		s.Workloads[i] = ws
 		perf.add(in.pairs)
-		if !keepParts {
-			h.parts[i] = nil
-		}
+		acked = append(acked, ackedWrites(in.pairs)...)
 	}
 	for _, sk := range skipped {
 		s.Skipped = append(s.Skipped, sk...)
 	}
-	// Cluster checkers that read only the nemesis's ops get just those;
-	// the others get the whole history, merged back from the workloads'
-	// parts when it was streamed.
-	nem := newInput(h.nemesis, opts, log)
-	nem.end, nem.faults = h.end, faults
-	var whole *checkInput
+	cluster := newInput(h.nemesis, opts, log)
+	cluster.end, cluster.faults, cluster.acked = h.end, faults, sortAcked(acked)
 	for _, c := range registry {
 		if c.Scope != ScopeCluster {
 			continue
 		}
-		in := nem
-		if !c.nemesisOnly {
-			if whole == nil {
-				ops := h.whole
-				if ops == nil {
-					ops = mergeParts(h.parts)
-				}
-				w := newInput(ops, opts, log)
-				w.faults = faults
-				whole = &w
-			}
-			in = *whole
-		}
-		if why := bareSkip(c, in); why != "" {
+		if why := bareSkip(c, cluster); why != "" {
 			s.Skipped = append(s.Skipped, Skip{Name: c.Name, Reason: why})
 			continue
 		}
-		if c.applies == nil || c.applies(in) {
-			s.Checks = append(s.Checks, runOne(c, in))
+		if c.applies == nil || c.applies(cluster) {
+			s.Checks = append(s.Checks, runOne(c, cluster))
 		}
 	}
 	s.Verdict = Worst(vs...)
 	s.Perf = perf.perf()
 	return s
-}
-
-// mergeParts rebuilds the whole history from the workloads' parts (each
-// holds the nemesis's ops too), in index order.
-func mergeParts(parts [][]history.Op) []history.Op {
-	var out []history.Op
-	pos := make([]int, len(parts))
-	for {
-		best := -1
-		for i, p := range parts {
-			if pos[i] < len(p) && (best < 0 || p[pos[i]].Index < parts[best][pos[best]].Index) {
-				best = i
-			}
-		}
-		if best < 0 {
-			return out
-		}
-		op := parts[best][pos[best]]
-		for i, p := range parts {
-			if pos[i] < len(p) && p[pos[i]].Index == op.Index {
-				pos[i]++ // a nemesis op, in every part
-			}
-		}
-		out = append(out, op)
-	}
 }
 
 // bareSkip says why c cannot judge in's history on its own ("" when it
@@ -317,10 +302,55 @@ func bareSkip(c Checker, in checkInput) string {
 	return c.bare(in)
 }
 
+// pair is history.Pair that points into the checked ops instead of
+// copying them: a pair of two copies takes 352 bytes, and at ten million
+// ops the pairs would double what the ops take. The checkers read, never
+// write, through it.
+type pair struct {
+	Invoke, Complete *history.Op
+}
+
+// pairsOf matches invocations with their completions, in invocation order,
+// as history.Pairs does (an invocation that never completed gets a
+// synthesised info completion at the end of the history). The pairs point
+// into ops, which must outlive them and not move. ops must be valid.
+func pairsOf(ops []history.Op) []pair {
+	n := 0
+	for i := range ops {
+		if ops[i].Type == history.Invoke {
+			n++
+		}
+	}
+	pairs := make([]pair, 0, n)
+	open := map[history.Process]int{}
+	var end int64
+	if len(ops) > 0 {
+		end = ops[len(ops)-1].Time
+	}
+	for i := range ops {
+		op := &ops[i]
+		if op.Type == history.Invoke {
+			open[op.Process] = len(pairs)
+			pairs = append(pairs, pair{Invoke: op})
+			continue
+		}
+		if j, ok := open[op.Process]; ok {
+			pairs[j].Complete = op
+			delete(open, op.Process)
+		}
+	}
+	for _, j := range open {
+		inv := pairs[j].Invoke
+		pairs[j].Complete = &history.Op{Index: -1, Time: end, Type: history.Info, Process: inv.Process, F: inv.F,
+			Key: inv.Key, Value: inv.Value, Node: inv.Node, Error: history.ErrNoCompletion.Error()}
+	}
+	return pairs
+}
+
 // newInput pairs ops; the caller sets the faults, which come from the
 // whole history even when ops are one workload's.
 func newInput(ops []history.Op, opts Options, log *slog.Logger) checkInput {
-	in := checkInput{ops: ops, pairs: history.Pairs(ops), opts: opts, log: log}
+	in := checkInput{ops: ops, pairs: pairsOf(ops), opts: opts, log: log}
 	if len(ops) > 0 {
 		in.end = ops[len(ops)-1].Time
 	}

@@ -62,11 +62,12 @@ func judge(workload string) []WorkloadChecks {
 }
 
 func inputFor(ops []history.Op, opts Options) checkInput {
-	in := checkInput{ops: ops, pairs: history.Pairs(ops), opts: opts}
+	in := checkInput{ops: ops, pairs: pairsOf(ops), opts: opts}
 	if len(ops) > 0 {
 		in.end = ops[len(ops)-1].Time
 	}
 	in.faults = faultIntervals(ops, in.end)
+	in.acked = sortAcked(ackedWrites(in.pairs))
 	return in
 }
 
@@ -124,7 +125,7 @@ func TestPrepareRegister(t *testing.T) {
 	h.call(4, "cas", "k", []int{4, 5}, history.Info, []int{4, 5}) // 5 never observed: dropped
 	h.call(5, "read", "k", nil, history.OK, 4)
 	h.call(6, "read", "k", nil, history.Fail, nil) // failed read: left out
-	pairs := history.Pairs(h.ops)
+	pairs := pairsOf(h.ops)
 	end := h.ops[len(h.ops)-1].Time
 
 	p, err := prepareRegister(pairs, true, end)
@@ -163,7 +164,7 @@ func TestPrepareRegister(t *testing.T) {
 	t.Run("bad value is an error", func(t *testing.T) {
 		h := &hb{}
 		h.call(0, "cas", "k", 7, history.OK, 7)
-		if _, err := prepareRegister(history.Pairs(h.ops), true, 100); err == nil || !strings.Contains(err.Error(), "cas") {
+		if _, err := prepareRegister(pairsOf(h.ops), true, 100); err == nil || !strings.Contains(err.Error(), "cas") {
 			t.Errorf("err %v, want one naming the cas", err)
 		}
 	})

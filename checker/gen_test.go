@@ -184,7 +184,7 @@ func generateRegister(cfg genConfig) []history.Op {
 // return a value that had surely been overwritten before the read began,
 // and returns the completion's index.
 func injectStaleRead(ops []history.Op) (int64, bool) {
-	pairs := history.Pairs(ops)
+	pairs := pairsOf(ops)
 	type w struct {
 		inv, c history.Op
 		v      int64
@@ -197,10 +197,10 @@ func injectStaleRead(ops []history.Op) (int64, bool) {
 		switch p.Invoke.F {
 		case history.FWrite:
 			v, _, _ := p.Invoke.IntValue()
-			writes[p.Invoke.Key] = append(writes[p.Invoke.Key], w{p.Invoke, p.Complete, v})
+			writes[p.Invoke.Key] = append(writes[p.Invoke.Key], w{*p.Invoke, *p.Complete, v})
 		case history.FCas:
 			_, v, _ := p.Invoke.CasValue()
-			writes[p.Invoke.Key] = append(writes[p.Invoke.Key], w{p.Invoke, p.Complete, v})
+			writes[p.Invoke.Key] = append(writes[p.Invoke.Key], w{*p.Invoke, *p.Complete, v})
 		}
 	}
 	for _, p := range pairs[len(pairs)/2:] {

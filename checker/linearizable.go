@@ -65,7 +65,7 @@ type regPrep struct {
 // may as well never have happened. And when the value is written by no other
 // op, the indeterminate op must be linearized before the first op that
 // observed the value, so its return time becomes that op's return time.
-func prepareRegister(pairs []history.Pair, includeReads bool, end int64) (regPrep, error) {
+func prepareRegister(pairs []pair, includeReads bool, end int64) (regPrep, error) {
 	p := regPrep{infinity: end + 1}
 	for i, pr := range pairs {
 		p.errAt = i
@@ -307,7 +307,7 @@ type keyResults struct {
 // memory, not the whole history's operations at once. An undecodable op
 // fails the check as preparing the whole history would: the first in the
 // history's order.
-func checkKeys(ctx context.Context, pairs []history.Pair, includeReads bool, end int64, deadline time.Time) keyResults {
+func checkKeys(ctx context.Context, pairs []pair, includeReads bool, end int64, deadline time.Time) keyResults {
 	byKey := map[string][]int32{}
 	for i, p := range pairs {
 		if p.Invoke.IsNemesis() {
@@ -336,7 +336,7 @@ func checkKeys(ctx context.Context, pairs []history.Pair, includeReads bool, end
 	for i, k := range all {
 		g.Go(func() error {
 			idx := byKey[k]
-			sub := make([]history.Pair, len(idx))
+			sub := make([]pair, len(idx))
 			for j, x := range idx {
 				sub[j] = pairs[x]
 			}
@@ -482,25 +482,25 @@ type regWriteOp struct {
 
 // asWrite decodes a write or cas as the history recorded it, whatever its
 // outcome; ok is false for other ops and undecodable values.
-func asWrite(p *history.Pair) (regWriteOp, bool) {
+func asWrite(p *pair) (regWriteOp, bool) {
 	if p.Invoke.IsNemesis() {
 		return regWriteOp{}, false
 	}
 	switch p.Invoke.F {
 	case history.FWrite:
 		if v, ok, err := p.Invoke.IntValue(); err == nil && ok {
-			return regWriteOp{inv: &p.Invoke, c: &p.Complete, kind: regWrite, value: v}, true
+			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regWrite, value: v}, true
 		}
 	case history.FCas:
 		if e, n, err := p.Invoke.CasValue(); err == nil {
-			return regWriteOp{inv: &p.Invoke, c: &p.Complete, kind: regCas, expected: e, value: n}, true
+			return regWriteOp{inv: p.Invoke, c: p.Complete, kind: regCas, expected: e, value: n}, true
 		}
 	}
 	return regWriteOp{}, false
 }
 
 // writesByKey lists the writes and cas of each key in invocation order.
-func writesByKey(pairs []history.Pair) map[string][]regWriteOp {
+func writesByKey(pairs []pair) map[string][]regWriteOp {
 	m := map[string][]regWriteOp{}
 	for i := range pairs {
 		if w, ok := asWrite(&pairs[i]); ok {
@@ -511,7 +511,7 @@ func writesByKey(pairs []history.Pair) map[string][]regWriteOp {
 }
 
 // explainRead classifies a read no linearization allows.
-func explainRead(c porcupine.Operation, v regValue, ws []regWriteOp, pairs []history.Pair, key string) (string, []int64) {
+func explainRead(c porcupine.Operation, v regValue, ws []regWriteOp, pairs []pair, key string) (string, []int64) {
 	var writer *regWriteOp
 	if v.Set {
 		var failed []int64
@@ -573,7 +573,7 @@ func explainRead(c porcupine.Operation, v regValue, ws []regWriteOp, pairs []his
 
 // valueObserved reports whether any ok read of key returned v or any ok cas
 // expected it.
-func valueObserved(pairs []history.Pair, key string, v int64) bool {
+func valueObserved(pairs []pair, key string, v int64) bool {
 	for _, p := range pairs {
 		if p.Invoke.IsNemesis() || p.Invoke.Key != key || p.Complete.Type != history.OK {
 			continue

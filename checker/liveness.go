@@ -268,7 +268,7 @@ type subject struct {
 	// progress: when the recipe surely or possibly made progress, sorted.
 	progress []int64
 	// attempts: the completed attempts, to name who waited.
-	attempts []history.Pair
+	attempts []pair
 	// queue only: nonEmpty is when an element was surely queued, levels
 	// how many were from each time on.
 	nonEmpty []Span
@@ -294,7 +294,7 @@ func livenessSubjects(in checkInput, window time.Duration) []*subject {
 		}
 		return byKey[k]
 	}
-	var queuePairs = map[string][]history.Pair{}
+	var queuePairs = map[string][]pair{}
 	for _, p := range in.pairs {
 		inv, c := p.Invoke, p.Complete
 		if inv.IsNemesis() || inv.Final {
@@ -345,7 +345,7 @@ func livenessSubjects(in checkInput, window time.Duration) []*subject {
 // names it (or of any drain); a dequeue that may have taken an element
 // without saying which (info, no value) may have taken any of them, so
 // from its invocation on one fewer is sure.
-func queueSubject(s *subject, pairs []history.Pair) {
+func queueSubject(s *subject, pairs []pair) {
 	s.isQueue = true
 	type event struct {
 		t    int64

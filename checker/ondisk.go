@@ -180,7 +180,7 @@ func checkOnDisk(ctx context.Context, in checkInput) Result {
 		return Result{Name: name, Verdict: Unknown, Explanation: why + ": durability and log consistency are untested."}
 	}
 	var a anomalies
-	acked := ackedZxids(in.pairs)
+	acked := in.acked
 	damaged := nemesisDamaged(in.pairs)
 	torn, excused := 0, 0
 	for _, v := range views {
@@ -232,12 +232,14 @@ type ackedWrite struct {
 	zxid int64
 	key  string
 	op   int64
+	inv  int64 // its invocation's index, which orders the history's pairs
 }
 
-// ackedZxids are the zxids of acknowledged writes: the workloads record
-// the znode's new mzxid on an ok write or cas, which is the zxid of the
-// write's own txn.
-func ackedZxids(pairs []history.Pair) []ackedWrite {
+// ackedWrites are the zxids of acknowledged writes among pairs: the
+// workloads record the znode's new mzxid on an ok write or cas, which is
+// the zxid of the write's own txn. Unsorted: sortAcked orders the writes
+// of all workloads together.
+func ackedWrites(pairs []pair) []ackedWrite {
 	var out []ackedWrite
 	for _, p := range pairs {
 		c := p.Complete
@@ -245,18 +247,27 @@ func ackedZxids(pairs []history.Pair) []ackedWrite {
 			continue
 		}
 		if p.Invoke.F == history.FWrite || p.Invoke.F == history.FCas {
-			out = append(out, ackedWrite{zxid: c.Zxid, key: p.Invoke.Key, op: c.Index})
+			out = append(out, ackedWrite{zxid: c.Zxid, key: p.Invoke.Key, op: c.Index, inv: p.Invoke.Index})
 		}
 	}
-	slices.SortFunc(out, func(x, y ackedWrite) int { return cmp.Compare(x.zxid, y.zxid) })
 	return out
+}
+
+// sortAcked orders acknowledged writes by zxid. They are first put back in
+// the whole history's pair order, so that writes of equal zxids (an
+// anomaly the check reports) come out in one order whatever workloads
+// they were gathered from.
+func sortAcked(acked []ackedWrite) []ackedWrite {
+	slices.SortFunc(acked, func(x, y ackedWrite) int { return cmp.Compare(x.inv, y.inv) })
+	slices.SortFunc(acked, func(x, y ackedWrite) int { return cmp.Compare(x.zxid, y.zxid) })
+	return acked
 }
 
 // nemesisDamaged lists, per node, the files faults damaged on purpose
 // (history.NemesisValue.Damaged), by base name. A node that repaired around
 // such a file (ZooKeeper falls back to an older valid snapshot) may leave
 // it on disk: that is not corruption of its own.
-func nemesisDamaged(pairs []history.Pair) map[string]map[string]bool {
+func nemesisDamaged(pairs []pair) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	for _, p := range pairs {
 		c := p.Complete

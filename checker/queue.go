@@ -35,7 +35,7 @@ const (
 //     they leave the verdict unknown rather than invalid, since a queue
 //     may rightly still hold them.
 func checkQueue(_ context.Context, in checkInput) Result {
-	byKey := map[string][]history.Pair{}
+	byKey := map[string][]pair{}
 	for _, p := range in.pairs {
 		switch p.Invoke.F {
 		case fEnqueue, fDequeue, fDrain, history.FRead:
@@ -90,7 +90,7 @@ type queueTally struct {
 }
 
 // checkOneQueue judges one key's queue; it returns what it could not decode.
-func checkOneQueue(key string, pairs []history.Pair, a *anomalies, t *queueTally) []string {
+func checkOneQueue(key string, pairs []pair, a *anomalies, t *queueTally) []string {
 	of := ""
 	if key != "" {
 		of = " of key " + key
@@ -105,10 +105,10 @@ func checkOneQueue(key string, pairs []history.Pair, a *anomalies, t *queueTally
 	delivered := map[int64]int{}
 	lastOut := map[int64]int64{} // element -> completion time of its last dequeue
 	firstOut := map[int64]int64{}
-	var bases []history.Pair // ok drains and reads: the queue's state at a time
+	var bases []pair // ok drains and reads: the queue's state at a time
 	var undecodable []string
 	maybeDequeued := 0
-	out := func(x int64, c history.Op) {
+	out := func(x int64, c *history.Op) {
 		delivered[x]++
 		lastOut[x] = max(lastOut[x], c.Time)
 		if _, ok := firstOut[x]; !ok {

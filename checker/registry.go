@@ -18,7 +18,9 @@ const (
 	// workload names.
 	ScopeEveryWorkload
 	// ScopeCluster checkers judge the whole run once: the cluster, not a
-	// workload.
+	// workload. Their input holds the nemesis's ops, and of the clients'
+	// only the acknowledged writes (checkInput.acked): a history of
+	// millions of ops is never assembled whole for them.
 	ScopeCluster
 )
 
@@ -48,12 +50,7 @@ type Checker struct {
 	// checked on its own (Options.Bare), or "" when it can: the data it
 	// needs live in the run directory, or only our runs record them.
 	bare func(in checkInput) string
-	// nemesisOnly says the checker reads no client op (only the
-	// nemesis's and the run's files), so its input holds the nemesis's
-	// ops alone: a streamed history of millions of ops is then never
-	// assembled whole.
-	nemesisOnly bool
-	run         func(ctx context.Context, in checkInput) Result
+	run  func(ctx context.Context, in checkInput) Result
 }
 
 // registry lists every checker, in the order results show them.
@@ -80,9 +77,9 @@ var registry = []Checker{
 		Summary: "sequential znodes: each path returned once, well formed, suffixes in real-time and czxid order, acknowledged creates present in the final reads"},
 	{Name: "stats", Scope: ScopeEveryWorkload, run: checkStats,
 		Summary: "every kind of op succeeded at least once: a workload that never got through tested nothing"},
-	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) }, bare: recoveryBare, nemesisOnly: true,
+	{Name: "recovery", Scope: ScopeCluster, run: checkRecovery, applies: func(in checkInput) bool { return recoveryApplies(in.ops) }, bare: recoveryBare,
 		Summary: "after the final heal a write commits and every node rejoins within the recovery budget"},
-	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas, bare: replicasBare, nemesisOnly: true,
+	{Name: "replicas", Scope: ScopeCluster, run: checkReplicas, bare: replicasBare,
 		Summary: "the replicas' state dumps (targets that write them) form one committed history"},
 	{Name: "on-disk", Scope: ScopeCluster, run: checkOnDisk, applies: func(in checkInput) bool { return in.opts.DataDirs != nil }, bare: onDiskBare,
 		Summary: "the nodes' data directories, read in the target's own formats: no corruption, each log contiguous, one transaction per zxid, no uncommitted tail past a new epoch, every acknowledged write durable on a quorum"},

@@ -266,7 +266,7 @@ func finalSetReads(in checkInput, a *anomalies, notes *[]string) int {
 		}
 		rs = append(rs, fr{node: nodeOf(p), elems: m, index: c.Index})
 	}
-	var acked []history.Op
+	var acked []*history.Op
 	for _, p := range in.pairs {
 		if p.Invoke.F == history.FAdd && p.Complete.Type == history.OK && !p.Invoke.IsNemesis() {
 			acked = append(acked, p.Invoke)
@@ -403,7 +403,7 @@ func logGap(x, y Dump) (zxid int64, on, off string, found bool) {
 }
 
 // nodeOf is the node that served a pair, from either of its ops.
-func nodeOf(p history.Pair) string {
+func nodeOf(p pair) string {
 	if p.Complete.Node != "" {
 		return p.Complete.Node
 	}

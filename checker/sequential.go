@@ -60,7 +60,7 @@ func checkSequential(_ context.Context, in checkInput) Result {
 	byPath := map[string]seqCreate{}
 	perKey := map[string][]seqCreate{}
 	mayHave := map[string]int{} // parent key -> ok and info creates
-	var finals []history.Pair
+	var finals []pair
 	info := 0
 	for _, p := range in.pairs {
 		key, idx := p.Invoke.Key, p.Complete.Index
@@ -95,7 +95,7 @@ func checkSequential(_ context.Context, in checkInput) Result {
 				a.add("duplicate paths", fmt.Sprintf("Creates op %d and op %d both returned %s.", prev.c.Index, idx, created), prev.c.Index, idx)
 				continue
 			}
-			c := seqCreate{inv: p.Invoke, c: p.Complete, path: created, seq: seq}
+			c := seqCreate{inv: *p.Invoke, c: *p.Complete, path: created, seq: seq}
 			byPath[created] = c
 			perKey[key] = append(perKey[key], c)
 		}

@@ -38,7 +38,7 @@ type death struct {
 // session during the create, the one it completed on).
 type ephemeral struct {
 	value  int64
-	add    history.Pair
+	add    pair
 	owners []string
 }
 
@@ -74,7 +74,7 @@ func checkSession(_ context.Context, in checkInput) Result {
 			deaths[s] = d
 		}
 	}
-	var reads, ops []history.Pair
+	var reads, ops []pair
 	var undecodable []string
 	for _, p := range in.pairs {
 		inv, c := p.Invoke, p.Complete
@@ -129,12 +129,12 @@ func checkSession(_ context.Context, in checkInput) Result {
 	// A session's ephemerals of certain owner, in add order, and the
 	// invocation of its last acknowledged add.
 	bySession := map[string][]int64{}
-	lastAdd := map[string]history.Pair{}
+	lastAdd := map[string]pair{}
 	for _, v := range sortedKeys(eph) {
 		e := eph[v]
 		if s := e.owner(); s != "" {
 			bySession[s] = append(bySession[s], v)
-			if c := e.add.Complete; c.Type == history.OK && c.Session == s && e.add.Invoke.Time > lastAdd[s].Invoke.Time {
+			if c := e.add.Complete; c.Type == history.OK && c.Session == s && e.add.Invoke.Time > invokeTime(lastAdd[s]) {
 				lastAdd[s] = e.add
 			}
 		}
@@ -186,7 +186,7 @@ func checkSession(_ context.Context, in checkInput) Result {
 		// ones (acknowledged before e2 was invoked) missing.
 		latest := map[string]ephemeral{}
 		for _, v := range vs {
-			if e, ok := eph[v]; ok && e.owner() != "" && e.add.Invoke.Time >= latest[e.owner()].add.Invoke.Time {
+			if e, ok := eph[v]; ok && e.owner() != "" && e.add.Invoke.Time >= invokeTime(latest[e.owner()].add) {
 				latest[e.owner()] = e
 			}
 		}
@@ -317,8 +317,17 @@ func ephemeralsString(vs []int64) string {
 	return b.String()
 }
 
+// invokeTime is p's invocation time, 0 for the zero pair (a map's
+// default): the comparisons here treat a missing pair as one at time 0.
+func invokeTime(p pair) int64 {
+	if p.Invoke == nil {
+		return 0
+	}
+	return p.Invoke.Time
+}
+
 // readName names a read in explanations.
-func readName(r history.Pair) string {
+func readName(r pair) string {
 	kind := "read"
 	if r.Invoke.Final {
 		kind = "final read"

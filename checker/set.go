@@ -25,7 +25,7 @@ func checkSet(_ context.Context, in checkInput) Result {
 		inv, c *history.Op
 	}
 	adds := map[int64]add{}
-	var reads, finals []history.Pair
+	var reads, finals []pair
 	var a anomalies
 	for i := range in.pairs {
 		p := &in.pairs[i]
@@ -42,7 +42,7 @@ func checkSet(_ context.Context, in checkInput) Result {
 				// most likely to have happened.
 				continue
 			}
-			adds[x] = add{&p.Invoke, &p.Complete}
+			adds[x] = add{p.Invoke, p.Complete}
 		case p.Invoke.F == history.FRead && p.Complete.Type == history.OK:
 			reads = append(reads, *p)
 			if isFinal(*p) {
@@ -61,7 +61,7 @@ func checkSet(_ context.Context, in checkInput) Result {
 				last = r
 			}
 		}
-		finals = []history.Pair{last}
+		finals = []pair{last}
 		basis = fmt.Sprintf("the last ok read (op %d; the run has no final reads)", last.Complete.Index)
 	}
 

@@ -141,8 +141,8 @@ func isRegisterF(f string) bool {
 }
 
 // pairsByIndex maps each completion's index to its pair.
-func pairsByIndex(pairs []history.Pair) map[int64]history.Pair {
-	out := make(map[int64]history.Pair, len(pairs))
+func pairsByIndex(pairs []pair) map[int64]pair {
+	out := make(map[int64]pair, len(pairs))
 	for _, p := range pairs {
 		if p.Complete.Index >= 0 {
 			out[p.Complete.Index] = p
@@ -172,7 +172,7 @@ type versionIndex map[string][]version
 // knownVersions gathers the versions the history shows: acknowledged
 // writes' and cas's new mzxids, and every ok read's mzxid (final reads
 // too: they show versions as well as any).
-func knownVersions(pairs []history.Pair) versionIndex {
+func knownVersions(pairs []pair) versionIndex {
 	vs := versionIndex{}
 	for _, p := range pairs {
 		c := p.Complete

@@ -154,13 +154,13 @@ func newPerfAcc(end int64, faults []FaultInterval) *perfAcc {
 // add counts pairs. A completion the history lacks (index -1) happened,
 // for the plots, at the end of the whole history, as history.Pairs over
 // the whole would place it, whatever part the pairs came from.
-func (a *perfAcc) add(pairs []history.Pair) {
+func (a *perfAcc) add(pairs []pair) {
 	p, n := a.p, len(a.p.Buckets)
 	for _, pr := range pairs {
 		if pr.Invoke.IsNemesis() {
 			continue
 		}
-		c := pr.Complete
+		c := *pr.Complete // a copy: the end time below is for the plots only
 		if c.Index == -1 && c.Error == history.ErrNoCompletion.Error() {
 			c.Time = a.end
 		}
@@ -191,4 +191,4 @@ func (a *perfAcc) perf() *Perf {
 
 // isFinal reports whether a pair belongs to the final phase; the mark may
 // be on the invocation, the completion or both.
-func isFinal(p history.Pair) bool { return p.Invoke.Final || p.Complete.Final }
+func isFinal(p pair) bool { return p.Invoke.Final || p.Complete.Final }

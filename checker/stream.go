@@ -1,7 +1,6 @@
 package checker
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -12,11 +11,12 @@ import (
 	"github.com/zabcheck/zabcheck/history"
 )
 
-// CheckFile is Check over the JSONL history at path, read as a stream: each
-// op goes straight to its workload's part, so the whole history is never
-// held as well (unless a cluster checker reads client ops). A history that
-// cannot be read, or breaks the history rules, is an error; one with ops of
-// a workload the options do not name is Unknown, as in Check.
+// CheckFile is Check over the JSONL history at path, read as a stream:
+// each op goes to its workload's part, held compactly (history.OpLog, a
+// fifth of an Op or less) until the workload's turn comes, so the history
+// is never held whole as ops. A history that cannot be read, or breaks the
+// history rules, is an error; one with ops of a workload the options do
+// not name is Unknown, as in Check.
 func CheckFile(ctx context.Context, path string, opts Options) (Summary, error) {
 	opts, log, invalid := opts.prepare()
 	if invalid != nil {
@@ -27,15 +27,9 @@ func CheckFile(ctx context.Context, path string, opts Options) (Summary, error) 
 		names[i] = w.Name
 	}
 	several := len(names) > 1
-	h := split{parts: make([][]history.Op, len(names))}
-	// Exact capacities spare the parts the copies of growing: at ten
-	// million ops one extra copy is gigabytes.
-	counts, err := countLines(path, names)
-	if err != nil {
-		return Summary{}, err
-	}
-	for i := range h.parts {
-		h.parts[i] = make([]history.Op, 0, counts[i])
+	h := split{logs: make([]*history.OpLog, len(names))}
+	for i := range h.logs {
+		h.logs[i] = history.NewOpLog()
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -46,10 +40,13 @@ func CheckFile(ctx context.Context, path string, opts Options) (Summary, error) 
 	err = history.Scan(f, func(op history.Op) error {
 		h.end = op.Time
 		if op.IsNemesis() {
-			h.nemesis = append(h.nemesis, op)
-			for i := range h.parts {
-				h.parts[i] = append(h.parts[i], op)
+			for _, l := range h.logs {
+				l.Append(op)
 			}
+			// Its own copy of the value: the decoder's would pin a
+			// block shared with thousands of client ops' values.
+			op.Value = bytes.Clone(op.Value)
+			h.nemesis = append(h.nemesis, op)
 			return nil
 		}
 		i := slices.Index(names, op.Workload)
@@ -64,7 +61,7 @@ func CheckFile(ctx context.Context, path string, opts Options) (Summary, error) 
 		if bad != nil {
 			return bad
 		}
-		h.parts[i] = append(h.parts[i], op)
+		h.logs[i].Append(op)
 		return nil
 	})
 	if bad != nil {
@@ -75,45 +72,4 @@ func CheckFile(ctx context.Context, path string, opts Options) (Summary, error) 
 		return Summary{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return checkSplit(ctx, &h, opts, log), nil
-}
-
-// countLines estimates how many ops of the history at path each workload's
-// part will hold, from the raw lines: the nemesis's count for every part.
-// It is only a capacity; a line it misreads costs a slice growth, not a
-// wrong verdict.
-func countLines(path string, names []string) ([]int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open history: %w", err)
-	}
-	defer f.Close()
-	counts := make([]int, len(names))
-	nemesis := 0
-	tag := []byte(`"workload":"`)
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if bytes.Contains(line, []byte(`"process":"nemesis"`)) {
-			nemesis++
-			continue
-		}
-		i := 0
-		if j := bytes.Index(line, tag); j >= 0 {
-			rest := line[j+len(tag):]
-			if k := bytes.IndexByte(rest, '"'); k >= 0 {
-				i = slices.Index(names, string(rest[:k]))
-			}
-		}
-		if i >= 0 {
-			counts[i]++
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read history: %w", err)
-	}
-	for i := range counts {
-		counts[i] += nemesis
-	}
-	return counts, nil
 }

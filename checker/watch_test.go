@@ -169,7 +169,7 @@ func TestWatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &hb{}
 			tc.build(h)
-			in := checkInput{ops: h.ops, pairs: history.Pairs(h.ops)}
+			in := checkInput{ops: h.ops, pairs: pairsOf(h.ops)}
 			r := checkWatch(t.Context(), in)
 			if r.Verdict != tc.want || !strings.Contains(r.Explanation, tc.says) {
 				t.Errorf("verdict %s (%s), want %s saying %q", r.Verdict, r.Explanation, tc.want, tc.says)

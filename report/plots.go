@@ -37,7 +37,7 @@ var typeColors = map[history.Type]color.RGBA{
 
 // plotInput is what both plots need.
 type plotInput struct {
-	Pairs  []history.Pair // client ops only
+	Pairs  pairList // client ops only
 	Perf   *checker.Perf
 	Faults []fault
 	End    int64 // ns
@@ -69,14 +69,20 @@ func latencyPlot(in plotInput) ([]byte, plotNote, error) {
 
 	byType := map[history.Type]plotter.XYs{}
 	total := 0
-	for _, pr := range in.Pairs {
-		t := pr.Complete.Type
-		if t != history.OK && t != history.Fail {
-			t = history.Info
+	err := in.Pairs.each(maxWindowPairs, func(_ int, ps []history.Pair) error {
+		for _, pr := range ps {
+			t := pr.Complete.Type
+			if t != history.OK && t != history.Fail {
+				t = history.Info
+			}
+			lat := float64(pr.Complete.Time-pr.Invoke.Time) / 1e6
+			byType[t] = append(byType[t], plotter.XY{X: secs(pr.Invoke.Time), Y: max(lat, 1e-3)})
+			total++
 		}
-		lat := float64(pr.Complete.Time-pr.Invoke.Time) / 1e6
-		byType[t] = append(byType[t], plotter.XY{X: secs(pr.Invoke.Time), Y: max(lat, 1e-3)})
-		total++
+		return nil
+	})
+	if err != nil {
+		return nil, plotNote{}, fmt.Errorf("plot latency: %w", err)
 	}
 	note := plotNote{Total: total}
 	ymin, ymax := math.Inf(1), math.Inf(-1)
@@ -162,7 +168,10 @@ func ratePlot(in plotInput) ([]byte, error) {
 	p.X.Label.Text = "time (s)"
 	p.Y.Label.Text = "ops/s"
 	p.Legend.Top = true
-	buckets, width := rateBuckets(in)
+	buckets, width, err := rateBuckets(in)
+	if err != nil {
+		return nil, fmt.Errorf("plot rate: %w", err)
+	}
 	ymax := 1.0
 	var lines []*plotter.Line
 	var names []string
@@ -201,9 +210,9 @@ func ratePlot(in plotInput) ([]byte, error) {
 
 // rateBuckets prefers the checker's buckets; without them it counts
 // completions per second itself (display only, no verdict depends on it).
-func rateBuckets(in plotInput) ([]checker.Bucket, int64) {
+func rateBuckets(in plotInput) ([]checker.Bucket, int64, error) {
 	if in.Perf != nil && in.Perf.BucketNanos > 0 && len(in.Perf.Buckets) > 0 {
-		return in.Perf.Buckets, in.Perf.BucketNanos
+		return in.Perf.Buckets, in.Perf.BucketNanos, nil
 	}
 	const width = int64(1e9)
 	n := int(in.End/width) + 1
@@ -211,17 +220,20 @@ func rateBuckets(in plotInput) ([]checker.Bucket, int64) {
 	for i := range buckets {
 		buckets[i] = checker.Bucket{Start: int64(i) * width, Completed: map[string]int{}}
 	}
-	for _, pr := range in.Pairs {
-		i := int(pr.Complete.Time / width)
-		if i >= 0 && i < n {
-			t := pr.Complete.Type
-			if t != history.OK && t != history.Fail {
-				t = history.Info
+	err := in.Pairs.each(maxWindowPairs, func(_ int, ps []history.Pair) error {
+		for _, pr := range ps {
+			i := int(pr.Complete.Time / width)
+			if i >= 0 && i < n {
+				t := pr.Complete.Type
+				if t != history.OK && t != history.Fail {
+					t = history.Info
+				}
+				buckets[i].Completed[string(t)]++
 			}
-			buckets[i].Completed[string(t)]++
 		}
-	}
-	return buckets, width
+		return nil
+	})
+	return buckets, width, err
 }
 
 // addFaultShading draws each fault interval as a translucent band, one

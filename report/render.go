@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -56,14 +55,14 @@ type run struct {
 	Ops        []history.Op
 	HasHistory bool
 	// streamed is set when loadRun read the history as a stream: Ops
-	// then holds only the nemesis's ops, and the client pairs, the end
-	// and the counts were gathered on the way, so that a history of
-	// millions of ops is never held twice (as ops and as pairs).
+	// then holds only the nemesis's ops, and the client pairs (compact),
+	// the end and the counts were gathered on the way, so that a history
+	// of millions of ops is never held whole.
 	streamed *streamedHistory
 }
 
 type streamedHistory struct {
-	pairs               []history.Pair // client pairs, in invocation order
+	pairs               pairList // client pairs, in invocation order
 	end                 int64
 	entries, clientInvs int
 	nemesisInvs         int
@@ -142,21 +141,21 @@ type rendered struct {
 // buildReport is the pure part of Render: a loaded run in, file contents
 // out.
 func buildReport(r run) (rendered, error) {
-	var pairs []history.Pair
+	var pairs pairList
 	switch {
 	case r.streamed != nil:
 		pairs = r.streamed.pairs
 	case r.HasHistory:
 		// Filter in place: a second slice of 100k pairs costs hundreds of MB.
-		pairs = history.Pairs(r.Ops)
+		all := history.Pairs(r.Ops)
 		n := 0
-		for _, p := range pairs {
+		for _, p := range all {
 			if !p.Invoke.IsNemesis() {
-				pairs[n] = p
+				all[n] = p
 				n++
 			}
 		}
-		pairs = pairs[:n]
+		pairs = memPairs(all[:n])
 	}
 	var end int64
 	if r.streamed != nil {
@@ -175,8 +174,11 @@ func buildReport(r run) (rendered, error) {
 	}
 	out := rendered{files: map[string][]byte{}}
 	in := plotInput{Pairs: pairs, Perf: r.Summary.Perf, Faults: faults, End: end}
-	view := newView(r, pairs, faults, end)
-	if len(pairs) > 0 || r.Summary.Perf != nil {
+	view, err := newView(r, pairs, faults, end)
+	if err != nil {
+		return rendered{}, err
+	}
+	if pairs.Len() > 0 || r.Summary.Perf != nil {
 		lat, note, err := latencyPlot(in)
 		if err != nil {
 			return rendered{}, err
@@ -329,7 +331,7 @@ type nodeView struct {
 func fmtSecs(ns int64) string { return strconv.FormatFloat(float64(ns)/1e9, 'f', 3, 64) }
 func fmtMS(ns int64) string   { return strconv.FormatFloat(float64(ns)/1e6, 'f', 2, 64) }
 
-func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView {
+func newView(r run, pairs pairList, faults []fault, end int64) (reportView, error) {
 	v := reportView{
 		Dir:     r.Dir,
 		Info:    r.Info,
@@ -389,11 +391,39 @@ func newView(r run, pairs []history.Pair, faults []fault, end int64) reportView 
 	v.Counts, v.Latencies = perfTables(r.Summary.Perf)
 	v.Coverage = newCoverageView(r.Summary.Coverage)
 	v.Instruments = r.Summary.Instruments
-	v.RefOps, v.RefOpsCut = refOps(r.Ops, pairs, v.refIndexes)
-	v.Watches = watchViews(pairs, r.Summary, faults, end)
+	var err error
+	if v.RefOps, v.RefOpsCut, err = refOps(r.Ops, pairs, v.refIndexes); err != nil {
+		return v, err
+	}
+	watched, err := watchPairs(pairs)
+	if err != nil {
+		return v, err
+	}
+	v.Watches = watchViews(watched, r.Summary, faults, end)
 	v.Panels = checkerPanels(v.Checks, v.Workloads, v.RefOps, v.Liveness, v.Watches)
 	v.Files, v.Nodes = runFiles(r)
-	return v
+	return v, nil
+}
+
+// watchPairs are the pairs of the workloads that armed watches or saw
+// their events: the only ones watchViews draws (none, in most runs).
+func watchPairs(pairs pairList) ([]history.Pair, error) {
+	if pairs.log == nil {
+		return pairs.mem, nil
+	}
+	tags := map[string]bool{}
+	err := pairs.each(maxWindowPairs, func(_ int, ps []history.Pair) error {
+		for _, p := range ps {
+			if p.Invoke.F == history.FWatchArm || p.Invoke.F == history.FWatchEvent {
+				tags[p.Invoke.Workload] = true
+			}
+		}
+		return nil
+	})
+	if err != nil || len(tags) == 0 {
+		return nil, err
+	}
+	return pairs.filter(func(p history.Pair) bool { return tags[p.Invoke.Workload] })
 }
 
 func faultViews(faults []fault, end int64) ([]faultView, []faultRowView, []legendView) {
@@ -444,21 +474,35 @@ func perfTables(p *checker.Perf) ([]countRow, []latencyRow) {
 
 // refOps describes the ops the checkers cite, with the other half of their
 // pair, so an explanation can be read next to the values involved.
-func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, int) {
+func refOps(ops []history.Op, pairs pairList, refs []int64) ([]refOpView, int, error) {
 	if len(refs) == 0 {
-		return nil, 0
+		return nil, 0, nil
 	}
 	cut := 0
 	if len(refs) > maxRefOps {
 		cut = len(refs) - maxRefOps
 		refs = refs[:maxRefOps]
 	}
-	byIndex := map[int64]int{}
-	for i, p := range pairs {
-		byIndex[p.Invoke.Index] = i
-		if p.Complete.Index >= 0 {
-			byIndex[p.Complete.Index] = i
+	// Only the cited pairs are kept: a map of every op's index would be
+	// hundreds of MB at ten million ops.
+	wanted := make(map[int64]bool, len(refs))
+	for _, idx := range refs {
+		wanted[idx] = true
+	}
+	byIndex := map[int64]history.Pair{}
+	err := pairs.each(maxWindowPairs, func(_ int, ps []history.Pair) error {
+		for _, p := range ps {
+			if wanted[p.Invoke.Index] {
+				byIndex[p.Invoke.Index] = p
+			}
+			if p.Complete.Index >= 0 && wanted[p.Complete.Index] {
+				byIndex[p.Complete.Index] = p
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
 	}
 	nemesis := map[int64]history.Op{}
 	for _, op := range ops {
@@ -468,7 +512,7 @@ func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, 
 	}
 	var views []refOpView
 	for _, idx := range refs {
-		i, ok := byIndex[idx]
+		p, ok := byIndex[idx]
 		if !ok {
 			if op, isNem := nemesis[idx]; isNem {
 				views = append(views, refOpView{Index: idx, InvokeIndex: -1, CompleteIndex: -1, Process: op.Process.String(),
@@ -478,7 +522,6 @@ func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, 
 			views = append(views, refOpView{Index: idx, InvokeIndex: -1, CompleteIndex: -1, Error: "not in the history"})
 			continue
 		}
-		p := pairs[i]
 		node := p.Complete.Node
 		if node == "" {
 			node = p.Invoke.Node
@@ -490,7 +533,7 @@ func refOps(ops []history.Op, pairs []history.Pair, refs []int64) ([]refOpView, 
 			TimeS: fmtSecs(p.Invoke.Time), LatencyMS: fmtMS(p.Complete.Time - p.Invoke.Time), Final: p.Complete.Final || p.Invoke.Final,
 		})
 	}
-	return views, cut
+	return views, cut, nil
 }
 
 // runFiles lists the run's files worth linking: the harness's own, those
@@ -553,25 +596,26 @@ func fileRank(name string) int {
 }
 
 // streamHistory reads the history at path as history.Pairs would pair it,
-// keeping the client pairs and the nemesis's ops only. A first pass counts
-// the invocations, so the pairs are allocated once at their size.
+// keeping the client pairs (compactly, see pairList) and the nemesis's ops
+// only.
 func streamHistory(path string) ([]history.Op, *streamedHistory, error) {
-	invs, err := countClientInvokes(path)
-	if err != nil {
-		return nil, nil, err
-	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	sh := &streamedHistory{pairs: make([]history.Pair, 0, invs)}
+	log := history.NewOpLog()
+	var pos [][2]int64
+	sh := &streamedHistory{}
 	var nemesis []history.Op
 	open := map[history.Process]int{}
 	err = history.Scan(f, func(op history.Op) error {
 		sh.entries++
 		sh.end = op.Time
 		if op.IsNemesis() {
+			// Its own copy of the value: the decoder's would pin a block
+			// shared with thousands of client ops' values.
+			op.Value = bytes.Clone(op.Value)
 			nemesis = append(nemesis, op)
 			if op.Type == history.Invoke {
 				sh.nemesisInvs++
@@ -580,12 +624,12 @@ func streamHistory(path string) ([]history.Op, *streamedHistory, error) {
 		}
 		if op.Type == history.Invoke {
 			sh.clientInvs++
-			open[op.Process] = len(sh.pairs)
-			sh.pairs = append(sh.pairs, history.Pair{Invoke: op})
+			open[op.Process] = len(pos)
+			pos = append(pos, [2]int64{log.Append(op), -1})
 			return nil
 		}
 		if i, ok := open[op.Process]; ok {
-			sh.pairs[i].Complete = op
+			pos[i][1] = log.Append(op)
 			delete(open, op.Process)
 		}
 		return nil
@@ -593,33 +637,6 @@ func streamHistory(path string) ([]history.Op, *streamedHistory, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
-	for _, i := range open {
-		inv := sh.pairs[i].Invoke
-		sh.pairs[i].Complete = history.Op{Index: -1, Time: sh.end, Type: history.Info, Process: inv.Process, F: inv.F,
-			Key: inv.Key, Value: inv.Value, Node: inv.Node, Error: history.ErrNoCompletion.Error()}
-	}
+	sh.pairs = pairList{log: log, pos: pos, end: sh.end}
 	return nemesis, sh, nil
-}
-
-// countClientInvokes counts the lines that invoke a client op: a capacity,
-// so a miscount costs a slice growth, not a wrong report.
-func countClientInvokes(path string) (int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	n := 0
-	for sc.Scan() {
-		line := sc.Bytes()
-		if bytes.Contains(line, []byte(`"type":"invoke"`)) && !bytes.Contains(line, []byte(`"process":"nemesis"`)) {
-			n++
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("read history: %w", err)
-	}
-	return n, nil
 }

@@ -521,7 +521,7 @@ func TestTimelineWindows(t *testing.T) {
 		pairs = append(pairs, history.Pair{Invoke: inv, Complete: c})
 	}
 	files := map[string][]byte{}
-	td, err := timelineWindows(pairs, nil, []int64{45}, 40_000_000, files, 10)
+	td, err := timelineWindows(memPairs(pairs), nil, []int64{45}, 40_000_000, files, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -541,7 +541,7 @@ func TestTimelineWindows(t *testing.T) {
 	if len(last.P) != 5 || last.Window != 3 {
 		t.Errorf("timeline-003.json holds %d ops as window %d", len(last.P), last.Window)
 	}
-	one, err := timelineWindows(pairs, nil, nil, 40_000_000, map[string][]byte{}, 100)
+	one, err := timelineWindows(memPairs(pairs), nil, nil, 40_000_000, map[string][]byte{}, 100)
 	if err != nil || one.Windows != nil || len(one.P) != 35 {
 		t.Errorf("a short history got windows: %v %v", one.Windows, err)
 	}

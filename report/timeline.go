@@ -91,44 +91,57 @@ const maxWindowPairs = 150_000
 // in one window; otherwise the window holding the first op a checker
 // cites (or the first window), with the others written into files as
 // timeline-NNN.json (the same format) for the page to load on demand.
-func timelineWindows(pairs []history.Pair, faults []fault, refs []int64, end int64, files map[string][]byte, size int) (timelineData, error) {
-	if len(pairs) <= size {
-		return buildTimeline(pairs, faults, refs, end), nil
-	}
-	var wins []timelineWindow
-	for a := 0; a < len(pairs); a += size {
-		b := min(a+size, len(pairs))
-		to := int64(0)
-		for _, p := range pairs[a:b] {
-			to = max(to, p.Complete.Time)
+func timelineWindows(pairs pairList, faults []fault, refs []int64, end int64, files map[string][]byte, size int) (timelineData, error) {
+	n := pairs.Len()
+	if n <= size {
+		ps, err := pairs.slice(0, n)
+		if err != nil {
+			return timelineData{}, err
 		}
-		wins = append(wins, timelineWindow{File: fmt.Sprintf("timeline-%03d.json", len(wins)),
-			From: pairs[a].Invoke.Time / 1000, To: to / 1000, Ops: b - a})
+		return buildTimeline(ps, faults, refs, end), nil
 	}
-	show := 0
+	// A first pass finds the windows' spans and the cited window, which
+	// every window's file names; the second builds the windows, one at a
+	// time.
+	var wins []timelineWindow
+	show := -1
 	cited := map[int64]bool{}
 	for _, r := range refs {
 		cited[r] = true
 	}
-	for i := 0; i < len(pairs) && len(cited) > 0; i++ {
-		if cited[pairs[i].Invoke.Index] || cited[pairs[i].Complete.Index] {
-			show = i / size
-			break
+	err := pairs.each(size, func(a int, ps []history.Pair) error {
+		to := int64(0)
+		for _, p := range ps {
+			to = max(to, p.Complete.Time)
+			if show < 0 && (cited[p.Invoke.Index] || cited[p.Complete.Index]) {
+				show = len(wins)
+			}
 		}
+		wins = append(wins, timelineWindow{File: fmt.Sprintf("timeline-%03d.json", len(wins)),
+			From: ps[0].Invoke.Time / 1000, To: to / 1000, Ops: len(ps)})
+		return nil
+	})
+	if err != nil {
+		return timelineData{}, err
 	}
+	show = max(show, 0)
 	var page timelineData
-	for w := range wins {
-		a := w * size
-		td := buildTimeline(pairs[a:a+wins[w].Ops], faults, refs, end)
+	err = pairs.each(size, func(a int, ps []history.Pair) error {
+		w := a / size
+		td := buildTimeline(ps, faults, refs, end)
 		td.Windows, td.Window = wins, w
 		b, err := marshalTimeline(td)
 		if err != nil {
-			return timelineData{}, err
+			return err
 		}
 		files[wins[w].File] = b
 		if w == show {
 			page = td
 		}
+		return nil
+	})
+	if err != nil {
+		return timelineData{}, err
 	}
 	return page, nil
 }

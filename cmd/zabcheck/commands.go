@@ -35,7 +35,7 @@ recovery record) are skipped, and the output says so. Models: ` + modelsHelp() +
 			&cli.StringFlag{Name: "model", Usage: "history files only: what the ops act on, " + strings.Join(checker.ModelNames(), ", ") + " (default: inferred from the ops' f values)"},
 			durationFlag("liveness-window", 0, "history files only: judge lock and queue liveness with this window (a run's test.json holds its own; without it, liveness is skipped)", nil),
 			durationFlag("liveness-grace", 0, "history files only: how much of each fault-free stretch liveness skips first (default: one --liveness-window)", nil),
-			&cli.IntFlag{Name: "memory-limit", Value: 3500, Usage: "soft limit of the Go heap in MiB while checking (0: none; GOMEMLIMIT, when set, wins): the collector works harder near it rather than letting the heap double", EnvVars: env("MEMORY_LIMIT")},
+			&cli.IntFlag{Name: "memory-limit", Value: defaultMemoryLimit, Usage: "soft limit of the Go heap in MiB while checking (0: none; GOMEMLIMIT, when set, wins): the collector works harder near it rather than letting the heap double", EnvVars: env("MEMORY_LIMIT")},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the check to this file (go tool pprof)"},
 			&cli.StringFlag{Name: "memprofile", Usage: "write a heap profile, taken when the check ends, to this file (go tool pprof)"},
 			&cli.StringFlag{Name: "read-mode", Value: checker.ReadSync, Usage: "history files only: how the history's register reads were made, sync, leader or local (local reads are left out of the linearizability check)"},
